@@ -1,0 +1,83 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/multicontact/multicontact/identity"
+)
+
+// DumpClient is a client with what resolution reads of it.
+type DumpClient struct {
+	ID             string
+	MultiContactID string
+	Excluded       bool
+	Values         []identity.Value // unblocked values only
+}
+
+// Dump is a whole project's inputs to resolution and its result, for
+// checking the store against the offline oracle (identity.Components) and
+// for repairs. It reads the whole project: not for request paths.
+type Dump struct {
+	Rules   []identity.Rule // enabled rules
+	Clients []DumpClient
+	Links   [][2]string
+}
+
+// DumpProject reads a project's clients, unblocked values, links and rules.
+func (s *Store) DumpProject(ctx context.Context, project string) (Dump, error) {
+	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (Dump, error) {
+		ps, err := loadProject(ctx, tx, project)
+		if err != nil {
+			return Dump{}, err
+		}
+		d := Dump{Rules: ps.activeRules()}
+		p := map[string]any{"project": project}
+		err = stream(ctx, tx, `MATCH (c:Client {project: $project})
+			RETURN c.id AS id, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
+				[(c)-[h:HAS]->(v:Value) WHERE NOT v.blocked | {field: v.field, value: v.value, verified: h.verified}] AS values
+			ORDER BY id`, p, func(rec *neo4j.Record) {
+			c := DumpClient{ID: str(rec, "id"), MultiContactID: str(rec, "mc"), Excluded: boolean(rec, "excluded")}
+			for _, v := range list(rec, "values") {
+				m, _ := v.(map[string]any)
+				c.Values = append(c.Values, identity.Value{Field: mapStr(m, "field"), Value: mapStr(m, "value"), Verified: mapBool(m, "verified")})
+			}
+			d.Clients = append(d.Clients, c)
+		})
+		if err != nil {
+			return Dump{}, err
+		}
+		err = stream(ctx, tx, `MATCH (a:Client {project: $project})-[:LINKED]->(b:Client) RETURN a.id AS a, b.id AS b ORDER BY a, b`, p,
+			func(rec *neo4j.Record) { d.Links = append(d.Links, [2]string{str(rec, "a"), str(rec, "b")}) })
+		return d, err
+	})
+}
+
+// Components computes, offline, the components that the dump's rules,
+// values and links imply (ignoring quarantine, which depends on history).
+func (d Dump) Components() [][]string {
+	ids := make([]string, len(d.Clients))
+	keys := map[string][]string{}
+	excluded := map[string]bool{}
+	for i, c := range d.Clients {
+		ids[i] = c.ID
+		if c.Excluded {
+			excluded[c.ID] = true
+			continue
+		}
+		for _, r := range d.Rules {
+			ks, _ := identity.MatchKeys(r, c.Values)
+			for _, k := range ks {
+				keys[c.ID] = append(keys[c.ID], r.ID+"\x1e"+k)
+			}
+		}
+	}
+	var links [][2]string
+	for _, l := range d.Links {
+		if !excluded[l[0]] && !excluded[l[1]] {
+			links = append(links, l)
+		}
+	}
+	return identity.Components(ids, keys, links)
+}

@@ -1,0 +1,201 @@
+package graph
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/multicontact/multicontact/identity"
+)
+
+// deriveEvents turns one resolution's assignments into events: a SPLIT for
+// every old id whose members now lie in several parts, a MERGED for every
+// component that absorbed ids, CREATED for a component of clients that had
+// none, DELETED for an old id left without members, and UPDATED for a
+// component that only gained, lost or changed members.
+func deriveEvents(project string, as []identity.Assignment, members map[string]identity.Member,
+	old map[string]identity.MCInfo, updated []string, cause identity.Cause, now time.Time) []identity.Event {
+	ev := func(t identity.EventType, mc string, clients []string) identity.Event {
+		return identity.Event{Project: project, Type: t, MultiContactID: mc, ClientIDs: clients, Cause: cause, At: now}
+	}
+	partOf := map[string]string{} // client -> its new id
+	for _, a := range as {
+		for _, c := range a.Members {
+			partOf[c] = a.ID
+		}
+	}
+	// Parts of each old id: where its former members went.
+	parts := map[string][]string{}
+	formers := map[string][]string{}
+	for _, m := range members {
+		if m.MC == "" {
+			continue
+		}
+		formers[m.MC] = append(formers[m.MC], m.ID)
+		if !slices.Contains(parts[m.MC], partOf[m.ID]) {
+			parts[m.MC] = append(parts[m.MC], partOf[m.ID])
+		}
+	}
+	isUpdated := map[string]bool{}
+	for _, c := range updated {
+		isUpdated[c] = true
+	}
+	var out []identity.Event
+	for _, id := range keysOf(old) {
+		if len(formers[id]) == 0 {
+			out = append(out, ev(identity.EventDeleted, id, nil))
+			continue
+		}
+		if len(parts[id]) > 1 {
+			e := ev(identity.EventSplit, id, sorted(formers[id]))
+			for _, p := range parts[id] {
+				if p != id {
+					e.NewIDs = append(e.NewIDs, p)
+				}
+			}
+			sort.Strings(e.NewIDs)
+			out = append(out, e)
+		}
+	}
+	for _, a := range as {
+		switch {
+		case len(a.Absorbed) > 0:
+			e := ev(identity.EventMerged, a.ID, a.Members)
+			e.PreviousIDs = slices.Clone(a.Absorbed)
+			out = append(out, e)
+		case a.New && len(a.Previous) == 0:
+			out = append(out, ev(identity.EventCreated, a.ID, a.Members))
+		case a.New:
+			// A part split off an old id: its SPLIT event names it.
+		default:
+			changed := old[a.ID].Size != len(a.Members) || len(parts[a.ID]) > 1
+			for _, c := range a.Members {
+				if members[c].MC != a.ID || isUpdated[c] {
+					changed = true
+				}
+			}
+			if changed && len(parts[a.ID]) <= 1 {
+				out = append(out, ev(identity.EventUpdated, a.ID, a.Members))
+			}
+		}
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	sort.Strings(out)
+	return out
+}
+
+// commitEvents numbers the events in commit order and stores them. Taking
+// the project's lock last (after the multi-contacts') keeps the lock order
+// fixed and makes sequence order equal commit order. While the project
+// re-resolves, the changed clients are marked dirty so that the
+// re-resolution resolves them again when it finishes (DESIGN §3); its own
+// repair pass (repair) clears the mark instead.
+func commitEvents(ctx context.Context, tx neo4j.ManagedTransaction, project string, events []identity.Event,
+	clients []string, repair bool, now time.Time) ([]identity.Event, error) {
+	rec, err := single(ctx, tx, `MATCH (p:Project {id: $project})
+		SET p.seq = p.seq + $n
+		RETURN p.seq AS seq, p.resolution AS state`,
+		map[string]any{"project": project, "n": len(events)})
+	if err != nil {
+		return nil, err
+	}
+	base := i64(rec, "seq") - int64(len(events))
+	if err := storeEvents(ctx, tx, events, base); err != nil {
+		return nil, err
+	}
+	switch {
+	case repair:
+		err = exec(ctx, tx, `UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) REMOVE c.dirty`,
+			map[string]any{"project": project, "ids": clients})
+	case str(rec, "state") == string(identity.ResolutionRunning) && len(clients) > 0:
+		err = exec(ctx, tx, `UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) SET c.dirty = true`,
+			map[string]any{"project": project, "ids": clients})
+	}
+	return events, err
+}
+
+// storeEvents numbers events from base+1 on and writes them.
+func storeEvents(ctx context.Context, tx neo4j.ManagedTransaction, events []identity.Event, base int64) error {
+	if len(events) == 0 {
+		return nil
+	}
+	rows := make([]map[string]any, len(events))
+	for i := range events {
+		e := &events[i]
+		e.Seq = base + int64(i) + 1
+		rows[i] = map[string]any{"seq": e.Seq, "type": string(e.Type), "mc": e.MultiContactID,
+			"previous": nonNil(e.PreviousIDs), "new": nonNil(e.NewIDs), "clients": nonNil(e.ClientIDs),
+			"causeKind": string(e.Cause.Kind), "causeAction": e.Cause.Action, "causeField": e.Cause.Field,
+			"causeValue": e.Cause.Value, "causeRule": e.Cause.Rule, "at": e.At}
+	}
+	return exec(ctx, tx, `UNWIND $rows AS r
+		CREATE (e:Event {project: $project, seq: r.seq, type: r.type, mc: r.mc, previous: r.previous,
+			new: r.new, clients: r.clients, causeKind: r.causeKind, causeAction: r.causeAction,
+			causeField: r.causeField, causeValue: r.causeValue, causeRule: r.causeRule, at: r.at})`,
+		map[string]any{"project": events[0].Project, "rows": rows})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Cursor is an opaque position in a project's event stream.
+func Cursor(seq int64) string { return strconv.FormatInt(seq, 10) }
+
+// Events returns up to first events after the cursor ("" is the start), in
+// commit order, so an integration can replay what it missed.
+func (s *Store) Events(ctx context.Context, project, after string, first int) ([]identity.Event, error) {
+	var from int64
+	if after != "" {
+		n, err := strconv.ParseInt(after, 10, 64)
+		if err != nil || n < 0 {
+			return nil, identity.Errorf("after", identity.CodeInvalidArgument, "the cursor %q is not one this service gave", after)
+		}
+		from = n
+	}
+	if first <= 0 || first > 1000 {
+		return nil, identity.Errorf("first", identity.CodeInvalidArgument, "first is between 1 and 1000")
+	}
+	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
+		if err := projectExists(ctx, tx, project); err != nil {
+			return nil, err
+		}
+		recs, err := collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.seq > $from
+			RETURN e.seq AS seq, e.type AS type, e.mc AS mc, e.previous AS previous, e.new AS new,
+				e.clients AS clients, e.causeKind AS causeKind, e.causeAction AS causeAction,
+				e.causeField AS causeField, e.causeValue AS causeValue, e.causeRule AS causeRule, e.at AS at
+			ORDER BY e.seq LIMIT $first`,
+			map[string]any{"project": project, "from": from, "first": first})
+		if err != nil {
+			return nil, err
+		}
+		out := make([]identity.Event, len(recs))
+		for i, rec := range recs {
+			out[i] = identity.Event{Seq: i64(rec, "seq"), Project: project, Type: identity.EventType(str(rec, "type")),
+				MultiContactID: str(rec, "mc"), PreviousIDs: strs(rec, "previous"), NewIDs: strs(rec, "new"),
+				ClientIDs: strs(rec, "clients"), At: when(rec, "at"),
+				Cause: identity.Cause{Kind: identity.CauseKind(str(rec, "causeKind")), Action: str(rec, "causeAction"),
+					Field: str(rec, "causeField"), Value: str(rec, "causeValue"), Rule: str(rec, "causeRule")}}
+		}
+		return out, nil
+	})
+}
+
+func projectExists(ctx context.Context, tx neo4j.ManagedTransaction, project string) error {
+	rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN p.id AS id`, map[string]any{"id": project})
+	if err != nil || rec == nil {
+		return orNotFound(err, "project", project)
+	}
+	return nil
+}

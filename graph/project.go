@@ -1,0 +1,266 @@
+package graph
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/multicontact/multicontact/identity"
+)
+
+// projectState is what every write needs to know about its project.
+type projectState struct {
+	identity.Project
+	catalog *identity.Catalog
+	rules   []identity.Rule // all rules, sorted by id
+}
+
+// activeRules are the rules that link clients now.
+func (p *projectState) activeRules() []identity.Rule {
+	var out []identity.Rule
+	for _, r := range p.rules {
+		if r.Enabled {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+const projectFields = `p.id AS id, p.name AS name, p.region AS region, p.keyCap AS keyCap,
+	p.valueCap AS valueCap, p.createdAt AS createdAt, p.resolution AS resolution, p.progress AS progress`
+
+func decodeProject(rec *neo4j.Record) identity.Project {
+	return identity.Project{
+		ID:        str(rec, "id"),
+		Name:      str(rec, "name"),
+		Region:    str(rec, "region"),
+		KeyCap:    int(i64(rec, "keyCap")),
+		ValueCap:  int(i64(rec, "valueCap")),
+		CreatedAt: when(rec, "createdAt"),
+		Resolution: identity.Resolution{
+			State:    identity.ResolutionState(str(rec, "resolution")),
+			Progress: f64(rec, "progress"),
+		},
+	}
+}
+
+// loadProject reads a project with its fields and rules inside tx.
+func loadProject(ctx context.Context, tx neo4j.ManagedTransaction, id string) (*projectState, error) {
+	rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN `+projectFields+`,
+		[(f:Field {project: $id}) | {key: f.key, label: f.label, type: f.type}] AS fields,
+		[(r:Rule {project: $id}) WHERE NOT coalesce(r.removed, false) |
+			{id: r.id, name: r.name, fields: r.fields, enabled: r.enabled, requireVerified: r.requireVerified}] AS rules`,
+		map[string]any{"id": id})
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, notFound("project", id)
+	}
+	p := &projectState{Project: decodeProject(rec)}
+	var custom []identity.Field
+	for _, f := range list(rec, "fields") {
+		m, _ := f.(map[string]any)
+		custom = append(custom, identity.Field{Key: mapStr(m, "key"), Label: mapStr(m, "label"), Type: identity.FieldType(mapStr(m, "type"))})
+	}
+	if p.catalog, err = identity.NewCatalog(p.Region, custom); err != nil {
+		return nil, err
+	}
+	for _, r := range list(rec, "rules") {
+		m, _ := r.(map[string]any)
+		p.rules = append(p.rules, decodeRule(m))
+	}
+	sort.Slice(p.rules, func(i, j int) bool { return p.rules[i].ID < p.rules[j].ID })
+	return p, nil
+}
+
+func decodeRule(m map[string]any) identity.Rule {
+	return identity.Rule{ID: mapStr(m, "id"), Name: mapStr(m, "name"), Fields: mapStrs(m, "fields"),
+		Enabled: mapBool(m, "enabled"), RequireVerified: mapBool(m, "requireVerified")}
+}
+
+// CreateProject creates a project; its id must be new.
+func (s *Store) CreateProject(ctx context.Context, id, name, region string) (identity.Project, error) {
+	p, err := identity.NewProject(id, name, region)
+	if err != nil {
+		return identity.Project{}, err
+	}
+	p.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
+	p.Resolution.State = identity.ResolutionIdle
+	return writeT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Project, error) {
+		rec, err := single(ctx, tx, `MERGE (p:Project {id: $id})
+			ON CREATE SET p.name = $name, p.region = $region, p.keyCap = $keyCap, p.valueCap = $valueCap,
+				p.createdAt = $at, p.resolution = 'IDLE', p.progress = 1.0, p.seq = 0, p.created = true
+			WITH p, coalesce(p.created, false) AS created REMOVE p.created
+			RETURN created`,
+			map[string]any{"id": p.ID, "name": p.Name, "region": p.Region, "keyCap": p.KeyCap, "valueCap": p.ValueCap, "at": p.CreatedAt})
+		if err != nil {
+			return identity.Project{}, err
+		}
+		if !boolean(rec, "created") {
+			return identity.Project{}, identity.Errorf("id", identity.CodeConflict, "project %q already exists", id)
+		}
+		return p, nil
+	})
+}
+
+// Project returns a project, or a NOT_FOUND error.
+func (s *Store) Project(ctx context.Context, id string) (identity.Project, error) {
+	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Project, error) {
+		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN `+projectFields, map[string]any{"id": id})
+		if err != nil || rec == nil {
+			return identity.Project{}, orNotFound(err, "project", id)
+		}
+		return decodeProject(rec), nil
+	})
+}
+
+// UpdateProjectSettings changes a project's name, region or caps. A changed
+// cap or region re-resolves the project in the background (see Reresolve).
+func (s *Store) UpdateProjectSettings(ctx context.Context, id string, set identity.Settings) (identity.Project, error) {
+	defer s.kick(id)
+	return writeT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Project, error) {
+		ps, err := loadProject(ctx, tx, id)
+		if err != nil {
+			return identity.Project{}, err
+		}
+		p := ps.Project
+		if err := p.Apply(set); err != nil {
+			return identity.Project{}, err
+		}
+		// The region changes how phones normalize from now on; stored values stay.
+		rerun := p.KeyCap != ps.KeyCap || p.ValueCap != ps.ValueCap
+		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
+			SET p.name = $name, p.region = $region, p.keyCap = $keyCap, p.valueCap = $valueCap
+			FOREACH (_ IN CASE WHEN $rerun THEN [1] ELSE [] END |
+				SET p.resolution = 'RUNNING', p.progress = 0.0, p.recheckKeys = true, p.generation = coalesce(p.generation, 0) + 1)
+			RETURN `+projectFields,
+			map[string]any{"id": id, "name": p.Name, "region": p.Region, "keyCap": p.KeyCap, "valueCap": p.ValueCap, "rerun": rerun})
+		if err != nil {
+			return identity.Project{}, err
+		}
+		return decodeProject(rec), nil
+	})
+}
+
+// Fields returns the project's fields: built-ins first, then its own.
+func (s *Store) Fields(ctx context.Context, project string) ([]identity.Field, error) {
+	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Field, error) {
+		ps, err := loadProject(ctx, tx, project)
+		if err != nil {
+			return nil, err
+		}
+		return ps.catalog.Fields(), nil
+	})
+}
+
+// DefineField adds a custom field to a project. Its key is fixed once defined.
+func (s *Store) DefineField(ctx context.Context, project, key, label string, t identity.FieldType) (identity.Field, error) {
+	f, err := identity.NewField(key, label, t)
+	if err != nil {
+		return identity.Field{}, err
+	}
+	return writeT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Field, error) {
+		if _, err := loadProject(ctx, tx, project); err != nil {
+			return identity.Field{}, err
+		}
+		rec, err := single(ctx, tx, `MERGE (f:Field {project: $project, key: $key})
+			ON CREATE SET f.label = $label, f.type = $type, f.created = true
+			WITH f, coalesce(f.created, false) AS created REMOVE f.created
+			RETURN created`,
+			map[string]any{"project": project, "key": f.Key, "label": f.Label, "type": string(f.Type)})
+		if err != nil {
+			return identity.Field{}, err
+		}
+		if !boolean(rec, "created") {
+			return identity.Field{}, identity.Errorf("key", identity.CodeFieldExists, "field %q already exists", key)
+		}
+		return f, nil
+	})
+}
+
+// Rules returns the project's rules, sorted by id.
+func (s *Store) Rules(ctx context.Context, project string) ([]identity.Rule, error) {
+	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Rule, error) {
+		ps, err := loadProject(ctx, tx, project)
+		if err != nil {
+			return nil, err
+		}
+		return ps.rules, nil
+	})
+}
+
+// AddRule adds a rule. The project's match keys for it are built, and the
+// project re-resolved, in the background: its state is RUNNING until then.
+func (s *Store) AddRule(ctx context.Context, project string, r identity.Rule) (identity.Rule, error) {
+	r.ID = newID("rule")
+	return s.saveRule(ctx, project, r, true)
+}
+
+// UpdateRule replaces a rule's name, fields and switches, and re-resolves.
+func (s *Store) UpdateRule(ctx context.Context, project string, r identity.Rule) (identity.Rule, error) {
+	return s.saveRule(ctx, project, r, false)
+}
+
+func (s *Store) saveRule(ctx context.Context, project string, r identity.Rule, create bool) (identity.Rule, error) {
+	defer s.kick(project)
+	return writeT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Rule, error) {
+		ps, err := loadProject(ctx, tx, project)
+		if err != nil {
+			return identity.Rule{}, err
+		}
+		r := r.Canonical()
+		if err := r.Validate(ps.catalog); err != nil {
+			return identity.Rule{}, err
+		}
+		if !create && !containsRule(ps.rules, r.ID) {
+			return identity.Rule{}, notFound("rule", r.ID)
+		}
+		err = exec(ctx, tx, `MATCH (p:Project {id: $project})
+			MERGE (r:Rule {project: $project, id: $id})
+			ON CREATE SET r.createdAt = $at
+			SET r.name = $name, r.fields = $fields, r.enabled = $enabled, r.requireVerified = $requireVerified,
+				r.stale = true, r.removed = false,
+				p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1`,
+			map[string]any{"project": project, "id": r.ID, "name": r.Name, "fields": r.Fields,
+				"enabled": r.Enabled, "requireVerified": r.RequireVerified, "at": s.now().UTC()})
+		return r, err
+	})
+}
+
+// RemoveRule removes a rule; its links go away as the project re-resolves.
+func (s *Store) RemoveRule(ctx context.Context, project, ruleID string) error {
+	defer s.kick(project)
+	_, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (any, error) {
+		ps, err := loadProject(ctx, tx, project)
+		if err != nil {
+			return nil, err
+		}
+		if !containsRule(ps.rules, ruleID) {
+			return nil, notFound("rule", ruleID)
+		}
+		return nil, exec(ctx, tx, `MATCH (p:Project {id: $project}), (r:Rule {project: $project, id: $id})
+			SET r.removed = true, r.stale = true,
+				p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1`,
+			map[string]any{"project": project, "id": ruleID})
+	})
+	return err
+}
+
+func containsRule(rules []identity.Rule, id string) bool {
+	for _, r := range rules {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func orNotFound(err error, what, id string) error {
+	if err != nil {
+		return err
+	}
+	return notFound(what, id)
+}

@@ -1,0 +1,372 @@
+package graph
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/multicontact/multicontact/identity"
+)
+
+// touched is what an edit changed: clients whose edges changed (their keys
+// are recomputed and their component resolved), multi-contacts that must be
+// resolved too (e.g. a removed client's), and clients whose identifiers or
+// channels changed (reported as UPDATED when nothing merges or splits).
+type touched struct {
+	clients []string
+	seeds   []string
+	updated []string
+}
+
+func (t *touched) empty() bool { return len(t.clients) == 0 && len(t.seeds) == 0 }
+
+// editFunc changes the graph inside a write transaction and says what it touched.
+type editFunc func(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) (touched, error)
+
+// apply runs one incremental change: edit, recompute the touched clients'
+// match keys, resolve the components involved, record events; all in one
+// write transaction. Events are published after commit.
+func (s *Store) apply(ctx context.Context, project string, cause identity.Cause, edit editFunc) error {
+	_, err := s.applyT(ctx, project, cause, false, edit)
+	return err
+}
+
+// applyT is apply; repair is set by the re-resolution's clean-up pass, which
+// clears the clients' dirty flag instead of setting it.
+func (s *Store) applyT(ctx context.Context, project string, cause identity.Cause, repair bool, edit editFunc) ([]identity.Event, error) {
+	events, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
+		ps, err := loadProject(ctx, tx, project)
+		if err != nil {
+			return nil, err
+		}
+		t, err := edit(ctx, tx, ps)
+		if err != nil || t.empty() {
+			return nil, err
+		}
+		seeds, err := refreshKeys(ctx, tx, ps, t.clients)
+		if err != nil {
+			return nil, err
+		}
+		t.seeds = append(t.seeds, seeds...)
+		r := resolver{ctx: ctx, tx: tx, ps: ps, now: s.now().UTC(), newID: func() string { return newID("mc") }}
+		events, err := r.resolve(t, cause)
+		if err != nil {
+			return nil, err
+		}
+		return commitEvents(ctx, tx, ps.ID, events, t.clients, repair, r.now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.publish(events)
+	return events, nil
+}
+
+func (s *Store) publish(events []identity.Event) {
+	if s.publisher != nil && len(events) > 0 {
+		s.publisher.Publish(events)
+	}
+}
+
+// refreshKeys makes the clients' MATCHES edges equal to the keys that their
+// unblocked values yield under the enabled rules (none for an excluded
+// client). It returns the multi-contacts of every member of a key that has
+// just passed the cap: the key stops linking, so they are resolved too.
+func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, clients []string) ([]string, error) {
+	recs, err := collect(ctx, tx, `UNWIND $ids AS id
+		MATCH (c:Client {project: $project, id: id})
+		RETURN c.id AS id, coalesce(c.excluded, false) AS excluded,
+			[(c)-[h:HAS]->(v:Value) WHERE NOT coalesce(v.blocked, false) |
+				{field: v.field, value: v.value, verified: h.verified}] AS values,
+			[(c)-[:MATCHES]->(k:MatchKey) | {rule: k.rule, key: k.key}] AS keys`,
+		map[string]any{"project": ps.ID, "ids": clients})
+	if err != nil {
+		return nil, err
+	}
+	rules := ps.activeRules()
+	var add, del []map[string]any
+	for _, rec := range recs {
+		id := str(rec, "id")
+		want := map[[2]string]bool{}
+		if !boolean(rec, "excluded") {
+			var values []identity.Value
+			for _, v := range list(rec, "values") {
+				m, _ := v.(map[string]any)
+				values = append(values, identity.Value{Field: mapStr(m, "field"), Value: mapStr(m, "value"), Verified: mapBool(m, "verified")})
+			}
+			for _, r := range rules {
+				keys, _ := identity.MatchKeys(r, values) // bounded; the cut is deterministic
+				for _, k := range keys {
+					want[[2]string{r.ID, k}] = true
+				}
+			}
+		}
+		for _, k := range list(rec, "keys") {
+			m, _ := k.(map[string]any)
+			rk := [2]string{mapStr(m, "rule"), mapStr(m, "key")}
+			if want[rk] {
+				delete(want, rk)
+			} else {
+				del = append(del, map[string]any{"client": id, "rule": rk[0], "key": rk[1]})
+			}
+		}
+		for rk := range want {
+			add = append(add, map[string]any{"client": id, "rule": rk[0], "key": rk[1]})
+		}
+	}
+	if len(del) > 0 {
+		if err := exec(ctx, tx, `UNWIND $rows AS r
+			MATCH (:Client {project: $project, id: r.client})-[m:MATCHES]->(:MatchKey {project: $project, rule: r.rule, key: r.key})
+			DELETE m`, map[string]any{"project": ps.ID, "rows": del}); err != nil {
+			return nil, err
+		}
+	}
+	if len(add) == 0 {
+		return nil, nil
+	}
+	sort.Slice(add, func(i, j int) bool { // a fixed order of key locks makes deadlocks rarer
+		return add[i]["rule"].(string)+add[i]["key"].(string) < add[j]["rule"].(string)+add[j]["key"].(string)
+	})
+	recs, err = collect(ctx, tx, `UNWIND $rows AS r
+		MATCH (c:Client {project: $project, id: r.client})
+		MERGE (k:MatchKey {project: $project, rule: r.rule, key: r.key})
+		ON CREATE SET k.quarantined = false, k.allowed = false
+		MERGE (c)-[:MATCHES]->(k)
+		WITH DISTINCT k
+		WHERE NOT k.quarantined AND NOT k.allowed AND COUNT { (k)<-[:MATCHES]-() } > $cap
+		SET k.quarantined = true, k.quarantinedAt = datetime()
+		RETURN [(k)<-[:MATCHES]-(o:Client) WHERE o.mc IS NOT NULL | o.mc] AS mcs`,
+		map[string]any{"project": ps.ID, "rows": add, "cap": ps.KeyCap})
+	if err != nil {
+		return nil, err
+	}
+	var seeds []string
+	for _, rec := range recs {
+		seeds = append(seeds, strs(rec, "mcs")...)
+	}
+	return seeds, nil
+}
+
+// resolver resolves the components around a change inside one transaction.
+type resolver struct {
+	ctx   context.Context
+	tx    neo4j.ManagedTransaction
+	ps    *projectState
+	now   time.Time
+	newID func() string
+}
+
+// member is a client as resolution loads it.
+type member struct {
+	identity.Member
+	excluded bool
+	keys     []string // element ids of its linking (not quarantined) keys
+	links    []string // manually linked, not excluded clients
+}
+
+// resolve locks the multi-contacts involved, extends the set until no member
+// links outside it, recomputes the components of that closed set in Go and
+// writes back the ids that changed. Locks are taken before members are read,
+// and every write to a client's mc happens under the lock of its old
+// multi-contact, so no other writer can move these members meanwhile.
+func (r *resolver) resolve(t touched, cause identity.Cause) ([]identity.Event, error) {
+	locked := map[string]identity.MCInfo{}
+	aliases := map[string]bool{}
+	want := dedupe(t.seeds)
+	var members map[string]*member
+	for {
+		if err := r.lock(want, locked, aliases); err != nil {
+			return nil, err
+		}
+		var outside []string
+		var err error
+		members, outside, err = r.load(keysOf(locked), t.clients)
+		if err != nil {
+			return nil, err
+		}
+		want = nil
+		for _, mc := range outside {
+			if _, ok := locked[mc]; !ok && !aliases[mc] {
+				want = append(want, mc)
+			}
+		}
+		if len(want) == 0 {
+			break
+		}
+	}
+
+	uf := identity.NewUnionFind()
+	firstOfKey := map[string]string{}
+	ids := make([]string, 0, len(members))
+	for id, m := range members {
+		ids = append(ids, id)
+		uf.Add(id)
+		if m.excluded {
+			continue
+		}
+		for _, k := range m.keys {
+			if first, ok := firstOfKey[k]; ok {
+				uf.Union(first, id)
+			} else {
+				firstOfKey[k] = id
+			}
+		}
+		for _, o := range m.links {
+			if om, ok := members[o]; ok && !om.excluded {
+				uf.Union(id, o)
+			}
+		}
+	}
+	byID := make(map[string]identity.Member, len(members))
+	for id, m := range members {
+		byID[id] = m.Member
+	}
+	assignments := identity.AssignIDs(uf.Groups(), byID, locked, r.newID)
+	if err := r.write(assignments, byID, locked); err != nil {
+		return nil, err
+	}
+	return deriveEvents(r.ps.ID, assignments, byID, locked, t.updated, cause, r.now), nil
+}
+
+// lock takes the write locks of the multi-contacts in ids, in sorted order,
+// and records what they are: live ones in locked, absorbed ones in aliases.
+func (r *resolver) lock(ids []string, locked map[string]identity.MCInfo, aliases map[string]bool) error {
+	ids = dedupe(ids)
+	if len(ids) == 0 {
+		return nil
+	}
+	recs, err := collect(r.ctx, r.tx, `UNWIND $ids AS id
+		MATCH (m:MultiContact {project: $project, id: id})
+		SET m.version = coalesce(m.version, 0) + 1
+		RETURN m.id AS id, m.size AS size, m.createdAt AS createdAt, m.aliasOf IS NOT NULL AS alias`,
+		map[string]any{"project": r.ps.ID, "ids": ids})
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		id := str(rec, "id")
+		if boolean(rec, "alias") {
+			aliases[id] = true
+			continue
+		}
+		locked[id] = identity.MCInfo{ID: id, Size: int(i64(rec, "size")), CreatedAt: when(rec, "createdAt").UnixMilli()}
+	}
+	for _, id := range ids { // an id with no node (never created): nothing to lock
+		if _, ok := locked[id]; !ok {
+			aliases[id] = true
+		}
+	}
+	return nil
+}
+
+// load reads the members of the locked multi-contacts and the touched
+// clients, with their linking keys and links, and the multi-contacts outside
+// the set that they link to.
+func (r *resolver) load(mcs, clients []string) (map[string]*member, []string, error) {
+	recs, err := collect(r.ctx, r.tx, `CALL {
+			UNWIND $mcs AS mc MATCH (c:Client {project: $project, mc: mc}) RETURN c
+			UNION
+			UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) RETURN c
+		}
+		RETURN c.id AS id, c.createdAt AS createdAt, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
+			[(c)-[:MATCHES]->(k:MatchKey) WHERE NOT k.quarantined | elementId(k)] AS keys,
+			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) | o.id] AS links,
+			[(c)-[:MATCHES]->(k:MatchKey)<-[:MATCHES]-(o:Client) WHERE NOT k.quarantined AND NOT o.mc IN $mcs | o.mc] +
+			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) AND NOT o.mc IN $mcs | o.mc] AS outside`,
+		map[string]any{"project": r.ps.ID, "mcs": mcs, "ids": clients})
+	if err != nil {
+		return nil, nil, err
+	}
+	members := make(map[string]*member, len(recs))
+	var outside []string
+	for _, rec := range recs {
+		m := &member{
+			Member:   identity.Member{ID: str(rec, "id"), CreatedAt: when(rec, "createdAt").UnixMilli(), MC: str(rec, "mc")},
+			excluded: boolean(rec, "excluded"),
+			keys:     strs(rec, "keys"),
+			links:    strs(rec, "links"),
+		}
+		members[m.ID] = m
+		outside = append(outside, strs(rec, "outside")...)
+		if m.MC != "" && !slices.Contains(mcs, m.MC) {
+			outside = append(outside, m.MC) // a touched client's own multi-contact
+		}
+	}
+	return members, dedupe(outside), nil
+}
+
+// write stores the assignments: new multi-contacts, sizes, aliases of the
+// absorbed ids, dissolved ids, and the mc of every member whose id changed.
+func (r *resolver) write(as []identity.Assignment, members map[string]identity.Member, locked map[string]identity.MCInfo) error {
+	var mcRows, clientRows []map[string]any
+	var absorbed []map[string]any
+	kept := map[string]bool{}
+	for _, a := range as {
+		kept[a.ID] = true
+		mcRows = append(mcRows, map[string]any{"id": a.ID, "size": len(a.Members), "new": a.New})
+		for _, old := range a.Absorbed {
+			kept[old] = true
+			absorbed = append(absorbed, map[string]any{"id": old, "into": a.ID})
+		}
+		for _, c := range a.Members {
+			if members[c].MC != a.ID {
+				clientRows = append(clientRows, map[string]any{"id": c, "mc": a.ID})
+			}
+		}
+	}
+	var dissolved []string
+	for id := range locked {
+		if !kept[id] {
+			dissolved = append(dissolved, id)
+		}
+	}
+	return exec(r.ctx, r.tx, `
+		CALL {
+			UNWIND $mcs AS row
+			MERGE (m:MultiContact {project: $project, id: row.id})
+			ON CREATE SET m.createdAt = $now, m.version = 1
+			SET m.size = row.size, m.updatedAt = $now
+		}
+		CALL {
+			UNWIND $absorbed AS row
+			MATCH (m:MultiContact {project: $project, id: row.id})
+			SET m.aliasOf = row.into, m.size = 0, m.updatedAt = $now
+			WITH row
+			MATCH (a:MultiContact {project: $project, aliasOf: row.id})
+			SET a.aliasOf = row.into
+		}
+		CALL {
+			UNWIND $dissolved AS id
+			MATCH (m:MultiContact {project: $project, id: id})
+			SET m.size = 0, m.dissolved = true, m.updatedAt = $now
+		}
+		CALL {
+			UNWIND $clients AS row
+			MATCH (c:Client {project: $project, id: row.id})
+			SET c.mc = row.mc
+		}`,
+		map[string]any{"project": r.ps.ID, "mcs": mcRows, "absorbed": absorbed, "dissolved": dissolved,
+			"clients": clientRows, "now": r.now})
+}
+
+func keysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func dedupe(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > 0 && out[0] == "" {
+		out = out[1:]
+	}
+	return out
+}

@@ -1,0 +1,260 @@
+// Package graph keeps the identity graph in Neo4j: projects, fields, rules,
+// clients, values, match keys and multi-contacts, resolved incrementally in
+// one write transaction per change (DESIGN §3).
+package graph
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
+
+	"github.com/multicontact/multicontact/identity"
+)
+
+// Config says where Neo4j is.
+type Config struct {
+	URI      string
+	User     string
+	Password string
+	Database string // "" is the server's default database
+}
+
+// Publisher receives the events of every committed change, in commit order
+// per project. It must not block: the writer has already committed.
+type Publisher interface {
+	Publish(events []identity.Event)
+}
+
+// Store is the Neo4j-backed identity graph. It is safe for concurrent use.
+type Store struct {
+	driver    neo4j.DriverWithContext
+	database  string
+	log       *slog.Logger
+	publisher Publisher
+	now       func() time.Time
+	batches   projectLocks
+
+	// Background re-resolutions run under bg and are waited for at Close.
+	bg     context.Context
+	stop   context.CancelFunc
+	worker sync.WaitGroup
+}
+
+// Option changes how Open builds the store.
+type Option func(*Store)
+
+// WithPublisher hands committed events to p.
+func WithPublisher(p Publisher) Option { return func(s *Store) { s.publisher = p } }
+
+// WithLogger logs through l instead of slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// Open connects to Neo4j, checks that it answers and applies the schema.
+func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
+	driver, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""),
+		func(c *config.Config) {
+			c.MaxTransactionRetryTime = 60 * time.Second
+			c.MaxConnectionPoolSize = 64
+		})
+	if err != nil {
+		return nil, fmt.Errorf("neo4j driver: %w", err)
+	}
+	s := &Store{driver: driver, database: cfg.Database, log: slog.Default(), now: time.Now}
+	s.bg, s.stop = context.WithCancel(context.Background())
+	for _, o := range opts {
+		o(s)
+	}
+	if err := driver.VerifyConnectivity(ctx); err != nil {
+		driver.Close(ctx)
+		return nil, fmt.Errorf("neo4j at %s: %w", cfg.URI, err)
+	}
+	if err := s.applySchema(ctx); err != nil {
+		driver.Close(ctx)
+		return nil, err
+	}
+	if err := s.resumeRunning(ctx); err != nil {
+		driver.Close(ctx)
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops background re-resolutions (a RUNNING project resumes at the
+// next Open) and releases the driver's connections.
+func (s *Store) Close(ctx context.Context) error {
+	s.stop()
+	s.worker.Wait()
+	return s.driver.Close(ctx)
+}
+
+// kick re-resolves a project in the background.
+func (s *Store) kick(project string) {
+	s.worker.Add(1)
+	go func() {
+		defer s.worker.Done()
+		if err := s.Reresolve(s.bg, project); err != nil && s.bg.Err() == nil {
+			s.log.Error("re-resolution failed; it resumes at the next rule change or start", "project", project, "err", err)
+		}
+	}()
+}
+
+// resumeRunning restarts the re-resolutions that a stopped process left RUNNING.
+func (s *Store) resumeRunning(ctx context.Context) error {
+	ids, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
+		recs, err := collect(ctx, tx, `MATCH (p:Project) WHERE p.resolution = 'RUNNING' RETURN p.id AS id`, nil)
+		var ids []string
+		for _, rec := range recs {
+			ids = append(ids, str(rec, "id"))
+		}
+		return ids, err
+	})
+	for _, id := range ids {
+		s.kick(id)
+	}
+	return err
+}
+
+// Ready reports whether Neo4j answers a query now.
+func (s *Store) Ready(ctx context.Context) error {
+	_, err := s.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+		_, err := single(ctx, tx, "RETURN 1 AS ok", nil)
+		return nil, err
+	})
+	return err
+}
+
+// schema is applied at Open, one statement at a time, outside data
+// transactions; every statement is idempotent.
+var schema = []string{
+	"CREATE CONSTRAINT project_id IF NOT EXISTS FOR (p:Project) REQUIRE p.id IS UNIQUE",
+	"CREATE CONSTRAINT field_key IF NOT EXISTS FOR (f:Field) REQUIRE (f.project, f.key) IS UNIQUE",
+	"CREATE CONSTRAINT rule_id IF NOT EXISTS FOR (r:Rule) REQUIRE (r.project, r.id) IS UNIQUE",
+	"CREATE CONSTRAINT client_id IF NOT EXISTS FOR (c:Client) REQUIRE (c.project, c.id) IS UNIQUE",
+	"CREATE CONSTRAINT channel_key IF NOT EXISTS FOR (ch:Channel) REQUIRE (ch.project, ch.kind, ch.account) IS UNIQUE",
+	"CREATE CONSTRAINT value_key IF NOT EXISTS FOR (v:Value) REQUIRE (v.project, v.field, v.value) IS UNIQUE",
+	"CREATE CONSTRAINT match_key IF NOT EXISTS FOR (k:MatchKey) REQUIRE (k.project, k.rule, k.key) IS UNIQUE",
+	"CREATE CONSTRAINT multicontact_id IF NOT EXISTS FOR (m:MultiContact) REQUIRE (m.project, m.id) IS UNIQUE",
+	"CREATE CONSTRAINT event_seq IF NOT EXISTS FOR (e:Event) REQUIRE (e.project, e.seq) IS UNIQUE",
+	"CREATE INDEX client_project IF NOT EXISTS FOR (c:Client) ON (c.project)",
+	"CREATE INDEX matchkey_project IF NOT EXISTS FOR (k:MatchKey) ON (k.project)",
+	"CREATE INDEX matchkey_rule IF NOT EXISTS FOR (k:MatchKey) ON (k.project, k.rule)",
+	"CREATE INDEX multicontact_project IF NOT EXISTS FOR (m:MultiContact) ON (m.project)",
+	"CREATE INDEX client_mc IF NOT EXISTS FOR (c:Client) ON (c.project, c.mc)",
+	"CREATE INDEX client_dirty IF NOT EXISTS FOR (c:Client) ON (c.project, c.dirty)",
+	"CREATE INDEX multicontact_alias IF NOT EXISTS FOR (m:MultiContact) ON (m.project, m.aliasOf)",
+	"CREATE INDEX matchkey_quarantined IF NOT EXISTS FOR (k:MatchKey) ON (k.project, k.quarantined)",
+	"CREATE INDEX value_blocked IF NOT EXISTS FOR (v:Value) ON (v.project, v.blocked)",
+}
+
+func (s *Store) applySchema(ctx context.Context) error {
+	for _, q := range schema {
+		if _, err := neo4j.ExecuteQuery(ctx, s.driver, q, nil, neo4j.EagerResultTransformer,
+			neo4j.ExecuteQueryWithDatabase(s.database)); err != nil {
+			return fmt.Errorf("apply schema %q: %w", q, err)
+		}
+	}
+	_, err := neo4j.ExecuteQuery(ctx, s.driver, "CALL db.awaitIndexes(60)", nil, neo4j.EagerResultTransformer,
+		neo4j.ExecuteQueryWithDatabase(s.database))
+	if err != nil {
+		return fmt.Errorf("await indexes: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.SessionWithContext {
+	return s.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: s.database, AccessMode: mode})
+}
+
+// read runs work in a managed read transaction (retried on transient errors).
+func (s *Store) read(ctx context.Context, work func(tx neo4j.ManagedTransaction) (any, error)) (any, error) {
+	sess := s.session(ctx, neo4j.AccessModeRead)
+	defer sess.Close(ctx)
+	return sess.ExecuteRead(ctx, work)
+}
+
+// readT is read with a typed result.
+func readT[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTransaction) (T, error)) (T, error) {
+	sess := s.session(ctx, neo4j.AccessModeRead)
+	defer sess.Close(ctx)
+	return neo4j.ExecuteRead(ctx, sess, work)
+}
+
+// writeT runs work in a managed write transaction. The driver retries it on
+// deadlocks and transient errors, so work may run more than once: it only
+// talks to the transaction and calls pure functions.
+func writeT[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTransaction) (T, error)) (T, error) {
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(ctx)
+	return neo4j.ExecuteWrite(ctx, sess, work)
+}
+
+// autocommit runs q in an implicit transaction, as CALL { } IN TRANSACTIONS needs.
+func (s *Store) autocommit(ctx context.Context, q string, params map[string]any) error {
+	sess := s.session(ctx, neo4j.AccessModeWrite)
+	defer sess.Close(ctx)
+	res, err := sess.Run(ctx, q, params)
+	if err != nil {
+		return err
+	}
+	_, err = res.Consume(ctx)
+	return err
+}
+
+// single runs q and returns its only record, or nil when there is none.
+func single(ctx context.Context, tx neo4j.ManagedTransaction, q string, params map[string]any) (*neo4j.Record, error) {
+	res, err := tx.Run(ctx, q, params)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := res.Collect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	return recs[0], nil
+}
+
+// collect runs q and returns all its records.
+func collect(ctx context.Context, tx neo4j.ManagedTransaction, q string, params map[string]any) ([]*neo4j.Record, error) {
+	res, err := tx.Run(ctx, q, params)
+	if err != nil {
+		return nil, err
+	}
+	return res.Collect(ctx)
+}
+
+// exec runs q and discards its result.
+func exec(ctx context.Context, tx neo4j.ManagedTransaction, q string, params map[string]any) error {
+	res, err := tx.Run(ctx, q, params)
+	if err != nil {
+		return err
+	}
+	_, err = res.Consume(ctx)
+	return err
+}
+
+// newID returns a random, URL-safe id with a prefix saying what it names.
+func newID(prefix string) string {
+	return prefix + "_" + strings.ToLower(rand.Text()[:20])
+}
+
+func notFound(what, id string) error {
+	return identity.Errorf(what, identity.CodeNotFound, "%s %q not found", what, id)
+}
+
+// isDomain reports whether err is a domain error, which a transaction
+// returns to roll back without retry.
+func isDomain(err error) bool {
+	var e *identity.Error
+	return errors.As(err, &e)
+}

@@ -1,0 +1,570 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/identity"
+)
+
+var (
+	shared     *graph.Store
+	sharedErr  error
+	sharedOnce sync.Once
+	projectSeq atomic.Int64
+)
+
+// recorder is a Publisher that keeps what it is given.
+type recorder struct {
+	mu     sync.Mutex
+	events []identity.Event
+}
+
+func (r *recorder) Publish(events []identity.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, events...)
+}
+
+func (r *recorder) of(project string) []identity.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []identity.Event
+	for _, e := range r.events {
+		if e.Project == project {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+var published = &recorder{}
+
+// openStore returns the store shared by the package's tests, on the Neo4j
+// that NEO4J_URI names (`make test` starts one).
+func openStore(t *testing.T) *graph.Store {
+	t.Helper()
+	if os.Getenv("NEO4J_URI") == "" {
+		if testing.Short() {
+			t.Skip("no Neo4j under -short")
+		}
+		t.Fatal("NEO4J_URI is not set: run the tests with `make test`, which starts a local Neo4j")
+	}
+	sharedOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		shared, sharedErr = graph.Open(ctx, graph.Config{URI: os.Getenv("NEO4J_URI"), User: os.Getenv("NEO4J_USER"),
+			Password: os.Getenv("NEO4J_PASSWORD"), Database: os.Getenv("NEO4J_DATABASE")}, graph.WithPublisher(published))
+	})
+	if sharedErr != nil {
+		t.Fatalf("open store: %v", sharedErr)
+	}
+	return shared
+}
+
+// fixture is one test's own project.
+type fixture struct {
+	t       *testing.T
+	ctx     context.Context
+	s       *graph.Store
+	project string
+}
+
+func newFixture(t *testing.T, rules ...[]string) *fixture {
+	t.Helper()
+	s := openStore(t)
+	f := &fixture{t: t, ctx: context.Background(), s: s,
+		project: fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1e9, projectSeq.Add(1))}
+	if _, err := s.CreateProject(f.ctx, f.project, t.Name(), "RU"); err != nil {
+		t.Fatalf("create project: %v", err)
+	}
+	for i, fields := range rules {
+		f.addRule(fmt.Sprintf("rule %d", i), fields...)
+	}
+	return f
+}
+
+func (f *fixture) addRule(name string, fields ...string) identity.Rule {
+	f.t.Helper()
+	r, err := f.s.AddRule(f.ctx, f.project, identity.Rule{Name: name, Fields: fields, Enabled: true})
+	if err != nil {
+		f.t.Fatalf("add rule %v: %v", fields, err)
+	}
+	f.settle()
+	return r
+}
+
+// settle waits until the project's background re-resolution is done.
+func (f *fixture) settle() {
+	f.t.Helper()
+	if err := f.s.Reresolve(f.ctx, f.project); err != nil {
+		f.t.Fatalf("re-resolve: %v", err)
+	}
+	p, err := f.s.Project(f.ctx, f.project)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if p.Resolution.State != identity.ResolutionIdle {
+		f.t.Fatalf("state after re-resolve = %s, want IDLE", p.Resolution.State)
+	}
+}
+
+// client creates a client on channel kind with field=value pairs.
+func (f *fixture) client(id, kind string, kv ...string) identity.Client {
+	f.t.Helper()
+	in := identity.ClientInput{ID: id, Channel: identity.Channel{Kind: kind, Account: "acme"}, ChannelUserID: "u-" + id}
+	for i := 0; i+1 < len(kv); i += 2 {
+		in.Attributes = append(in.Attributes, identity.AttributeInput{Field: kv[i], Value: kv[i+1], Source: identity.SourceOperator})
+	}
+	c, err := f.s.UpsertClient(f.ctx, f.project, in)
+	if err != nil {
+		f.t.Fatalf("upsert %s: %v", id, err)
+	}
+	return c
+}
+
+func (f *fixture) set(id, field, value string) {
+	f.t.Helper()
+	if _, err := f.s.SetAttribute(f.ctx, f.project, id, identity.AttributeInput{Field: field, Value: value, Source: identity.SourceBot}); err != nil {
+		f.t.Fatalf("set %s %s=%s: %v", id, field, value, err)
+	}
+}
+
+func (f *fixture) mc(id string) string {
+	f.t.Helper()
+	c, err := f.s.Client(f.ctx, f.project, id)
+	if err != nil {
+		f.t.Fatalf("client %s: %v", id, err)
+	}
+	if c.MultiContactID == "" {
+		f.t.Fatalf("client %s has no multi-contact", id)
+	}
+	return c.MultiContactID
+}
+
+// groups returns the clients' multi-contacts as sets, e.g. [[a b] [c]].
+func (f *fixture) groups(ids ...string) [][]string {
+	f.t.Helper()
+	by := map[string][]string{}
+	var order []string
+	for _, id := range ids {
+		mc := f.mc(id)
+		if by[mc] == nil {
+			order = append(order, mc)
+		}
+		by[mc] = append(by[mc], id)
+	}
+	out := make([][]string, len(order))
+	for i, mc := range order {
+		out[i] = by[mc]
+	}
+	return out
+}
+
+func (f *fixture) wantGroups(want [][]string, ids ...string) {
+	f.t.Helper()
+	if got := f.groups(ids...); fmt.Sprint(got) != fmt.Sprint(want) {
+		f.t.Errorf("multi-contacts = %v, want %v", got, want)
+	}
+	f.checkSizes()
+}
+
+// checkSizes asserts that every multi-contact's size is its member count.
+func (f *fixture) checkSizes() {
+	f.t.Helper()
+	seen := map[string]bool{}
+	dump, err := f.s.DumpProject(f.ctx, f.project)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, c := range dump.Clients {
+		if seen[c.MultiContactID] {
+			continue
+		}
+		seen[c.MultiContactID] = true
+		mc, err := f.s.MultiContact(f.ctx, f.project, c.MultiContactID)
+		if err != nil {
+			f.t.Fatalf("multi-contact %s of %s: %v", c.MultiContactID, c.ID, err)
+		}
+		if mc.Size != len(mc.Clients) {
+			f.t.Errorf("multi-contact %s: size %d, members %d", mc.ID, mc.Size, len(mc.Clients))
+		}
+	}
+}
+
+func TestOneFieldRuleMergesEveryClientWithTheValue(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("web-1", "web", "phone", "8 (916) 123-45-67")
+	f.client("tg-1", "telegram", "phone", "+7 916 123 45 67")
+	f.client("wa-1", "whatsapp", "phone", "79161234567")
+	f.client("vk-1", "vk", "phone", "+7 916 000 00 01")
+	f.wantGroups([][]string{{"web-1", "tg-1", "wa-1"}, {"vk-1"}}, "web-1", "tg-1", "wa-1", "vk-1")
+}
+
+func TestSeveralFieldsInOneRuleMustAllMatch(t *testing.T) {
+	f := newFixture(t, []string{"phone", "email"})
+	f.client("a", "web", "phone", "+79161234567", "email", "Ann@Example.com")
+	f.client("b", "telegram", "phone", "89161234567", "email", "ann@example.com")
+	f.client("c", "vk", "phone", "+79161234567", "email", "other@example.com")
+	f.client("d", "vk", "email", "ann@example.com")
+	f.wantGroups([][]string{{"a", "b"}, {"c"}, {"d"}}, "a", "b", "c", "d")
+}
+
+func TestSeveralRulesMergeOnEitherAndTransitively(t *testing.T) {
+	f := newFixture(t, []string{"phone"}, []string{"email"})
+	f.client("web", "web", "phone", "+79161234567")
+	f.client("tg", "telegram", "phone", "8 916 123 45 67", "email", "p@example.com")
+	f.client("mail", "email", "email", "P@EXAMPLE.COM")
+	f.client("alone", "instagram", "email", "q@example.com")
+	f.wantGroups([][]string{{"web", "tg", "mail"}, {"alone"}}, "web", "tg", "mail", "alone")
+}
+
+func TestRemovingTheLinkingValueSplitsAndTheOldestKeepsTheID(t *testing.T) {
+	f := newFixture(t, []string{"phone"}, []string{"email"})
+	f.client("first", "web", "phone", "+79161234567")
+	f.client("second", "telegram", "phone", "+79161234567", "email", "x@example.com")
+	f.client("third", "email", "email", "x@example.com")
+	id := f.mc("first")
+	f.wantGroups([][]string{{"first", "second", "third"}}, "first", "second", "third")
+	if err := f.s.RemoveAttribute(f.ctx, f.project, "second", "phone", "8 916 123-45-67"); err != nil {
+		t.Fatal(err)
+	}
+	f.wantGroups([][]string{{"first"}, {"second", "third"}}, "first", "second", "third")
+	if got := f.mc("first"); got != id {
+		t.Errorf("after the split the oldest member's part has %s, want the old id %s", got, id)
+	}
+	events := published.of(f.project)
+	last := events[len(events)-1]
+	if last.Type != identity.EventSplit || last.MultiContactID != id || len(last.NewIDs) != 1 || last.NewIDs[0] != f.mc("second") {
+		t.Errorf("last event = %+v, want SPLIT of %s into %s", last, id, f.mc("second"))
+	}
+	if last.Cause.Action != "removeAttribute" || last.Cause.Field != "phone" {
+		t.Errorf("cause = %+v", last.Cause)
+	}
+}
+
+func TestMergeKeepsTheLargerIDAndTheAbsorbedIDStillResolves(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("small", "web", "phone", "+79160000001")
+	f.client("big1", "telegram", "phone", "+79160000002")
+	f.client("big2", "vk", "phone", "+79160000002")
+	small, big := f.mc("small"), f.mc("big1")
+	f.set("small", "phone", "+79160000002")
+	if got := f.mc("small"); got != big {
+		t.Fatalf("merged into %s, want the larger multi-contact %s", got, big)
+	}
+	mc, err := f.s.MultiContact(f.ctx, f.project, small)
+	if err != nil {
+		t.Fatalf("absorbed id: %v", err)
+	}
+	if mc.ID != big || mc.Size != 3 || !slices.Contains(mc.Aliases, small) {
+		t.Errorf("absorbed id resolves to %s size %d aliases %v, want %s size 3 with alias %s", mc.ID, mc.Size, mc.Aliases, big, small)
+	}
+	events := published.of(f.project)
+	last := events[len(events)-1]
+	if last.Type != identity.EventMerged || last.MultiContactID != big || fmt.Sprint(last.PreviousIDs) != fmt.Sprint([]string{small}) {
+		t.Errorf("last event = %+v, want MERGED %s absorbing %s", last, big, small)
+	}
+	stored, err := f.s.Events(f.ctx, f.project, "", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != len(events) {
+		t.Fatalf("stored %d events, published %d", len(stored), len(events))
+	}
+	for i := range stored {
+		if stored[i].Seq != int64(i+1) || stored[i].Type != events[i].Type || stored[i].MultiContactID != events[i].MultiContactID {
+			t.Errorf("event %d: stored %+v, published %+v", i, stored[i], events[i])
+		}
+	}
+	rest, err := f.s.Events(f.ctx, f.project, graph.Cursor(stored[1].Seq), 100)
+	if err != nil || len(rest) != len(stored)-2 {
+		t.Errorf("events after cursor %d: %d (%v), want %d", stored[1].Seq, len(rest), err, len(stored)-2)
+	}
+}
+
+func TestAMergeOfEqualSizesKeepsTheOlderID(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	f.client("older", "web", "email", "a@example.com")
+	f.client("newer", "vk", "email", "b@example.com")
+	older := f.mc("older")
+	f.set("newer", "email", "a@example.com")
+	if got := f.mc("newer"); got != older {
+		t.Errorf("merged into %s, want the older %s", got, older)
+	}
+}
+
+func TestRuleChangesReresolveTheProject(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("a", "web", "phone", "+79161234567", "email", "a@example.com")
+	f.client("b", "vk", "phone", "+79161234567")
+	f.client("c", "telegram", "email", "A@example.com")
+	f.wantGroups([][]string{{"a", "b"}, {"c"}}, "a", "b", "c")
+	ab := f.mc("a")
+
+	email := f.addRule("by email", "email") // values kept before the rule now link
+	f.wantGroups([][]string{{"a", "b", "c"}}, "a", "b", "c")
+	if f.mc("c") != ab {
+		t.Errorf("the larger multi-contact's id should survive the rule change")
+	}
+
+	email.Enabled = false
+	if _, err := f.s.UpdateRule(f.ctx, f.project, email); err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	f.wantGroups([][]string{{"a", "b"}, {"c"}}, "a", "b", "c")
+
+	rules, _ := f.s.Rules(f.ctx, f.project)
+	for _, r := range rules {
+		if slices.Equal(r.Fields, []string{"phone"}) {
+			if err := f.s.RemoveRule(f.ctx, f.project, r.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f.settle()
+	f.wantGroups([][]string{{"a"}, {"b"}, {"c"}}, "a", "b", "c")
+	if f.mc("a") != ab {
+		t.Errorf("the part holding the oldest member should keep %s, has %s", ab, f.mc("a"))
+	}
+}
+
+func TestBlockedValueStopsLinking(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	f.client("a", "web", "email", "test@test.com")
+	f.client("b", "vk", "email", "test@test.com")
+	f.wantGroups([][]string{{"a", "b"}}, "a", "b")
+	if _, err := f.s.BlockValue(f.ctx, f.project, "email", " TEST@test.com"); err != nil {
+		t.Fatal(err)
+	}
+	f.wantGroups([][]string{{"a"}, {"b"}}, "a", "b")
+	f.client("c", "vk", "email", "test@test.com")
+	f.wantGroups([][]string{{"a"}, {"b"}, {"c"}}, "a", "b", "c")
+	if _, err := f.s.UnblockValue(f.ctx, f.project, "email", "test@test.com"); err != nil {
+		t.Fatal(err)
+	}
+	f.wantGroups([][]string{{"a", "b", "c"}}, "a", "b", "c")
+}
+
+func TestKeyOverTheCapIsQuarantinedUntilAllowed(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	cap := 2
+	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{KeyCap: &cap}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	f.client("a", "web", "phone", "+74951234567")
+	f.client("b", "vk", "phone", "+74951234567")
+	f.wantGroups([][]string{{"a", "b"}}, "a", "b")
+	f.client("c", "telegram", "phone", "+74951234567")
+	f.wantGroups([][]string{{"a"}, {"b"}, {"c"}}, "a", "b", "c")
+	keys, err := f.s.QuarantinedKeys(f.ctx, f.project)
+	if err != nil || len(keys) != 1 || keys[0].Size != 3 || keys[0].Parts[0] != (identity.KeyPart{Field: "phone", Value: "+74951234567"}) {
+		t.Fatalf("quarantined keys = %+v, %v", keys, err)
+	}
+	if err := f.s.AllowKey(f.ctx, f.project, keys[0].Rule, keys[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	f.wantGroups([][]string{{"a", "b", "c"}}, "a", "b", "c")
+	if keys, _ := f.s.QuarantinedKeys(f.ctx, f.project); len(keys) != 0 {
+		t.Errorf("still quarantined: %+v", keys)
+	}
+}
+
+func TestRaisingTheCapFreesAQuarantinedKey(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	two, ten := 2, 10
+	f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{KeyCap: &two})
+	f.settle()
+	for _, id := range []string{"a", "b", "c"} {
+		f.client(id, "web", "phone", "+74951234567")
+	}
+	f.wantGroups([][]string{{"a"}, {"b"}, {"c"}}, "a", "b", "c")
+	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{KeyCap: &ten}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	f.wantGroups([][]string{{"a", "b", "c"}}, "a", "b", "c")
+}
+
+func TestExcludedClientNeverLinks(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("a", "web", "phone", "+79161234567")
+	f.client("bot", "vk", "phone", "+79161234567")
+	f.client("c", "telegram", "phone", "+79161234567")
+	if err := f.s.LinkClients(f.ctx, f.project, "bot", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.ExcludeClient(f.ctx, f.project, "bot"); err != nil {
+		t.Fatal(err)
+	}
+	f.wantGroups([][]string{{"a", "c"}, {"bot"}}, "a", "bot", "c")
+	if err := f.s.IncludeClient(f.ctx, f.project, "bot"); err != nil {
+		t.Fatal(err)
+	}
+	f.wantGroups([][]string{{"a", "bot", "c"}}, "a", "bot", "c")
+}
+
+func TestManualLinkAndUndo(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("a", "web")
+	f.client("b", "vk")
+	f.client("c", "vk", "phone", "+79161234567")
+	a := f.mc("a")
+	if err := f.s.LinkClients(f.ctx, f.project, "b", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.LinkClients(f.ctx, f.project, "c", "b"); err != nil {
+		t.Fatal(err)
+	}
+	f.wantGroups([][]string{{"a", "b", "c"}}, "a", "b", "c")
+	steps, err := f.s.Explain(f.ctx, f.project, "a", "c")
+	if err != nil || len(steps) != 2 || !steps[0].Manual || steps[1].To != "c" {
+		t.Errorf("explain a..c = %+v, %v", steps, err)
+	}
+	if err := f.s.UnlinkClients(f.ctx, f.project, "a", "b"); err != nil {
+		t.Fatal(err)
+	}
+	f.wantGroups([][]string{{"a"}, {"b", "c"}}, "a", "b", "c")
+	if f.mc("a") != a {
+		t.Errorf("the oldest member's part should keep %s", a)
+	}
+}
+
+func TestExplainNamesTheRuleAndValues(t *testing.T) {
+	f := newFixture(t, []string{"phone"}, []string{"email", "skype"})
+	f.client("a", "web", "phone", "+79161234567")
+	f.client("b", "vk", "phone", "+79161234567", "email", "b@example.com", "skype", "Bee")
+	f.client("c", "telegram", "email", "b@example.com", "skype", "bee")
+	f.client("d", "telegram")
+	steps, err := f.s.Explain(f.ctx, f.project, "a", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 2 || steps[0].From != "a" || steps[0].To != "b" || steps[0].RuleName != "rule 0" ||
+		steps[1].To != "c" || fmt.Sprint(steps[1].Parts) != "[{email b@example.com} {skype bee}]" {
+		t.Errorf("explain = %+v", steps)
+	}
+	if steps, err := f.s.Explain(f.ctx, f.project, "a", "d"); err != nil || len(steps) != 0 {
+		t.Errorf("explain of unlinked clients = %+v, %v; want none", steps, err)
+	}
+}
+
+func TestRemovingAClientSplitsOrDeletes(t *testing.T) {
+	f := newFixture(t, []string{"phone"}, []string{"email"})
+	f.client("a", "web", "phone", "+79161234567")
+	f.client("hub", "vk", "phone", "+79161234567", "email", "h@example.com")
+	f.client("c", "telegram", "email", "h@example.com")
+	f.client("solo", "telegram")
+	solo := f.mc("solo")
+	if err := f.s.RemoveClient(f.ctx, f.project, "hub"); err != nil {
+		t.Fatal(err)
+	}
+	f.wantGroups([][]string{{"a"}, {"c"}}, "a", "c")
+	if err := f.s.RemoveClient(f.ctx, f.project, "solo"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.MultiContact(f.ctx, f.project, solo); identity.ErrorCode(err) != identity.CodeNotFound {
+		t.Errorf("multi-contact of a removed lone client: %v, want NOT_FOUND", err)
+	}
+}
+
+func TestProjectsNeverLink(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	g := newFixture(t, []string{"phone"})
+	f.client("a", "web", "phone", "+79161234567")
+	g.client("a", "web", "phone", "+79161234567")
+	g.client("b", "web", "phone", "+79161234567")
+	f.wantGroups([][]string{{"a"}}, "a")
+	g.wantGroups([][]string{{"a", "b"}}, "a", "b")
+	mc, err := f.s.MultiContact(f.ctx, f.project, f.mc("a"))
+	if err != nil || mc.Size != 1 {
+		t.Errorf("project %s sees %+v, %v", f.project, mc, err)
+	}
+	if _, err := f.s.MultiContact(f.ctx, f.project, g.mc("a")); identity.ErrorCode(err) != identity.CodeNotFound {
+		t.Errorf("another project's multi-contact: %v, want NOT_FOUND", err)
+	}
+	found, err := f.s.FindClients(f.ctx, f.project, "phone", "8 916 123 45 67")
+	if err != nil || len(found) != 1 || found[0].ID != "a" {
+		t.Errorf("find = %+v, %v", found, err)
+	}
+}
+
+func TestRefusedInputChangesNothing(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("a", "web", "phone", "+79161234567")
+	before, _ := f.s.Client(f.ctx, f.project, "a")
+	eventsBefore, _ := f.s.Events(f.ctx, f.project, "", 1000)
+	cases := []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"invalid phone", func() error {
+			_, err := f.s.SetAttribute(f.ctx, f.project, "a", identity.AttributeInput{Field: "phone", Value: "12345", Source: identity.SourceBot})
+			return err
+		}, identity.CodeInvalidPhone},
+		{"unknown field", func() error {
+			_, err := f.s.SetAttribute(f.ctx, f.project, "a", identity.AttributeInput{Field: "nope", Value: "x", Source: identity.SourceBot})
+			return err
+		}, identity.CodeUnknownField},
+		{"one bad attribute refuses the upsert", func() error {
+			_, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: "a", Channel: identity.Channel{Kind: "web", Account: "acme"},
+				DisplayName: "Changed", Attributes: []identity.AttributeInput{
+					{Field: "email", Value: "ok@example.com", Source: identity.SourceBot},
+					{Field: "email", Value: "Ann <ann@example.com>", Source: identity.SourceBot}}})
+			return err
+		}, identity.CodeInvalidEmail},
+		{"channel change", func() error {
+			_, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: "a", Channel: identity.Channel{Kind: "vk", Account: "acme"}, DisplayName: "Changed"})
+			return err
+		}, identity.CodeConflict},
+		{"too many values", func() error {
+			var attrs []identity.AttributeInput
+			for i := range 11 {
+				attrs = append(attrs, identity.AttributeInput{Field: "email", Value: fmt.Sprintf("u%d@example.com", i), Source: identity.SourceImport})
+			}
+			_, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: "a", Channel: identity.Channel{Kind: "web", Account: "acme"}, Attributes: attrs})
+			return err
+		}, identity.CodeTooManyValues},
+		{"rule with an unknown field", func() error {
+			_, err := f.s.AddRule(f.ctx, f.project, identity.Rule{Name: "x", Fields: []string{"fax"}, Enabled: true})
+			return err
+		}, identity.CodeUnknownField},
+		{"unknown client", func() error {
+			_, err := f.s.SetAttribute(f.ctx, f.project, "ghost", identity.AttributeInput{Field: "phone", Value: "+79161234567", Source: identity.SourceBot})
+			return err
+		}, identity.CodeNotFound},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := identity.ErrorCode(c.call()); got != c.code {
+				t.Errorf("code = %q, want %q", got, c.code)
+			}
+		})
+	}
+	f.settle()
+	after, _ := f.s.Client(f.ctx, f.project, "a")
+	if fmt.Sprint(after.Attributes) != fmt.Sprint(before.Attributes) || after.DisplayName != before.DisplayName {
+		t.Errorf("client changed by refused input:\n before %+v\n after  %+v", before, after)
+	}
+	if _, err := f.s.Client(f.ctx, f.project, "ghost"); identity.ErrorCode(err) != identity.CodeNotFound {
+		t.Errorf("a refused write created a client")
+	}
+	eventsAfter, _ := f.s.Events(f.ctx, f.project, "", 1000)
+	if len(eventsAfter) != len(eventsBefore) {
+		t.Errorf("refused input produced %d events", len(eventsAfter)-len(eventsBefore))
+	}
+	rules, _ := f.s.Rules(f.ctx, f.project)
+	if len(rules) != 1 {
+		t.Errorf("rules = %d, want 1", len(rules))
+	}
+}

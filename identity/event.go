@@ -1,0 +1,50 @@
+package identity
+
+import "time"
+
+// EventType says how a multi-contact changed.
+type EventType string
+
+// Event types. DELETED: the last member of a multi-contact was removed.
+const (
+	EventCreated EventType = "CREATED"
+	EventMerged  EventType = "MERGED"
+	EventSplit   EventType = "SPLIT"
+	EventUpdated EventType = "UPDATED"
+	EventDeleted EventType = "DELETED"
+)
+
+// CauseKind says what kind of change produced an event.
+type CauseKind string
+
+// Cause kinds.
+const (
+	CauseValue      CauseKind = "VALUE"       // a client's identifiers changed
+	CauseClient     CauseKind = "CLIENT"      // a client was created, updated or removed
+	CauseManual     CauseKind = "MANUAL"      // an operator linked, unlinked, blocked, excluded or allowed
+	CauseRuleChange CauseKind = "RULE_CHANGE" // rules or caps changed; the project was re-resolved
+)
+
+// Cause explains an event: what was done, by whom, and to which values.
+type Cause struct {
+	Kind   CauseKind
+	Action string // e.g. setAttribute, removeAttribute, linkClients, addRule
+	Field  string
+	Value  string
+	Rule   string
+}
+
+// Event is one change of one multi-contact, in commit order within its project.
+type Event struct {
+	Seq            int64
+	Project        string
+	Type           EventType
+	MultiContactID string
+	// PreviousIDs are, for MERGED, the absorbed ids (now aliases).
+	PreviousIDs []string
+	// NewIDs are, for SPLIT, the ids of the parts that left MultiContactID.
+	NewIDs    []string
+	ClientIDs []string
+	Cause     Cause
+	At        time.Time
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Installs and runs a local Neo4j Community server from Maven Central's jars.
+#
+#   scripts/neo4j.sh install            resolve the server's jars into the cache
+#   scripts/neo4j.sh start NAME PORT    start instance NAME with Bolt on 127.0.0.1:PORT (idempotent)
+#   scripts/neo4j.sh stop NAME          stop instance NAME
+#   scripts/neo4j.sh password NAME      print the instance's password
+#
+# There is no Docker engine and no tarball on Maven Central, so we run the
+# server's own entry point (org.neo4j.server.CommunityEntryPoint, what the
+# distribution's bin/neo4j starts) over the jars that the
+# neo4j-community-standalone assembly depends on (scripts/neo4j/pom.xml).
+# Everything lives outside git, under $MULTICONTACT_CACHE.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+version=$(sed -n 's:.*<neo4j.version>\(.*\)</neo4j.version>.*:\1:p' "$here/neo4j/pom.xml")
+cache=${MULTICONTACT_CACHE:-$HOME/.cache/multicontact}
+lib=$cache/neo4j-$version/lib
+java=${NEO4J_JAVA:-java}
+
+log() { echo "neo4j.sh: $*" >&2; }
+
+install() {
+	if [ -f "$lib/.complete" ]; then return; fi
+	command -v mvn >/dev/null || { log "mvn is needed to fetch Neo4j $version from Maven Central"; exit 1; }
+	log "installing Neo4j Community $version into $lib"
+	rm -rf "$lib" && mkdir -p "$lib"
+	mvn -q -B -f "$here/neo4j/pom.xml" dependency:copy-dependencies \
+		-DoutputDirectory="$lib" -DexcludeTypes=pom >&2
+	touch "$lib/.complete"
+}
+
+home_of() { echo "$cache/instances/$1"; }
+
+running() { # NAME -> 0 when its process is alive
+	local pidfile; pidfile=$(home_of "$1")/run/neo4j.pid
+	[ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+bolt_open() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start() {
+	local name=$1 port=$2 home; home=$(home_of "$name")
+	install
+	if running "$name"; then log "instance $name already running"; return; fi
+	mkdir -p "$home/conf" "$home/run" "$home/logs"
+	if bolt_open "$port"; then log "port $port is taken by another process"; exit 1; fi
+	cat >"$home/conf/neo4j.conf" <<CONF
+server.default_listen_address=127.0.0.1
+server.bolt.listen_address=127.0.0.1:$port
+server.http.listen_address=127.0.0.1:$((port + 1))
+server.https.enabled=false
+server.memory.heap.initial_size=${NEO4J_HEAP:-512m}
+server.memory.heap.max_size=${NEO4J_HEAP:-512m}
+server.memory.pagecache.size=${NEO4J_PAGECACHE:-256m}
+dbms.memory.transaction.total.max=${NEO4J_TX_MEMORY:-256m}
+dbms.usage_report.enabled=false
+db.lock.acquisition.timeout=30s
+CONF
+	if [ ! -f "$home/password" ]; then
+		# A fresh password per instance; it never leaves the instance's folder.
+		head -c 18 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9' >"$home/password"
+		NEO4J_HOME=$home NEO4J_CONF=$home/conf "$java" -cp "$lib/*" org.neo4j.cli.AdminTool \
+			dbms set-initial-password "$(cat "$home/password")" >"$home/logs/admin.log" 2>&1
+	fi
+	log "starting instance $name (Neo4j $version) on bolt://127.0.0.1:$port"
+	(
+		cd "$home"
+		NEO4J_HOME=$home NEO4J_CONF=$home/conf exec setsid "$java" \
+			-Xms"${NEO4J_HEAP:-512m}" -Xmx"${NEO4J_HEAP:-512m}" -XX:+UseG1GC \
+			-cp "$lib/*" org.neo4j.server.CommunityEntryPoint \
+			--home-dir="$home" --config-dir="$home/conf" >"$home/logs/console.log" 2>&1 &
+		echo $! >"$home/run/neo4j.pid"
+	)
+	for _ in $(seq 1 120); do
+		if bolt_open "$port"; then return; fi
+		if ! running "$name"; then log "Neo4j exited; see $home/logs"; tail -n 30 "$home/logs/console.log" >&2; exit 1; fi
+		sleep 0.5
+	done
+	log "Neo4j did not open Bolt within 60s; see $home/logs"; exit 1
+}
+
+stop() {
+	local name=$1 pidfile; pidfile=$(home_of "$name")/run/neo4j.pid
+	running "$name" || return 0
+	local pid; pid=$(cat "$pidfile")
+	kill "$pid"
+	for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; return; }; sleep 0.5; done
+	kill -9 "$pid" 2>/dev/null || true
+	rm -f "$pidfile"
+}
+
+case "${1:-}" in
+install) install ;;
+start) start "$2" "$3" ;;
+stop) stop "$2" ;;
+password) cat "$(home_of "$2")/password" ;;
+destroy) stop "$2"; rm -rf "$(home_of "$2")" ;;
+*) echo "usage: $0 install | start NAME PORT | stop NAME | password NAME | destroy NAME" >&2; exit 2 ;;
+esac

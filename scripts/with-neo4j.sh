@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs a command with NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD pointing at a Neo4j.
+#
+#   scripts/with-neo4j.sh test CMD...  a throw-away instance, stopped and removed afterwards
+#   scripts/with-neo4j.sh dev CMD...   the long-lived local instance (left running)
+#
+# When NEO4J_URI is already set, that server is used and nothing is started.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+mode=$1; shift
+
+if [ -n "${NEO4J_URI:-}" ]; then exec "$@"; fi
+
+free_port() { # first port from $1 on with it and the next one free
+	local p=$1
+	while (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || (echo >"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null; do p=$((p + 2)); done
+	echo "$p"
+}
+
+case "$mode" in
+test)
+	name=test-$$
+	port=$(free_port 17687)
+	trap '"$here/neo4j.sh" destroy "$name"' EXIT
+	;;
+dev)
+	name=dev
+	port=${NEO4J_DEV_PORT:-7687}
+	;;
+*) echo "usage: $0 test|dev CMD..." >&2; exit 2 ;;
+esac
+
+"$here/neo4j.sh" start "$name" "$port"
+export NEO4J_URI=bolt://127.0.0.1:$port NEO4J_USER=neo4j
+NEO4J_PASSWORD=$("$here/neo4j.sh" password "$name")
+export NEO4J_PASSWORD
+if [ "$mode" = test ]; then "$@"; else exec "$@"; fi
