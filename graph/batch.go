@@ -105,8 +105,8 @@ func (s *Store) finish(ctx context.Context, project string, gen int64) (bool, er
 }
 
 func (s *Store) progress(ctx context.Context, project string, p float64) {
-	_, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (any, error) {
-		return nil, exec(ctx, tx, `MATCH (p:Project {id: $id}) WHERE p.resolution = 'RUNNING' SET p.progress = $p`,
+	_, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+		return none{}, exec(ctx, tx, `MATCH (p:Project {id: $id}) WHERE p.resolution = 'RUNNING' SET p.progress = $p`,
 			map[string]any{"id": project, "p": p})
 	})
 	if err != nil {
@@ -145,8 +145,8 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error
 				return err
 			}
 		}
-		if _, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (any, error) {
-			return nil, exec(ctx, tx, `MATCH (r:Rule {project: $project, id: $id})
+		if _, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+			return none{}, exec(ctx, tx, `MATCH (r:Rule {project: $project, id: $id})
 				FOREACH (_ IN CASE WHEN r.removed THEN [1] ELSE [] END | DELETE r)
 				REMOVE r.stale`, map[string]any{"project": project, "id": sr.rule.ID})
 		}); err != nil {
@@ -221,8 +221,8 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 		if len(p.rows) == 0 {
 			continue
 		}
-		if _, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (any, error) {
-			return nil, exec(ctx, tx, `UNWIND $rows AS r
+		if _, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+			return none{}, exec(ctx, tx, `UNWIND $rows AS r
 				MATCH (c:Client {project: $project, id: r.id})
 				UNWIND r.keys AS key
 				MERGE (k:MatchKey {project: $project, rule: $rule, key: key})

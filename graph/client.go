@@ -257,7 +257,7 @@ func (s *Store) MultiContact(ctx context.Context, project, id string) (identity.
 			WITH coalesce(a.aliasOf, a.id) AS live
 			MATCH (m:MultiContact {project: $project, id: live}) WHERE NOT coalesce(m.dissolved, false)
 			RETURN m.id AS id, m.size AS size, m.createdAt AS createdAt,
-				[(x:MultiContact {project: $project, aliasOf: m.id}) | x.id] AS aliases`,
+				COLLECT { MATCH (x:MultiContact {project: $project, aliasOf: m.id}) RETURN x.id } AS aliases`,
 			map[string]any{"project": project, "id": id})
 		if err != nil || rec == nil {
 			return identity.MultiContact{}, orNotFound(err, "multiContact", id)

@@ -49,9 +49,9 @@ func decodeProject(rec *neo4j.Record) identity.Project {
 // loadProject reads a project with its fields and rules inside tx.
 func loadProject(ctx context.Context, tx neo4j.ManagedTransaction, id string) (*projectState, error) {
 	rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN `+projectFields+`,
-		[(f:Field {project: $id}) | {key: f.key, label: f.label, type: f.type}] AS fields,
-		[(r:Rule {project: $id}) WHERE NOT coalesce(r.removed, false) |
-			{id: r.id, name: r.name, fields: r.fields, enabled: r.enabled, requireVerified: r.requireVerified}] AS rules`,
+		COLLECT { MATCH (f:Field {project: $id}) RETURN {key: f.key, label: f.label, type: f.type} } AS fields,
+		COLLECT { MATCH (r:Rule {project: $id}) WHERE NOT coalesce(r.removed, false)
+			RETURN {id: r.id, name: r.name, fields: r.fields, enabled: r.enabled, requireVerified: r.requireVerified} } AS rules`,
 		map[string]any{"id": id})
 	if err != nil {
 		return nil, err
@@ -233,15 +233,15 @@ func (s *Store) saveRule(ctx context.Context, project string, r identity.Rule, c
 // RemoveRule removes a rule; its links go away as the project re-resolves.
 func (s *Store) RemoveRule(ctx context.Context, project, ruleID string) error {
 	defer s.kick(project)
-	_, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (any, error) {
+	_, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
-			return nil, err
+			return none{}, err
 		}
 		if !containsRule(ps.rules, ruleID) {
-			return nil, notFound("rule", ruleID)
+			return none{}, notFound("rule", ruleID)
 		}
-		return nil, exec(ctx, tx, `MATCH (p:Project {id: $project}), (r:Rule {project: $project, id: $id})
+		return none{}, exec(ctx, tx, `MATCH (p:Project {id: $project}), (r:Rule {project: $project, id: $id})
 			SET r.removed = true, r.stale = true,
 				p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1`,
 			map[string]any{"project": project, "id": ruleID})

@@ -124,9 +124,9 @@ func (s *Store) resumeRunning(ctx context.Context) error {
 
 // Ready reports whether Neo4j answers a query now.
 func (s *Store) Ready(ctx context.Context) error {
-	_, err := s.read(ctx, func(tx neo4j.ManagedTransaction) (any, error) {
+	_, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
 		_, err := single(ctx, tx, "RETURN 1 AS ok", nil)
-		return nil, err
+		return none{}, err
 	})
 	return err
 }
@@ -173,14 +173,10 @@ func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.Sessio
 	return s.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: s.database, AccessMode: mode})
 }
 
-// read runs work in a managed read transaction (retried on transient errors).
-func (s *Store) read(ctx context.Context, work func(tx neo4j.ManagedTransaction) (any, error)) (any, error) {
-	sess := s.session(ctx, neo4j.AccessModeRead)
-	defer sess.Close(ctx)
-	return sess.ExecuteRead(ctx, work)
-}
+// none is the result of a transaction that returns nothing.
+type none struct{}
 
-// readT is read with a typed result.
+// readT runs work in a managed read transaction (retried on transient errors).
 func readT[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTransaction) (T, error)) (T, error) {
 	sess := s.session(ctx, neo4j.AccessModeRead)
 	defer sess.Close(ctx)
