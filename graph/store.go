@@ -95,13 +95,24 @@ func (s *Store) Close(ctx context.Context) error {
 	return s.driver.Close(ctx)
 }
 
-// kick re-resolves a project in the background.
+// kick re-resolves a project in the background, trying again with a
+// growing pause after a failure (Neo4j away, say) until it succeeds or the
+// store closes.
 func (s *Store) kick(project string) {
 	s.worker.Add(1)
 	go func() {
 		defer s.worker.Done()
-		if err := s.Reresolve(s.bg, project); err != nil && s.bg.Err() == nil {
-			s.log.Error("re-resolution failed; it resumes at the next rule change or start", "project", project, "err", err)
+		for pause := time.Second; ; pause = min(2*pause, time.Minute) {
+			err := s.Reresolve(s.bg, project)
+			if err == nil || s.bg.Err() != nil {
+				return
+			}
+			s.log.Error("re-resolution failed; trying again", "project", project, "in", pause, "err", err)
+			select {
+			case <-s.bg.Done():
+				return
+			case <-time.After(pause):
+			}
 		}
 	}()
 }
@@ -178,30 +189,63 @@ type none struct{}
 
 // readT runs work in a managed read transaction (retried on transient errors).
 func readT[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTransaction) (T, error)) (T, error) {
-	sess := s.session(ctx, neo4j.AccessModeRead)
-	defer sess.Close(ctx)
-	return neo4j.ExecuteRead(ctx, sess, work)
+	return retryVanished(func() (T, error) {
+		sess := s.session(ctx, neo4j.AccessModeRead)
+		defer sess.Close(ctx)
+		return neo4j.ExecuteRead(ctx, sess, work)
+	})
 }
 
 // writeT runs work in a managed write transaction. The driver retries it on
 // deadlocks and transient errors, so work may run more than once: it only
 // talks to the transaction and calls pure functions.
 func writeT[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTransaction) (T, error)) (T, error) {
-	sess := s.session(ctx, neo4j.AccessModeWrite)
-	defer sess.Close(ctx)
-	return neo4j.ExecuteWrite(ctx, sess, work)
+	return retryVanished(func() (T, error) {
+		sess := s.session(ctx, neo4j.AccessModeWrite)
+		defer sess.Close(ctx)
+		return neo4j.ExecuteWrite(ctx, sess, work)
+	})
+}
+
+// retryVanished runs a managed transaction again when it failed because a
+// node it had read was deleted by a concurrent one (a match key removed by
+// a re-resolution, a client removed): under read-committed isolation that
+// is a race, not an error, but the driver does not count it as transient.
+func retryVanished[T any](run func() (T, error)) (T, error) {
+	for attempt := 1; ; attempt++ {
+		v, err := run()
+		var n4 *neo4j.Neo4jError
+		if err == nil || attempt == 5 || !errors.As(err, &n4) || n4.Code != "Neo.ClientError.Statement.EntityNotFound" {
+			return v, err
+		}
+	}
 }
 
 // autocommit runs q in an implicit transaction, as CALL { } IN TRANSACTIONS needs.
+// The statement must be idempotent: it runs again after a transient error
+// (a deadlock with a writer), as a managed transaction would.
 func (s *Store) autocommit(ctx context.Context, q string, params map[string]any) error {
-	sess := s.session(ctx, neo4j.AccessModeWrite)
-	defer sess.Close(ctx)
-	res, err := sess.Run(ctx, q, params)
-	if err != nil {
+	run := func() error {
+		sess := s.session(ctx, neo4j.AccessModeWrite)
+		defer sess.Close(ctx)
+		res, err := sess.Run(ctx, q, params)
+		if err != nil {
+			return err
+		}
+		_, err = res.Consume(ctx)
 		return err
 	}
-	_, err = res.Consume(ctx)
-	return err
+	for attempt := 1; ; attempt++ {
+		err := run()
+		if err == nil || attempt == 10 || !neo4j.IsRetryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
+		}
+	}
 }
 
 // single runs q and returns its only record, or nil when there is none.
