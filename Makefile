@@ -1,0 +1,32 @@
+# The README's two promises: `make run` runs the service, `make test` passes the tests.
+# Both start a local Neo4j (scripts/neo4j.sh) unless NEO4J_URI is set.
+
+GO ?= go
+
+.PHONY: test run build check generate neo4j-stop clean-neo4j
+
+## test: gofmt, vet, generated code up to date, then every test with the race detector against a throw-away Neo4j
+test: check
+	scripts/with-neo4j.sh test $(GO) test -race -count=1 ./...
+
+## check: the static checks, no Neo4j needed
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## run: the service on MULTICONTACT_ADDR (127.0.0.1:8080), with the local dev Neo4j (left running)
+run:
+	scripts/with-neo4j.sh dev $(GO) run ./cmd/multicontact serve
+
+## build: the binary in bin/
+build:
+	$(GO) build -o bin/multicontact ./cmd/multicontact
+
+## generate: regenerate generated code
+generate:
+	$(GO) generate ./...
+
+## neo4j-stop: stop the dev Neo4j that `make run` left running
+neo4j-stop:
+	scripts/neo4j.sh stop dev

@@ -1,0 +1,52 @@
+// Command multicontact runs the Multicontact identity-resolution service.
+//
+//	multicontact serve     the HTTP service (GraphQL API, health, metrics)
+//
+// Configuration comes from flags and the environment (see README.md).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "multicontact:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// Run runs one subcommand until it finishes or ctx is cancelled.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: multicontact serve [flags]")
+		return flag.ErrHelp
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	switch args[0] {
+	case "serve":
+		m := NewServeMain(logger)
+		if err := m.ParseFlags(args[1:], os.Getenv); err != nil {
+			return err
+		}
+		if err := m.Run(ctx); err != nil {
+			return err
+		}
+		<-ctx.Done()
+		return m.Close()
+	default:
+		return fmt.Errorf("unknown command %q (want serve)", args[0])
+	}
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"testing"
+)
+
+// TestServeAnswersHealthAndReadiness boots the real command on port 0
+// against the test Neo4j.
+func TestServeAnswersHealthAndReadiness(t *testing.T) {
+	if os.Getenv("NEO4J_URI") == "" {
+		if testing.Short() {
+			t.Skip("no Neo4j under -short")
+		}
+		t.Fatal("NEO4J_URI is not set: run the tests with `make test`, which starts a local Neo4j")
+	}
+	m := NewServeMain(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err := m.ParseFlags([]string{"-addr", "127.0.0.1:0"}, os.Getenv); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	for _, path := range []string{"/healthz", "/readyz"} {
+		res, err := http.Get(m.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d %s", path, res.StatusCode, body)
+		}
+	}
+}
+
+func TestServeRefusesToStartWithoutNeo4j(t *testing.T) {
+	m := NewServeMain(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	err := m.ParseFlags(nil, func(string) string { return "" })
+	if err == nil {
+		t.Fatal("serve without NEO4J_URI should refuse to start")
+	}
+}
