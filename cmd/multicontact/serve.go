@@ -8,9 +8,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/multicontact/multicontact/broker"
 	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/identity"
+	"github.com/multicontact/multicontact/resolver"
 )
 
 // ServeMain is the `serve` command: it opens the store and serves HTTP.
@@ -18,15 +27,36 @@ type ServeMain struct {
 	Addr  string
 	Neo4j graph.Config
 
-	log    *slog.Logger
-	store  *graph.Store
-	server *http.Server
-	ln     net.Listener
+	// AdminToken (MULTICONTACT_ADMIN_TOKEN, environment only) may create
+	// projects and keys; empty disables it.
+	AdminToken string
+	// GraphiQL serves the GraphiQL page at /.
+	GraphiQL bool
+	// ComplexityLimit and DepthLimit bound every GraphQL operation.
+	ComplexityLimit int
+	DepthLimit      int
+	// MaxBodyBytes bounds request bodies.
+	MaxBodyBytes int64
+	// CORSOrigins are the browser origins allowed to call the API and the
+	// widget path, and to open websockets ("*" for any).
+	CORSOrigins []string
+	// KeepAlive is the websocket keep-alive interval.
+	KeepAlive time.Duration
+	// MaxSubscriptions bounds the subscriptions of one websocket connection.
+	MaxSubscriptions int
+
+	log     *slog.Logger
+	store   *graph.Store
+	broker  *broker.Broker
+	metrics *metrics
+	server  *http.Server
+	ln      net.Listener
 }
 
 // NewServeMain returns the command with its defaults.
 func NewServeMain(log *slog.Logger) *ServeMain {
-	return &ServeMain{Addr: "127.0.0.1:8080", log: log}
+	return &ServeMain{Addr: "127.0.0.1:8080", log: log, GraphiQL: true, ComplexityLimit: 1000, DepthLimit: 12,
+		MaxBodyBytes: 1 << 20, KeepAlive: 15 * time.Second, MaxSubscriptions: 20}
 }
 
 // ParseFlags reads flags, with defaults from the environment (getenv).
@@ -36,10 +66,24 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 	fs.StringVar(&m.Neo4j.URI, "neo4j-uri", getenv("NEO4J_URI"), "Neo4j Bolt URI (NEO4J_URI)")
 	fs.StringVar(&m.Neo4j.User, "neo4j-user", envOr(getenv, "NEO4J_USER", "neo4j"), "Neo4j user (NEO4J_USER)")
 	fs.StringVar(&m.Neo4j.Database, "neo4j-database", getenv("NEO4J_DATABASE"), "Neo4j database, default the server's (NEO4J_DATABASE)")
+	fs.BoolVar(&m.GraphiQL, "graphiql", envBool(getenv, "MULTICONTACT_GRAPHIQL", m.GraphiQL), "serve GraphiQL at / (MULTICONTACT_GRAPHIQL)")
+	fs.IntVar(&m.ComplexityLimit, "complexity-limit", envInt(getenv, "MULTICONTACT_COMPLEXITY_LIMIT", m.ComplexityLimit), "GraphQL cost limit (MULTICONTACT_COMPLEXITY_LIMIT)")
+	fs.IntVar(&m.DepthLimit, "depth-limit", envInt(getenv, "MULTICONTACT_DEPTH_LIMIT", m.DepthLimit), "GraphQL depth limit (MULTICONTACT_DEPTH_LIMIT)")
+	fs.Int64Var(&m.MaxBodyBytes, "max-body-bytes", int64(envInt(getenv, "MULTICONTACT_MAX_BODY_BYTES", int(m.MaxBodyBytes))), "request body limit (MULTICONTACT_MAX_BODY_BYTES)")
+	fs.IntVar(&m.MaxSubscriptions, "max-subscriptions", envInt(getenv, "MULTICONTACT_MAX_SUBSCRIPTIONS", m.MaxSubscriptions), "subscriptions per websocket (MULTICONTACT_MAX_SUBSCRIPTIONS)")
+	fs.DurationVar(&m.KeepAlive, "keep-alive", m.KeepAlive, "websocket keep-alive interval")
+	origins := fs.String("cors-origins", getenv("MULTICONTACT_CORS_ORIGINS"), "comma-separated browser origins allowed (MULTICONTACT_CORS_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	m.Neo4j.Password = getenv("NEO4J_PASSWORD") // never a flag: flags show in process lists
+	m.AdminToken = getenv("MULTICONTACT_ADMIN_TOKEN")
+	m.CORSOrigins = nil
+	for _, o := range strings.Split(*origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			m.CORSOrigins = append(m.CORSOrigins, o)
+		}
+	}
 	if m.Neo4j.URI == "" {
 		return errors.New("NEO4J_URI is not set; `make run` starts a local Neo4j and sets it")
 	}
@@ -53,15 +97,53 @@ func envOr(getenv func(string) string, key, def string) string {
 	return def
 }
 
+func envInt(getenv func(string) string, key string, def int) int {
+	if n, err := strconv.Atoi(getenv(key)); err == nil {
+		return n
+	}
+	return def
+}
+
+func envBool(getenv func(string) string, key string, def bool) bool {
+	if b, err := strconv.ParseBool(getenv(key)); err == nil {
+		return b
+	}
+	return def
+}
+
 // Run opens the store and starts serving; it returns once the listener is open.
 func (m *ServeMain) Run(ctx context.Context) error {
 	openCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	store, err := graph.Open(openCtx, m.Neo4j, graph.WithLogger(m.log))
+	m.metrics = newMetrics()
+	m.broker = broker.New()
+	m.broker.OnPublish = func(e identity.Event) { m.metrics.events.WithLabelValues(string(e.Type)).Inc() }
+	m.broker.OnDrop = func(string) { m.metrics.dropped.Inc() }
+	store, err := graph.Open(openCtx, m.Neo4j, graph.WithLogger(m.log), graph.WithPublisher(m.broker))
 	if err != nil {
 		return err
 	}
 	m.store = store
+	if err := store.ApplyAPISchema(openCtx); err != nil {
+		store.Close(ctx)
+		return err
+	}
+	if m.AdminToken == "" {
+		m.log.Warn("MULTICONTACT_ADMIN_TOKEN is not set: nobody can create projects")
+	}
+	auth := &resolver.Authenticator{Store: store, AdminToken: m.AdminToken}
+	api := resolver.NewServer(resolver.ServerConfig{
+		Resolver:        &resolver.Resolver{Store: store, Broker: m.broker, MaxSubscriptions: m.MaxSubscriptions},
+		Auth:            auth,
+		Log:             m.log,
+		ComplexityLimit: m.ComplexityLimit,
+		DepthLimit:      m.DepthLimit,
+		KeepAlive:       m.KeepAlive,
+		OriginPatterns:  originPatterns(m.CORSOrigins),
+		Introspection:   m.GraphiQL,
+		OnInternalError: func() { m.metrics.internal.Inc() },
+	})
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -76,12 +158,20 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.metrics.registry, promhttp.HandlerOpts{}))
+	mux.Handle("/graphql", auth.Middleware(api))
+	mux.Handle("POST /widget/identify", auth.Middleware(resolver.WidgetHandler(store, m.log)))
+	if m.GraphiQL {
+		mux.Handle("GET /{$}", playground.Handler("Multicontact", "/graphql"))
+	}
+	handler := m.metrics.middleware(requestLog(m.log, limitBody(m.MaxBodyBytes, withCORS(m.CORSOrigins, mux))))
+
 	m.ln, err = net.Listen("tcp", m.Addr)
 	if err != nil {
 		store.Close(ctx)
 		return err
 	}
-	m.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.server = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	m.log.Info("listening", "addr", m.ln.Addr().String())
 	go func() {
 		if err := m.server.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -112,4 +202,33 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
+}
+
+// metrics are the Prometheus metrics of one server, in their own registry.
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	events   *prometheus.CounterVec
+	dropped  prometheus.Counter
+	internal prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_http_requests_total",
+			Help: "HTTP requests by route and status code."}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "multicontact_http_request_duration_seconds",
+			Help: "HTTP request latency by route.", Buckets: prometheus.DefBuckets}, []string{"route"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_resolution_events_total",
+			Help: "Multi-contact change events committed, by type."}, []string{"type"}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_subscribers_dropped_total",
+			Help: "Subscribers dropped for falling behind."}),
+		internal: prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_internal_errors_total",
+			Help: "Errors hidden from callers as INTERNAL (mostly Neo4j errors)."}),
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.events, m.dropped, m.internal,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
 }

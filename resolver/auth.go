@@ -1,0 +1,149 @@
+package resolver
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/multicontact/multicontact/graph"
+)
+
+// Principal is who calls: the holder of the admin token, or of one
+// project's API key with its role.
+type Principal struct {
+	Admin   bool
+	Project string
+	Role    graph.Role
+	KeyID   string
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p, for the resolvers to check.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the caller of ctx, nil when none authenticated.
+func PrincipalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
+	return p
+}
+
+// AuthError is an authentication or authorization refusal; its Code is
+// UNAUTHENTICATED or FORBIDDEN.
+type AuthError struct {
+	Code    string
+	Message string
+}
+
+func (e *AuthError) Error() string { return e.Message }
+
+var (
+	errUnauthenticated = &AuthError{Code: "UNAUTHENTICATED", Message: "a valid API key is required (Authorization: Bearer <key>)"}
+	errBadKey          = &AuthError{Code: "UNAUTHENTICATED", Message: "the API key is unknown or revoked"}
+	errForbidden       = &AuthError{Code: "FORBIDDEN", Message: "this key may not do that in this project"}
+)
+
+// Authenticator turns a bearer secret into a Principal: the admin token
+// from the environment, or a project's API key looked up by its hash.
+type Authenticator struct {
+	Store      *graph.Store
+	AdminToken string
+}
+
+// BearerToken extracts the token of an "Authorization: Bearer <token>" value.
+func BearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+// Authenticate returns the principal of a bearer header value; an empty
+// header gives (nil, nil): anonymous, refused by every resolver.
+func (a *Authenticator) Authenticate(ctx context.Context, header string) (*Principal, error) {
+	if strings.TrimSpace(header) == "" {
+		return nil, nil
+	}
+	token, ok := BearerToken(header)
+	if !ok {
+		return nil, errUnauthenticated
+	}
+	if a.AdminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(a.AdminToken)) == 1 {
+		return &Principal{Admin: true}, nil
+	}
+	k, err := a.Store.Authenticate(ctx, token)
+	if errors.Is(err, graph.ErrUnknownKey) {
+		return nil, errBadKey
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{Project: k.Project, Role: k.Role, KeyID: k.ID}, nil
+}
+
+// Middleware authenticates the Authorization header of every request and
+// puts the principal into its context; a bad key is refused with 401.
+func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.Authenticate(r.Context(), r.Header.Get("Authorization"))
+		if err != nil {
+			var ae *AuthError
+			if errors.As(err, &ae) {
+				writeGraphQLError(w, http.StatusUnauthorized, ae.Code, ae.Message)
+				return
+			}
+			writeGraphQLError(w, http.StatusServiceUnavailable, "INTERNAL", "authentication is unavailable")
+			return
+		}
+		if p != nil {
+			r = r.WithContext(WithPrincipal(r.Context(), p))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// rank orders the roles that include one another; WIDGET is apart.
+var rank = map[graph.Role]int{graph.RoleRead: 1, graph.RoleWrite: 2, graph.RoleAdmin: 3}
+
+// authorize checks that the caller may act with role need in project.
+// The admin token may do everything; a key only in its own project, with
+// a role at least need (WIDGET only where need is WIDGET).
+func authorize(ctx context.Context, project string, need graph.Role) error {
+	p := PrincipalFrom(ctx)
+	if p == nil {
+		return errUnauthenticated
+	}
+	if p.Admin {
+		return nil
+	}
+	if p.Project != project {
+		return errForbidden
+	}
+	if need == graph.RoleWidget {
+		if p.Role == graph.RoleWidget {
+			return nil
+		}
+		return errForbidden
+	}
+	if p.Role == graph.RoleWidget || rank[p.Role] < rank[need] {
+		return errForbidden
+	}
+	return nil
+}
+
+// requireAdminToken checks that the caller holds the admin token.
+func requireAdminToken(ctx context.Context) error {
+	p := PrincipalFrom(ctx)
+	if p == nil {
+		return errUnauthenticated
+	}
+	if !p.Admin {
+		return errForbidden
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package resolver
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/identity"
+)
+
+// Limits of lists that a field resolves on demand.
+const (
+	maxConversations = 200
+	maxLinkMembers   = 50
+	eventsPageSize   = 100
+	subscriberBuffer = 64
+)
+
+// refusal returns the domain error of err when it refuses a value (any
+// code but NOT_FOUND): the answer a bot shows before asking again.
+func refusal(err error) (*identity.Error, bool) {
+	var de *identity.Error
+	if errors.As(err, &de) && de.Code != identity.CodeNotFound {
+		return de, true
+	}
+	return nil, false
+}
+
+// nilIfNotFound turns NOT_FOUND into a null result for nullable queries.
+func nilIfNotFound[T any](v *T, err error) (*T, error) {
+	if identity.ErrorCode(err) == identity.CodeNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func deref[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+func (r *Resolver) client(ctx context.Context, project, id string) (*Client, error) {
+	c, err := r.Store.Client(ctx, project, id)
+	if err != nil {
+		return nil, err
+	}
+	return clientOf(project, c), nil
+}
+
+func (r *Resolver) multiContact(ctx context.Context, project, id string) (*MultiContact, error) {
+	m, err := r.Store.MultiContact(ctx, project, id)
+	if err != nil {
+		return nil, err
+	}
+	return multiContactOf(project, m), nil
+}
+
+func (r *Resolver) conversations(ctx context.Context, project string, clients []string) ([]*Conversation, error) {
+	cs, err := r.Store.Conversations(ctx, project, clients, maxConversations)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Conversation, len(cs))
+	for i, c := range cs {
+		out[i] = &Conversation{ID: c.ID, ClientID: c.ClientID, StartedAt: c.StartedAt, LastMessageAt: c.LastMessageAt, Summary: c.Summary}
+	}
+	return out, nil
+}
+
+func attributeInputs(in []*AttributeInput) []identity.AttributeInput {
+	out := make([]identity.AttributeInput, len(in))
+	for i, a := range in {
+		out[i] = identity.AttributeInput{Field: a.Field, Value: a.Value,
+			Source: identity.Source(deref(a.Source, SourceIntegration)), Verified: deref(a.Verified, false)}
+	}
+	return out
+}
+
+func ruleInput(in *RuleInput) identity.Rule {
+	return identity.Rule{Name: in.Name, Fields: in.Fields, Enabled: deref(in.Enabled, true), RequireVerified: deref(in.RequireVerified, false)}
+}
+
+// channelsOf returns one entry per channel of the members, keeping the
+// member most recently active on it, newest first.
+func channelsOf(m *MultiContact) []*ChannelPresence {
+	newest := map[identity.Channel]int{}
+	for i, c := range m.members {
+		if j, ok := newest[c.Channel]; !ok || c.LastSeenAt.After(m.members[j].LastSeenAt) {
+			newest[c.Channel] = i
+		}
+	}
+	out := make([]*ChannelPresence, 0, len(newest))
+	for ch, i := range newest {
+		c := m.members[i]
+		out = append(out, &ChannelPresence{Channel: &Channel{Kind: ch.Kind, Account: ch.Account}, ChannelUserID: c.ChannelUserID,
+			Client: m.Clients[i], LastActivityAt: c.LastSeenAt})
+	}
+	slices.SortFunc(out, func(a, b *ChannelPresence) int {
+		return cmp.Or(b.LastActivityAt.Compare(a.LastActivityAt), cmp.Compare(a.Client.ID, b.Client.ID))
+	})
+	return out
+}
+
+// preview compares the components the rules would make with the current
+// multi-contacts of the dump.
+func preview(d graph.Dump, rules []identity.Rule) *RulePreview {
+	d.Rules = nil
+	for _, r := range rules {
+		if r.Enabled {
+			d.Rules = append(d.Rules, r)
+		}
+	}
+	mcOf := map[string]string{}
+	for _, c := range d.Clients {
+		mcOf[c.ID] = c.MultiContactID
+	}
+	comps := d.Components()
+	p := &RulePreview{MultiContacts: len(comps)}
+	partsOf := map[string]map[int]bool{}
+	merged := map[string]bool{}
+	for i, comp := range comps {
+		p.Largest = max(p.Largest, len(comp))
+		olds := map[string]bool{}
+		for _, c := range comp {
+			old := mcOf[c]
+			olds[old] = true
+			if partsOf[old] == nil {
+				partsOf[old] = map[int]bool{}
+			}
+			partsOf[old][i] = true
+		}
+		if len(olds) > 1 {
+			for o := range olds {
+				merged[o] = true
+			}
+		}
+	}
+	p.Merges = len(merged)
+	for _, parts := range partsOf {
+		if len(parts) > 1 {
+			p.Splits++
+		}
+	}
+	return p
+}
+
+// matches reports whether e concerns the subscriber's filter; it follows a
+// watched multi-contact across merges by updating *mc.
+func matches(e identity.Event, mc *string, client string) bool {
+	if client != "" && !slices.Contains(e.ClientIDs, client) {
+		return false
+	}
+	if *mc == "" {
+		return true
+	}
+	if e.MultiContactID == *mc || slices.Contains(e.NewIDs, *mc) {
+		return true
+	}
+	if slices.Contains(e.PreviousIDs, *mc) {
+		*mc = e.MultiContactID
+		return true
+	}
+	return false
+}

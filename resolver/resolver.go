@@ -1,0 +1,19 @@
+// Package resolver is the GraphQL API of Multicontact (schema.graphqls):
+// gqlgen resolvers over the graph store, with per-project authorization.
+// generated.go and models_gen.go are generated; the rest is written by hand.
+package resolver
+
+//go:generate go tool gqlgen generate
+
+import (
+	"github.com/multicontact/multicontact/broker"
+	"github.com/multicontact/multicontact/graph"
+)
+
+// Resolver holds the dependencies of every resolver.
+type Resolver struct {
+	Store  *graph.Store
+	Broker *broker.Broker
+	// MaxSubscriptions bounds the subscriptions of one websocket connection.
+	MaxSubscriptions int
+}
