@@ -59,15 +59,17 @@ func (w *statusWriter) Flush() {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-func (m *metrics) middleware(next http.Handler) http.Handler {
+// middleware counts requests and their latency by the mux's route pattern,
+// so that paths chosen by callers cannot blow up the label space.
+func (m *metrics) middleware(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		route := r.Pattern // set by the mux on this request
+		_, route := mux.Handler(r)
 		if route == "" {
 			route = "unmatched"
 		}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
 		m.requests.WithLabelValues(route, strconv.Itoa(max(sw.status, 200))).Inc()
 		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})

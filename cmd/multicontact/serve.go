@@ -164,7 +164,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	if m.GraphiQL {
 		mux.Handle("GET /{$}", playground.Handler("Multicontact", "/graphql"))
 	}
-	handler := m.metrics.middleware(requestLog(m.log, limitBody(m.MaxBodyBytes, withCORS(m.CORSOrigins, mux))))
+	handler := m.metrics.middleware(mux, requestLog(m.log, limitBody(m.MaxBodyBytes, withCORS(m.CORSOrigins, mux))))
 
 	m.ln, err = net.Listen("tcp", m.Addr)
 	if err != nil {
