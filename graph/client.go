@@ -9,169 +9,41 @@ import (
 	"github.com/multicontact/multicontact/identity"
 )
 
-// normalized is an attribute after normalization.
-type normalized struct {
-	identity.AttributeInput
-	value string
-}
-
-func normalizeAll(ps *projectState, in []identity.AttributeInput) ([]normalized, error) {
-	out := make([]normalized, 0, len(in))
-	for i, a := range in {
-		v, err := ps.catalog.Normalize(a.Field, a.Value)
-		if err != nil {
-			return nil, err
-		}
-		if a.Source == "" {
-			return nil, identity.Errorf("attributes", identity.CodeInvalidSource, "attribute %d has no source", i)
-		}
-		if _, err := identity.ParseSource(string(a.Source)); err != nil {
-			return nil, err
-		}
-		out = append(out, normalized{AttributeInput: a, value: v})
-	}
-	return out, nil
-}
-
 // UpsertClient creates a client or updates its display name, channel user id
 // and last activity, and adds the given identifiers. Any invalid input
 // refuses the whole call and changes nothing.
 func (s *Store) UpsertClient(ctx context.Context, project string, in identity.ClientInput) (identity.Client, error) {
-	if err := identity.ValidateID("id", in.ID); err != nil {
-		return identity.Client{}, err
-	}
-	if err := in.Channel.Validate(); err != nil {
-		return identity.Client{}, err
-	}
-	if len(in.ChannelUserID) > identity.MaxIDLen || len(in.DisplayName) > identity.MaxIDLen {
-		return identity.Client{}, identity.Errorf("displayName", identity.CodeTooLong, "display name and channel user id are at most %d bytes", identity.MaxIDLen)
-	}
-	cause := identity.Cause{Kind: identity.CauseClient, Action: "upsertClient"}
-	err := s.apply(ctx, project, cause, func(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) (touched, error) {
-		attrs, err := normalizeAll(ps, in.Attributes)
-		if err != nil {
-			return touched{}, err
-		}
-		now := s.now().UTC()
-		rec, err := single(ctx, tx, `MERGE (c:Client {project: $project, id: $id})
-			ON CREATE SET c.createdAt = $now, c.excluded = false, c.created = true
-			SET c.lastSeenAt = $now,
-				c.displayName = CASE WHEN $name = '' THEN coalesce(c.displayName, '') ELSE $name END
-			WITH c, coalesce(c.created, false) AS created
-			REMOVE c.created
-			WITH c, created
-			OPTIONAL MATCH (c)-[:VIA]->(old:Channel)
-			RETURN created, old.kind AS kind, old.account AS account`,
-			map[string]any{"project": project, "id": in.ID, "now": now, "name": in.DisplayName})
-		if err != nil {
-			return touched{}, err
-		}
-		created := boolean(rec, "created")
-		if !created && (str(rec, "kind") != in.Channel.Kind || str(rec, "account") != in.Channel.Account) {
-			return touched{}, identity.Errorf("channel", identity.CodeConflict,
-				"client %q writes from %s/%s; a client's channel does not change", in.ID, str(rec, "kind"), str(rec, "account"))
-		}
-		if err := exec(ctx, tx, `MATCH (c:Client {project: $project, id: $id})
-			MERGE (ch:Channel {project: $project, kind: $kind, account: $account})
-			MERGE (c)-[v:VIA]->(ch)
-			SET v.channelUserId = $channelUserId`,
-			map[string]any{"project": project, "id": in.ID, "kind": in.Channel.Kind, "account": in.Channel.Account,
-				"channelUserId": in.ChannelUserID}); err != nil {
-			return touched{}, err
-		}
-		if _, err := addValues(ctx, tx, ps, in.ID, attrs, now); err != nil {
-			return touched{}, err
-		}
-		return touched{clients: []string{in.ID}, updated: []string{in.ID}}, nil
-	})
-	if err != nil {
+	if _, err := s.writeOne(ctx, project, Op{Kind: OpUpsertClient, Client: in}); err != nil {
 		return identity.Client{}, err
 	}
 	return s.Client(ctx, project, in.ID)
-}
-
-// addValues gives the client the values, refusing any field that would pass
-// the project's cap of values per field. It reports whether anything changed.
-func addValues(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, client string, attrs []normalized, now time.Time) (bool, error) {
-	if len(attrs) == 0 {
-		return false, nil
-	}
-	rows := make([]map[string]any, len(attrs))
-	for i, a := range attrs {
-		rows[i] = map[string]any{"field": a.Field, "value": a.value, "source": string(a.Source), "verified": a.Verified}
-	}
-	rec, err := single(ctx, tx, `MATCH (c:Client {project: $project, id: $id})
-		UNWIND $rows AS r
-		MERGE (v:Value {project: $project, field: r.field, value: r.value})
-		ON CREATE SET v.blocked = false
-		MERGE (c)-[h:HAS]->(v)
-		ON CREATE SET h.source = r.source, h.verified = r.verified, h.at = $now, h.created = true
-		ON MATCH SET h.source = CASE WHEN r.verified AND NOT h.verified THEN r.source ELSE h.source END,
-			h.verified = h.verified OR r.verified
-		WITH c, collect(DISTINCT r.field) AS fields, sum(CASE WHEN h.created THEN 1 ELSE 0 END) AS added
-		CALL { WITH c MATCH (c)-[h:HAS {created: true}]->() REMOVE h.created }
-		RETURN added,
-			[f IN fields WHERE COUNT { (c)-[:HAS]->(:Value {field: f}) } > $cap] AS over`,
-		map[string]any{"project": ps.ID, "id": client, "rows": rows, "now": now, "cap": ps.ValueCap})
-	if err != nil {
-		return false, err
-	}
-	if rec == nil {
-		return false, notFound("client", client)
-	}
-	if over := strs(rec, "over"); len(over) > 0 {
-		return false, identity.Errorf(over[0], identity.CodeTooManyValues,
-			"a client holds at most %d values of %s; remove one first", ps.ValueCap, over[0])
-	}
-	return i64(rec, "added") > 0, nil
 }
 
 // SetAttribute normalizes raw as a value of field and gives it to the
 // client. It returns the normalized value; a value that does not normalize
 // is refused with a typed error and nothing changes.
 func (s *Store) SetAttribute(ctx context.Context, project, client string, in identity.AttributeInput) (string, error) {
-	var value string
-	cause := identity.Cause{Kind: identity.CauseValue, Action: "setAttribute", Field: in.Field}
-	err := s.apply(ctx, project, cause, func(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) (touched, error) {
-		attrs, err := normalizeAll(ps, []identity.AttributeInput{in})
-		if err != nil {
-			return touched{}, err
-		}
-		value = attrs[0].value
-		changed, err := addValues(ctx, tx, ps, client, attrs, s.now().UTC())
-		if err != nil || !changed {
-			return touched{}, err
-		}
-		return touched{clients: []string{client}, updated: []string{client}}, nil
-	})
-	return value, err
+	return s.writeOne(ctx, project, Op{Kind: OpAddAttribute, ClientID: client, Attribute: in})
 }
 
 // RemoveAttribute takes a value away from a client; the multi-contact splits
 // where nothing else links its parts.
 func (s *Store) RemoveAttribute(ctx context.Context, project, client, field, raw string) error {
-	cause := identity.Cause{Kind: identity.CauseValue, Action: "removeAttribute", Field: field}
-	return s.apply(ctx, project, cause, func(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) (touched, error) {
-		value, err := ps.catalog.Normalize(field, raw)
-		if err != nil {
-			return touched{}, err
-		}
-		rec, err := single(ctx, tx, `MATCH (c:Client {project: $project, id: $id})
-			OPTIONAL MATCH (c)-[h:HAS]->(:Value {project: $project, field: $field, value: $value})
-			DELETE h
-			RETURN count(h) AS removed`,
-			map[string]any{"project": project, "id": client, "field": field, "value": value})
-		if err != nil {
-			return touched{}, err
-		}
-		if rec == nil {
-			return touched{}, notFound("client", client)
-		}
-		if i64(rec, "removed") == 0 {
-			return touched{}, nil
-		}
-		return touched{clients: []string{client}, updated: []string{client}}, nil
-	})
+	_, err := s.writeOne(ctx, project, Op{Kind: OpRemoveAttribute, ClientID: client,
+		Attribute: identity.AttributeInput{Field: field, Value: raw}})
+	return err
+}
+
+// writeOne applies one op incrementally; its refusal is the error.
+func (s *Store) writeOne(ctx context.Context, project string, op Op) (string, error) {
+	res, err := s.Write(ctx, project, []Op{op}, true)
+	if err != nil {
+		return "", err
+	}
+	if len(res.Refused) > 0 {
+		return "", res.Refused[0].Err
+	}
+	return res.Normalized[0], nil
 }
 
 // RemoveClient deletes a client with its edges; its multi-contact splits

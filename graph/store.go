@@ -154,6 +154,7 @@ var schema = []string{
 	"CREATE CONSTRAINT match_key IF NOT EXISTS FOR (k:MatchKey) REQUIRE (k.project, k.rule, k.key) IS UNIQUE",
 	"CREATE CONSTRAINT multicontact_id IF NOT EXISTS FOR (m:MultiContact) REQUIRE (m.project, m.id) IS UNIQUE",
 	"CREATE CONSTRAINT event_seq IF NOT EXISTS FOR (e:Event) REQUIRE (e.project, e.seq) IS UNIQUE",
+	"CREATE CONSTRAINT applied_event IF NOT EXISTS FOR (a:AppliedEvent) REQUIRE (a.project, a.id) IS UNIQUE",
 	"CREATE INDEX client_project IF NOT EXISTS FOR (c:Client) ON (c.project)",
 	"CREATE INDEX matchkey_project IF NOT EXISTS FOR (k:MatchKey) ON (k.project)",
 	"CREATE INDEX matchkey_rule IF NOT EXISTS FOR (k:MatchKey) ON (k.project, k.rule)",

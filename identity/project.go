@@ -175,13 +175,17 @@ type AttributeInput struct {
 }
 
 // ClientInput creates or updates a client. Attributes are added to the ones
-// it has; nothing is removed by an upsert.
+// it has; nothing is removed by an upsert. A zero CreatedAt means now (an
+// import carries the original); a zero LastSeenAt leaves it as it is (now
+// for a new client); a later LastSeenAt moves it forward, never back.
 type ClientInput struct {
 	ID            string
 	Channel       Channel
 	ChannelUserID string
 	DisplayName   string
 	Attributes    []AttributeInput
+	CreatedAt     time.Time
+	LastSeenAt    time.Time
 }
 
 // KeyPart is one field's value inside a match key.

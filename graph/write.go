@@ -1,0 +1,451 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/multicontact/multicontact/identity"
+)
+
+// OpKind says what one write to a client's identity does.
+type OpKind int
+
+// Op kinds.
+const (
+	OpUpsertClient    OpKind = iota + 1 // create or update a client, adding identifiers
+	OpAddAttribute                      // give an existing client one identifier
+	OpRemoveAttribute                   // take one identifier away
+)
+
+// Op is one write, as an API call or one line of an import makes it. Values
+// are raw: the store normalizes them with the project's fields.
+type Op struct {
+	Line      int    // where it came from, for error reports (0: an API call)
+	EventID   string // optional; an op whose event id was applied before is skipped
+	Kind      OpKind
+	Client    identity.ClientInput    // OpUpsertClient
+	ClientID  string                  // OpAddAttribute, OpRemoveAttribute
+	Attribute identity.AttributeInput // OpAddAttribute, OpRemoveAttribute (Source unused)
+}
+
+// LineError is an op that was refused, and why; the others still apply.
+type LineError struct {
+	Line    int
+	EventID string
+	Err     error
+}
+
+// WriteResult says what a Write did.
+type WriteResult struct {
+	Applied    int         // ops that were applied (changed something or not)
+	Skipped    int         // ops whose event id was seen before (applied or refused)
+	Refused    []LineError // ops refused, in input order
+	Normalized []string    // per op, the normalized value of OpAddAttribute/OpRemoveAttribute
+	Events     []identity.Event
+}
+
+// Write applies ops in order, each valid op fully and each invalid one not
+// at all, in one transaction. With resolve, it resolves the clients it
+// touched incrementally (the API's path, and small imports); without, it
+// only writes edges and match keys and leaves resolution to the batch path
+// (see BeginBulk), as large imports do.
+func (s *Store) Write(ctx context.Context, project string, ops []Op, resolve bool) (WriteResult, error) {
+	var res writeResult
+	cause := identity.Cause{Kind: identity.CauseClient, Action: "import"}
+	if len(ops) == 1 {
+		cause = causeOf(ops[0])
+	}
+	edit := func(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) (touched, error) {
+		var err error
+		res, err = writeOps(ctx, tx, ps, ops, s.now().UTC())
+		if err != nil {
+			return touched{}, err
+		}
+		return res.touched, nil
+	}
+	var err error
+	if resolve {
+		res.Events, err = s.applyT(ctx, project, cause, false, edit)
+	} else {
+		_, err = writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+			ps, err := loadProject(ctx, tx, project)
+			if err != nil {
+				return none{}, err
+			}
+			t, err := edit(ctx, tx, ps)
+			if err == nil && len(t.clients) > 0 {
+				_, err = refreshKeys(ctx, tx, ps, t.clients)
+			}
+			return none{}, err
+		})
+	}
+	return res.WriteResult, err
+}
+
+func causeOf(op Op) identity.Cause {
+	switch op.Kind {
+	case OpAddAttribute:
+		return identity.Cause{Kind: identity.CauseValue, Action: "setAttribute", Field: op.Attribute.Field}
+	case OpRemoveAttribute:
+		return identity.Cause{Kind: identity.CauseValue, Action: "removeAttribute", Field: op.Attribute.Field}
+	default:
+		return identity.Cause{Kind: identity.CauseClient, Action: "upsertClient"}
+	}
+}
+
+// BeginBulk starts a large import: the project is RUNNING until Reresolve
+// has resolved everything the import wrote (writes from elsewhere go on
+// meanwhile and are resolved again at the end).
+func (s *Store) BeginBulk(ctx context.Context, project string) error {
+	_, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
+			SET p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1
+			RETURN p.id AS id`, map[string]any{"id": project})
+		if err == nil && rec == nil {
+			err = notFound("project", project)
+		}
+		return none{}, err
+	})
+	return err
+}
+
+// writeResult is WriteResult with what the edit touched.
+type writeResult struct {
+	WriteResult
+	touched touched
+}
+
+// clientState is a client as a batch of ops sees it.
+type clientState struct {
+	exists        bool
+	kind, account string
+	values        map[[2]string]bool // field, normalized value
+	counts        map[string]int     // values per field
+	changed       bool               // identifiers or channel fields changed
+}
+
+// writeOps validates and applies ops in order. It first reads the clients
+// the ops name, then decides every op in Go against that state (so an op
+// sees the ones before it), then writes the outcome with a few UNWINDs.
+func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, ops []Op, now time.Time) (writeResult, error) {
+	var res writeResult
+	res.Normalized = make([]string, len(ops))
+	ids, eventIDs := map[string]bool{}, []string{}
+	for _, op := range ops {
+		ids[opClient(op)] = true
+		if op.EventID != "" {
+			eventIDs = append(eventIDs, op.EventID)
+		}
+	}
+	state, applied, err := readClientStates(ctx, tx, ps.ID, keysOf(ids), eventIDs)
+	if err != nil {
+		return res, err
+	}
+	var upserts []map[string]any
+	adds := map[[3]string]map[string]any{} // client, field, value -> row
+	removes := map[[3]string]bool{}
+	var newEvents []string
+	// An event id is recorded whether its op applied or was refused: running
+	// the same input again must end in the same state, and a refused op may
+	// apply on a second run only because later ops changed what it saw.
+	refuse := func(op Op, err error) {
+		res.Refused = append(res.Refused, LineError{Line: op.Line, EventID: op.EventID, Err: err})
+		if op.EventID != "" {
+			applied[op.EventID] = true
+			newEvents = append(newEvents, op.EventID)
+		}
+	}
+	for i, op := range ops {
+		if op.EventID != "" && applied[op.EventID] {
+			res.Skipped++
+			continue
+		}
+		id := opClient(op)
+		st := state[id]
+		var attrs []identity.AttributeInput
+		switch op.Kind {
+		case OpUpsertClient:
+			in := op.Client
+			if err := validateClient(in); err != nil {
+				refuse(op, err)
+				continue
+			}
+			if st.exists && (st.kind != in.Channel.Kind || st.account != in.Channel.Account) {
+				refuse(op, identity.Errorf("channel", identity.CodeConflict,
+					"client %q writes from %s/%s; a client's channel does not change", in.ID, st.kind, st.account))
+				continue
+			}
+			attrs = in.Attributes
+		case OpAddAttribute, OpRemoveAttribute:
+			if !st.exists {
+				refuse(op, notFound("client", id))
+				continue
+			}
+			attrs = []identity.AttributeInput{op.Attribute}
+		default:
+			refuse(op, identity.Errorf("op", identity.CodeInvalidArgument, "unknown operation"))
+			continue
+		}
+		values, err := normalizeAttrs(ps, attrs, op.Kind != OpRemoveAttribute)
+		if err != nil {
+			refuse(op, err)
+			continue
+		}
+		if op.Kind == OpRemoveAttribute {
+			fv := [2]string{op.Attribute.Field, values[0]}
+			res.Normalized[i] = values[0]
+			if st.values[fv] {
+				delete(st.values, fv)
+				st.counts[fv[0]]--
+				st.changed = true
+				k := [3]string{id, fv[0], fv[1]}
+				if adds[k] != nil {
+					delete(adds, k)
+				} else {
+					removes[k] = true
+				}
+			}
+		} else {
+			var fresh [][2]string
+			for j, v := range values {
+				fv := [2]string{attrs[j].Field, v}
+				if !st.values[fv] && !slices.Contains(fresh, fv) {
+					fresh = append(fresh, fv)
+				}
+			}
+			if field := overCap(st.counts, fresh, ps.ValueCap); field != "" {
+				refuse(op, identity.Errorf(field, identity.CodeTooManyValues,
+					"a client holds at most %d values of %s; remove one first", ps.ValueCap, field))
+				continue
+			}
+			if op.Kind == OpAddAttribute {
+				res.Normalized[i] = values[0]
+			}
+			if op.Kind == OpUpsertClient {
+				created := !st.exists
+				st.exists, st.kind, st.account = true, op.Client.Channel.Kind, op.Client.Channel.Account
+				st.changed = st.changed || created || op.Client.DisplayName != ""
+				upserts = append(upserts, clientRow(op.Client, now))
+			}
+			for j, v := range values {
+				fv := [2]string{attrs[j].Field, v}
+				k := [3]string{id, fv[0], fv[1]}
+				if !st.values[fv] {
+					st.values[fv] = true
+					st.counts[fv[0]]++
+					st.changed = true
+				} else if attrs[j].Verified {
+					st.changed = true // it may become verified: rules that require that may now link
+				}
+				if removes[k] {
+					delete(removes, k) // removed and added again in one batch: the edge stays
+				}
+				adds[k] = map[string]any{"client": id, "field": fv[0], "value": fv[1],
+					"source": string(attrs[j].Source), "verified": attrs[j].Verified}
+			}
+		}
+		res.Applied++
+		if op.EventID != "" {
+			applied[op.EventID] = true
+			newEvents = append(newEvents, op.EventID)
+		}
+	}
+	if err := writeOutcome(ctx, tx, ps.ID, upserts, rowsOf(adds), removeRows(removes), newEvents, now); err != nil {
+		return res, err
+	}
+	for _, id := range keysOf(state) {
+		if st := state[id]; st.changed {
+			res.touched.clients = append(res.touched.clients, id)
+			res.touched.updated = append(res.touched.updated, id)
+		}
+	}
+	return res, nil
+}
+
+func opClient(op Op) string {
+	if op.Kind == OpUpsertClient {
+		return op.Client.ID
+	}
+	return op.ClientID
+}
+
+func validateClient(in identity.ClientInput) error {
+	if err := identity.ValidateID("id", in.ID); err != nil {
+		return err
+	}
+	if err := in.Channel.Validate(); err != nil {
+		return err
+	}
+	if len(in.ChannelUserID) > identity.MaxIDLen {
+		return identity.Errorf("channelUserId", identity.CodeTooLong, "a channel user id is at most %d bytes", identity.MaxIDLen)
+	}
+	if len(in.DisplayName) > identity.MaxIDLen {
+		return identity.Errorf("displayName", identity.CodeTooLong, "a display name is at most %d bytes", identity.MaxIDLen)
+	}
+	return nil
+}
+
+// normalizeAttrs normalizes every attribute or refuses them all; adding
+// needs a valid source.
+func normalizeAttrs(ps *projectState, attrs []identity.AttributeInput, adding bool) ([]string, error) {
+	out := make([]string, len(attrs))
+	for i, a := range attrs {
+		v, err := ps.catalog.Normalize(a.Field, a.Value)
+		if err != nil {
+			return nil, err
+		}
+		if adding {
+			if _, err := identity.ParseSource(string(a.Source)); err != nil {
+				return nil, err
+			}
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func overCap(counts map[string]int, fresh [][2]string, limit int) string {
+	add := map[string]int{}
+	for _, fv := range fresh {
+		add[fv[0]]++
+		if counts[fv[0]]+add[fv[0]] > limit {
+			return fv[0]
+		}
+	}
+	return ""
+}
+
+func clientRow(in identity.ClientInput, now time.Time) map[string]any {
+	created := in.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	var seen any
+	if !in.LastSeenAt.IsZero() {
+		seen = in.LastSeenAt.UTC()
+	}
+	return map[string]any{"id": in.ID, "kind": in.Channel.Kind, "account": in.Channel.Account,
+		"channelUserId": in.ChannelUserID, "name": in.DisplayName, "createdAt": created.UTC(), "lastSeenAt": seen}
+}
+
+func rowsOf(m map[[3]string]map[string]any) []map[string]any {
+	keys := make([][3]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return strings.Join(keys[i][:], "\x00") < strings.Join(keys[j][:], "\x00") })
+	out := make([]map[string]any, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
+
+func removeRows(m map[[3]string]bool) []map[string]any {
+	out := make([]map[string]any, 0, len(m))
+	for k := range m {
+		out = append(out, map[string]any{"client": k[0], "field": k[1], "value": k[2]})
+	}
+	return out
+}
+
+// readClientStates reads the named clients' channels and values, and which
+// of the event ids were applied before.
+func readClientStates(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids, eventIDs []string) (map[string]*clientState, map[string]bool, error) {
+	state := make(map[string]*clientState, len(ids))
+	for _, id := range ids {
+		state[id] = &clientState{values: map[[2]string]bool{}, counts: map[string]int{}}
+	}
+	recs, err := collect(ctx, tx, `UNWIND $ids AS id
+		MATCH (c:Client {project: $project, id: id})
+		RETURN c.id AS id, [(c)-[:VIA]->(ch:Channel) | [ch.kind, ch.account]][0] AS channel,
+			[(c)-[:HAS]->(v:Value) | [v.field, v.value]] AS values`,
+		map[string]any{"project": project, "ids": ids})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, rec := range recs {
+		st := state[str(rec, "id")]
+		st.exists = true
+		if ch := strs(rec, "channel"); len(ch) == 2 {
+			st.kind, st.account = ch[0], ch[1]
+		}
+		for _, v := range list(rec, "values") {
+			fv, _ := v.([]any)
+			if len(fv) != 2 {
+				continue
+			}
+			f, _ := fv[0].(string)
+			val, _ := fv[1].(string)
+			st.values[[2]string{f, val}] = true
+			st.counts[f]++
+		}
+	}
+	applied := map[string]bool{}
+	if len(eventIDs) > 0 {
+		recs, err = collect(ctx, tx, `UNWIND $ids AS id MATCH (a:AppliedEvent {project: $project, id: id}) RETURN a.id AS id`,
+			map[string]any{"project": project, "ids": eventIDs})
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, rec := range recs {
+			applied[str(rec, "id")] = true
+		}
+	}
+	return state, applied, nil
+}
+
+// writeOutcome writes what writeOps decided.
+func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project string,
+	upserts, adds, removes []map[string]any, eventIDs []string, now time.Time) error {
+	p := func(extra map[string]any) map[string]any {
+		extra["project"] = project
+		extra["now"] = now
+		return extra
+	}
+	if len(upserts) > 0 {
+		if err := exec(ctx, tx, `UNWIND $rows AS r
+			MERGE (c:Client {project: $project, id: r.id})
+			ON CREATE SET c.createdAt = r.createdAt, c.excluded = false, c.lastSeenAt = coalesce(r.lastSeenAt, $now)
+			SET c.displayName = CASE WHEN r.name = '' THEN coalesce(c.displayName, '') ELSE r.name END,
+				c.lastSeenAt = CASE WHEN r.lastSeenAt IS NOT NULL AND r.lastSeenAt > c.lastSeenAt THEN r.lastSeenAt ELSE c.lastSeenAt END
+			MERGE (ch:Channel {project: $project, kind: r.kind, account: r.account})
+			MERGE (c)-[v:VIA]->(ch)
+			SET v.channelUserId = CASE WHEN r.channelUserId = '' THEN coalesce(v.channelUserId, '') ELSE r.channelUserId END`,
+			p(map[string]any{"rows": upserts})); err != nil {
+			return fmt.Errorf("write clients: %w", err)
+		}
+	}
+	if len(removes) > 0 {
+		if err := exec(ctx, tx, `UNWIND $rows AS r
+			MATCH (:Client {project: $project, id: r.client})-[h:HAS]->(:Value {project: $project, field: r.field, value: r.value})
+			DELETE h`, p(map[string]any{"rows": removes})); err != nil {
+			return fmt.Errorf("remove values: %w", err)
+		}
+	}
+	if len(adds) > 0 {
+		if err := exec(ctx, tx, `UNWIND $rows AS r
+			MATCH (c:Client {project: $project, id: r.client})
+			MERGE (v:Value {project: $project, field: r.field, value: r.value})
+			ON CREATE SET v.blocked = false
+			MERGE (c)-[h:HAS]->(v)
+			ON CREATE SET h.source = r.source, h.verified = r.verified, h.at = $now
+			ON MATCH SET h.source = CASE WHEN r.verified AND NOT h.verified THEN r.source ELSE h.source END,
+				h.verified = h.verified OR r.verified`, p(map[string]any{"rows": adds})); err != nil {
+			return fmt.Errorf("add values: %w", err)
+		}
+	}
+	if len(eventIDs) > 0 {
+		if err := exec(ctx, tx, `UNWIND $ids AS id MERGE (:AppliedEvent {project: $project, id: id})`,
+			p(map[string]any{"ids": eventIDs})); err != nil {
+			return fmt.Errorf("record event ids: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+package graph_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/identity"
+)
+
+func importOps() []graph.Op {
+	client := func(line int, id, kind string, kv ...string) graph.Op {
+		in := identity.ClientInput{ID: id, Channel: identity.Channel{Kind: kind, Account: "acme"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			in.Attributes = append(in.Attributes, identity.AttributeInput{Field: kv[i], Value: kv[i+1], Source: identity.SourceImport})
+		}
+		return graph.Op{Line: line, EventID: fmt.Sprint("e", line), Kind: graph.OpUpsertClient, Client: in}
+	}
+	attr := func(line int, kind graph.OpKind, id, field, value string) graph.Op {
+		return graph.Op{Line: line, EventID: fmt.Sprint("e", line), Kind: kind, ClientID: id,
+			Attribute: identity.AttributeInput{Field: field, Value: value, Source: identity.SourceImport}}
+	}
+	return []graph.Op{
+		client(1, "a", "web", "phone", "8 916 123 45 67"),
+		client(2, "b", "telegram", "phone", "12345"),          // refused: invalid phone
+		attr(3, graph.OpAddAttribute, "b", "email", "b@x.ru"), // refused: b does not exist
+		client(4, "b", "telegram", "email", "B@X.ru"),
+		attr(5, graph.OpAddAttribute, "b", "phone", "+79161234567"),
+		client(6, "c", "vk", "email", "b@x.ru"),
+		attr(7, graph.OpRemoveAttribute, "c", "email", "b@x.ru"),
+		client(8, "d", "vk"),
+		attr(9, graph.OpAddAttribute, "d", "email", "b@x.ru"),
+	}
+}
+
+func checkImported(t *testing.T, f *fixture, res graph.WriteResult) {
+	t.Helper()
+	if res.Applied != 7 || len(res.Refused) != 2 || res.Refused[0].Line != 2 || res.Refused[1].Line != 3 {
+		t.Fatalf("result = %+v", res)
+	}
+	if identity.ErrorCode(res.Refused[0].Err) != identity.CodeInvalidPhone || identity.ErrorCode(res.Refused[1].Err) != identity.CodeNotFound {
+		t.Errorf("refusals = %v", res.Refused)
+	}
+	f.wantGroups([][]string{{"a", "b", "d"}, {"c"}}, "a", "b", "c", "d")
+}
+
+func TestWriteAppliesOpsInOrderAndReportsRefusedLines(t *testing.T) {
+	f := newFixture(t, []string{"phone"}, []string{"email"})
+	res, err := f.s.Write(f.ctx, f.project, importOps(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkImported(t, f, res)
+	events := len(published.of(f.project))
+	again, err := f.s.Write(f.ctx, f.project, importOps(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Skipped != 9 || again.Applied != 0 || len(again.Refused) != 0 {
+		t.Errorf("second import = %+v, want all 9 lines skipped", again)
+	}
+	f.wantGroups([][]string{{"a", "b", "d"}, {"c"}}, "a", "b", "c", "d")
+	if n := len(published.of(f.project)); n != events {
+		t.Errorf("second import emitted %d events", n-events)
+	}
+}
+
+func TestBulkWriteIsResolvedByTheBatchPath(t *testing.T) {
+	f := newFixture(t, []string{"phone"}, []string{"email"})
+	if err := f.s.BeginBulk(f.ctx, f.project); err != nil {
+		t.Fatal(err)
+	}
+	ops := importOps()
+	for _, part := range [][]graph.Op{ops[:4], ops[4:]} { // two batches
+		if _, err := f.s.Write(f.ctx, f.project, part, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _ := f.s.Project(f.ctx, f.project)
+	if p.Resolution.State != identity.ResolutionRunning {
+		t.Errorf("state during a bulk import = %s, want RUNNING", p.Resolution.State)
+	}
+	f.settle()
+	f.wantGroups([][]string{{"a", "b", "d"}, {"c"}}, "a", "b", "c", "d")
+	var created, merged int
+	for _, e := range published.of(f.project) {
+		switch e.Type {
+		case identity.EventCreated:
+			created++
+		case identity.EventMerged:
+			merged++
+		}
+	}
+	if created != 2 || merged != 0 {
+		t.Errorf("bulk import events: %d CREATED, %d MERGED; want one CREATED per multi-contact", created, merged)
+	}
+}
