@@ -23,10 +23,9 @@ type WidgetRequest struct {
 	Identifiers []WidgetIdentifier `json:"identifiers"`
 }
 
-// WidgetChannel is the channel a new visitor's client is created on; the
-// default is web/widget.
+// WidgetChannel names the website account a new visitor's client is
+// created on (default "widget"); its kind is always web.
 type WidgetChannel struct {
-	Kind    string `json:"kind"`
 	Account string `json:"account"`
 }
 
@@ -52,6 +51,9 @@ type WidgetResult struct {
 	Verified bool        `json:"verified"`
 	Error    *InputError `json:"error,omitempty"`
 }
+
+// widgetChannelKind is the channel kind of every client the widget writes.
+const widgetChannelKind = "web"
 
 // maxWidgetIdentifiers bounds one widget call.
 const maxWidgetIdentifiers = 20
@@ -104,10 +106,11 @@ func WidgetHandler(store *graph.Store, log *slog.Logger) http.Handler {
 			log.ErrorContext(ctx, "widget", "err", err)
 			writeGraphQLError(w, http.StatusInternalServerError, "INTERNAL", "internal error")
 		}
-		if _, err := store.Client(ctx, project, req.ClientID); identity.ErrorCode(err) == identity.CodeNotFound {
-			ch := identity.Channel{Kind: "web", Account: "widget"}
+		existing, err := store.Client(ctx, project, req.ClientID)
+		if identity.ErrorCode(err) == identity.CodeNotFound {
+			ch := identity.Channel{Kind: widgetChannelKind, Account: "widget"}
 			if req.Channel != nil {
-				ch = identity.Channel{Kind: req.Channel.Kind, Account: req.Channel.Account}
+				ch.Account = req.Channel.Account
 			}
 			if _, err := store.UpsertClient(ctx, project, identity.ClientInput{ID: req.ClientID, Channel: ch, DisplayName: req.DisplayName}); err != nil {
 				fail(err)
@@ -115,6 +118,10 @@ func WidgetHandler(store *graph.Store, log *slog.Logger) http.Handler {
 			}
 		} else if err != nil {
 			fail(err)
+			return
+		} else if existing.Channel.Kind != widgetChannelKind {
+			// A visitor may not add identifiers to a messenger's client by guessing its id.
+			writeGraphQLError(w, http.StatusForbidden, errForbidden.Code, "the widget path writes only clients of the web channel")
 			return
 		}
 		secret := ""

@@ -526,6 +526,16 @@ func TestTenancyAndRoles(t *testing.T) {
 			t.Error("a websocket with a bad key in connection_init was acknowledged")
 		}
 	})
+	t.Run("websocket from a foreign origin", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(a.url, "http")+"/graphql", &websocket.DialOptions{
+			Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: http.Header{"Origin": {"https://evil.example"}}})
+		if err == nil {
+			conn.CloseNow()
+			t.Error("a websocket from a foreign origin was accepted")
+		}
+	})
 	t.Run("revoked key", func(t *testing.T) {
 		var out struct {
 			CreateApiKey struct {
@@ -613,6 +623,13 @@ func TestWidgetStoresSignedValuesAsVerified(t *testing.T) {
 	}
 	if status, _ := post(p.read, map[string]any{"clientId": "visitor-1", "identifiers": []map[string]any{{"field": "skype", "value": "x"}}}); status != http.StatusForbidden {
 		t.Errorf("a READ key on the widget path: %d, want 403", status)
+	}
+	a.client(p, "tg-9", "telegram")
+	if status, _ := post(p.widget, map[string]any{"clientId": "tg-9", "identifiers": []map[string]any{{"field": "skype", "value": "x"}}}); status != http.StatusForbidden {
+		t.Errorf("the widget writing a telegram client: %d, want 403", status)
+	}
+	if status, _ := post(p.widget, map[string]any{"clientId": "v2", "identifiers": []map[string]any{}}); status != http.StatusBadRequest {
+		t.Errorf("the widget with no identifiers: %d, want 400", status)
 	}
 	if status, _ := post("mck_wrong", map[string]any{"clientId": "v", "identifiers": []map[string]any{{"field": "skype", "value": "x"}}}); status != http.StatusUnauthorized {
 		t.Errorf("a bad key on the widget path: %d, want 401", status)
