@@ -469,7 +469,6 @@ func (s *Store) writeBatch(ctx context.Context, project string, batch []identity
 	return nil
 }
 
-
 // repairDirty resolves again, in small batches, the clients written while
 // the project re-resolved.
 func (s *Store) repairDirty(ctx context.Context, project string) error {
