@@ -77,6 +77,8 @@ func NewServer(cfg ServerConfig) http.Handler {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(noIntrospection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	if cfg.ComplexityLimit > 0 {
@@ -181,6 +183,47 @@ func selectionDepth(set ast.SelectionSet, doc *ast.QueryDocument, seen int) int 
 		deepest = max(deepest, d)
 	}
 	return deepest
+}
+
+// noIntrospection refuses introspection queries up front with FORBIDDEN,
+// where gqlgen would otherwise fail them with an uncoded error.
+type noIntrospection struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = noIntrospection{}
+
+func (noIntrospection) ExtensionName() string                   { return "NoIntrospection" }
+func (noIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
+func (noIntrospection) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation != nil && introspects(oc.Operation.SelectionSet, oc.Doc, 0) {
+		return &gqlerror.Error{Message: "introspection is disabled on this server", Extensions: map[string]any{"code": "FORBIDDEN"}}
+	}
+	return nil
+}
+
+func introspects(set ast.SelectionSet, doc *ast.QueryDocument, guard int) bool {
+	if guard > 64 {
+		return false
+	}
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if introspects(s.SelectionSet, doc, guard+1) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if f := doc.Fragments.ForName(s.Name); f != nil && introspects(f.SelectionSet, doc, guard+1) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // connState is per websocket connection, to bound its subscriptions.

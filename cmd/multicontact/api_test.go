@@ -43,7 +43,7 @@ func needNeo4j(t *testing.T) {
 }
 
 // startAPI boots the real serve command on port 0 with a known admin token.
-func startAPI(t *testing.T) *api {
+func startAPI(t *testing.T, flags ...string) *api {
 	t.Helper()
 	needNeo4j(t)
 	m := NewServeMain(slog.New(slog.NewJSONHandler(io.Discard, nil)))
@@ -53,7 +53,7 @@ func startAPI(t *testing.T) *api {
 		}
 		return os.Getenv(k)
 	}
-	if err := m.ParseFlags([]string{"-addr", "127.0.0.1:0", "-keep-alive", "1s"}, getenv); err != nil {
+	if err := m.ParseFlags(append([]string{"-addr", "127.0.0.1:0", "-keep-alive", "1s"}, flags...), getenv); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Run(context.Background()); err != nil {

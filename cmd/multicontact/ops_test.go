@@ -320,3 +320,39 @@ func TestOperationsEndpoints(t *testing.T) {
 		t.Errorf("a 2 MiB body: %d, want 413", r2.StatusCode)
 	}
 }
+
+func TestCORSAndGraphiQLSwitch(t *testing.T) {
+	a := startAPI(t, "-graphiql=false", "-cors-origins", "https://shop.example")
+	preflight := func(origin string) string {
+		req, _ := http.NewRequest(http.MethodOptions, a.url+"/widget/identify", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.Header.Get("Access-Control-Allow-Origin")
+	}
+	if got := preflight("https://shop.example"); got != "https://shop.example" {
+		t.Errorf("preflight from the shop: Access-Control-Allow-Origin %q", got)
+	}
+	if got := preflight("https://evil.example"); got != "" {
+		t.Errorf("preflight from elsewhere: Access-Control-Allow-Origin %q, want none", got)
+	}
+	res, err := http.Get(a.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET / with GraphiQL off = %d, want 404", res.StatusCode)
+	}
+	a.wantCode("FORBIDDEN", testAdminToken, `{ __schema { types { name } } }`, nil)
+	a.wantCode("FORBIDDEN", testAdminToken, `query { ...F } fragment F on Query { __type(name: "Client") { name } }`, nil)
+	var ok struct {
+		Typename string `json:"__typename"`
+	}
+	a.ok(testAdminToken, `{ __typename }`, nil, &ok)
+}
