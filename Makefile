@@ -3,17 +3,23 @@
 
 GO ?= go
 
-.PHONY: test run build check generate neo4j-stop clean-neo4j
+.PHONY: test run build check generate generate-check neo4j-stop
 
 ## test: gofmt, vet, generated code up to date, then every test with the race detector against a throw-away Neo4j
 test: check
 	scripts/with-neo4j.sh test $(GO) test -race -count=1 ./...
 
 ## check: the static checks, no Neo4j needed
-check:
+check: generate-check
 	@unformatted=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+
+## generate-check: generated code is what `go generate ./...` makes from the schema
+generate-check:
+	$(GO) generate ./...
+	@git diff --quiet -- resolver schema.graphqls && test -z "$$(git status --porcelain -- resolver)" || \
+		{ echo "generated code is stale: run 'make generate' and commit"; git status --short -- resolver; exit 1; }
 
 ## run: the service on MULTICONTACT_ADDR (127.0.0.1:8080), with the local dev Neo4j (left running)
 run:

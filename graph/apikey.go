@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -37,27 +36,6 @@ type APIKey struct {
 
 // ErrUnknownKey says a presented secret matches no live API key.
 var ErrUnknownKey = errors.New("unknown or revoked API key")
-
-// apiSchema holds the constraints of API keys and conversations; they are
-// applied by ApplyAPISchema, idempotently.
-var apiSchema = []string{
-	"CREATE CONSTRAINT apikey_hash IF NOT EXISTS FOR (k:ApiKey) REQUIRE k.hash IS UNIQUE",
-	"CREATE CONSTRAINT apikey_id IF NOT EXISTS FOR (k:ApiKey) REQUIRE (k.project, k.id) IS UNIQUE",
-	"CREATE CONSTRAINT conversation_id IF NOT EXISTS FOR (v:Conversation) REQUIRE (v.project, v.id) IS UNIQUE",
-	"CREATE INDEX conversation_client IF NOT EXISTS FOR (v:Conversation) ON (v.project, v.client)",
-}
-
-// ApplyAPISchema creates the constraints of API keys and conversations.
-// The API calls it at start-up; it belongs in the store's schema list.
-func (s *Store) ApplyAPISchema(ctx context.Context) error {
-	for _, q := range apiSchema {
-		if _, err := neo4j.ExecuteQuery(ctx, s.driver, q, nil, neo4j.EagerResultTransformer,
-			neo4j.ExecuteQueryWithDatabase(s.database)); err != nil {
-			return fmt.Errorf("apply schema %q: %w", q, err)
-		}
-	}
-	return nil
-}
 
 // HashSecret is how API key secrets are stored and looked up.
 func HashSecret(secret string) string {

@@ -41,30 +41,43 @@ func (l *projectLocks) get(project string) *sync.Mutex {
 // Go, writes the ids that changed, resolves again the clients written to
 // meanwhile, and sets the state IDLE once nothing changed under it. Writes
 // go on while it runs. It does nothing for an IDLE project.
-func (s *Store) Reresolve(ctx context.Context, project string) error {
+func (s *Store) Reresolve(ctx context.Context, project string) (ResolveStats, error) {
 	mu := s.batches.get(project)
 	mu.Lock()
 	defer mu.Unlock()
+	var st ResolveStats
 	for {
 		g, err := s.generation(ctx, project)
 		if err != nil || g.state != identity.ResolutionRunning {
-			return err
+			return st, err
 		}
 		if err := s.rebuildKeys(ctx, project, g.recheck); err != nil {
-			return fmt.Errorf("rebuild keys of %s: %w", project, err)
+			return st, fmt.Errorf("rebuild keys of %s: %w", project, err)
 		}
 		s.progress(ctx, project, 0.4)
-		if err := s.resolveAll(ctx, project); err != nil {
-			return fmt.Errorf("re-resolve %s: %w", project, err)
+		if err := s.resolveAll(ctx, project, &st); err != nil {
+			return st, fmt.Errorf("re-resolve %s: %w", project, err)
 		}
 		s.progress(ctx, project, 0.9)
-		if err := s.repairDirty(ctx, project); err != nil {
-			return fmt.Errorf("repair %s: %w", project, err)
+		if err := s.repairDirty(ctx, project, &st); err != nil {
+			return st, fmt.Errorf("repair %s: %w", project, err)
 		}
 		done, err := s.finish(ctx, project, g.gen)
 		if err != nil || done {
-			return err
+			return st, err
 		}
+	}
+}
+
+// ResolveStats counts the events of a re-resolution by type.
+type ResolveStats map[identity.EventType]int
+
+func (st *ResolveStats) add(events []identity.Event) {
+	if *st == nil {
+		*st = ResolveStats{}
+	}
+	for _, e := range events {
+		(*st)[e.Type]++
 	}
 }
 
@@ -318,7 +331,7 @@ func stream(ctx context.Context, tx neo4j.ManagedTransaction, q string, params m
 // and checks that their members are still those of the snapshot; where an
 // incremental writer moved them meanwhile, the batch leaves them to the
 // repair pass (their clients are dirty).
-func (s *Store) resolveAll(ctx context.Context, project string) error {
+func (s *Store) resolveAll(ctx context.Context, project string, st *ResolveStats) error {
 	snap, err := s.readSnapshot(ctx, project)
 	if err != nil {
 		return err
@@ -332,7 +345,7 @@ func (s *Store) resolveAll(ctx context.Context, project string) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := s.writeBatch(ctx, project, batch, snap, cause)
+		err := s.writeBatch(ctx, project, batch, snap, cause, st)
 		batch, size = nil, 0
 		return err
 	}
@@ -400,7 +413,7 @@ func changedGroups(as []identity.Assignment, snap *snapshot) [][]identity.Assign
 }
 
 // writeBatch writes some of the batch's assignments in one transaction.
-func (s *Store) writeBatch(ctx context.Context, project string, batch []identity.Assignment, snap *snapshot, cause identity.Cause) error {
+func (s *Store) writeBatch(ctx context.Context, project string, batch []identity.Assignment, snap *snapshot, cause identity.Cause, st *ResolveStats) error {
 	events, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
@@ -465,13 +478,14 @@ func (s *Store) writeBatch(ctx context.Context, project string, batch []identity
 	if err != nil {
 		return err
 	}
+	st.add(events)
 	s.publish(events)
 	return nil
 }
 
 // repairDirty resolves again, in small batches, the clients written while
 // the project re-resolved.
-func (s *Store) repairDirty(ctx context.Context, project string) error {
+func (s *Store) repairDirty(ctx context.Context, project string, st *ResolveStats) error {
 	cause := identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve"}
 	for {
 		ids, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
@@ -486,10 +500,12 @@ func (s *Store) repairDirty(ctx context.Context, project string) error {
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		if _, err := s.applyT(ctx, project, cause, true, func(context.Context, neo4j.ManagedTransaction, *projectState) (touched, error) {
+		events, err := s.applyT(ctx, project, cause, true, func(context.Context, neo4j.ManagedTransaction, *projectState) (touched, error) {
 			return touched{clients: ids}, nil
-		}); err != nil {
+		})
+		if err != nil {
 			return err
 		}
+		st.add(events)
 	}
 }

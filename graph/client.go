@@ -36,7 +36,7 @@ func (s *Store) RemoveAttribute(ctx context.Context, project, client, field, raw
 
 // writeOne applies one op incrementally; its refusal is the error.
 func (s *Store) writeOne(ctx context.Context, project string, op Op) (string, error) {
-	res, err := s.Write(ctx, project, []Op{op}, true)
+	res, err := s.Write(ctx, project, []Op{op}, WriteOptions{Resolve: true})
 	if err != nil {
 		return "", err
 	}

@@ -10,37 +10,28 @@ import (
 )
 
 // The decoders below read one column of a record written by this package's
-// own queries; a missing or null column reads as the zero value.
+// own queries; a missing record or column, or a null, reads as the zero value.
 
-func str(rec *neo4j.Record, key string) string {
-	v, _, _ := neo4j.GetRecordValue[string](rec, key)
+func get[T neo4j.RecordValue](rec *neo4j.Record, key string) T {
+	var zero T
+	if rec == nil {
+		return zero
+	}
+	v, _, _ := neo4j.GetRecordValue[T](rec, key)
 	return v
 }
 
-func i64(rec *neo4j.Record, key string) int64 {
-	v, _, _ := neo4j.GetRecordValue[int64](rec, key)
-	return v
-}
+func str(rec *neo4j.Record, key string) string { return get[string](rec, key) }
 
-func f64(rec *neo4j.Record, key string) float64 {
-	v, _, _ := neo4j.GetRecordValue[float64](rec, key)
-	return v
-}
+func i64(rec *neo4j.Record, key string) int64 { return get[int64](rec, key) }
 
-func boolean(rec *neo4j.Record, key string) bool {
-	v, _, _ := neo4j.GetRecordValue[bool](rec, key)
-	return v
-}
+func f64(rec *neo4j.Record, key string) float64 { return get[float64](rec, key) }
 
-func when(rec *neo4j.Record, key string) time.Time {
-	v, _, _ := neo4j.GetRecordValue[time.Time](rec, key)
-	return v
-}
+func boolean(rec *neo4j.Record, key string) bool { return get[bool](rec, key) }
 
-func list(rec *neo4j.Record, key string) []any {
-	v, _, _ := neo4j.GetRecordValue[[]any](rec, key)
-	return v
-}
+func when(rec *neo4j.Record, key string) time.Time { return get[time.Time](rec, key) }
+
+func list(rec *neo4j.Record, key string) []any { return get[[]any](rec, key) }
 
 func strs(rec *neo4j.Record, key string) []string {
 	var out []string

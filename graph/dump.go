@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"cmp"
 	"context"
+	"slices"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
@@ -43,6 +45,9 @@ func (s *Store) DumpProject(ctx context.Context, project string) (Dump, error) {
 				m, _ := v.(map[string]any)
 				c.Values = append(c.Values, identity.Value{Field: mapStr(m, "field"), Value: mapStr(m, "value"), Verified: mapBool(m, "verified")})
 			}
+			slices.SortFunc(c.Values, func(a, b identity.Value) int {
+				return cmp.Or(cmp.Compare(a.Field, b.Field), cmp.Compare(a.Value, b.Value))
+			})
 			d.Clients = append(d.Clients, c)
 		})
 		if err != nil {

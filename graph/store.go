@@ -103,7 +103,7 @@ func (s *Store) kick(project string) {
 	go func() {
 		defer s.worker.Done()
 		for pause := time.Second; ; pause = min(2*pause, time.Minute) {
-			err := s.Reresolve(s.bg, project)
+			_, err := s.Reresolve(s.bg, project)
 			if err == nil || s.bg.Err() != nil {
 				return
 			}
@@ -155,6 +155,10 @@ var schema = []string{
 	"CREATE CONSTRAINT multicontact_id IF NOT EXISTS FOR (m:MultiContact) REQUIRE (m.project, m.id) IS UNIQUE",
 	"CREATE CONSTRAINT event_seq IF NOT EXISTS FOR (e:Event) REQUIRE (e.project, e.seq) IS UNIQUE",
 	"CREATE CONSTRAINT applied_event IF NOT EXISTS FOR (a:AppliedEvent) REQUIRE (a.project, a.id) IS UNIQUE",
+	"CREATE CONSTRAINT apikey_hash IF NOT EXISTS FOR (k:ApiKey) REQUIRE k.hash IS UNIQUE",
+	"CREATE CONSTRAINT apikey_id IF NOT EXISTS FOR (k:ApiKey) REQUIRE (k.project, k.id) IS UNIQUE",
+	"CREATE CONSTRAINT conversation_id IF NOT EXISTS FOR (v:Conversation) REQUIRE (v.project, v.id) IS UNIQUE",
+	"CREATE INDEX conversation_client IF NOT EXISTS FOR (v:Conversation) ON (v.project, v.client)",
 	"CREATE INDEX client_project IF NOT EXISTS FOR (c:Client) ON (c.project)",
 	"CREATE INDEX matchkey_project IF NOT EXISTS FOR (k:MatchKey) ON (k.project)",
 	"CREATE INDEX matchkey_rule IF NOT EXISTS FOR (k:MatchKey) ON (k.project, k.rule)",

@@ -104,7 +104,7 @@ func (f *fixture) addRule(name string, fields ...string) identity.Rule {
 // settle waits until the project's background re-resolution is done.
 func (f *fixture) settle() {
 	f.t.Helper()
-	if err := f.s.Reresolve(f.ctx, f.project); err != nil {
+	if _, err := f.s.Reresolve(f.ctx, f.project); err != nil {
 		f.t.Fatalf("re-resolve: %v", err)
 	}
 	p, err := f.s.Project(f.ctx, f.project)

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
@@ -21,17 +22,30 @@ const (
 	OpUpsertClient    OpKind = iota + 1 // create or update a client, adding identifiers
 	OpAddAttribute                      // give an existing client one identifier
 	OpRemoveAttribute                   // take one identifier away
+	OpConversation                      // record a conversation of an existing client
 )
 
 // Op is one write, as an API call or one line of an import makes it. Values
 // are raw: the store normalizes them with the project's fields.
 type Op struct {
-	Line      int    // where it came from, for error reports (0: an API call)
-	EventID   string // optional; an op whose event id was applied before is skipped
-	Kind      OpKind
-	Client    identity.ClientInput    // OpUpsertClient
-	ClientID  string                  // OpAddAttribute, OpRemoveAttribute
-	Attribute identity.AttributeInput // OpAddAttribute, OpRemoveAttribute (Source unused)
+	Line         int    // where it came from, for error reports (0: an API call)
+	EventID      string // optional; an op whose event id was applied before is skipped
+	Kind         OpKind
+	Client       identity.ClientInput    // OpUpsertClient
+	ClientID     string                  // OpAddAttribute, OpRemoveAttribute
+	Attribute    identity.AttributeInput // OpAddAttribute, OpRemoveAttribute (Source unused)
+	Conversation Conversation            // OpConversation (ClientID names its client)
+}
+
+// WriteOptions say how Write applies its ops.
+type WriteOptions struct {
+	// Resolve resolves the touched clients incrementally in the same
+	// transaction (the API's path, small imports). Without it Write only
+	// writes edges and match keys, for the batch path (see BeginBulk).
+	Resolve bool
+	// Strict stops at the first refused op: the ops after it are neither
+	// applied nor recorded.
+	Strict bool
 }
 
 // LineError is an op that was refused, and why; the others still apply.
@@ -51,11 +65,8 @@ type WriteResult struct {
 }
 
 // Write applies ops in order, each valid op fully and each invalid one not
-// at all, in one transaction. With resolve, it resolves the clients it
-// touched incrementally (the API's path, and small imports); without, it
-// only writes edges and match keys and leaves resolution to the batch path
-// (see BeginBulk), as large imports do.
-func (s *Store) Write(ctx context.Context, project string, ops []Op, resolve bool) (WriteResult, error) {
+// at all, in one transaction.
+func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOptions) (WriteResult, error) {
 	var res writeResult
 	cause := identity.Cause{Kind: identity.CauseClient, Action: "import"}
 	if len(ops) == 1 {
@@ -63,14 +74,14 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, resolve boo
 	}
 	edit := func(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) (touched, error) {
 		var err error
-		res, err = writeOps(ctx, tx, ps, ops, s.now().UTC())
+		res, err = writeOps(ctx, tx, ps, ops, opt.Strict, s.now().UTC())
 		if err != nil {
 			return touched{}, err
 		}
 		return res.touched, nil
 	}
 	var err error
-	if resolve {
+	if opt.Resolve {
 		res.Events, err = s.applyT(ctx, project, cause, false, edit)
 	} else {
 		_, err = writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
@@ -94,6 +105,8 @@ func causeOf(op Op) identity.Cause {
 		return identity.Cause{Kind: identity.CauseValue, Action: "setAttribute", Field: op.Attribute.Field}
 	case OpRemoveAttribute:
 		return identity.Cause{Kind: identity.CauseValue, Action: "removeAttribute", Field: op.Attribute.Field}
+	case OpConversation:
+		return identity.Cause{Kind: identity.CauseClient, Action: "recordConversation"}
 	default:
 		return identity.Cause{Kind: identity.CauseClient, Action: "upsertClient"}
 	}
@@ -133,17 +146,20 @@ type clientState struct {
 // writeOps validates and applies ops in order. It first reads the clients
 // the ops name, then decides every op in Go against that state (so an op
 // sees the ones before it), then writes the outcome with a few UNWINDs.
-func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, ops []Op, now time.Time) (writeResult, error) {
+func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, ops []Op, strict bool, now time.Time) (writeResult, error) {
 	var res writeResult
 	res.Normalized = make([]string, len(ops))
-	ids, eventIDs := map[string]bool{}, []string{}
+	ids, eventIDs, convIDs := map[string]bool{}, []string{}, []string{}
 	for _, op := range ops {
 		ids[opClient(op)] = true
 		if op.EventID != "" {
 			eventIDs = append(eventIDs, op.EventID)
 		}
+		if op.Kind == OpConversation {
+			convIDs = append(convIDs, op.Conversation.ID)
+		}
 	}
-	state, applied, err := readClientStates(ctx, tx, ps.ID, keysOf(ids), eventIDs)
+	state, applied, owners, err := readClientStates(ctx, tx, ps.ID, keysOf(ids), eventIDs, convIDs)
 	if err != nil {
 		return res, err
 	}
@@ -151,6 +167,7 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 	adds := map[[3]string]map[string]any{} // client, field, value -> row
 	removes := map[[3]string]bool{}
 	var newEvents []string
+	var conversations []map[string]any
 	// An event id is recorded whether its op applied or was refused: running
 	// the same input again must end in the same state, and a refused op may
 	// apply on a second run only because later ops changed what it saw.
@@ -162,6 +179,9 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 		}
 	}
 	for i, op := range ops {
+		if strict && len(res.Refused) > 0 {
+			break
+		}
 		if op.EventID != "" && applied[op.EventID] {
 			res.Skipped++
 			continue
@@ -188,6 +208,29 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 				continue
 			}
 			attrs = []identity.AttributeInput{op.Attribute}
+		case OpConversation:
+			c := op.Conversation
+			if !st.exists {
+				refuse(op, notFound("client", id))
+				continue
+			}
+			if err := c.normalize(); err != nil {
+				refuse(op, err)
+				continue
+			}
+			if owner, ok := owners[c.ID]; ok && owner != id {
+				refuse(op, identity.Errorf("id", identity.CodeConflict, "conversation %q belongs to another client", c.ID))
+				continue
+			}
+			owners[c.ID] = id
+			conversations = append(conversations, map[string]any{"client": id, "id": c.ID, "startedAt": c.StartedAt,
+				"lastMessageAt": c.LastMessageAt, "summary": c.Summary})
+			res.Applied++
+			if op.EventID != "" {
+				applied[op.EventID] = true
+				newEvents = append(newEvents, op.EventID)
+			}
+			continue
 		default:
 			refuse(op, identity.Errorf("op", identity.CodeInvalidArgument, "unknown operation"))
 			continue
@@ -256,7 +299,7 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 			newEvents = append(newEvents, op.EventID)
 		}
 	}
-	if err := writeOutcome(ctx, tx, ps.ID, upserts, rowsOf(adds), removeRows(removes), newEvents, now); err != nil {
+	if err := writeOutcome(ctx, tx, ps.ID, upserts, rowsOf(adds), removeRows(removes), conversations, newEvents, now); err != nil {
 		return res, err
 	}
 	for _, id := range keysOf(state) {
@@ -272,7 +315,28 @@ func opClient(op Op) string {
 	if op.Kind == OpUpsertClient {
 		return op.Client.ID
 	}
-	return op.ClientID
+	return op.ClientID // the attribute's or conversation's client
+}
+
+// normalize checks a conversation and fills its defaults.
+func (c *Conversation) normalize() error {
+	if err := identity.ValidateID("id", c.ID); err != nil {
+		return err
+	}
+	if c.StartedAt.IsZero() {
+		return identity.Errorf("startedAt", identity.CodeInvalidArgument, "startedAt is required")
+	}
+	if c.LastMessageAt.IsZero() {
+		c.LastMessageAt = c.StartedAt
+	}
+	if c.LastMessageAt.Before(c.StartedAt) {
+		return identity.Errorf("lastMessageAt", identity.CodeInvalidArgument, "lastMessageAt is before startedAt")
+	}
+	if !utf8.ValidString(c.Summary) || utf8.RuneCountInString(c.Summary) > MaxSummaryRunes {
+		return identity.Errorf("summary", identity.CodeTooLong, "a summary is valid text of at most %d characters", MaxSummaryRunes)
+	}
+	c.StartedAt, c.LastMessageAt = c.StartedAt.UTC(), c.LastMessageAt.UTC()
+	return nil
 }
 
 func validateClient(in identity.ClientInput) error {
@@ -355,9 +419,10 @@ func removeRows(m map[[3]string]bool) []map[string]any {
 	return out
 }
 
-// readClientStates reads the named clients' channels and values, and which
-// of the event ids were applied before.
-func readClientStates(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids, eventIDs []string) (map[string]*clientState, map[string]bool, error) {
+// readClientStates reads the named clients' channels and values, which of
+// the event ids were seen before, and which client owns each conversation.
+func readClientStates(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids, eventIDs, convIDs []string) (
+	map[string]*clientState, map[string]bool, map[string]string, error) {
 	state := make(map[string]*clientState, len(ids))
 	for _, id := range ids {
 		state[id] = &clientState{values: map[[2]string]bool{}, counts: map[string]int{}}
@@ -368,7 +433,7 @@ func readClientStates(ctx context.Context, tx neo4j.ManagedTransaction, project 
 			[(c)-[:HAS]->(v:Value) | [v.field, v.value]] AS values`,
 		map[string]any{"project": project, "ids": ids})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, rec := range recs {
 		st := state[str(rec, "id")]
@@ -392,18 +457,29 @@ func readClientStates(ctx context.Context, tx neo4j.ManagedTransaction, project 
 		recs, err = collect(ctx, tx, `UNWIND $ids AS id MATCH (a:AppliedEvent {project: $project, id: id}) RETURN a.id AS id`,
 			map[string]any{"project": project, "ids": eventIDs})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, rec := range recs {
 			applied[str(rec, "id")] = true
 		}
 	}
-	return state, applied, nil
+	owners := map[string]string{}
+	if len(convIDs) > 0 {
+		recs, err = collect(ctx, tx, `UNWIND $ids AS id MATCH (v:Conversation {project: $project, id: id}) RETURN v.id AS id, v.client AS client`,
+			map[string]any{"project": project, "ids": convIDs})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, rec := range recs {
+			owners[str(rec, "id")] = str(rec, "client")
+		}
+	}
+	return state, applied, owners, nil
 }
 
 // writeOutcome writes what writeOps decided.
 func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project string,
-	upserts, adds, removes []map[string]any, eventIDs []string, now time.Time) error {
+	upserts, adds, removes, conversations []map[string]any, eventIDs []string, now time.Time) error {
 	p := func(extra map[string]any) map[string]any {
 		extra["project"] = project
 		extra["now"] = now
@@ -439,6 +515,17 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 			ON MATCH SET h.source = CASE WHEN r.verified AND NOT h.verified THEN r.source ELSE h.source END,
 				h.verified = h.verified OR r.verified`, p(map[string]any{"rows": adds})); err != nil {
 			return fmt.Errorf("add values: %w", err)
+		}
+	}
+	if len(conversations) > 0 {
+		if err := exec(ctx, tx, `UNWIND $rows AS r
+			MATCH (c:Client {project: $project, id: r.client})
+			MERGE (v:Conversation {project: $project, id: r.id})
+			ON CREATE SET v.client = r.client
+			SET v.startedAt = r.startedAt, v.lastMessageAt = r.lastMessageAt, v.summary = r.summary,
+				c.lastSeenAt = CASE WHEN c.lastSeenAt IS NULL OR c.lastSeenAt < r.lastMessageAt THEN r.lastMessageAt ELSE c.lastSeenAt END
+			MERGE (c)-[:HAD]->(v)`, p(map[string]any{"rows": conversations})); err != nil {
+			return fmt.Errorf("record conversations: %w", err)
 		}
 	}
 	if len(eventIDs) > 0 {

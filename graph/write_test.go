@@ -46,13 +46,13 @@ func checkImported(t *testing.T, f *fixture, res graph.WriteResult) {
 
 func TestWriteAppliesOpsInOrderAndReportsRefusedLines(t *testing.T) {
 	f := newFixture(t, []string{"phone"}, []string{"email"})
-	res, err := f.s.Write(f.ctx, f.project, importOps(), true)
+	res, err := f.s.Write(f.ctx, f.project, importOps(), graph.WriteOptions{Resolve: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkImported(t, f, res)
 	events := len(published.of(f.project))
-	again, err := f.s.Write(f.ctx, f.project, importOps(), true)
+	again, err := f.s.Write(f.ctx, f.project, importOps(), graph.WriteOptions{Resolve: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestBulkWriteIsResolvedByTheBatchPath(t *testing.T) {
 	}
 	ops := importOps()
 	for _, part := range [][]graph.Op{ops[:4], ops[4:]} { // two batches
-		if _, err := f.s.Write(f.ctx, f.project, part, false); err != nil {
+		if _, err := f.s.Write(f.ctx, f.project, part, graph.WriteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

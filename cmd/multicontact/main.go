@@ -1,6 +1,8 @@
 // Command multicontact runs the Multicontact identity-resolution service.
 //
 //	multicontact serve     the HTTP service (GraphQL API, health, metrics)
+//	multicontact import    NDJSON identity events into a project
+//	multicontact gen       a realistic population as NDJSON, for tests and benchmarks
 //
 // Configuration comes from flags and the environment (see README.md).
 package main
@@ -31,7 +33,7 @@ func main() {
 // Run runs one subcommand until it finishes or ctx is cancelled.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: multicontact serve [flags]")
+		fmt.Fprintln(stderr, "usage: multicontact serve|import|gen [flags]")
 		return flag.ErrHelp
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
@@ -46,7 +48,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		<-ctx.Done()
 		return m.Close()
+	case "import":
+		m := &ImportMain{stdout: stdout, stderr: stderr, log: logger}
+		if err := m.ParseFlags(args[1:], os.Getenv); err != nil {
+			return err
+		}
+		return m.Run(ctx)
+	case "gen":
+		m := &GenMain{stdout: stdout, stderr: stderr}
+		if err := m.ParseFlags(args[1:]); err != nil {
+			return err
+		}
+		return m.Run()
 	default:
-		return fmt.Errorf("unknown command %q (want serve)", args[0])
+		return fmt.Errorf("unknown command %q (want serve, import or gen)", args[0])
 	}
 }

@@ -63,9 +63,7 @@ func NewServeMain(log *slog.Logger) *ServeMain {
 func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&m.Addr, "addr", envOr(getenv, "MULTICONTACT_ADDR", m.Addr), "listen address (MULTICONTACT_ADDR)")
-	fs.StringVar(&m.Neo4j.URI, "neo4j-uri", getenv("NEO4J_URI"), "Neo4j Bolt URI (NEO4J_URI)")
-	fs.StringVar(&m.Neo4j.User, "neo4j-user", envOr(getenv, "NEO4J_USER", "neo4j"), "Neo4j user (NEO4J_USER)")
-	fs.StringVar(&m.Neo4j.Database, "neo4j-database", getenv("NEO4J_DATABASE"), "Neo4j database, default the server's (NEO4J_DATABASE)")
+	neo4jFlags(fs, &m.Neo4j, getenv)
 	fs.BoolVar(&m.GraphiQL, "graphiql", envBool(getenv, "MULTICONTACT_GRAPHIQL", m.GraphiQL), "serve GraphiQL at / (MULTICONTACT_GRAPHIQL)")
 	fs.IntVar(&m.ComplexityLimit, "complexity-limit", envInt(getenv, "MULTICONTACT_COMPLEXITY_LIMIT", m.ComplexityLimit), "GraphQL cost limit (MULTICONTACT_COMPLEXITY_LIMIT)")
 	fs.IntVar(&m.DepthLimit, "depth-limit", envInt(getenv, "MULTICONTACT_DEPTH_LIMIT", m.DepthLimit), "GraphQL depth limit (MULTICONTACT_DEPTH_LIMIT)")
@@ -76,7 +74,6 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	m.Neo4j.Password = getenv("NEO4J_PASSWORD") // never a flag: flags show in process lists
 	m.AdminToken = getenv("MULTICONTACT_ADMIN_TOKEN")
 	m.CORSOrigins = nil
 	for _, o := range strings.Split(*origins, ",") {
@@ -84,8 +81,22 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 			m.CORSOrigins = append(m.CORSOrigins, o)
 		}
 	}
-	if m.Neo4j.URI == "" {
-		return errors.New("NEO4J_URI is not set; `make run` starts a local Neo4j and sets it")
+	return checkNeo4j(&m.Neo4j, getenv)
+}
+
+// neo4jFlags declares the flags that say where Neo4j is, shared by the commands.
+func neo4jFlags(fs *flag.FlagSet, cfg *graph.Config, getenv func(string) string) {
+	fs.StringVar(&cfg.URI, "neo4j-uri", getenv("NEO4J_URI"), "Neo4j Bolt URI (NEO4J_URI)")
+	fs.StringVar(&cfg.User, "neo4j-user", envOr(getenv, "NEO4J_USER", "neo4j"), "Neo4j user (NEO4J_USER)")
+	fs.StringVar(&cfg.Database, "neo4j-database", getenv("NEO4J_DATABASE"), "Neo4j database, default the server's (NEO4J_DATABASE)")
+}
+
+// checkNeo4j completes cfg after the flags are parsed.
+func checkNeo4j(cfg *graph.Config, getenv func(string) string) error {
+	cfg.Password = getenv("NEO4J_PASSWORD") // never a flag: flags show in process lists
+	if cfg.URI == "" {
+		return errors.New("NEO4J_URI is not set; `make run` starts a local Neo4j and sets it " +
+			"(scripts/with-neo4j.sh dev CMD does the same for any command)")
 	}
 	return nil
 }
@@ -124,10 +135,6 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		return err
 	}
 	m.store = store
-	if err := store.ApplyAPISchema(openCtx); err != nil {
-		store.Close(ctx)
-		return err
-	}
 	if m.AdminToken == "" {
 		m.log.Warn("MULTICONTACT_ADMIN_TOKEN is not set: nobody can create projects")
 	}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/identity"
+	"github.com/multicontact/multicontact/ingest"
+)
+
+// ImportMain is the `import` command: NDJSON from a file or stdin into a project.
+type ImportMain struct {
+	Neo4j   graph.Config
+	Project string
+	Create  bool   // create the project when it does not exist
+	Region  string // its default region then
+	Strict  bool
+	Batch   int
+	Path    string // "-" is stdin
+
+	stdout, stderr io.Writer
+	log            *slog.Logger
+}
+
+// ParseFlags reads `import [flags] FILE|-`.
+func (m *ImportMain) ParseFlags(args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(m.stderr)
+	neo4jFlags(fs, &m.Neo4j, getenv)
+	fs.StringVar(&m.Project, "project", "", "project id (required)")
+	fs.BoolVar(&m.Create, "create-project", false, "create the project if it does not exist")
+	fs.StringVar(&m.Region, "region", "RU", "default phone region of a created project")
+	fs.BoolVar(&m.Strict, "strict", false, "stop at the first bad line")
+	fs.IntVar(&m.Batch, "batch", ingest.DefaultBatch, "lines per transaction")
+	fs.Usage = func() {
+		fmt.Fprintln(m.stderr, "usage: multicontact import -project P [flags] FILE|-")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if m.Project == "" || fs.NArg() != 1 {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	m.Path = fs.Arg(0)
+	return checkNeo4j(&m.Neo4j, getenv)
+}
+
+// Run imports the file and prints a summary.
+func (m *ImportMain) Run(ctx context.Context) error {
+	in, size, err := m.open()
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	store, err := graph.Open(ctx, m.Neo4j, graph.WithLogger(m.log))
+	if err != nil {
+		return err
+	}
+	defer store.Close(context.Background())
+	if _, err := store.Project(ctx, m.Project); identity.ErrorCode(err) == identity.CodeNotFound && m.Create {
+		_, err = store.CreateProject(ctx, m.Project, m.Project, m.Region)
+		if err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+
+	im := &ingest.Importer{Store: store, Batch: m.Batch, Strict: m.Strict}
+	im.Refused = func(e graph.LineError) { fmt.Fprintf(m.stderr, "line %d: %v\n", e.Line, e.Err) }
+	im.Progress = m.progress(size)
+	sum, err := im.Import(ctx, m.Project, in)
+	m.summary(sum)
+	if err != nil {
+		return err
+	}
+	if sum.Stopped > 0 {
+		return fmt.Errorf("stopped at line %d (--strict)", sum.Stopped)
+	}
+	return nil
+}
+
+func (m *ImportMain) open() (io.ReadCloser, int64, error) {
+	if m.Path == "-" {
+		return io.NopCloser(os.Stdin), -1, nil
+	}
+	f, err := os.Open(m.Path)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
+}
+
+// progress draws a bar on a terminal and prints a plain line every few
+// seconds otherwise (CI logs, pipes).
+func (m *ImportMain) progress(size int64) func(ingest.Progress) {
+	rate := func(p ingest.Progress) float64 { return float64(p.Applied) / max(p.Elapsed.Seconds(), 1e-3) }
+	if f, ok := m.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		bar := progressbar.NewOptions64(size, progressbar.OptionSetWriter(m.stderr), progressbar.OptionShowBytes(true),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionFullWidth(), progressbar.OptionThrottle(200*time.Millisecond))
+		return func(p ingest.Progress) {
+			bar.Describe(fmt.Sprintf("%d lines, %.0f ops/s", p.Lines, rate(p)))
+			_ = bar.Set64(p.Bytes)
+		}
+	}
+	var last time.Duration
+	return func(p ingest.Progress) {
+		if p.Elapsed-last < 5*time.Second {
+			return
+		}
+		last = p.Elapsed
+		eta := ""
+		if size > 0 && p.Bytes > 0 {
+			eta = fmt.Sprintf(", ETA %s", (time.Duration(float64(p.Elapsed) * float64(size-p.Bytes) / float64(p.Bytes))).Round(time.Second))
+		}
+		fmt.Fprintf(m.stderr, "import: %d lines, %d applied, %d refused, %.0f ops/s%s\n", p.Lines, p.Applied, p.Refused, rate(p), eta)
+	}
+}
+
+func (m *ImportMain) summary(s ingest.Summary) {
+	path := "incremental"
+	if s.Bulk {
+		path = "batch"
+	}
+	fmt.Fprintf(m.stdout, "lines read\t%d\napplied\t%d\nrefused\t%d\nskipped (seen before)\t%d\n", s.Lines, s.Applied, s.Refused, s.Skipped)
+	fmt.Fprintf(m.stdout, "multi-contacts created\t%d\nmerged\t%d\nsplit\t%d\nresolution\t%s\ntime\t%s\n",
+		s.Events[identity.EventCreated], s.Events[identity.EventMerged], s.Events[identity.EventSplit], path, s.Duration.Round(time.Millisecond))
+}

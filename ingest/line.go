@@ -1,0 +1,133 @@
+// Package ingest turns incoming identity events (NDJSON imports, API
+// calls) into validated store operations, in batches, with progress.
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/identity"
+)
+
+// Line is one line of the NDJSON import format (README, "Bulk import").
+// Op is "client", "attribute", "removeAttribute" or "conversation".
+type Line struct {
+	Op      string `json:"op"`
+	EventID string `json:"eventId,omitempty"`
+
+	// client; and conversation (its id)
+	ID            string      `json:"id,omitempty"`
+	Channel       *Channel    `json:"channel,omitempty"`
+	ChannelUserID string      `json:"channelUserId,omitempty"`
+	DisplayName   string      `json:"displayName,omitempty"`
+	CreatedAt     *time.Time  `json:"createdAt,omitempty"`
+	LastSeenAt    *time.Time  `json:"lastSeenAt,omitempty"`
+	Attributes    []Attribute `json:"attributes,omitempty"`
+
+	// attribute, removeAttribute, conversation: the client it belongs to
+	Client   string `json:"client,omitempty"`
+	Field    string `json:"field,omitempty"`
+	Value    string `json:"value,omitempty"`
+	Source   string `json:"source,omitempty"`
+	Verified bool   `json:"verified,omitempty"`
+
+	// conversation
+	StartedAt     *time.Time `json:"startedAt,omitempty"`
+	LastMessageAt *time.Time `json:"lastMessageAt,omitempty"`
+	Summary       string     `json:"summary,omitempty"`
+}
+
+// Channel is a client's channel in the import format.
+type Channel struct {
+	Kind    string `json:"kind"`
+	Account string `json:"account"`
+}
+
+// Attribute is one identifier in the import format; source defaults to IMPORT.
+type Attribute struct {
+	Field    string `json:"field"`
+	Value    string `json:"value"`
+	Source   string `json:"source,omitempty"`
+	Verified bool   `json:"verified,omitempty"`
+}
+
+// ParseLine decodes one NDJSON line into a store operation. Unknown
+// properties, a missing op or a malformed line are refused with a typed
+// error; values are normalized later, by the store.
+func ParseLine(n int, raw []byte) (graph.Op, error) {
+	var l Line
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&l); err != nil {
+		return graph.Op{}, identity.Errorf("line", identity.CodeInvalidArgument, "not a JSON object of the import format: %s", jsonProblem(err))
+	}
+	if dec.More() {
+		return graph.Op{}, identity.Errorf("line", identity.CodeInvalidArgument, "more than one JSON value on the line")
+	}
+	op := graph.Op{Line: n, EventID: l.EventID}
+	switch l.Op {
+	case "client":
+		op.Kind = graph.OpUpsertClient
+		in := identity.ClientInput{ID: l.ID, ChannelUserID: l.ChannelUserID, DisplayName: l.DisplayName}
+		if l.Channel == nil {
+			return op, identity.Errorf("channel", identity.CodeInvalidArgument, "a client line needs its channel {kind, account}")
+		}
+		in.Channel = identity.Channel{Kind: l.Channel.Kind, Account: l.Channel.Account}
+		if l.CreatedAt != nil {
+			in.CreatedAt = *l.CreatedAt
+		}
+		if l.LastSeenAt != nil {
+			in.LastSeenAt = *l.LastSeenAt
+		}
+		for _, a := range l.Attributes {
+			in.Attributes = append(in.Attributes, identity.AttributeInput{Field: a.Field, Value: a.Value,
+				Source: source(a.Source), Verified: a.Verified})
+		}
+		op.Client = in
+	case "attribute", "removeAttribute":
+		op.Kind, op.ClientID = graph.OpAddAttribute, l.Client
+		if l.Op == "removeAttribute" {
+			op.Kind = graph.OpRemoveAttribute
+		}
+		op.Attribute = identity.AttributeInput{Field: l.Field, Value: l.Value, Source: source(l.Source), Verified: l.Verified}
+	case "conversation":
+		op.Kind, op.ClientID = graph.OpConversation, l.Client
+		op.Conversation = graph.Conversation{ID: l.ID, Summary: l.Summary}
+		if l.StartedAt != nil {
+			op.Conversation.StartedAt = *l.StartedAt
+		}
+		if l.LastMessageAt != nil {
+			op.Conversation.LastMessageAt = *l.LastMessageAt
+		}
+	case "":
+		return op, identity.Errorf("op", identity.CodeInvalidArgument, "the line has no op")
+	default:
+		return op, identity.Errorf("op", identity.CodeInvalidArgument, "unknown op %q (want client, attribute, removeAttribute or conversation)", l.Op)
+	}
+	return op, nil
+}
+
+func source(s string) identity.Source {
+	if s == "" {
+		return identity.SourceImport
+	}
+	return identity.Source(strings.ToUpper(s))
+}
+
+// jsonProblem says what is wrong with a line without echoing it whole.
+func jsonProblem(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case asErr(err, &syntax):
+		return fmt.Sprintf("%v at byte %d", syntax, syntax.Offset)
+	case asErr(err, &typ):
+		return fmt.Sprintf("%s must be %s", typ.Field, typ.Type)
+	default:
+		return err.Error()
+	}
+}
