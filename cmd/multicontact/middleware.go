@@ -100,8 +100,12 @@ func requestLog(log *slog.Logger, next http.Handler) http.Handler {
 }
 
 // limitBody refuses request bodies larger than n bytes.
-func limitBody(n int64, next http.Handler) http.Handler {
+func limitBody(n int64, unlimited func(*http.Request) bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if unlimited(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.ContentLength > n {
 			http.Error(w, `{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}`, http.StatusRequestEntityTooLarge)
 			return

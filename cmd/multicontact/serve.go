@@ -168,10 +168,11 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.metrics.registry, promhttp.HandlerOpts{}))
 	mux.Handle("/graphql", auth.Middleware(api))
 	mux.Handle("POST /widget/identify", auth.Middleware(resolver.WidgetHandler(store, m.log)))
+	mux.Handle(resolver.ImportPattern, auth.Middleware(resolver.ImportHandler(store, m.log)))
 	if m.GraphiQL {
 		mux.Handle("GET /{$}", playground.Handler("Multicontact", "/graphql"))
 	}
-	handler := m.metrics.middleware(mux, requestLog(m.log, limitBody(m.MaxBodyBytes, withCORS(m.CORSOrigins, mux))))
+	handler := m.metrics.middleware(mux, requestLog(m.log, limitBody(m.MaxBodyBytes, isImport(mux), withCORS(m.CORSOrigins, mux))))
 
 	m.ln, err = net.Listen("tcp", m.Addr)
 	if err != nil {
@@ -186,6 +187,15 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// isImport reports whether mux routes r to the import, whose body is a
+// stream of any length.
+func isImport(mux *http.ServeMux) func(*http.Request) bool {
+	return func(r *http.Request) bool {
+		_, pattern := mux.Handler(r)
+		return pattern == resolver.ImportPattern
+	}
 }
 
 // URL is the address the server listens on, for tests that listen on port 0.

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// postImport sends an NDJSON body to the import endpoint and returns the
+// status and the response lines.
+func (a *api) postImport(key, project, body string) (int, []map[string]any) {
+	a.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, a.url+"/projects/"+project+"/import", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var lines []map[string]any
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			a.t.Fatalf("response line %q: %v", sc.Text(), err)
+		}
+		lines = append(lines, m)
+	}
+	return res.StatusCode, lines
+}
+
+func TestImportOverHTTP(t *testing.T) {
+	a := startAPI(t, "-max-body-bytes", "200")
+	p := a.project()
+	body := `{"op":"client","eventId":"1","id":"tg-1","channel":{"kind":"telegram","account":"acme"},"attributes":[{"field":"phone","value":"8 916 123-45-67"}]}
+{"op":"client","eventId":"2","id":"wa-1","channel":{"kind":"whatsapp","account":"acme"},"attributes":[{"field":"phone","value":"+7 916 1234567"}]}
+{"op":"attribute","eventId":"3","client":"wa-1","field":"phone","value":"12345"}
+`
+	// A body over the API's limit (200 bytes here) still goes through: an import is a stream.
+	status, lines := a.postImport(p.write, p.id, body)
+	if status != http.StatusOK || len(lines) != 2 {
+		t.Fatalf("import = %d %v", status, lines)
+	}
+	refused, _ := lines[0]["error"].(map[string]any)
+	if lines[0]["line"] != float64(3) || refused["code"] != "INVALID_PHONE" {
+		t.Errorf("refused line = %v", lines[0])
+	}
+	sum, _ := lines[1]["summary"].(map[string]any)
+	if sum["applied"] != float64(2) || sum["refused"] != float64(1) {
+		t.Errorf("summary = %v", sum)
+	}
+	var out struct {
+		Client struct{ MultiContact struct{ Size int } }
+	}
+	a.ok(p.read, `query($p: ID!) { client(projectId: $p, id: "tg-1") { multiContact { size } } }`, map[string]any{"p": p.id}, &out)
+	if out.Client.MultiContact.Size != 2 {
+		t.Errorf("imported clients with one phone: multi-contact of %d, want 2", out.Client.MultiContact.Size)
+	}
+
+	_, again := a.postImport(p.write, p.id, body)
+	if sum, _ := again[len(again)-1]["summary"].(map[string]any); sum["skipped"] != float64(3) || sum["applied"] != float64(0) {
+		t.Errorf("second import summary = %v, want every line skipped", sum)
+	}
+
+	other := a.project()
+	for _, c := range []struct {
+		key    string
+		status int
+	}{{p.read, http.StatusForbidden}, {other.write, http.StatusForbidden}, {"nope", http.StatusUnauthorized}} {
+		if status, _ := a.postImport(c.key, p.id, body); status != c.status {
+			t.Errorf("import with a %s key: %d, want %d", c.key[:min(4, len(c.key))], status, c.status)
+		}
+	}
+	if status, _ := a.postImport(testAdminToken, "no-such-project", body); status != http.StatusNotFound {
+		t.Errorf("import into a missing project: %d, want 404", status)
+	}
+}

@@ -1,0 +1,89 @@
+package resolver
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/identity"
+	"github.com/multicontact/multicontact/ingest"
+)
+
+// ImportLineResult reports one refused line of an HTTP import.
+type ImportLineResult struct {
+	Line    int         `json:"line"`
+	EventID string      `json:"eventId,omitempty"`
+	Error   *InputError `json:"error"`
+}
+
+// ImportSummary closes an HTTP import's response.
+type ImportSummary struct {
+	Lines      int            `json:"lines"`
+	Applied    int            `json:"applied"`
+	Refused    int            `json:"refused"`
+	Skipped    int            `json:"skipped"`
+	Batch      bool           `json:"batch"`
+	Events     map[string]int `json:"events"`
+	StoppedAt  int            `json:"stoppedAt,omitempty"`
+	DurationMS int64          `json:"durationMs"`
+	Error      string         `json:"error,omitempty"`
+}
+
+// ImportPattern is the route of ImportHandler.
+const ImportPattern = "POST /projects/{project}/import"
+
+// ImportHandler takes an NDJSON import (the format of `multicontact import`)
+// as the request body, streamed, for a key with the WRITE role in the
+// project (or the admin token). It answers NDJSON: one line per refused
+// input line, as it happens, then {"summary": ...}. ?strict=true stops at
+// the first bad line.
+func ImportHandler(store *graph.Store, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		project := r.PathValue("project")
+		if err := authorize(r.Context(), project, graph.RoleWrite); err != nil {
+			status, code := http.StatusForbidden, "FORBIDDEN"
+			if errors.Is(err, errUnauthenticated) {
+				status, code = http.StatusUnauthorized, "UNAUTHENTICATED"
+			}
+			writeGraphQLError(w, status, code, err.Error())
+			return
+		}
+		if _, err := store.Project(r.Context(), project); err != nil {
+			if identity.ErrorCode(err) == identity.CodeNotFound {
+				writeGraphQLError(w, http.StatusNotFound, "NOT_FOUND", "project not found")
+				return
+			}
+			log.Error("import: read project", "project", project, "err", err)
+			writeGraphQLError(w, http.StatusServiceUnavailable, "INTERNAL", "the store is unavailable")
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.WriteHeader(http.StatusOK)
+		enc := json.NewEncoder(w)
+		flusher, _ := w.(http.Flusher)
+		im := &ingest.Importer{Store: store, Strict: r.URL.Query().Get("strict") == "true"}
+		im.Refused = func(e graph.LineError) {
+			var ie *identity.Error
+			if !errors.As(e.Err, &ie) {
+				ie = identity.Errorf("line", "INTERNAL", "the line could not be applied")
+			}
+			_ = enc.Encode(ImportLineResult{Line: e.Line, EventID: e.EventID, Error: inputError(ie)})
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		sum, err := im.Import(r.Context(), project, r.Body)
+		out := ImportSummary{Lines: sum.Lines, Applied: sum.Applied, Refused: sum.Refused, Skipped: sum.Skipped,
+			Batch: sum.Bulk, Events: map[string]int{}, StoppedAt: sum.Stopped, DurationMS: sum.Duration.Milliseconds()}
+		for t, n := range sum.Events {
+			out.Events[string(t)] = n
+		}
+		if err != nil {
+			log.Error("import", "project", project, "line", sum.Lines, "err", err)
+			out.Error = "the import stopped early; run it again: lines already applied are skipped"
+		}
+		_ = enc.Encode(map[string]ImportSummary{"summary": out})
+	})
+}
