@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test run build check generate generate-check neo4j-stop
+.PHONY: test run build check generate generate-check bench neo4j-stop
 
 ## test: gofmt, vet, generated code up to date, then every test with the race detector against a throw-away Neo4j
 test: check
@@ -32,6 +32,12 @@ build:
 ## generate: regenerate generated code
 generate:
 	$(GO) generate ./...
+
+## bench: the benchmark of issue 4 on a throw-away Neo4j with more memory (CLIENTS=1000000 for the full run)
+CLIENTS ?= 100000
+bench: build
+	NEO4J_HEAP=$${NEO4J_HEAP:-3g} NEO4J_PAGECACHE=$${NEO4J_PAGECACHE:-4g} NEO4J_TX_MEMORY=$${NEO4J_TX_MEMORY:-2g} \
+		scripts/with-neo4j.sh bench bin/multicontact bench --clients $(CLIENTS) --out bench-result.md
 
 ## neo4j-stop: stop the dev Neo4j that `make run` left running
 neo4j-stop:

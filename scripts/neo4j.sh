@@ -5,6 +5,8 @@
 #   scripts/neo4j.sh start NAME PORT    start instance NAME with Bolt on 127.0.0.1:PORT (idempotent)
 #   scripts/neo4j.sh stop NAME          stop instance NAME
 #   scripts/neo4j.sh password NAME      print the instance's password
+#   scripts/neo4j.sh home NAME          print the instance's folder
+#   scripts/neo4j.sh destroy NAME       stop the instance and delete its data
 #
 # There is no Docker engine and no tarball on Maven Central, so we run the
 # server's own entry point (org.neo4j.server.CommunityEntryPoint, what the
@@ -96,6 +98,7 @@ install) install ;;
 start) start "$2" "$3" ;;
 stop) stop "$2" ;;
 password) cat "$(home_of "$2")/password" ;;
+home) home_of "$2" ;;
 destroy) stop "$2"; rm -rf "$(home_of "$2")" ;;
-*) echo "usage: $0 install | start NAME PORT | stop NAME | password NAME | destroy NAME" >&2; exit 2 ;;
+*) echo "usage: $0 install | start NAME PORT | stop NAME | password NAME | home NAME | destroy NAME" >&2; exit 2 ;;
 esac

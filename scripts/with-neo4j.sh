@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs a command with NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD pointing at a Neo4j.
 #
-#   scripts/with-neo4j.sh test CMD...  a throw-away instance, stopped and removed afterwards
-#   scripts/with-neo4j.sh dev CMD...   the long-lived local instance (left running)
+#   scripts/with-neo4j.sh test CMD...   a throw-away instance, stopped and removed afterwards
+#   scripts/with-neo4j.sh bench CMD...  the same, with the memory of NEO4J_HEAP and NEO4J_PAGECACHE
+#   scripts/with-neo4j.sh dev CMD...    the long-lived local instance (left running)
+#
+# It exports NEO4J_DATA_DIR (the instance's data folder) for the benchmark.
 #
 # When NEO4J_URI is already set, that server is used and nothing is started.
 set -euo pipefail
@@ -18,8 +21,8 @@ free_port() { # first port from $1 on with it and the next one free
 }
 
 case "$mode" in
-test)
-	name=test-$$
+test | bench)
+	name=$mode-$$
 	port=$(free_port 17687)
 	trap '"$here/neo4j.sh" destroy "$name"' EXIT
 	;;
@@ -27,11 +30,13 @@ dev)
 	name=dev
 	port=${NEO4J_DEV_PORT:-7687}
 	;;
-*) echo "usage: $0 test|dev CMD..." >&2; exit 2 ;;
+*) echo "usage: $0 test|bench|dev CMD..." >&2; exit 2 ;;
 esac
 
 "$here/neo4j.sh" start "$name" "$port"
 export NEO4J_URI=bolt://127.0.0.1:$port NEO4J_USER=neo4j
 NEO4J_PASSWORD=$("$here/neo4j.sh" password "$name")
 export NEO4J_PASSWORD
-if [ "$mode" = test ]; then "$@"; else exec "$@"; fi
+NEO4J_DATA_DIR=$("$here/neo4j.sh" home "$name")/data
+export NEO4J_DATA_DIR
+if [ "$mode" = dev ]; then exec "$@"; else "$@"; fi

@@ -3,6 +3,7 @@
 //	multicontact serve     the HTTP service (GraphQL API, health, metrics)
 //	multicontact import    NDJSON identity events into a project
 //	multicontact gen       a realistic population as NDJSON, for tests and benchmarks
+//	multicontact bench     the benchmark: import, re-resolution, writes and lookups, one table
 //
 // Configuration comes from flags and the environment (see README.md).
 package main
@@ -33,7 +34,7 @@ func main() {
 // Run runs one subcommand until it finishes or ctx is cancelled.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: multicontact serve|import|gen [flags]")
+		fmt.Fprintln(stderr, "usage: multicontact serve|import|gen|bench [flags]")
 		return flag.ErrHelp
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
@@ -60,7 +61,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return m.Run()
+	case "bench":
+		m := &BenchMain{stdout: stdout, stderr: stderr}
+		if err := m.ParseFlags(args[1:], os.Getenv); err != nil {
+			return err
+		}
+		return m.Run(ctx)
 	default:
-		return fmt.Errorf("unknown command %q (want serve, import or gen)", args[0])
+		return fmt.Errorf("unknown command %q (want serve, import, gen or bench)", args[0])
 	}
 }

@@ -1,0 +1,494 @@
+// Package benchmark holds the service to its targets (issue 4): it
+// generates a population, runs the real service as a separate process,
+// imports through HTTP, changes a rule, writes and reads through the
+// GraphQL API, and checks the result against the offline oracle.
+package benchmark
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/identity"
+	"github.com/multicontact/multicontact/population"
+)
+
+// Config of one benchmark run.
+type Config struct {
+	Clients   int
+	Seed      uint64
+	Writes    int    // incremental writes per phase (1 writer, then 8)
+	Reads     int    // lookups per reader
+	Binary    string // the multicontact binary to run as the service
+	Neo4j     graph.Config
+	Neo4jData string // Neo4j's data folder, for the store size; "" to skip
+	WorkDir   string // where the generated files go
+	Log       func(format string, args ...any)
+}
+
+// Row is one line of the result table.
+type Row struct{ Measure, Value, Target string }
+
+// Run runs the benchmark and returns its table.
+func Run(ctx context.Context, cfg Config) ([]Row, error) {
+	r := &run{cfg: cfg, admin: "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)}
+	defer r.stop()
+	steps := []func(context.Context) error{r.generate, r.start, r.setup, r.importData, r.ruleChange, r.writes, r.lookups, r.resources, r.check}
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return r.rows, err
+		}
+	}
+	return r.rows, nil
+}
+
+type run struct {
+	cfg          Config
+	admin        string
+	svc          *exec.Cmd
+	api          *api
+	project      string
+	write, read  string
+	data, truth  string
+	clients      []string          // every client the import created
+	persons      map[string]string // client -> true person (the generator's, some of whose lines are refused)
+	rows         []Row
+	idleDeadline time.Duration
+}
+
+func (r *run) add(measure, value, target string) {
+	r.rows = append(r.rows, Row{measure, value, target})
+	r.cfg.Log("%-55s %s", measure, value)
+}
+
+func (r *run) generate(ctx context.Context) error {
+	r.data = filepath.Join(r.cfg.WorkDir, fmt.Sprintf("population-%d-%d.ndjson", r.cfg.Clients, r.cfg.Seed))
+	r.truth = r.data + ".truth.tsv"
+	start := time.Now()
+	out, err := os.Create(r.data)
+	if err != nil {
+		return err
+	}
+	truth, err := os.Create(r.truth)
+	if err != nil {
+		out.Close()
+		return err
+	}
+	bw, tw := bufio.NewWriterSize(out, 1<<20), bufio.NewWriterSize(truth, 1<<20)
+	st, err := population.Write(bw, tw, population.Config{Clients: r.cfg.Clients, Seed: r.cfg.Seed})
+	err = errors.Join(err, bw.Flush(), tw.Flush(), out.Close(), truth.Close())
+	if err != nil {
+		return err
+	}
+	r.cfg.Log("generated %d lines (%d clients of %d persons) in %s", st.Lines, st.Clients, st.Persons, time.Since(start).Round(time.Millisecond))
+	f, err := os.Open(r.truth)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r.persons = make(map[string]string, r.cfg.Clients)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		c, p, _ := strings.Cut(sc.Text(), "\t")
+		r.persons[c] = p
+	}
+	return sc.Err()
+}
+
+// start runs the service as its own process, so that its memory is its own.
+func (r *run) start(ctx context.Context) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	r.svc = exec.Command(r.cfg.Binary, "serve", "-addr", addr, "-graphiql=false")
+	r.svc.Env = append(os.Environ(), "MULTICONTACT_ADMIN_TOKEN="+r.admin)
+	logf, err := os.Create(filepath.Join(r.cfg.WorkDir, "service.log"))
+	if err != nil {
+		return err
+	}
+	r.svc.Stdout, r.svc.Stderr = logf, logf
+	if err := r.svc.Start(); err != nil {
+		return err
+	}
+	r.api = newAPI("http://" + addr)
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		res, err := http.Get(r.api.url + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+	return errors.New("the service did not become ready; see service.log")
+}
+
+func (r *run) stop() {
+	if r.svc != nil && r.svc.Process != nil {
+		_ = r.svc.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = r.svc.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = r.svc.Process.Kill()
+		}
+	}
+}
+
+func (r *run) setup(ctx context.Context) error {
+	r.project = fmt.Sprintf("bench-%d", time.Now().Unix())
+	if err := r.api.do(ctx, r.admin, `mutation($id: ID!) { createProject(input: {id: $id, name: "Benchmark", defaultRegion: "RU"}) { id } }`,
+		map[string]any{"id": r.project}, nil); err != nil {
+		return err
+	}
+	for role, dst := range map[string]*string{"WRITE": &r.write, "READ": &r.read} {
+		var out struct{ CreateApiKey struct{ Secret string } }
+		if err := r.api.do(ctx, r.admin, `mutation($p: ID!, $r: Role!) { createApiKey(projectId: $p, role: $r) { secret } }`,
+			map[string]any{"p": r.project, "r": role}, &out); err != nil {
+			return err
+		}
+		*dst = out.CreateApiKey.Secret
+	}
+	for _, f := range []string{"phone", "email"} {
+		if err := r.api.do(ctx, r.admin, `mutation($p: ID!, $n: String!, $f: [String!]!) { addRule(projectId: $p, input: {name: $n, fields: $f}) { id } }`,
+			map[string]any{"p": r.project, "n": "by " + f, "f": []string{f}}, nil); err != nil {
+			return err
+		}
+	}
+	_, err := r.waitIdle(ctx)
+	return err
+}
+
+// waitIdle polls the project's resolution state and returns how long it
+// took to become IDLE.
+func (r *run) waitIdle(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	for {
+		var out struct{ Project struct{ Resolution struct{ State string } } }
+		if err := r.api.do(ctx, r.read0(), `query($p: ID!) { project(id: $p) { resolution { state } } }`, map[string]any{"p": r.project}, &out); err != nil {
+			return 0, err
+		}
+		if out.Project.Resolution.State == "IDLE" {
+			return time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (r *run) read0() string {
+	if r.read != "" {
+		return r.read
+	}
+	return r.admin
+}
+
+func (r *run) importData(ctx context.Context) error {
+	f, err := os.Open(r.data)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	start := time.Now()
+	sum, err := r.api.importFile(ctx, r.write, r.project, bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return err
+	}
+	took := time.Since(start)
+	if e, _ := sum["error"].(string); e != "" {
+		return fmt.Errorf("import: %s", e)
+	}
+	r.add("import: clients/s (lines/s)", fmt.Sprintf("%.0f (%.0f)", float64(r.cfg.Clients)/took.Seconds(), sum["lines"].(float64)/took.Seconds()), "≥ 20,000")
+	r.add("import: total time, lines applied / refused", fmt.Sprintf("%s, %v / %v", took.Round(time.Second), sum["applied"], sum["refused"]), "")
+	return nil
+}
+
+// ruleChange adds a rule and times the background re-resolution, against
+// the in-memory union-find over the same edges.
+func (r *run) ruleChange(ctx context.Context) error {
+	start := time.Now()
+	if err := r.api.do(ctx, r.admin, `mutation($p: ID!) { addRule(projectId: $p, input: {name: "external id", fields: ["externalId"]}) { id } }`,
+		map[string]any{"p": r.project}, nil); err != nil {
+		return err
+	}
+	if _, err := r.waitIdle(ctx); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	dump, err := r.dump(ctx)
+	if err != nil {
+		return err
+	}
+	ids, keys, links := oracleInput(dump)
+	r.clients = ids
+	ufStart := time.Now()
+	identity.Components(ids, keys, links)
+	uf := time.Since(ufStart)
+	r.add("re-resolution after adding a rule", took.Round(10*time.Millisecond).String(), "≤ 60 s")
+	r.add("  in-memory union-find on the same edges (ratio)", fmt.Sprintf("%s (%.0f×)", uf.Round(time.Millisecond), took.Seconds()/uf.Seconds()), "")
+	return nil
+}
+
+func (r *run) dump(ctx context.Context) (graph.Dump, error) {
+	s, err := graph.Open(ctx, r.cfg.Neo4j)
+	if err != nil {
+		return graph.Dump{}, err
+	}
+	defer s.Close(ctx)
+	return s.DumpProject(ctx, r.project)
+}
+
+// oracleInput is the offline union-find's input from a dump.
+func oracleInput(d graph.Dump) ([]string, map[string][]string, [][2]string) {
+	ids := make([]string, len(d.Clients))
+	keys := map[string][]string{}
+	for i, c := range d.Clients {
+		ids[i] = c.ID
+		if c.Excluded {
+			continue
+		}
+		for _, rule := range d.Rules {
+			ks, _ := identity.MatchKeys(rule, c.Values)
+			for _, k := range ks {
+				keys[c.ID] = append(keys[c.ID], rule.ID+"\x1e"+k)
+			}
+		}
+	}
+	return ids, keys, d.Links
+}
+
+const setAttribute = `mutation($p: ID!, $c: ID!, $f: String!, $v: String!) {
+	setAttribute(projectId: $p, clientId: $c, field: $f, value: $v) { accepted error { code } }
+}`
+
+// writes measures setAttribute with 1 and with 8 concurrent writers: four
+// in five add a new e-mail, one in five a phone of another client (a merge).
+func (r *run) writes(ctx context.Context) error {
+	for _, writers := range []int{1, 8} {
+		lat, took, err := r.parallel(ctx, writers, r.cfg.Writes, func(ctx context.Context, rnd *rand.Rand, n int) error {
+			client := r.clients[rnd.IntN(len(r.clients))]
+			field, value := "email", fmt.Sprintf("w%d-%d-%d@bench.example", writers, n, rnd.Uint32())
+			if rnd.IntN(5) == 0 {
+				field, value = "phone", fmt.Sprintf("+7916%07d", rnd.IntN(10_000_000))
+			}
+			var out struct{ SetAttribute struct{ Accepted bool } }
+			return r.api.do(ctx, r.write, setAttribute, map[string]any{"p": r.project, "c": client, "f": field, "v": value}, &out)
+		})
+		if err != nil {
+			return err
+		}
+		target := ""
+		if writers == 8 {
+			target = "p99 ≤ 30 ms, ≥ 1,000/s"
+		}
+		r.add(fmt.Sprintf("setAttribute, %d writer(s): p50 / p99, writes/s", writers),
+			fmt.Sprintf("%s / %s, %.0f", pct(lat, 50), pct(lat, 99), float64(len(lat))/took.Seconds()), target)
+	}
+	return nil
+}
+
+// lookups measures multiContact and findClients with 8 concurrent readers.
+func (r *run) lookups(ctx context.Context) error {
+	type sample struct{ mc, phone string }
+	var samples []sample
+	rnd := rand.New(rand.NewPCG(r.cfg.Seed, 99))
+	for len(samples) < 500 {
+		var out struct {
+			Client struct {
+				MultiContact struct{ ID string }
+				Attributes   []struct{ Field, Value string }
+			}
+		}
+		id := r.clients[rnd.IntN(len(r.clients))]
+		if err := r.api.do(ctx, r.read, `query($p: ID!, $c: ID!) { client(projectId: $p, id: $c) { multiContact { id } attributes { field value } } }`,
+			map[string]any{"p": r.project, "c": id}, &out); err != nil {
+			return err
+		}
+		for _, a := range out.Client.Attributes {
+			if a.Field == "phone" {
+				samples = append(samples, sample{out.Client.MultiContact.ID, a.Value})
+				break
+			}
+		}
+	}
+	queries := []struct {
+		name, q string
+		vars    func(sample) map[string]any
+	}{
+		{"multiContact", `query($p: ID!, $id: ID!) { multiContact(projectId: $p, id: $id) { id size clients { id channel { kind } lastSeenAt } } }`,
+			func(s sample) map[string]any { return map[string]any{"p": r.project, "id": s.mc} }},
+		{"findClients", `query($p: ID!, $v: String!) { findClients(projectId: $p, field: "phone", value: $v) { id multiContact { id } } }`,
+			func(s sample) map[string]any { return map[string]any{"p": r.project, "v": s.phone} }},
+	}
+	for _, q := range queries {
+		lat, took, err := r.parallel(ctx, 8, r.cfg.Reads*8, func(ctx context.Context, rnd *rand.Rand, n int) error {
+			return r.api.do(ctx, r.read, q.q, q.vars(samples[rnd.IntN(len(samples))]), nil)
+		})
+		if err != nil {
+			return err
+		}
+		r.add(fmt.Sprintf("%s, 8 readers: p50 / p99, queries/s", q.name),
+			fmt.Sprintf("%s / %s, %.0f", pct(lat, 50), pct(lat, 99), float64(len(lat))/took.Seconds()), "p99 ≤ 10 ms, ≥ 3,000/s")
+	}
+	return nil
+}
+
+// parallel runs total calls of fn over workers goroutines and returns each
+// call's latency and the wall time.
+func (r *run) parallel(ctx context.Context, workers, total int, fn func(context.Context, *rand.Rand, int) error) ([]time.Duration, time.Duration, error) {
+	lat := make([]time.Duration, total)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	start := time.Now()
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(r.cfg.Seed, uint64(w)))
+			for i := w; i < total; i += workers {
+				t := time.Now()
+				if err := fn(ctx, rnd, i); err != nil {
+					errs <- err
+					return
+				}
+				lat[i] = time.Since(t)
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	close(errs)
+	return lat, took, <-errs
+}
+
+func pct(lat []time.Duration, p int) string {
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*p/100)].Round(10 * time.Microsecond).String()
+}
+
+func (r *run) resources(ctx context.Context) error {
+	if hwm, err := peakRSS(r.svc.Process.Pid); err == nil {
+		r.add("service peak RSS", fmt.Sprintf("%.0f MB", float64(hwm)/1e6), "≤ 300 MB")
+	}
+	if r.cfg.Neo4jData != "" {
+		if size, err := dirSize(r.cfg.Neo4jData); err == nil {
+			r.add("Neo4j store on disk (data folder)", fmt.Sprintf("%.0f MB", float64(size)/1e6), "")
+		}
+	}
+	return nil
+}
+
+// peakRSS reads a process's high-water resident set size (Linux).
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmHWM")
+}
+
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil {
+			n += info.Size()
+		}
+		return err
+	})
+	return n, err
+}
+
+// check compares every multi-contact with the oracle's components over the
+// final graph, and, for information, with the generator's true persons.
+func (r *run) check(ctx context.Context) error {
+	dump, err := r.dump(ctx)
+	if err != nil {
+		return err
+	}
+	byMC := map[string][]string{}
+	for _, c := range dump.Clients {
+		byMC[c.MultiContactID] = append(byMC[c.MultiContactID], c.ID)
+	}
+	got := map[string]bool{}
+	for _, members := range byMC {
+		slices.Sort(members)
+		got[strings.Join(members, " ")] = true
+	}
+	mismatches := 0
+	for _, comp := range dump.Components() {
+		if !got[strings.Join(comp, " ")] {
+			mismatches++
+		}
+	}
+	r.add("multi-contacts differing from the oracle's components", strconv.Itoa(mismatches), "0")
+	// Against the truth: persons split over several multi-contacts, and
+	// multi-contacts holding several persons (shared family or office phones).
+	mcOf := map[string]string{}
+	for mc, members := range byMC {
+		for _, c := range members {
+			mcOf[c] = mc
+		}
+	}
+	personMCs, mcPersons := map[string]map[string]bool{}, map[string]map[string]bool{}
+	for c, p := range r.persons {
+		mc, ok := mcOf[c]
+		if !ok {
+			continue // a refused client line
+		}
+		if personMCs[p] == nil {
+			personMCs[p] = map[string]bool{}
+		}
+		personMCs[p][mc] = true
+		if mcPersons[mc] == nil {
+			mcPersons[mc] = map[string]bool{}
+		}
+		mcPersons[mc][p] = true
+	}
+	split, mixed := 0, 0
+	for _, m := range personMCs {
+		if len(m) > 1 {
+			split++
+		}
+	}
+	for _, m := range mcPersons {
+		if len(m) > 1 {
+			mixed++
+		}
+	}
+	r.add("truth: persons split / multi-contacts of several persons", fmt.Sprintf("%d of %d / %d of %d", split, len(personMCs), mixed, len(mcPersons)), "")
+	if mismatches > 0 {
+		return fmt.Errorf("%d multi-contacts differ from the oracle", mismatches)
+	}
+	return nil
+}
