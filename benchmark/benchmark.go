@@ -181,7 +181,9 @@ func (r *run) setup(ctx context.Context) error {
 func (r *run) waitIdle(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
 	for {
-		var out struct{ Project struct{ Resolution struct{ State string } } }
+		var out struct {
+			Project struct{ Resolution struct{ State string } }
+		}
 		if err := r.api.do(ctx, r.read0(), `query($p: ID!) { project(id: $p) { resolution { state } } }`, map[string]any{"p": r.project}, &out); err != nil {
 			return 0, err
 		}
