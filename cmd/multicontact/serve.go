@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/multicontact/multicontact/broker"
+	"github.com/multicontact/multicontact/console"
 	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 	"github.com/multicontact/multicontact/resolver"
@@ -140,7 +141,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	}
 	auth := &resolver.Authenticator{Store: store, AdminToken: m.AdminToken}
 	api := resolver.NewServer(resolver.ServerConfig{
-		Resolver:        &resolver.Resolver{Store: store, Broker: m.broker, MaxSubscriptions: m.MaxSubscriptions},
+		Resolver:        &resolver.Resolver{Store: store, Broker: m.broker, Auth: auth, MaxSubscriptions: m.MaxSubscriptions},
 		Auth:            auth,
 		Log:             m.log,
 		ComplexityLimit: m.ComplexityLimit,
@@ -169,6 +170,10 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	mux.Handle("/graphql", auth.Middleware(api))
 	mux.Handle("POST /widget/identify", auth.Middleware(resolver.WidgetHandler(store, m.log)))
 	mux.Handle(resolver.ImportPattern, auth.Middleware(resolver.ImportHandler(store, m.log)))
+	// The operator and admin console (console/), a client of /graphql like any other.
+	consoleHandler := console.Handler("/console")
+	mux.Handle("GET /console", consoleHandler)
+	mux.Handle("GET /console/", consoleHandler)
 	if m.GraphiQL {
 		mux.Handle("GET /{$}", playground.Handler("Multicontact", "/graphql"))
 	}
