@@ -125,24 +125,23 @@ func (s *Store) FindClients(ctx context.Context, project, field, raw string) ([]
 // returns the multi-contact that absorbed it.
 func (s *Store) MultiContact(ctx context.Context, project, id string) (identity.MultiContact, error) {
 	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.MultiContact, error) {
-		rec, err := single(ctx, tx, `MATCH (a:MultiContact {project: $project, id: $id})
+		recs, err := collect(ctx, tx, `MATCH (a:MultiContact {project: $project, id: $id})
 			WITH coalesce(a.aliasOf, a.id) AS live
 			MATCH (m:MultiContact {project: $project, id: live}) WHERE NOT coalesce(m.dissolved, false)
-			RETURN m.id AS id, m.size AS size, m.createdAt AS createdAt,
-				COLLECT { MATCH (x:MultiContact {project: $project, aliasOf: m.id}) RETURN x.id } AS aliases`,
+			OPTIONAL MATCH (c:Client {project: $project, mc: m.id})
+			WITH m, c ORDER BY c.id
+			RETURN m.id AS mcId, m.size AS size, m.createdAt AS mcCreatedAt,
+				COLLECT { MATCH (x:MultiContact {project: $project, aliasOf: m.id}) RETURN x.id } AS aliases, `+clientColumns,
 			map[string]any{"project": project, "id": id})
-		if err != nil || rec == nil {
+		if err != nil || len(recs) == 0 {
 			return identity.MultiContact{}, orNotFound(err, "multiContact", id)
 		}
-		mc := identity.MultiContact{ID: str(rec, "id"), Size: int(i64(rec, "size")), CreatedAt: when(rec, "createdAt"),
-			Aliases: sorted(strs(rec, "aliases"))}
-		recs, err := collect(ctx, tx, `MATCH (c:Client {project: $project, mc: $mc}) RETURN `+clientColumns+` ORDER BY c.id`,
-			map[string]any{"project": project, "mc": mc.ID})
-		if err != nil {
-			return identity.MultiContact{}, err
-		}
+		mc := identity.MultiContact{ID: str(recs[0], "mcId"), Size: int(i64(recs[0], "size")),
+			CreatedAt: when(recs[0], "mcCreatedAt"), Aliases: sorted(strs(recs[0], "aliases"))}
 		for _, r := range recs {
-			mc.Clients = append(mc.Clients, decodeClient(r))
+			if c := decodeClient(r); c.ID != "" {
+				mc.Clients = append(mc.Clients, c)
+			}
 		}
 		return mc, nil
 	})

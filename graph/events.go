@@ -100,47 +100,42 @@ func sorted(s []string) []string {
 // repair pass (repair) clears the mark instead.
 func commitEvents(ctx context.Context, tx neo4j.ManagedTransaction, project string, events []identity.Event,
 	clients []string, repair bool, now time.Time) ([]identity.Event, error) {
-	rec, err := single(ctx, tx, `MATCH (p:Project {id: $project})
-		SET p.seq = p.seq + $n
-		RETURN p.seq AS seq, p.resolution AS state`,
-		map[string]any{"project": project, "n": len(events)})
-	if err != nil {
-		return nil, err
-	}
-	base := i64(rec, "seq") - int64(len(events))
-	if err := storeEvents(ctx, tx, events, base); err != nil {
-		return nil, err
-	}
-	switch {
-	case repair:
-		err = exec(ctx, tx, `UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) REMOVE c.dirty`,
-			map[string]any{"project": project, "ids": clients})
-	case str(rec, "state") == string(identity.ResolutionRunning) && len(clients) > 0:
-		err = exec(ctx, tx, `UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) SET c.dirty = true`,
-			map[string]any{"project": project, "ids": clients})
-	}
-	return events, err
-}
-
-// storeEvents numbers events from base+1 on and writes them.
-func storeEvents(ctx context.Context, tx neo4j.ManagedTransaction, events []identity.Event, base int64) error {
-	if len(events) == 0 {
-		return nil
-	}
 	rows := make([]map[string]any, len(events))
 	for i := range events {
 		e := &events[i]
-		e.Seq = base + int64(i) + 1
-		rows[i] = map[string]any{"seq": e.Seq, "type": string(e.Type), "mc": e.MultiContactID,
+		rows[i] = map[string]any{"type": string(e.Type), "mc": e.MultiContactID,
 			"previous": nonNil(e.PreviousIDs), "new": nonNil(e.NewIDs), "clients": nonNil(e.ClientIDs),
 			"causeKind": string(e.Cause.Kind), "causeAction": e.Cause.Action, "causeField": e.Cause.Field,
 			"causeValue": e.Cause.Value, "causeRule": e.Cause.Rule, "at": e.At}
 	}
-	return exec(ctx, tx, `UNWIND $rows AS r
-		CREATE (e:Event {project: $project, seq: r.seq, type: r.type, mc: r.mc, previous: r.previous,
-			new: r.new, clients: r.clients, causeKind: r.causeKind, causeAction: r.causeAction,
-			causeField: r.causeField, causeValue: r.causeValue, causeRule: r.causeRule, at: r.at})`,
-		map[string]any{"project": events[0].Project, "rows": rows})
+	// One round trip: number and store the events, then mark or unmark.
+	rec, err := single(ctx, tx, `MATCH (p:Project {id: $project})
+		SET p.seq = p.seq + size($rows)
+		WITH p, p.seq - size($rows) AS base
+		CALL {
+			WITH base
+			UNWIND range(0, size($rows) - 1) AS i
+			WITH base + i + 1 AS seq, $rows[i] AS r
+			CREATE (:Event {project: $project, seq: seq, type: r.type, mc: r.mc, previous: r.previous,
+				new: r.new, clients: r.clients, causeKind: r.causeKind, causeAction: r.causeAction,
+				causeField: r.causeField, causeValue: r.causeValue, causeRule: r.causeRule, at: r.at})
+		}
+		CALL {
+			WITH p
+			UNWIND CASE WHEN $repair OR p.resolution = 'RUNNING' THEN $ids ELSE [] END AS id
+			MATCH (c:Client {project: $project, id: id})
+			SET c.dirty = CASE WHEN $repair THEN null ELSE true END
+		}
+		RETURN base`,
+		map[string]any{"project": project, "rows": rows, "ids": nonNil(clients), "repair": repair})
+	if err != nil {
+		return nil, err
+	}
+	base := i64(rec, "base")
+	for i := range events {
+		events[i].Seq = base + int64(i) + 1
+	}
+	return events, nil
 }
 
 func nonNil(s []string) []string {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/multicontact/multicontact/graph"
 )
@@ -49,9 +51,58 @@ var (
 
 // Authenticator turns a bearer secret into a Principal: the admin token
 // from the environment, or a project's API key looked up by its hash.
+// Known keys are remembered for KeyCacheTTL so that a request does not cost
+// a Neo4j round trip; a key revoked through this process is forgotten at
+// once, through another replica within KeyCacheTTL.
 type Authenticator struct {
 	Store      *graph.Store
 	AdminToken string
+
+	mu    sync.Mutex
+	cache map[string]cachedKey // by the secret's hash
+}
+
+// KeyCacheTTL is how long a looked-up key is trusted without asking Neo4j.
+const KeyCacheTTL = 5 * time.Second
+
+type cachedKey struct {
+	principal Principal
+	until     time.Time
+}
+
+// Forget drops a key from the cache, as its revocation must take effect now.
+func (a *Authenticator) Forget(keyID string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for h, k := range a.cache {
+		if k.principal.KeyID == keyID {
+			delete(a.cache, h)
+		}
+	}
+}
+
+func (a *Authenticator) lookup(ctx context.Context, secret string) (*Principal, error) {
+	hash := graph.HashSecret(secret)
+	now := time.Now()
+	a.mu.Lock()
+	if k, ok := a.cache[hash]; ok && now.Before(k.until) {
+		a.mu.Unlock()
+		p := k.principal
+		return &p, nil
+	}
+	a.mu.Unlock()
+	k, err := a.Store.Authenticate(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	p := Principal{Project: k.Project, Role: k.Role, KeyID: k.ID}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cache == nil || len(a.cache) > 10000 { // bounded: start over rather than grow
+		a.cache = map[string]cachedKey{}
+	}
+	a.cache[hash] = cachedKey{principal: p, until: now.Add(KeyCacheTTL)}
+	return &p, nil
 }
 
 // BearerToken extracts the token of an "Authorization: Bearer <token>" value.
@@ -76,14 +127,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (*Princ
 	if a.AdminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(a.AdminToken)) == 1 {
 		return &Principal{Admin: true}, nil
 	}
-	k, err := a.Store.Authenticate(ctx, token)
+	p, err := a.lookup(ctx, token)
 	if errors.Is(err, graph.ErrUnknownKey) {
 		return nil, errBadKey
 	}
-	if err != nil {
-		return nil, err
-	}
-	return &Principal{Project: k.Project, Role: k.Role, KeyID: k.ID}, nil
+	return p, err
 }
 
 // Middleware authenticates the Authorization header of every request and

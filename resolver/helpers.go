@@ -6,6 +6,8 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 )
@@ -168,4 +170,15 @@ func matches(e identity.Event, mc *string, client string) bool {
 		return true
 	}
 	return false
+}
+
+// onlyID reports whether the field being resolved selects nothing but the
+// object's id (and __typename), so a stub answers without a store read.
+func onlyID(ctx context.Context) bool {
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name != "id" && f.Name != "__typename" {
+			return false
+		}
+	}
+	return true
 }

@@ -14,6 +14,8 @@ import (
 type Resolver struct {
 	Store  *graph.Store
 	Broker *broker.Broker
+	// Auth, when set, forgets revoked keys at once.
+	Auth *Authenticator
 	// MaxSubscriptions bounds the subscriptions of one websocket connection.
 	MaxSubscriptions int
 }

@@ -21,6 +21,9 @@ func (r *clientResolver) Conversations(ctx context.Context, obj *Client) ([]*Con
 
 // MultiContact is the resolver for the multiContact field.
 func (r *clientResolver) MultiContact(ctx context.Context, obj *Client) (*MultiContact, error) {
+	if onlyID(ctx) { // findClients { multiContact { id } }: no need to load the members
+		return &MultiContact{ID: obj.mc, project: obj.project}, nil
+	}
 	return r.multiContact(ctx, obj.project, obj.mc)
 }
 
@@ -281,7 +284,13 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, projectID string, i
 	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
 		return false, err
 	}
-	return true, r.Store.RevokeAPIKey(ctx, projectID, id)
+	if err := r.Store.RevokeAPIKey(ctx, projectID, id); err != nil {
+		return false, err
+	}
+	if r.Auth != nil {
+		r.Auth.Forget(id)
+	}
+	return true, nil
 }
 
 // RotateIdentitySecret is the resolver for the rotateIdentitySecret field.
