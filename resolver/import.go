@@ -59,6 +59,11 @@ func ImportHandler(store *graph.Store, log *slog.Logger) http.Handler {
 			writeGraphQLError(w, http.StatusServiceUnavailable, "INTERNAL", "the store is unavailable")
 			return
 		}
+		// Refused lines are answered while the body is still being read: on
+		// HTTP/1.1 that needs full duplex, or the server stops the body early.
+		if err := http.NewResponseController(w).EnableFullDuplex(); err != nil {
+			log.Warn("import: no full duplex; refused lines come at the end", "err", err)
+		}
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.WriteHeader(http.StatusOK)
 		enc := json.NewEncoder(w)

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -76,5 +77,29 @@ func TestImportOverHTTP(t *testing.T) {
 	}
 	if status, _ := a.postImport(testAdminToken, "no-such-project", body); status != http.StatusNotFound {
 		t.Errorf("import into a missing project: %d, want 404", status)
+	}
+}
+
+// TestImportOverHTTPReadsTheWholeStream answers refused lines while the body
+// is still arriving; every line must still be read (HTTP/1.1 full duplex).
+func TestImportOverHTTPReadsTheWholeStream(t *testing.T) {
+	a := startAPI(t)
+	p := a.project()
+	var b strings.Builder
+	const lines = 4000
+	for i := range lines {
+		phone := fmt.Sprintf("+7916%07d", i)
+		if i%10 == 0 {
+			phone = "12345" // refused, answered at once
+		}
+		fmt.Fprintf(&b, `{"op":"client","id":"c%d","channel":{"kind":"web","account":"acme"},"attributes":[{"field":"phone","value":"%s"}]}`+"\n", i, phone)
+	}
+	status, out := a.postImport(p.write, p.id, b.String())
+	if status != http.StatusOK {
+		t.Fatalf("status %d", status)
+	}
+	sum, _ := out[len(out)-1]["summary"].(map[string]any)
+	if sum["lines"] != float64(lines) || sum["applied"] != float64(lines*9/10) || sum["refused"] != float64(lines/10) || len(out) != lines/10+1 {
+		t.Errorf("summary = %v with %d response lines; want all %d lines read", sum, len(out), lines)
 	}
 }
