@@ -15,7 +15,7 @@ const result = await build({
   splitting: true,
   format: "esm",
   target: ["es2022"],
-  minify: true,
+  minify: !process.env.CONSOLE_DEBUG, // CONSOLE_DEBUG=1 npm run build: readable stacks (do not commit that build)
   legalComments: "linked",
   jsx: "automatic",
   jsxImportSource: "preact",

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -88,6 +89,19 @@ func seedConsole(a *api, p testProject) {
 		}
 		a.ok(p.write, upsert, map[string]any{"p": p.id, "in": map[string]any{"id": id, "displayName": name,
 			"channel": map[string]any{"kind": kind, "account": "acme"}, "channelUserId": id + "-user", "attributes": as}}, nil)
+	}
+	var rules struct {
+		Project struct {
+			Rules []struct {
+				ID     string
+				Fields []string
+			}
+		}
+	}
+	a.ok(p.read, `query($p: ID!) { project(id: $p) { rules { id fields } } }`, map[string]any{"p": p.id}, &rules)
+	for _, r := range rules.Project.Rules {
+		a.ok(p.admin, `mutation($p: ID!, $r: ID!, $in: RuleInput!) { updateRule(projectId: $p, ruleId: $r, input: $in) { id } }`,
+			map[string]any{"p": p.id, "r": r.ID, "in": map[string]any{"name": "Same " + strings.Join(r.Fields, " and "), "fields": r.Fields}}, nil)
 	}
 	put("tg-anna", "telegram", "Anna Petrova", attr{"phone", "+7 916 123-45-67"}, attr{"email", "anna@example.com"})
 	put("web-anna", "web", "Anna (site)", attr{"email", "Anna@Example.com"})

@@ -63,8 +63,16 @@ const style: cytoscape.StylesheetJson = [
 export function draw(container: HTMLElement, onPick: (clientId: string) => void): Drawing {
   const cy: Core = cytoscape({ container, style, minZoom: 0.3, maxZoom: 3, wheelSensitivity: 0.3, boxSelectionEnabled: false, autoungrabify: false });
   cy.on("tap", "node.client", (e) => onPick(e.target.data("client")));
+  // Follow the container's size (narrow screens, rotated phones).
+  const resized = new ResizeObserver(() => {
+    if (cy.destroyed()) return;
+    cy.resize();
+    cy.fit(undefined, 24);
+  });
+  resized.observe(container);
   let first = true;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let layout: cytoscape.Layouts | undefined;
   return {
     update(mc, selected) {
       const want = elements(mc, selected);
@@ -87,19 +95,24 @@ export function draw(container: HTMLElement, onPick: (clientId: string) => void)
         }
       });
       if (added.length || first) {
-        cy.layout({ name: "cose", animate: !first, animationDuration: 400, randomize: first, nodeRepulsion: () => 9000, idealEdgeLength: () => 70, padding: 24, fit: true } as cytoscape.LayoutOptions).run();
+        layout?.stop();
+        layout = cy.layout({ name: "cose", animate: first ? false : "end", // "end": computed at once, then animated; a live animated cose outlives cy.destroy()
+          animationDuration: 400, randomize: first, nodeRepulsion: () => 9000, idealEdgeLength: () => 70, padding: 24, fit: true } as cytoscape.LayoutOptions);
+        layout.run();
       }
       if (added.length) {
         let news = cy.collection();
         for (const id of added) news = news.union(cy.getElementById(id));
         news.addClass("new");
         clearTimeout(timer);
-        timer = setTimeout(() => news.removeClass("new"), 4000);
+        timer = setTimeout(() => cy.destroyed() || news.removeClass("new"), 4000);
       }
       first = false;
     },
     destroy() {
+      resized.disconnect();
       clearTimeout(timer);
+      layout?.stop();
       cy.destroy();
     },
   };
