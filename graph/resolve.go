@@ -325,9 +325,12 @@ func (r *resolver) write(as []identity.Assignment, members map[string]identity.M
 	}
 	return exec(r.ctx, r.tx, `
 		CALL {
-			UNWIND $mcs AS row
-			MERGE (m:MultiContact {project: $project, id: row.id})
-			ON CREATE SET m.createdAt = $now, m.version = 1
+			UNWIND [row IN $mcs WHERE row.new] AS row
+			CREATE (:MultiContact {project: $project, id: row.id, size: row.size, createdAt: $now, updatedAt: $now, version: 1})
+		}
+		CALL {
+			UNWIND [row IN $mcs WHERE NOT row.new] AS row
+			MATCH (m:MultiContact {project: $project, id: row.id})
 			SET m.size = row.size, m.updatedAt = $now
 		}
 		CALL {
