@@ -46,14 +46,14 @@ export function elements(mc: MultiContact, selected: string[]): ElementDefinitio
 }
 
 const style: cytoscape.StylesheetJson = [
-  { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "font-size": 11, "text-valign": "bottom", "text-margin-y": 4, color: "#1f2933", "font-family": "system-ui, sans-serif" } },
+  { selector: "node", style: { label: "data(label)", "text-wrap": "wrap", "font-size": 13, "text-valign": "bottom", "text-margin-y": 4, color: "#1f2933", "font-family": "system-ui, sans-serif" } },
   { selector: "node.client", style: { shape: "ellipse", width: 34, height: 34, "background-color": "#2563eb", "border-width": 2, "border-color": "#1e40af" } },
   { selector: "node.client.excluded", style: { "background-color": "#9ca3af", "border-style": "dashed" } },
   { selector: "node.client.picked", style: { "border-width": 5, "border-color": "#f59e0b" } },
   { selector: "node.channel", style: { shape: "round-rectangle", width: 26, height: 20, "background-color": "#10b981" } },
   { selector: "node.key", style: { shape: "diamond", width: 22, height: 22, "background-color": "#8b5cf6" } },
   { selector: "node.new", style: { "overlay-color": "#f59e0b", "overlay-opacity": 0.35, "overlay-padding": 8 } },
-  { selector: "edge", style: { width: 2, "curve-style": "bezier", label: "data(label)", "font-size": 10, "text-rotation": "autorotate", "text-background-color": "#ffffff", "text-background-opacity": 0.85, "text-background-padding": "2px", color: "#374151", "line-color": "#94a3b8" } },
+  { selector: "edge", style: { width: 2, "curve-style": "bezier", label: "data(label)", "font-size": 12, "text-rotation": "autorotate", "text-background-color": "#ffffff", "text-background-opacity": 0.85, "text-background-padding": "2px", color: "#374151", "line-color": "#94a3b8" } },
   { selector: "edge.via", style: { "line-color": "#a7f3d0", width: 1.5 } },
   { selector: "edge.rule", style: { "line-color": "#8b5cf6" } },
   { selector: "edge.manual", style: { "line-color": "#f97316", "line-style": "dashed", width: 3 } },
@@ -97,7 +97,7 @@ export function draw(container: HTMLElement, onPick: (clientId: string) => void)
       if (added.length || first) {
         layout?.stop();
         layout = cy.layout({ name: "cose", animate: first ? false : "end", // "end": computed at once, then animated; a live animated cose outlives cy.destroy()
-          animationDuration: 400, randomize: first, nodeRepulsion: () => 9000, idealEdgeLength: () => 70, padding: 24, fit: true } as cytoscape.LayoutOptions);
+          animationDuration: 400, randomize: first, nodeRepulsion: () => 4000, idealEdgeLength: () => 50, padding: 24, fit: true } as cytoscape.LayoutOptions);
         layout.run();
       }
       if (added.length) {

@@ -1,7 +1,7 @@
 // Lookup: find clients by any identifier (a phone typed any way, an email, ...)
 // or by client id. With "any field", every field of the project is asked,
 // since the API normalizes per field.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, gql, type Session } from "./api";
 import type { Client, Field } from "./types";
 import { Empty, ErrorBox, Loading, Section, Time, channelName, useLoad } from "./ui";
@@ -51,8 +51,15 @@ async function search(s: Session, fields: Field[], q: string, field: string): Pr
 export function Lookup({ session, q, field }: { session: Session; q: string; field: string }) {
   const [text, setText] = useState(q);
   const [by, setBy] = useState(field);
-  useEffect(() => setText(q), [q]);
-  useEffect(() => setBy(field), [field]);
+  // Follow the address (back/forward) without wiping what was typed right after the page opened.
+  const shown = useRef({ q, field });
+  useEffect(() => {
+    if (shown.current.q !== q || shown.current.field !== field) {
+      shown.current = { q, field };
+      setText(q);
+      setBy(field);
+    }
+  }, [q, field]);
 
   const [fields] = useLoad(
     () => gql<{ project: { fields: Field[] } | null }>(session, `query($p: ID!) { project(id: $p) { fields { key label type builtIn } } }`, { p: session.projectId }).then((d) => d.project?.fields ?? []),
