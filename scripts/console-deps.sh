@@ -21,4 +21,4 @@ if [ ! -x /usr/bin/chromium ]; then
 	$sudo apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
-/usr/bin/chromium --version
+/usr/bin/chromium --version 2>/dev/null || true # (its Debian wrapper may print a harmless shell warning)
