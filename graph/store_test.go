@@ -3,7 +3,6 @@ package graph_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -11,15 +10,11 @@ import (
 	"time"
 
 	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/graph/graphtest"
 	"github.com/multicontact/multicontact/identity"
 )
 
-var (
-	shared     *graph.Store
-	sharedErr  error
-	sharedOnce sync.Once
-	projectSeq atomic.Int64
-)
+var projectSeq atomic.Int64
 
 // recorder is a Publisher that keeps what it is given.
 type recorder struct {
@@ -47,26 +42,10 @@ func (r *recorder) of(project string) []identity.Event {
 
 var published = &recorder{}
 
-// openStore returns the store shared by the package's tests, on the Neo4j
-// that NEO4J_URI names (`make test` starts one).
+// openStore returns the store shared by the package's tests.
 func openStore(t *testing.T) *graph.Store {
 	t.Helper()
-	if os.Getenv("NEO4J_URI") == "" {
-		if testing.Short() {
-			t.Skip("no Neo4j under -short")
-		}
-		t.Fatal("NEO4J_URI is not set: run the tests with `make test`, which starts a local Neo4j")
-	}
-	sharedOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		shared, sharedErr = graph.Open(ctx, graph.Config{URI: os.Getenv("NEO4J_URI"), User: os.Getenv("NEO4J_USER"),
-			Password: os.Getenv("NEO4J_PASSWORD"), Database: os.Getenv("NEO4J_DATABASE")}, graph.WithPublisher(published))
-	})
-	if sharedErr != nil {
-		t.Fatalf("open store: %v", sharedErr)
-	}
-	return shared
+	return graphtest.Store(t, graph.WithPublisher(published))
 }
 
 // fixture is one test's own project.

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/graph/graphtest"
 	"github.com/multicontact/multicontact/identity"
 	"github.com/multicontact/multicontact/ingest"
 	"github.com/multicontact/multicontact/population"
@@ -39,29 +38,11 @@ func TestParseLineRefusesWhatIsNotTheFormat(t *testing.T) {
 	}
 }
 
-var (
-	store     *graph.Store
-	storeErr  error
-	storeOnce sync.Once
-	seq       atomic.Int64
-)
+var seq atomic.Int64
 
 func openStore(t *testing.T) *graph.Store {
 	t.Helper()
-	if os.Getenv("NEO4J_URI") == "" {
-		if testing.Short() {
-			t.Skip("no Neo4j under -short")
-		}
-		t.Fatal("NEO4J_URI is not set: run the tests with `make test`, which starts a local Neo4j")
-	}
-	storeOnce.Do(func() {
-		store, storeErr = graph.Open(context.Background(), graph.Config{URI: os.Getenv("NEO4J_URI"),
-			User: os.Getenv("NEO4J_USER"), Password: os.Getenv("NEO4J_PASSWORD"), Database: os.Getenv("NEO4J_DATABASE")})
-	})
-	if storeErr != nil {
-		t.Fatal(storeErr)
-	}
-	return store
+	return graphtest.Store(t)
 }
 
 // newProject makes a project with rules {phone} and {email}.

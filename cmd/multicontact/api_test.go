@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
 
+	"github.com/multicontact/multicontact/graph/graphtest"
 	"github.com/multicontact/multicontact/resolver"
 )
 
@@ -32,20 +33,10 @@ type api struct {
 	url string
 }
 
-func needNeo4j(t *testing.T) {
-	t.Helper()
-	if os.Getenv("NEO4J_URI") == "" {
-		if testing.Short() {
-			t.Skip("no Neo4j under -short")
-		}
-		t.Fatal("NEO4J_URI is not set: run the tests with `make test`, which starts a local Neo4j")
-	}
-}
-
 // startAPI boots the real serve command on port 0 with a known admin token.
 func startAPI(t *testing.T, flags ...string) *api {
 	t.Helper()
-	needNeo4j(t)
+	graphtest.Require(t)
 	m := NewServeMain(slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	getenv := func(k string) string {
 		if k == "MULTICONTACT_ADMIN_TOKEN" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/multicontact/multicontact/graph/graphtest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,12 +13,7 @@ import (
 // TestServeAnswersHealthAndReadiness boots the real command on port 0
 // against the test Neo4j.
 func TestServeAnswersHealthAndReadiness(t *testing.T) {
-	if os.Getenv("NEO4J_URI") == "" {
-		if testing.Short() {
-			t.Skip("no Neo4j under -short")
-		}
-		t.Fatal("NEO4J_URI is not set: run the tests with `make test`, which starts a local Neo4j")
-	}
+	graphtest.Require(t)
 	m := NewServeMain(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := m.ParseFlags([]string{"-addr", "127.0.0.1:0"}, os.Getenv); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,53 @@
+// Package graphtest connects tests to the Neo4j that `make test` starts.
+package graphtest
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/multicontact/multicontact/graph"
+)
+
+// Config is the test server's address from the environment
+// (NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE).
+func Config() graph.Config {
+	return graph.Config{URI: os.Getenv("NEO4J_URI"), User: os.Getenv("NEO4J_USER"),
+		Password: os.Getenv("NEO4J_PASSWORD"), Database: os.Getenv("NEO4J_DATABASE")}
+}
+
+// Require stops a test that needs Neo4j when none is configured: a skip
+// under -short, otherwise a failure that says how to run the tests.
+func Require(t testing.TB) {
+	t.Helper()
+	if os.Getenv("NEO4J_URI") == "" {
+		if testing.Short() {
+			t.Skip("no Neo4j under -short")
+		}
+		t.Fatal("NEO4J_URI is not set: run the tests with `make test`, which starts a local Neo4j")
+	}
+}
+
+var (
+	once    sync.Once
+	store   *graph.Store
+	openErr error
+)
+
+// Store returns one store shared by a test binary's tests; each test
+// isolates its data in a project of its own. opts apply to the first call.
+func Store(t testing.TB, opts ...graph.Option) *graph.Store {
+	t.Helper()
+	Require(t)
+	once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		store, openErr = graph.Open(ctx, Config(), opts...)
+	})
+	if openErr != nil {
+		t.Fatalf("open store: %v", openErr)
+	}
+	return store
+}
