@@ -1,7 +1,7 @@
 // The console's shell: sign-in, the header with navigation, and a hash
 // router (#/lookup, #/settings, #/mc/<id>) so the server needs no fallback route.
 import { render } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useState } from "preact/hooks";
 import { closeSubscriptions, type Session } from "./api";
 import { SignIn } from "./signin";
 import { Lookup } from "./lookup";
@@ -41,9 +41,10 @@ function App() {
   const hash = useHash();
   const { parts, query } = route(hash);
 
-  useEffect(() => {
-    const main = document.getElementById("main");
-    main?.focus({ preventScroll: true });
+  // A new page moves focus to its content at once (a layout effect: before
+  // the page shows, so it never pulls focus out of a field being typed in).
+  useLayoutEffect(() => {
+    document.getElementById("main")?.focus({ preventScroll: true });
   }, [parts[0], parts[1]]);
 
   if (!session) {
