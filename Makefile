@@ -3,10 +3,11 @@
 
 GO ?= go
 
-.PHONY: test run build check generate generate-check bench neo4j-stop
+.PHONY: test run build check generate generate-check console console-check bench neo4j-stop
 
-## test: gofmt, vet, generated code up to date, then every test with the race detector against a throw-away Neo4j
+## test: gofmt, vet, generated code up to date, then every test (browser tests included) with the race detector against a throw-away Neo4j
 test: check
+	scripts/console-deps.sh
 	scripts/with-neo4j.sh test $(GO) test -race -count=1 ./...
 
 ## check: the static checks, no Neo4j needed
@@ -28,6 +29,15 @@ run:
 ## build: the binary in bin/
 build:
 	$(GO) build -o bin/multicontact ./cmd/multicontact
+
+## console: rebuild the embedded console (console/dist) from console/src
+console:
+	cd console && npm ci && npm run build
+
+## console-check: console/dist is what its sources build
+console-check: console
+	@git diff --quiet -- console/dist && test -z "$$(git status --porcelain -- console/dist)" || \
+		{ echo "console/dist is stale: run 'make console' and commit"; git status --short -- console/dist; exit 1; }
 
 ## generate: regenerate generated code
 generate:

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
@@ -52,6 +53,12 @@ type ServeMain struct {
 	metrics *metrics
 	server  *http.Server
 	ln      net.Listener
+	// Handlers run under base and are counted in inflight, so that Close can
+	// end websocket handlers (which Shutdown does not wait for) before it
+	// closes the store under them.
+	base     context.Context
+	stopBase context.CancelFunc
+	inflight sync.WaitGroup
 }
 
 // NewServeMain returns the command with its defaults.
@@ -184,7 +191,14 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		store.Close(ctx)
 		return err
 	}
-	m.server = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	m.base, m.stopBase = context.WithCancel(context.Background())
+	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.inflight.Add(1)
+		defer m.inflight.Done()
+		handler.ServeHTTP(w, r)
+	})
+	m.server = &http.Server{Handler: counted, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return m.base }}
 	m.log.Info("listening", "addr", m.ln.Addr().String())
 	go func() {
 		if err := m.server.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -206,13 +220,23 @@ func isImport(mux *http.ServeMux) func(*http.Request) bool {
 // URL is the address the server listens on, for tests that listen on port 0.
 func (m *ServeMain) URL() string { return "http://" + m.ln.Addr().String() }
 
-// Close stops serving, waiting up to 10s for requests in flight, then closes the store.
+// Close stops serving: it refuses new connections, waits up to 10s for
+// requests in flight, ends open websockets, waits for their handlers, and
+// then closes the store.
 func (m *ServeMain) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var errs []error
 	if m.server != nil {
 		errs = append(errs, m.server.Shutdown(ctx))
+		m.stopBase()
+		done := make(chan struct{})
+		go func() { m.inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			errs = append(errs, errors.New("handlers still running after 10s"))
+		}
 	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close(ctx))
