@@ -242,7 +242,7 @@ func (r *run) ruleChange(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ids, keys, links := oracleInput(dump)
+	ids, keys, links := dump.OracleInput()
 	r.clients = ids
 	ufStart := time.Now()
 	identity.Components(ids, keys, links)
@@ -259,25 +259,6 @@ func (r *run) dump(ctx context.Context) (graph.Dump, error) {
 	}
 	defer s.Close(ctx)
 	return s.DumpProject(ctx, r.project)
-}
-
-// oracleInput is the offline union-find's input from a dump.
-func oracleInput(d graph.Dump) ([]string, map[string][]string, [][2]string) {
-	ids := make([]string, len(d.Clients))
-	keys := map[string][]string{}
-	for i, c := range d.Clients {
-		ids[i] = c.ID
-		if c.Excluded {
-			continue
-		}
-		for _, rule := range d.Rules {
-			ks, _ := identity.MatchKeys(rule, c.Values)
-			for _, k := range ks {
-				keys[c.ID] = append(keys[c.ID], rule.ID+"\x1e"+k)
-			}
-		}
-	}
-	return ids, keys, d.Links
 }
 
 const setAttribute = `mutation($p: ID!, $c: ID!, $f: String!, $v: String!) {

@@ -25,6 +25,10 @@ type Dump struct {
 	Rules   []identity.Rule // enabled rules
 	Clients []DumpClient
 	Links   [][2]string
+	// Quarantined are the keys over the cap, as "rule\x1ekey": they link
+	// nobody. Which keys are quarantined depends on history (a key stays
+	// quarantined until allowed), so the oracle takes it from the graph.
+	Quarantined map[string]bool
 }
 
 // DumpProject reads a project's clients, unblocked values, links and rules.
@@ -55,15 +59,28 @@ func (s *Store) DumpProject(ctx context.Context, project string) (Dump, error) {
 		}
 		err = stream(ctx, tx, `MATCH (a:Client {project: $project})-[:LINKED]->(b:Client) RETURN a.id AS a, b.id AS b ORDER BY a, b`, p,
 			func(rec *neo4j.Record) { d.Links = append(d.Links, [2]string{str(rec, "a"), str(rec, "b")}) })
+		if err != nil {
+			return Dump{}, err
+		}
+		d.Quarantined = map[string]bool{}
+		err = stream(ctx, tx, `MATCH (k:MatchKey {project: $project, quarantined: true}) RETURN k.rule AS rule, k.key AS key`, p,
+			func(rec *neo4j.Record) { d.Quarantined[str(rec, "rule")+"\x1e"+str(rec, "key")] = true })
 		return d, err
 	})
 }
 
 // Components computes, offline, the components that the dump's rules,
-// values and links imply (ignoring quarantine, which depends on history).
+// values and links imply, without the quarantined keys.
 func (d Dump) Components() [][]string {
-	ids := make([]string, len(d.Clients))
-	keys := map[string][]string{}
+	ids, keys, links := d.OracleInput()
+	return identity.Components(ids, keys, links)
+}
+
+// OracleInput is what the offline union-find takes: every client, the
+// linking keys of each, and the manual links between included clients.
+func (d Dump) OracleInput() (ids []string, keys map[string][]string, links [][2]string) {
+	ids = make([]string, len(d.Clients))
+	keys = map[string][]string{}
 	excluded := map[string]bool{}
 	for i, c := range d.Clients {
 		ids[i] = c.ID
@@ -74,15 +91,16 @@ func (d Dump) Components() [][]string {
 		for _, r := range d.Rules {
 			ks, _ := identity.MatchKeys(r, c.Values)
 			for _, k := range ks {
-				keys[c.ID] = append(keys[c.ID], r.ID+"\x1e"+k)
+				if id := r.ID + "\x1e" + k; !d.Quarantined[id] {
+					keys[c.ID] = append(keys[c.ID], id)
+				}
 			}
 		}
 	}
-	var links [][2]string
 	for _, l := range d.Links {
 		if !excluded[l[0]] && !excluded[l[1]] {
 			links = append(links, l)
 		}
 	}
-	return identity.Components(ids, keys, links)
+	return ids, keys, links
 }
