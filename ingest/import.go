@@ -5,7 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"maps"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/multicontact/multicontact/graph"
@@ -14,9 +18,10 @@ import (
 
 // Defaults of an Importer.
 const (
-	DefaultBatch = 1000 // ops per transaction
-	DefaultSmall = 2000 // an import of at most this many lines is resolved incrementally
-	maxLineBytes = 1 << 20
+	DefaultBatch   = 1000 // ops per transaction
+	DefaultSmall   = 2000 // an import of at most this many lines is resolved incrementally
+	DefaultWorkers = 2    // concurrent transactions of a large import
+	maxLineBytes   = 1 << 20
 )
 
 // Importer reads NDJSON and applies it to a project through the store.
@@ -25,9 +30,14 @@ type Importer struct {
 	Batch  int  // ops per transaction; DefaultBatch when 0
 	Small  int  // at most this many lines: incremental resolution; DefaultSmall when 0
 	Strict bool // stop at the first refused line
+	// Workers is how many transactions a large import runs at once
+	// (DefaultWorkers when 0). Ops are spread by client, so each client's
+	// ops still apply in file order; a strict or small import uses one.
+	Workers int
 	// Progress, when set, is called after every batch.
 	Progress func(Progress)
-	// Refused, when set, is called for every refused line, in order.
+	// Refused, when set, is called for every refused line: in line order
+	// with one worker, in line order per client with several.
 	Refused func(graph.LineError)
 }
 
@@ -60,17 +70,16 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 	if small <= 0 {
 		small = DefaultSmall
 	}
-	sum := Summary{Events: map[identity.EventType]int{}}
+	t := &tally{sum: Summary{Events: map[identity.EventType]int{}}, im: im, start: start}
 	counter := &countingReader{r: r}
+	t.bytes = func() int64 { return atomic.LoadInt64(&counter.n) }
 	sc := bufio.NewScanner(counter)
 	sc.Buffer(make([]byte, 64*1024), maxLineBytes)
 
-	// Read ahead up to `small` lines to choose the path.
 	var pending []graph.Op
-	eof := false
-	n := 0
+	eof, n := false, 0
 	readOps := func(limit int) error {
-		for len(pending) < limit {
+		for len(pending) < limit && !eof {
 			if !sc.Scan() {
 				eof = true
 				if err := sc.Err(); err != nil {
@@ -79,16 +88,16 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 				return nil
 			}
 			n++
-			sum.Lines++
+			t.line()
 			raw := sc.Bytes()
 			if len(trimSpace(raw)) == 0 {
 				continue
 			}
 			op, err := ParseLine(n, raw)
 			if err != nil {
-				im.refuse(&sum, graph.LineError{Line: n, Err: err})
+				t.refuse(graph.LineError{Line: n, Err: err})
 				if im.Strict {
-					sum.Stopped = n
+					t.stop(n)
 					return nil
 				}
 				continue
@@ -97,45 +106,45 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 		}
 		return nil
 	}
+	// Read ahead to choose the path: a small import is resolved
+	// incrementally, a large one by the batch path at the end.
 	if err := readOps(small + 1); err != nil {
-		return sum, err
+		return t.sum, err
 	}
-	sum.Bulk = !eof
-	if sum.Bulk {
+	bulk := !eof
+	if bulk {
 		if err := im.Store.BeginBulk(ctx, project); err != nil {
-			return sum, err
+			return t.sum, err
 		}
 	}
-	for sum.Stopped == 0 && len(pending) > 0 {
-		take := min(batch, len(pending))
-		res, err := im.Store.Write(ctx, project, pending[:take], graph.WriteOptions{Resolve: !sum.Bulk, Strict: im.Strict})
-		if err != nil {
-			return sum, err
+	workers := 1
+	if bulk && !im.Strict {
+		workers = im.Workers
+		if workers <= 0 {
+			workers = DefaultWorkers
 		}
-		pending = pending[take:]
-		sum.Applied += res.Applied
-		sum.Skipped += res.Skipped
-		for _, e := range res.Refused {
-			im.refuse(&sum, e)
+	}
+	w := newWriters(ctx, im.Store, project, workers, graph.WriteOptions{Resolve: !bulk, Strict: im.Strict}, t)
+	var readErr error
+	for {
+		for _, op := range pending {
+			w.add(op, batch)
 		}
-		for _, e := range res.Events {
-			sum.Events[e.Type]++
-		}
-		if im.Strict && len(res.Refused) > 0 {
-			sum.Stopped = res.Refused[0].Line
+		pending = pending[:0]
+		if eof || t.stopped() || w.failed() {
 			break
 		}
-		if len(pending) < batch && !eof {
-			if err := readOps(batch * 2); err != nil {
-				return sum, err
-			}
-		}
-		sum.Bytes, sum.Elapsed = counter.n, time.Since(start)
-		if im.Progress != nil {
-			im.Progress(sum.Progress)
+		if readErr = readOps(batch); readErr != nil {
+			break
 		}
 	}
-	if sum.Bulk {
+	writeErr := w.finish()
+	sum := t.snapshot()
+	sum.Bulk = bulk
+	if err := errors.Join(readErr, writeErr, ctx.Err()); err != nil {
+		return sum, err
+	}
+	if bulk {
 		stats, err := im.Store.Reresolve(ctx, project)
 		for t, c := range stats {
 			sum.Events[t] += c
@@ -144,26 +153,89 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 			return sum, fmt.Errorf("resolve the import: %w", err)
 		}
 	}
-	sum.Bytes, sum.Duration = counter.n, time.Since(start)
+	sum.Bytes, sum.Duration = t.bytes(), time.Since(start)
 	sum.Elapsed = sum.Duration
 	return sum, nil
 }
 
-func (im *Importer) refuse(sum *Summary, e graph.LineError) {
-	sum.Refused++
-	if im.Refused != nil {
-		im.Refused(e)
+// tally is an import's summary, shared by the reader and the writers.
+type tally struct {
+	mu    sync.Mutex
+	sum   Summary
+	im    *Importer
+	start time.Time
+	bytes func() int64
+}
+
+func (t *tally) line() {
+	t.mu.Lock()
+	t.sum.Lines++
+	t.mu.Unlock()
+}
+
+func (t *tally) refuse(e graph.LineError) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sum.Refused++
+	if t.im.Refused != nil {
+		t.im.Refused(e)
 	}
+}
+
+func (t *tally) stop(line int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sum.Stopped == 0 {
+		t.sum.Stopped = line
+	}
+}
+
+func (t *tally) stopped() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sum.Stopped != 0
+}
+
+// add counts one batch's result and reports progress.
+func (t *tally) add(res graph.WriteResult, strict bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sum.Applied += res.Applied
+	t.sum.Skipped += res.Skipped
+	for _, e := range res.Refused {
+		t.sum.Refused++
+		if t.im.Refused != nil {
+			t.im.Refused(e)
+		}
+	}
+	for _, e := range res.Events {
+		t.sum.Events[e.Type]++
+	}
+	if strict && len(res.Refused) > 0 && t.sum.Stopped == 0 {
+		t.sum.Stopped = res.Refused[0].Line
+	}
+	t.sum.Bytes, t.sum.Elapsed = t.bytes(), time.Since(t.start)
+	if t.im.Progress != nil {
+		t.im.Progress(t.sum.Progress)
+	}
+}
+
+func (t *tally) snapshot() Summary {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.sum
+	s.Events = maps.Clone(t.sum.Events)
+	return s
 }
 
 type countingReader struct {
 	r io.Reader
-	n int64
+	n int64 // atomic: progress reads it from the writers
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	atomic.AddInt64(&c.n, int64(n))
 	return n, err
 }
 
@@ -178,3 +250,102 @@ func trimSpace(b []byte) []byte {
 }
 
 func asErr[T error](err error, target *T) bool { return errors.As(err, target) }
+
+// writers apply ops in batches over a few goroutines, each owning the
+// clients that hash to it, so that a client's ops keep their order.
+type writers struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	store  *graph.Store
+	proj   string
+	opt    graph.WriteOptions
+	t      *tally
+	parts  [][]graph.Op
+	queues []chan []graph.Op
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	firstErr error
+}
+
+func newWriters(ctx context.Context, store *graph.Store, project string, n int, opt graph.WriteOptions, t *tally) *writers {
+	w := &writers{store: store, proj: project, opt: opt, t: t, parts: make([][]graph.Op, n), queues: make([]chan []graph.Op, n)}
+	w.ctx, w.cancel = context.WithCancel(ctx)
+	for i := range n {
+		w.queues[i] = make(chan []graph.Op, 1)
+		w.wg.Add(1)
+		go w.run(w.queues[i])
+	}
+	return w
+}
+
+// add puts op in its client's part and hands the part over when full.
+func (w *writers) add(op graph.Op, batch int) {
+	i := 0
+	if len(w.parts) > 1 {
+		h := fnv.New32a()
+		h.Write([]byte(opClient(op)))
+		i = int(h.Sum32() % uint32(len(w.parts)))
+	}
+	w.parts[i] = append(w.parts[i], op)
+	if len(w.parts[i]) >= batch {
+		w.send(i)
+	}
+}
+
+func (w *writers) send(i int) {
+	if len(w.parts[i]) > 0 {
+		select {
+		case w.queues[i] <- w.parts[i]:
+		case <-w.ctx.Done():
+		}
+	}
+	w.parts[i] = nil
+}
+
+func (w *writers) run(queue chan []graph.Op) {
+	defer w.wg.Done()
+	for ops := range queue {
+		if w.ctx.Err() != nil || w.t.stopped() {
+			continue // drain after a failure or a strict stop
+		}
+		res, err := w.store.Write(w.ctx, w.proj, ops, w.opt)
+		if err != nil {
+			w.mu.Lock()
+			if w.firstErr == nil {
+				w.firstErr = err
+			}
+			w.mu.Unlock()
+			w.cancel()
+			continue
+		}
+		w.t.add(res, w.opt.Strict)
+	}
+}
+
+func (w *writers) failed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.firstErr != nil
+}
+
+// finish writes what is left, waits for every batch and returns the first
+// write error.
+func (w *writers) finish() error {
+	for i := range w.parts {
+		w.send(i)
+		close(w.queues[i])
+	}
+	w.wg.Wait()
+	w.cancel()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.firstErr
+}
+
+func opClient(op graph.Op) string {
+	if op.Kind == graph.OpUpsertClient {
+		return op.Client.ID
+	}
+	return op.ClientID
+}

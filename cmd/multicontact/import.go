@@ -25,6 +25,7 @@ type ImportMain struct {
 	Region  string // its default region then
 	Strict  bool
 	Batch   int
+	Workers int
 	Path    string // "-" is stdin
 
 	stdout, stderr io.Writer
@@ -41,6 +42,7 @@ func (m *ImportMain) ParseFlags(args []string, getenv func(string) string) error
 	fs.StringVar(&m.Region, "region", "RU", "default phone region of a created project")
 	fs.BoolVar(&m.Strict, "strict", false, "stop at the first bad line")
 	fs.IntVar(&m.Batch, "batch", ingest.DefaultBatch, "lines per transaction")
+	fs.IntVar(&m.Workers, "workers", ingest.DefaultWorkers, "concurrent transactions of a large import")
 	fs.Usage = func() {
 		fmt.Fprintln(m.stderr, "usage: multicontact import -project P [flags] FILE|-")
 		fs.PrintDefaults()
@@ -77,7 +79,7 @@ func (m *ImportMain) Run(ctx context.Context) error {
 		return err
 	}
 
-	im := &ingest.Importer{Store: store, Batch: m.Batch, Strict: m.Strict}
+	im := &ingest.Importer{Store: store, Batch: m.Batch, Workers: m.Workers, Strict: m.Strict}
 	im.Refused = func(e graph.LineError) { fmt.Fprintf(m.stderr, "line %d: %v\n", e.Line, e.Err) }
 	im.Progress = m.progress(size)
 	sum, err := im.Import(ctx, m.Project, in)
