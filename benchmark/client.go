@@ -16,12 +16,17 @@ type api struct {
 	http *http.Client
 }
 
+// callTimeout bounds one GraphQL call; an import streams as long as it takes.
+const callTimeout = time.Minute
+
 func newAPI(url string) *api {
-	return &api{url: url, http: &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	return &api{url: url, http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 }
 
 // do runs one operation and decodes its data into out (may be nil).
 func (a *api) do(ctx context.Context, key, query string, vars map[string]any, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url+"/graphql", bytes.NewReader(body))
 	if err != nil {
