@@ -3,6 +3,9 @@ package graph
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -263,27 +266,26 @@ func (s *Store) recheckQuarantine(ctx context.Context, project string, all bool,
 		map[string]any{"project": project, "all": all, "rules": rules})
 }
 
-// snapshot is the whole project as the batch union-find sees it.
+// snapshot is the whole project as the batch union-find sees it. Per-client
+// data is kept in slices by the union-find's index, not in maps, so that a
+// project of a million clients fits in little memory.
 type snapshot struct {
-	members map[string]identity.Member
-	old     map[string]identity.MCInfo
 	uf      *identity.UnionFind
-	count   map[string]int // members per multi-contact id
+	created []int64  // unix ms, by client index
+	mc      []string // multi-contact id, by client index ("" for none yet)
 }
 
-// readSnapshot streams the project's clients, linking keys, manual links and
-// live multi-contacts once, uniting as it reads.
+// readSnapshot streams the project's clients, linking keys and manual
+// links once, uniting as it reads.
 func (s *Store) readSnapshot(ctx context.Context, project string) (*snapshot, error) {
 	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (*snapshot, error) {
-		snap := &snapshot{members: map[string]identity.Member{}, old: map[string]identity.MCInfo{},
-			uf: identity.NewUnionFind(), count: map[string]int{}}
+		snap := &snapshot{uf: identity.NewUnionFind()}
 		p := map[string]any{"project": project}
 		err := stream(ctx, tx, `MATCH (c:Client {project: $project}) RETURN c.id AS id, c.createdAt AS createdAt, c.mc AS mc`, p,
 			func(rec *neo4j.Record) {
-				m := identity.Member{ID: str(rec, "id"), CreatedAt: when(rec, "createdAt").UnixMilli(), MC: str(rec, "mc")}
-				snap.members[m.ID] = m
-				snap.count[m.MC]++
-				snap.uf.Add(m.ID)
+				snap.uf.Index(str(rec, "id"))
+				snap.created = append(snap.created, when(rec, "createdAt").UnixMilli())
+				snap.mc = append(snap.mc, str(rec, "mc"))
 			})
 		if err == nil {
 			err = stream(ctx, tx, `MATCH (k:MatchKey {project: $project}) WHERE NOT k.quarantined
@@ -291,8 +293,9 @@ func (s *Store) readSnapshot(ctx context.Context, project string) (*snapshot, er
 				RETURN [(k)<-[:MATCHES]-(c:Client) | c.id] AS ids`, p,
 				func(rec *neo4j.Record) {
 					ids := strs(rec, "ids")
+					first := snap.uf.Index(ids[0])
 					for _, id := range ids[1:] {
-						snap.uf.Union(ids[0], id)
+						snap.uf.UnionIndex(first, snap.uf.Index(id))
 					}
 				})
 		}
@@ -302,13 +305,11 @@ func (s *Store) readSnapshot(ctx context.Context, project string) (*snapshot, er
 				RETURN a.id AS a, b.id AS b`, p,
 				func(rec *neo4j.Record) { snap.uf.Union(str(rec, "a"), str(rec, "b")) })
 		}
-		if err == nil {
-			err = stream(ctx, tx, `MATCH (m:MultiContact {project: $project})
-				WHERE m.aliasOf IS NULL AND NOT coalesce(m.dissolved, false)
-				RETURN m.id AS id, m.size AS size, m.createdAt AS createdAt`, p,
-				func(rec *neo4j.Record) {
-					snap.old[str(rec, "id")] = identity.MCInfo{ID: str(rec, "id"), Size: int(i64(rec, "size")), CreatedAt: when(rec, "createdAt").UnixMilli()}
-				})
+		if err == nil && snap.uf.Len() != len(snap.mc) {
+			// A key or link named a client the first read did not see:
+			// written meanwhile; it is dirty and the repair pass resolves it.
+			snap.mc = append(snap.mc, make([]string, snap.uf.Len()-len(snap.mc))...)
+			snap.created = append(snap.created, make([]int64, snap.uf.Len()-len(snap.created))...)
 		}
 		return snap, err
 	})
@@ -326,153 +327,182 @@ func stream(ctx context.Context, tx neo4j.ManagedTransaction, q string, params m
 	return res.Err()
 }
 
+// changedGroups returns the components whose multi-contact ids must
+// change, grouped so that the components sharing an old id are written
+// (and reported) together. A component changes unless all its members
+// hold one id that no client outside it holds: in a re-resolution after a
+// rule change, almost all components keep theirs and cost nothing more.
+func (snap *snapshot) changedGroups() [][][]string {
+	n := int32(snap.uf.Len())
+	first := make([]int32, n) // by root: its first member, or -1
+	for i := range first {
+		first[i] = -1
+	}
+	changed := make([]bool, n) // by root
+	for i := range n {
+		r := snap.uf.Root(i)
+		switch {
+		case first[r] < 0:
+			first[r] = i
+			changed[r] = changed[r] || snap.mc[i] == ""
+		case snap.mc[i] != snap.mc[first[r]] || snap.mc[i] == "":
+			changed[r] = true
+		}
+	}
+	// An old id held in several components: each of them changes.
+	byMC := make([]int32, 0, n)
+	for i := range n {
+		if snap.mc[i] != "" {
+			byMC = append(byMC, i)
+		}
+	}
+	slices.SortFunc(byMC, func(a, b int32) int { return strings.Compare(snap.mc[a], snap.mc[b]) })
+	for lo := 0; lo < len(byMC); {
+		hi := lo + 1
+		for hi < len(byMC) && snap.mc[byMC[hi]] == snap.mc[byMC[lo]] {
+			hi++
+		}
+		r := snap.uf.Root(byMC[lo])
+		for _, i := range byMC[lo+1 : hi] {
+			if rr := snap.uf.Root(i); rr != r {
+				changed[r], changed[rr] = true, true
+			}
+		}
+		lo = hi
+	}
+	// Components of the changed roots, then groups joined by old ids.
+	comps := map[int32][]string{}
+	var roots []int32
+	for i := range n {
+		if r := snap.uf.Root(i); changed[r] {
+			if comps[r] == nil {
+				roots = append(roots, r)
+			}
+			comps[r] = append(comps[r], snap.uf.ID(i))
+		}
+	}
+	groups := identity.NewUnionFind()
+	for _, r := range roots {
+		key := "c" + strconv.Itoa(int(r))
+		groups.Index(key)
+		for _, id := range comps[r] {
+			if mc := snap.mc[snap.uf.Index(id)]; mc != "" {
+				groups.Union(key, "m"+mc)
+			}
+		}
+	}
+	byGroup := map[string][][]string{}
+	var order []string
+	for _, r := range roots {
+		g := groups.Find("c" + strconv.Itoa(int(r)))
+		if byGroup[g] == nil {
+			order = append(order, g)
+		}
+		comp := comps[r]
+		slices.Sort(comp)
+		byGroup[g] = append(byGroup[g], comp)
+	}
+	out := make([][][]string, len(order))
+	for i, g := range order {
+		out[i] = byGroup[g]
+	}
+	return out
+}
+
 // resolveAll recomputes every component of the project and writes the
-// changes in batches. Each batch locks the old multi-contacts it rewrites
-// and checks that their members are still those of the snapshot; where an
-// incremental writer moved them meanwhile, the batch leaves them to the
-// repair pass (their clients are dirty).
+// changes in batches. Each batch locks the old multi-contacts it rewrites,
+// checks that their members are still those of the snapshot, and only then
+// decides the ids (AssignIDs on what it locked); where an incremental
+// writer moved members meanwhile, it leaves them to the repair pass (their
+// clients are dirty).
 func (s *Store) resolveAll(ctx context.Context, project string, st *ResolveStats) error {
 	snap, err := s.readSnapshot(ctx, project)
 	if err != nil {
 		return err
 	}
-	assignments := identity.AssignIDs(snap.uf.Groups(), snap.members, snap.old, func() string { return newID("mc") })
-	groups := changedGroups(assignments, snap)
+	groups := snap.changedGroups()
 	cause := identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve"}
-	var batch []identity.Assignment
+	var batch [][][]string
 	size := 0
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
+	for i, g := range groups {
+		batch = append(batch, g)
+		for _, comp := range g {
+			size += len(comp)
 		}
-		err := s.writeBatch(ctx, project, batch, snap, cause, st)
-		batch, size = nil, 0
-		return err
-	}
-	for _, g := range groups {
-		batch = append(batch, g...)
-		for _, a := range g {
-			size += len(a.Members) + len(a.Previous)
-		}
-		if size >= batchWrites {
-			if err := flush(); err != nil {
+		if size >= batchWrites || i == len(groups)-1 {
+			if err := s.writeBatch(ctx, project, batch, snap, cause, st); err != nil {
 				return err
 			}
+			batch, size = nil, 0
 		}
 	}
-	return flush()
+	return nil
 }
 
-// changedGroups returns the assignments that change anything, grouped so
-// that all assignments sharing an old id are written (and reported) together.
-// Old ids left without members come as assignments with no members.
-func changedGroups(as []identity.Assignment, snap *snapshot) [][]identity.Assignment {
-	uf := identity.NewUnionFind()
-	var changed []identity.Assignment
-	used := map[string]bool{}
-	for _, a := range as {
-		used[a.ID] = true
-		for _, id := range a.Previous {
-			used[id] = true
-		}
-		dirty := a.New || len(a.Absorbed) > 0 || snap.old[a.ID].Size != len(a.Members)
-		for _, c := range a.Members {
-			if snap.members[c].MC != a.ID {
-				dirty = true
-			}
-		}
-		if !dirty {
-			continue
-		}
-		changed = append(changed, a)
-		uf.Add(a.ID)
-		for _, id := range a.Previous {
-			uf.Union(a.ID, id)
-		}
-	}
-	for _, id := range keysOf(snap.old) {
-		if !used[id] { // dissolved: no member left
-			changed = append(changed, identity.Assignment{ID: id, Previous: []string{id}})
-			uf.Add(id)
-		}
-	}
-	byRoot := map[string][]identity.Assignment{}
-	var roots []string
-	for _, a := range changed {
-		r := uf.Find(a.ID)
-		if byRoot[r] == nil {
-			roots = append(roots, r)
-		}
-		byRoot[r] = append(byRoot[r], a)
-	}
-	out := make([][]identity.Assignment, len(roots))
-	for i, r := range roots {
-		out[i] = byRoot[r]
-	}
-	return out
-}
-
-// writeBatch writes some of the batch's assignments in one transaction.
-func (s *Store) writeBatch(ctx context.Context, project string, batch []identity.Assignment, snap *snapshot, cause identity.Cause, st *ResolveStats) error {
+// writeBatch gives new ids to some groups of components in one transaction.
+func (s *Store) writeBatch(ctx context.Context, project string, groups [][][]string, snap *snapshot, cause identity.Cause, st *ResolveStats) error {
 	events, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
 			return nil, err
 		}
-		r := resolver{ctx: ctx, tx: tx, ps: ps, now: s.now().UTC()}
-		var oldIDs []string
-		for _, a := range batch {
-			oldIDs = append(oldIDs, a.Previous...)
+		r := resolver{ctx: ctx, tx: tx, ps: ps, now: s.now().UTC(), newID: func() string { return newID("mc") }}
+		// What the snapshot says: each client's old id, and the holders of each old id.
+		var ids, oldIDs []string
+		held := map[string]int{}
+		for _, g := range groups {
+			for _, comp := range g {
+				for _, id := range comp {
+					ids = append(ids, id)
+					if mc := snap.mc[snap.uf.Index(id)]; mc != "" {
+						if held[mc] == 0 {
+							oldIDs = append(oldIDs, mc)
+						}
+						held[mc]++
+					}
+				}
+			}
 		}
 		locked, aliases := map[string]identity.MCInfo{}, map[string]bool{}
 		if err := r.lock(oldIDs, locked, aliases); err != nil {
 			return nil, err
 		}
-		// Who is in the locked multi-contacts now, against the snapshot.
-		recs, err := collect(ctx, tx, `UNWIND $mcs AS mc MATCH (c:Client {project: $project, mc: mc}) RETURN c.id AS id, c.mc AS mc`,
-			map[string]any{"project": project, "mcs": keysOf(locked)})
+		// What the graph says now, under the locks.
+		recs, err := collect(ctx, tx, `CALL {
+				UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) RETURN c
+				UNION
+				UNWIND $mcs AS mc MATCH (c:Client {project: $project, mc: mc}) RETURN c
+			}
+			RETURN c.id AS id, c.mc AS mc, c.createdAt AS createdAt`,
+			map[string]any{"project": project, "ids": ids, "mcs": oldIDs})
 		if err != nil {
 			return nil, err
 		}
-		moved := map[string]bool{} // old ids whose members changed since the snapshot
+		members := make(map[string]identity.Member, len(recs))
 		now := map[string]int{}
 		for _, rec := range recs {
-			id, mc := str(rec, "id"), str(rec, "mc")
-			now[mc]++
-			if m, ok := snap.members[id]; !ok || m.MC != mc {
-				moved[mc] = true
-			}
+			m := identity.Member{ID: str(rec, "id"), MC: str(rec, "mc"), CreatedAt: when(rec, "createdAt").UnixMilli()}
+			members[m.ID] = m
+			now[m.MC]++
 		}
-		for _, id := range oldIDs {
-			if _, ok := locked[id]; !ok || now[id] != snap.count[id] {
-				moved[id] = true
+		var comps [][]string
+		for _, g := range groups {
+			if s.groupMoved(g, snap, members, now, held, locked) {
+				continue // the repair pass resolves it
 			}
+			comps = append(comps, g...)
 		}
-		var ok []identity.Assignment
-		members := map[string]identity.Member{}
+		as := identity.AssignIDs(comps, members, locked, r.newID)
 		old := map[string]identity.MCInfo{}
-		for _, a := range batch {
-			skip := false
-			for _, id := range a.Previous {
-				skip = skip || moved[id]
-			}
-			if skip {
-				continue
-			}
-			if len(a.Members) > 0 {
-				ok = append(ok, a)
-			}
-			for _, c := range a.Members {
-				members[c] = snap.members[c]
-			}
+		for _, a := range as {
 			for _, id := range a.Previous {
 				old[id] = locked[id]
 			}
 		}
-		if err := r.write(ok, members, old); err != nil {
+		if err := r.write(as, members, old); err != nil {
 			return nil, err
 		}
-		events := deriveEvents(project, ok, members, old, nil, cause, r.now)
+		events := deriveEvents(project, as, members, old, nil, cause, r.now)
 		return commitEvents(ctx, tx, project, events, nil, false, r.now)
 	})
 	if err != nil {
@@ -481,6 +511,27 @@ func (s *Store) writeBatch(ctx context.Context, project string, batch []identity
 	st.add(events)
 	s.publish(events)
 	return nil
+}
+
+// groupMoved reports whether a group's clients or old ids changed since the
+// snapshot: a client gone or in another multi-contact, or an old id with
+// other holders now.
+func (s *Store) groupMoved(g [][]string, snap *snapshot, members map[string]identity.Member, now, held map[string]int, locked map[string]identity.MCInfo) bool {
+	for _, comp := range g {
+		for _, id := range comp {
+			m, ok := members[id]
+			want := snap.mc[snap.uf.Index(id)]
+			if !ok || m.MC != want {
+				return true
+			}
+			if want != "" {
+				if _, live := locked[want]; !live || now[want] != held[want] {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // repairDirty resolves again, in small batches, the clients written while

@@ -48,6 +48,23 @@ func (u *UnionFind) root(i int32) int32 {
 	return i
 }
 
+// Index returns the index of id, adding it when missing. Indexes run from 0
+// to Len()-1 in the order ids were added, so callers can keep per-id data
+// in slices instead of maps (a project of a million clients).
+func (u *UnionFind) Index(id string) int32 { return u.add(id) }
+
+// Len is the number of ids.
+func (u *UnionFind) Len() int { return len(u.ids) }
+
+// ID returns the id at index i.
+func (u *UnionFind) ID(i int32) string { return u.ids[i] }
+
+// Root returns the index of the representative of index i's set.
+func (u *UnionFind) Root(i int32) int32 { return u.root(i) }
+
+// UnionIndex joins the sets of indexes a and b.
+func (u *UnionFind) UnionIndex(a, b int32) { u.union(a, b) }
+
 // Find returns the representative id of id's set, adding id if missing.
 func (u *UnionFind) Find(id string) string {
 	return u.ids[u.root(u.add(id))]
