@@ -221,7 +221,7 @@ func (r *run) importData(ctx context.Context) error {
 		return fmt.Errorf("import: %s", e)
 	}
 	r.add("import: clients/s (lines/s)", fmt.Sprintf("%.0f (%.0f)", float64(r.cfg.Clients)/took.Seconds(), sum["lines"].(float64)/took.Seconds()), "≥ 20,000")
-	r.add("import: total time; lines read / applied / refused / skipped", fmt.Sprintf("%s; %v / %v / %v / %v",
+	r.add("import: total time; lines read / applied / refused / skipped", fmt.Sprintf("%s; %.0f / %.0f / %.0f / %.0f",
 		took.Round(time.Second), sum["lines"], sum["applied"], sum["refused"], sum["skipped"]), "")
 	return nil
 }

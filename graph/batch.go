@@ -194,47 +194,48 @@ func (s *Store) deleteKeys(ctx context.Context, project, rule string) error {
 	}
 }
 
-// buildKeys computes a rule's keys for every client, page by page of
-// client ids, and writes them. Quarantine is decided afterwards.
+// buildKeys computes a rule's keys for the clients that hold a value of
+// its first field (only they can have a key), page by page, and writes
+// them. Quarantine is decided afterwards.
 func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rule) error {
-	after := ""
-	for {
-		type page struct {
-			last string
-			rows []map[string]any
-		}
-		p, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) (page, error) {
-			recs, err := collect(ctx, tx, `MATCH (c:Client {project: $project}) WHERE c.id > $after
-				WITH c ORDER BY c.id LIMIT $n
-				RETURN c.id AS id, coalesce(c.excluded, false) AS excluded,
+	candidates, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
+		var ids []string
+		err := stream(ctx, tx, `MATCH (:Value {project: $project, field: $field})<-[:HAS]-(c:Client)
+			RETURN DISTINCT c.id AS id`, map[string]any{"project": project, "field": rule.Fields[0]},
+			func(rec *neo4j.Record) { ids = append(ids, str(rec, "id")) })
+		return ids, err
+	})
+	if err != nil {
+		return err
+	}
+	slices.Sort(candidates)
+	for len(candidates) > 0 {
+		page := candidates[:min(batchClients, len(candidates))]
+		candidates = candidates[len(page):]
+		rows, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]map[string]any, error) {
+			recs, err := collect(ctx, tx, `UNWIND $ids AS id
+				MATCH (c:Client {project: $project, id: id}) WHERE NOT coalesce(c.excluded, false)
+				RETURN c.id AS id,
 					[(c)-[h:HAS]->(v:Value) WHERE v.field IN $fields AND NOT v.blocked |
 						{field: v.field, value: v.value, verified: h.verified}] AS values`,
-				map[string]any{"project": project, "after": after, "n": batchClients, "fields": rule.Fields})
-			var pg page
+				map[string]any{"project": project, "ids": page, "fields": rule.Fields})
+			var rows []map[string]any
 			for _, rec := range recs {
-				pg.last = str(rec, "id")
-				if boolean(rec, "excluded") {
-					continue
-				}
 				var values []identity.Value
 				for _, v := range list(rec, "values") {
 					m, _ := v.(map[string]any)
 					values = append(values, identity.Value{Field: mapStr(m, "field"), Value: mapStr(m, "value"), Verified: mapBool(m, "verified")})
 				}
 				if keys, _ := identity.MatchKeys(rule, values); len(keys) > 0 {
-					pg.rows = append(pg.rows, map[string]any{"id": pg.last, "keys": keys})
+					rows = append(rows, map[string]any{"id": str(rec, "id"), "keys": keys})
 				}
 			}
-			return pg, err
+			return rows, err
 		})
 		if err != nil {
 			return err
 		}
-		if p.last == "" {
-			return nil
-		}
-		after = p.last
-		if len(p.rows) == 0 {
+		if len(rows) == 0 {
 			continue
 		}
 		if _, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
@@ -244,11 +245,12 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 				MERGE (k:MatchKey {project: $project, rule: $rule, key: key})
 				ON CREATE SET k.quarantined = false, k.allowed = false
 				MERGE (c)-[:MATCHES]->(k)`,
-				map[string]any{"project": project, "rule": rule.ID, "rows": p.rows})
+				map[string]any{"project": project, "rule": rule.ID, "rows": rows})
 		}); err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
 // recheckQuarantine quarantines the keys over the cap and frees those at or

@@ -167,6 +167,7 @@ var schema = []string{
 	"CREATE INDEX client_dirty IF NOT EXISTS FOR (c:Client) ON (c.project, c.dirty)",
 	"CREATE INDEX multicontact_alias IF NOT EXISTS FOR (m:MultiContact) ON (m.project, m.aliasOf)",
 	"CREATE INDEX matchkey_quarantined IF NOT EXISTS FOR (k:MatchKey) ON (k.project, k.quarantined)",
+	"CREATE INDEX value_field IF NOT EXISTS FOR (v:Value) ON (v.project, v.field)",
 	"CREATE INDEX value_blocked IF NOT EXISTS FOR (v:Value) ON (v.project, v.blocked)",
 }
 
