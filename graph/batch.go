@@ -1,10 +1,10 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -372,41 +372,53 @@ func (snap *snapshot) changedGroups() [][][]string {
 		}
 		lo = hi
 	}
-	// Components of the changed roots, then groups joined by old ids.
-	comps := map[int32][]string{}
-	var roots []int32
+	// Members of the changed roots, grouped by root without a map: sort the
+	// changed clients by root.
+	var members []int32
 	for i := range n {
-		if r := snap.uf.Root(i); changed[r] {
-			if comps[r] == nil {
-				roots = append(roots, r)
-			}
-			comps[r] = append(comps[r], snap.uf.ID(i))
+		if changed[snap.uf.Root(i)] {
+			members = append(members, i)
 		}
 	}
-	groups := identity.NewUnionFind()
-	for _, r := range roots {
-		key := "c" + strconv.Itoa(int(r))
-		groups.Index(key)
-		for _, id := range comps[r] {
-			if mc := snap.mc[snap.uf.Index(id)]; mc != "" {
-				groups.Union(key, "m"+mc)
-			}
+	slices.SortFunc(members, func(a, b int32) int { return cmp.Compare(snap.uf.Root(a), snap.uf.Root(b)) })
+	// Join the components that share an old id: a union-find over the
+	// changed roots, keyed by the first component seen with each old id.
+	group := identity.NewUnionFind()
+	firstWith := map[string]string{} // old id -> a member of the first component holding it
+	var comps [][]string
+	for lo := 0; lo < len(members); {
+		r := snap.uf.Root(members[lo])
+		hi := lo
+		comp := []string{}
+		for hi < len(members) && snap.uf.Root(members[hi]) == r {
+			comp = append(comp, snap.uf.ID(members[hi]))
+			hi++
 		}
-	}
-	byGroup := map[string][][]string{}
-	var order []string
-	for _, r := range roots {
-		g := groups.Find("c" + strconv.Itoa(int(r)))
-		if byGroup[g] == nil {
-			order = append(order, g)
-		}
-		comp := comps[r]
 		slices.Sort(comp)
-		byGroup[g] = append(byGroup[g], comp)
+		comps = append(comps, comp)
+		group.Index(comp[0])
+		for _, i := range members[lo:hi] {
+			if mc := snap.mc[i]; mc != "" {
+				if other, ok := firstWith[mc]; ok {
+					group.Union(comp[0], other)
+				} else {
+					firstWith[mc] = comp[0]
+				}
+			}
+		}
+		lo = hi
 	}
-	out := make([][][]string, len(order))
-	for i, g := range order {
-		out[i] = byGroup[g]
+	byGroup := map[string]int{}
+	var out [][][]string
+	for _, comp := range comps {
+		g := group.Find(comp[0])
+		at, ok := byGroup[g]
+		if !ok {
+			at = len(out)
+			byGroup[g] = at
+			out = append(out, nil)
+		}
+		out[at] = append(out[at], comp)
 	}
 	return out
 }

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,8 +132,17 @@ func envBool(getenv func(string) string, key string, def bool) bool {
 	return def
 }
 
+// defaultMemoryLimit is the Go heap's soft limit when GOMEMLIMIT is not
+// set: a batch re-resolution of a large project makes much short-lived
+// garbage, and the collector keeps the process near this instead of
+// letting it grow to twice the live heap.
+const defaultMemoryLimit = 256 << 20
+
 // Run opens the store and starts serving; it returns once the listener is open.
 func (m *ServeMain) Run(ctx context.Context) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	openCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	m.metrics = newMetrics()
