@@ -3,10 +3,12 @@ package graph
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
@@ -44,11 +46,24 @@ func (l *projectLocks) get(project string) *sync.Mutex {
 // Go, writes the ids that changed, resolves again the clients written to
 // meanwhile, and sets the state IDLE once nothing changed under it. Writes
 // go on while it runs. It does nothing for an IDLE project.
+//
+// Replicas of the service share the work through a lease on the project
+// node: while another store holds it, Reresolve returns ErrResolving at once
+// (that store finishes the work, including changes made meanwhile).
 func (s *Store) Reresolve(ctx context.Context, project string) (ResolveStats, error) {
 	mu := s.batches.get(project)
 	mu.Lock()
 	defer mu.Unlock()
 	var st ResolveStats
+	g, err := s.generation(ctx, project)
+	if err != nil || g.state != identity.ResolutionRunning {
+		return st, err
+	}
+	release, err := s.lease(ctx, project)
+	if err != nil {
+		return st, err
+	}
+	defer release()
 	for {
 		g, err := s.generation(ctx, project)
 		if err != nil || g.state != identity.ResolutionRunning {
@@ -70,6 +85,61 @@ func (s *Store) Reresolve(ctx context.Context, project string) (ResolveStats, er
 			return st, err
 		}
 	}
+}
+
+// ErrResolving says that another store (a replica) is re-resolving the
+// project now.
+var ErrResolving = errors.New("another replica is re-resolving this project")
+
+// leaseTTL is how long a re-resolution's lease lasts without renewal: a
+// replica that dies holding it delays the others by at most this.
+const leaseTTL = 60 * time.Second
+
+// lease takes the project's re-resolution lease for this store and renews
+// it until the returned release is called.
+func (s *Store) lease(ctx context.Context, project string) (release func(), err error) {
+	take := func(ctx context.Context) (bool, error) {
+		return writeT(ctx, s, func(tx neo4j.ManagedTransaction) (bool, error) {
+			rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
+				WHERE p.resolverLease IS NULL OR p.resolverLease = $me OR p.resolverLeaseUntil < datetime()
+				SET p.resolverLease = $me, p.resolverLeaseUntil = datetime() + duration({seconds: $ttl})
+				RETURN true AS ok`, map[string]any{"id": project, "me": s.owner, "ttl": int(leaseTTL.Seconds())})
+			return rec != nil, err
+		})
+	}
+	ok, err := take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrResolving
+	}
+	renewCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-renewCtx.Done():
+				return
+			case <-time.After(leaseTTL / 3):
+				if ok, err := take(renewCtx); err != nil || !ok {
+					s.log.Warn("could not renew the re-resolution lease", "project", project, "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		stop()
+		<-done
+		_, err := writeT(context.Background(), s, func(tx neo4j.ManagedTransaction) (none, error) {
+			return none{}, exec(context.Background(), tx, `MATCH (p:Project {id: $id}) WHERE p.resolverLease = $me
+				REMOVE p.resolverLease, p.resolverLeaseUntil`, map[string]any{"id": project, "me": s.owner})
+		})
+		if err != nil {
+			s.log.Warn("could not release the re-resolution lease; it expires by itself", "project", project, "err", err)
+		}
+	}, nil
 }
 
 // ResolveStats counts the events of a re-resolution by type.

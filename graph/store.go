@@ -41,6 +41,7 @@ type Store struct {
 	publisher Publisher
 	now       func() time.Time
 	batches   projectLocks
+	owner     string // this store's name in re-resolution leases
 
 	// Background re-resolutions run under bg and are waited for at Close.
 	bg     context.Context
@@ -67,7 +68,7 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("neo4j driver: %w", err)
 	}
-	s := &Store{driver: driver, database: cfg.Database, log: slog.Default(), now: time.Now}
+	s := &Store{driver: driver, database: cfg.Database, log: slog.Default(), now: time.Now, owner: newID("store")}
 	s.bg, s.stop = context.WithCancel(context.Background())
 	for _, o := range opts {
 		o(s)
@@ -107,7 +108,13 @@ func (s *Store) kick(project string) {
 			if err == nil || s.bg.Err() != nil {
 				return
 			}
-			s.log.Error("re-resolution failed; trying again", "project", project, "in", pause, "err", err)
+			if errors.Is(err, ErrResolving) {
+				// Another replica works on it; look again in case it dies.
+				pause = leaseTTL
+				s.log.Info("another replica re-resolves the project", "project", project)
+			} else {
+				s.log.Error("re-resolution failed; trying again", "project", project, "in", pause, "err", err)
+			}
 			select {
 			case <-s.bg.Done():
 				return

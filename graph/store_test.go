@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -545,5 +546,61 @@ func TestRefusedInputChangesNothing(t *testing.T) {
 	rules, _ := f.s.Rules(f.ctx, f.project)
 	if len(rules) != 1 {
 		t.Errorf("rules = %d, want 1", len(rules))
+	}
+}
+
+// TestReplicasShareAReresolution opens a second store on the same Neo4j, as
+// a second replica of the service would, and races both through rule
+// changes: one holds the lease, the other is told so, and the project ends
+// IDLE with the multi-contacts the rules imply.
+func TestReplicasShareAReresolution(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	other, err := graph.Open(f.ctx, graphtest.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close(context.Background()) })
+	f.client("a", "web", "phone", "+79161234567", "email", "a@example.com")
+	f.client("b", "vk", "phone", "+79161234567")
+	f.client("c", "telegram", "email", "A@example.com")
+	email := f.addRule("by email", "email")
+	for round, enabled := range []bool{false, true, false, true} {
+		email.Enabled = enabled
+		if _, err := f.s.UpdateRule(f.ctx, f.project, email); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for _, s := range []*graph.Store{f.s, other} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.Reresolve(f.ctx, f.project)
+				if errors.Is(err, graph.ErrResolving) {
+					t.Logf("round %d: the other replica held the lease", round)
+				} else if err != nil {
+					t.Errorf("round %d: %v", round, err)
+				}
+			}()
+		}
+		wg.Wait()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			p, err := f.s.Project(f.ctx, f.project)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Resolution.State == identity.ResolutionIdle {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: still %s", round, p.Resolution.State)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		want := [][]string{{"a", "b"}, {"c"}}
+		if enabled {
+			want = [][]string{{"a", "b", "c"}}
+		}
+		f.wantGroups(want, "a", "b", "c")
 	}
 }

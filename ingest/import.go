@@ -149,7 +149,9 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 		for t, c := range stats {
 			sum.Events[t] += c
 		}
-		if err != nil {
+		// Another replica re-resolving the project picks the import up too:
+		// BeginBulk changed the generation it checks before it finishes.
+		if err != nil && !errors.Is(err, graph.ErrResolving) {
 			return sum, fmt.Errorf("resolve the import: %w", err)
 		}
 	}
