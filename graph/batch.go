@@ -291,12 +291,8 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 				map[string]any{"project": project, "ids": page, "fields": rule.Fields})
 			var rows []map[string]any
 			for _, rec := range recs {
-				var values []identity.Value
-				for _, v := range list(rec, "values") {
-					m, _ := v.(map[string]any)
-					values = append(values, identity.Value{Field: mapStr(m, "field"), Value: mapStr(m, "value"), Verified: mapBool(m, "verified")})
-				}
-				if keys, _ := identity.MatchKeys(rule, values); len(keys) > 0 {
+				vals := valuesOf(rec)
+				if keys, _ := identity.MatchKeys(rule, vals); len(keys) > 0 {
 					rows = append(rows, map[string]any{"id": str(rec, "id"), "keys": keys})
 				}
 			}

@@ -45,10 +45,7 @@ func (s *Store) DumpProject(ctx context.Context, project string) (Dump, error) {
 				[(c)-[h:HAS]->(v:Value) WHERE NOT v.blocked | {field: v.field, value: v.value, verified: h.verified}] AS values
 			ORDER BY id`, p, func(rec *neo4j.Record) {
 			c := DumpClient{ID: str(rec, "id"), MultiContactID: str(rec, "mc"), Excluded: boolean(rec, "excluded")}
-			for _, v := range list(rec, "values") {
-				m, _ := v.(map[string]any)
-				c.Values = append(c.Values, identity.Value{Field: mapStr(m, "field"), Value: mapStr(m, "value"), Verified: mapBool(m, "verified")})
-			}
+			c.Values = valuesOf(rec)
 			slices.SortFunc(c.Values, func(a, b identity.Value) int {
 				return cmp.Or(cmp.Compare(a.Field, b.Field), cmp.Compare(a.Value, b.Value))
 			})

@@ -92,13 +92,9 @@ func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectSt
 		id := str(rec, "id")
 		want := map[[2]string]bool{}
 		if !boolean(rec, "excluded") {
-			var values []identity.Value
-			for _, v := range list(rec, "values") {
-				m, _ := v.(map[string]any)
-				values = append(values, identity.Value{Field: mapStr(m, "field"), Value: mapStr(m, "value"), Verified: mapBool(m, "verified")})
-			}
+			vals := valuesOf(rec)
 			for _, r := range rules {
-				keys, _ := identity.MatchKeys(r, values) // bounded; the cut is deterministic
+				keys, _ := identity.MatchKeys(r, vals) // bounded; the cut is deterministic
 				for _, k := range keys {
 					want[[2]string{r.ID, k}] = true
 				}

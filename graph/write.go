@@ -151,7 +151,7 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 	res.Normalized = make([]string, len(ops))
 	ids, eventIDs, convIDs := map[string]bool{}, []string{}, []string{}
 	for _, op := range ops {
-		ids[opClient(op)] = true
+		ids[op.Target()] = true
 		if op.EventID != "" {
 			eventIDs = append(eventIDs, op.EventID)
 		}
@@ -186,7 +186,7 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 			res.Skipped++
 			continue
 		}
-		id := opClient(op)
+		id := op.Target()
 		st := state[id]
 		var attrs []identity.AttributeInput
 		switch op.Kind {
@@ -311,7 +311,8 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 	return res, nil
 }
 
-func opClient(op Op) string {
+// Target is the id of the client the op writes to.
+func (op Op) Target() string {
 	if op.Kind == OpUpsertClient {
 		return op.Client.ID
 	}

@@ -286,7 +286,7 @@ func (w *writers) add(op graph.Op, batch int) {
 	i := 0
 	if len(w.parts) > 1 {
 		h := fnv.New32a()
-		h.Write([]byte(opClient(op)))
+		h.Write([]byte(op.Target()))
 		i = int(h.Sum32() % uint32(len(w.parts)))
 	}
 	w.parts[i] = append(w.parts[i], op)
@@ -343,11 +343,4 @@ func (w *writers) finish() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.firstErr
-}
-
-func opClient(op graph.Op) string {
-	if op.Kind == graph.OpUpsertClient {
-		return op.Client.ID
-	}
-	return op.ClientID
 }
