@@ -304,10 +304,3 @@ func newID(prefix string) string {
 func notFound(what, id string) error {
 	return identity.Errorf(what, identity.CodeNotFound, "%s %q not found", what, id)
 }
-
-// isDomain reports whether err is a domain error, which a transaction
-// returns to roll back without retry.
-func isDomain(err error) bool {
-	var e *identity.Error
-	return errors.As(err, &e)
-}

@@ -251,8 +251,6 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-func asErr[T error](err error, target *T) bool { return errors.As(err, target) }
-
 // writers apply ops in batches over a few goroutines, each owning the
 // clients that hash to it, so that a client's ops keep their order.
 type writers struct {

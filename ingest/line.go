@@ -5,6 +5,7 @@ package ingest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -123,9 +124,9 @@ func jsonProblem(err error) string {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
-	case asErr(err, &syntax):
+	case errors.As(err, &syntax):
 		return fmt.Sprintf("%v at byte %d", syntax, syntax.Offset)
-	case asErr(err, &typ):
+	case errors.As(err, &typ):
 		return fmt.Sprintf("%s must be %s", typ.Field, typ.Type)
 	default:
 		return err.Error()
