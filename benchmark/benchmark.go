@@ -1,4 +1,4 @@
-// Package benchmark holds the service to its targets (issue 4): it
+// Package benchmark holds the service to its performance targets: it
 // generates a population, runs the real service as a separate process,
 // imports through HTTP, changes a rule, writes and reads through the
 // GraphQL API, and checks the result against the offline oracle.

@@ -81,7 +81,8 @@ func Write(w io.Writer, truth io.Writer, cfg Config) (Stats, error) {
 	return g.stats, nil
 }
 
-// Shares of the population; see issue 4 for what they imitate.
+// Shares of the population, imitating a shop's channels: later-arriving
+// identifiers, bad input, placeholder values and conversations.
 const (
 	maxDelay        = 200   // a later-arriving line comes within this many lines
 	laterShare      = 0.30  // attributes sent on a later attribute line

@@ -12,7 +12,8 @@ import (
 	"github.com/multicontact/multicontact/benchmark"
 )
 
-// BenchMain is the `bench` command: the benchmark of issue 4, as one table.
+// BenchMain is the `bench` command: the benchmark of the service against
+// its performance targets, as one table.
 type BenchMain struct {
 	Config benchmark.Config
 	Out    string // the table is also written here
