@@ -84,8 +84,19 @@ func (s *Store) Reresolve(ctx context.Context, project string) (ResolveStats, er
 		if err != nil || done {
 			return st, err
 		}
+		// Something changed under this round (an import still writing, a
+		// rule change): let it settle a little before reading again.
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(roundPause):
+		}
 	}
 }
+
+// roundPause is the wait between two rounds of a re-resolution when the
+// first could not finish because the project changed under it.
+const roundPause = 500 * time.Millisecond
 
 // ErrResolving says that another store (a replica) is re-resolving the
 // project now.
@@ -182,8 +193,11 @@ func (s *Store) finish(ctx context.Context, project string, gen int64) (bool, er
 		if err := exec(ctx, tx, `MATCH (p:Project {id: $id}) SET p.progress = p.progress`, map[string]any{"id": project}); err != nil {
 			return false, err
 		}
+		// IDLE promises that every client has its multi-contact: a client
+		// without one (written after the snapshot) is resolved by the next round.
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
 			WHERE coalesce(p.generation, 0) = $gen AND NOT EXISTS { MATCH (c:Client {project: $id, dirty: true}) }
+				AND NOT EXISTS { MATCH (c:Client {project: $id}) WHERE c.mc IS NULL }
 			SET p.resolution = 'IDLE', p.progress = 1.0, p.recheckKeys = false
 			RETURN true AS done`, map[string]any{"id": project, "gen": gen})
 		return rec != nil, err
@@ -268,6 +282,10 @@ func (s *Store) deleteKeys(ctx context.Context, project, rule string) error {
 // its first field (only they can have a key), page by page, and writes
 // them. Quarantine is decided afterwards.
 func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rule) error {
+	acceptWidget, err := s.acceptsUnverifiedWidgetValues(ctx, project)
+	if err != nil {
+		return err
+	}
 	candidates, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
 		var ids []string
 		err := stream(ctx, tx, `MATCH (:Value {project: $project, field: $field})<-[:HAS]-(c:Client)
@@ -287,11 +305,11 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 				MATCH (c:Client {project: $project, id: id}) WHERE NOT coalesce(c.excluded, false)
 				RETURN c.id AS id,
 					[(c)-[h:HAS]->(v:Value) WHERE v.field IN $fields AND NOT v.blocked |
-						{field: v.field, value: v.value, verified: h.verified}] AS values`,
+						{field: v.field, value: v.value, verified: h.verified, source: h.source}] AS values`,
 				map[string]any{"project": project, "ids": page, "fields": rule.Fields})
 			var rows []map[string]any
 			for _, rec := range recs {
-				vals := valuesOf(rec)
+				vals := identity.LinkingValues(valuesOf(rec), acceptWidget)
 				if keys, _ := identity.MatchKeys(rule, vals); len(keys) > 0 {
 					rows = append(rows, map[string]any{"id": str(rec, "id"), "keys": keys})
 				}
@@ -589,7 +607,7 @@ func (s *Store) writeBatch(ctx context.Context, project string, groups [][][]str
 		return err
 	}
 	st.add(events)
-	s.publish(events)
+	s.nudge(project, events)
 	return nil
 }
 
@@ -639,4 +657,43 @@ func (s *Store) repairDirty(ctx context.Context, project string, st *ResolveStat
 		}
 		st.add(events)
 	}
+}
+
+// WaitResolved waits until the project is IDLE: after an import whose
+// re-resolution another store (a replica, or this one's background work)
+// took over, so that the import answers only once its data is resolved.
+func (s *Store) WaitResolved(ctx context.Context, project string) error {
+	for {
+		g, err := s.generation(ctx, project)
+		if err != nil || g.state != identity.ResolutionRunning {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(roundPause):
+		}
+	}
+}
+
+// Shape is how a project's clients group into multi-contacts.
+type Shape struct {
+	MultiContacts int // live multi-contacts
+	SharedClients int // clients in a multi-contact of more than one member
+	Largest       int // members of the largest multi-contact
+}
+
+// ProjectShape counts the project's multi-contacts, the clients that share
+// one with another client, and the largest; an import reports it before and
+// after.
+func (s *Store) ProjectShape(ctx context.Context, project string) (Shape, error) {
+	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (Shape, error) {
+		rec, err := single(ctx, tx, `MATCH (m:MultiContact {project: $project}) WHERE m.size > 0
+			RETURN count(m) AS mcs, sum(CASE WHEN m.size > 1 THEN m.size ELSE 0 END) AS shared, max(m.size) AS largest`,
+			map[string]any{"project": project})
+		if err != nil || rec == nil {
+			return Shape{}, err
+		}
+		return Shape{MultiContacts: int(i64(rec, "mcs")), SharedClients: int(i64(rec, "shared")), Largest: int(i64(rec, "largest"))}, nil
+	})
 }

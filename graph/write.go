@@ -61,6 +61,8 @@ type WriteResult struct {
 	Skipped    int         // ops whose event id was seen before (applied or refused)
 	Refused    []LineError // ops refused, in input order
 	Normalized []string    // per op, the normalized value of OpAddAttribute/OpRemoveAttribute
+	NewClients int         // clients created
+	Changed    int         // clients that existed and whose identifiers or channel changed
 	Events     []identity.Event
 }
 
@@ -92,6 +94,9 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 			t, err := edit(ctx, tx, ps)
 			if err == nil && len(t.clients) > 0 {
 				_, err = refreshKeys(ctx, tx, ps, t.clients)
+			}
+			if err == nil && len(t.clients) > 0 {
+				err = markUnresolved(ctx, tx, project)
 			}
 			return none{}, err
 		})
@@ -128,6 +133,15 @@ func (s *Store) BeginBulk(ctx context.Context, project string) error {
 	return err
 }
 
+// markUnresolved records, in the transaction that wrote clients without
+// resolving them, that the project has unresolved clients: it is RUNNING
+// and its generation moves, so a re-resolution whose snapshot was read
+// before this commit cannot declare it IDLE (it runs again).
+func markUnresolved(ctx context.Context, tx neo4j.ManagedTransaction, project string) error {
+	return exec(ctx, tx, `MATCH (p:Project {id: $id})
+		SET p.resolution = 'RUNNING', p.generation = coalesce(p.generation, 0) + 1`, map[string]any{"id": project})
+}
+
 // writeResult is WriteResult with what the edit touched.
 type writeResult struct {
 	WriteResult
@@ -159,14 +173,27 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 			convIDs = append(convIDs, op.Conversation.ID)
 		}
 	}
-	state, applied, owners, err := readClientStates(ctx, tx, ps.ID, keysOf(ids), eventIDs, convIDs)
+	// Claim the event ids first: a concurrent transaction claiming the same
+	// id waits for this one and then finds it taken.
+	fresh, err := claimEventIDs(ctx, tx, ps.ID, dedupe(eventIDs))
 	if err != nil {
 		return res, err
+	}
+	applied := map[string]bool{}
+	for _, id := range eventIDs {
+		applied[id] = !fresh[id]
+	}
+	state, owners, err := lockClients(ctx, tx, ps.ID, keysOf(ids), convIDs)
+	if err != nil {
+		return res, err
+	}
+	existed := map[string]bool{}
+	for id, st := range state {
+		existed[id] = st.exists
 	}
 	var upserts []map[string]any
 	adds := map[[3]string]map[string]any{} // client, field, value -> row
 	removes := map[[3]string]bool{}
-	var newEvents []string
 	var conversations []map[string]any
 	// An event id is recorded whether its op applied or was refused: running
 	// the same input again must end in the same state, and a refused op may
@@ -175,11 +202,17 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 		res.Refused = append(res.Refused, LineError{Line: op.Line, EventID: op.EventID, Err: err})
 		if op.EventID != "" {
 			applied[op.EventID] = true
-			newEvents = append(newEvents, op.EventID)
 		}
 	}
+	var unclaimed []string // claimed event ids of ops a strict write never reached
 	for i, op := range ops {
 		if strict && len(res.Refused) > 0 {
+			for _, rest := range ops[i:] {
+				if rest.EventID != "" && fresh[rest.EventID] && !applied[rest.EventID] {
+					unclaimed = append(unclaimed, rest.EventID)
+					applied[rest.EventID] = true
+				}
+			}
 			break
 		}
 		if op.EventID != "" && applied[op.EventID] {
@@ -228,7 +261,6 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 			res.Applied++
 			if op.EventID != "" {
 				applied[op.EventID] = true
-				newEvents = append(newEvents, op.EventID)
 			}
 			continue
 		default:
@@ -274,7 +306,9 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 				created := !st.exists
 				st.exists, st.kind, st.account = true, op.Client.Channel.Kind, op.Client.Channel.Account
 				st.changed = st.changed || created || op.Client.DisplayName != ""
-				upserts = append(upserts, clientRow(op.Client, now))
+				row := clientRow(op.Client, now)
+				row["new"] = created
+				upserts = append(upserts, row)
 			}
 			for j, v := range values {
 				fv := [2]string{attrs[j].Field, v}
@@ -296,16 +330,22 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 		res.Applied++
 		if op.EventID != "" {
 			applied[op.EventID] = true
-			newEvents = append(newEvents, op.EventID)
 		}
 	}
-	if err := writeOutcome(ctx, tx, ps.ID, upserts, rowsOf(adds), removeRows(removes), conversations, newEvents, now); err != nil {
+	if err := writeOutcome(ctx, tx, ps.ID, upserts, rowsOf(adds), removeRows(removes), conversations, unclaimed, now); err != nil {
 		return res, err
 	}
 	for _, id := range keysOf(state) {
-		if st := state[id]; st.changed {
-			res.touched.clients = append(res.touched.clients, id)
-			res.touched.updated = append(res.touched.updated, id)
+		st := state[id]
+		if !st.changed {
+			continue
+		}
+		res.touched.clients = append(res.touched.clients, id)
+		res.touched.updated = append(res.touched.updated, id)
+		if existed[id] {
+			res.Changed++
+		} else {
+			res.NewClients++
 		}
 	}
 	return res, nil
@@ -420,21 +460,50 @@ func removeRows(m map[[3]string]bool) []map[string]any {
 	return out
 }
 
-// readClientStates reads the named clients' channels and values, which of
-// the event ids were seen before, and which client owns each conversation.
-func readClientStates(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids, eventIDs, convIDs []string) (
-	map[string]*clientState, map[string]bool, map[string]string, error) {
+// claimEventIDs records the event ids (sorted, distinct) as applied and
+// returns those that no committed transaction had recorded before. The
+// uniqueness constraint on AppliedEvent makes a concurrent claim of the
+// same id wait for this transaction, so an id applies at most once.
+func claimEventIDs(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids []string) (map[string]bool, error) {
+	fresh := map[string]bool{}
+	if len(ids) == 0 {
+		return fresh, nil
+	}
+	recs, err := collect(ctx, tx, `UNWIND $ids AS id
+		MERGE (a:AppliedEvent {project: $project, id: id})
+		ON CREATE SET a.claimed = true
+		WITH a, id, coalesce(a.claimed, false) AS fresh
+		REMOVE a.claimed
+		RETURN id, fresh`, map[string]any{"project": project, "ids": ids})
+	if err != nil {
+		return nil, fmt.Errorf("claim event ids: %w", err)
+	}
+	for _, rec := range recs {
+		fresh[str(rec, "id")] = boolean(rec, "fresh")
+	}
+	return fresh, nil
+}
+
+// lockClients takes the write locks of the named clients that exist and
+// then reads their channels and values, so that every check made on them
+// (the value cap, the channel) holds until commit. It also reads which
+// client owns each conversation. A client that does not exist yet is
+// locked when it is created (see writeOutcome).
+func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids, convIDs []string) (
+	map[string]*clientState, map[string]string, error) {
 	state := make(map[string]*clientState, len(ids))
 	for _, id := range ids {
 		state[id] = &clientState{values: map[[2]string]bool{}, counts: map[string]int{}}
 	}
 	recs, err := collect(ctx, tx, `UNWIND $ids AS id
 		MATCH (c:Client {project: $project, id: id})
+		SET c.locked = true REMOVE c.locked
+		WITH c
 		RETURN c.id AS id, [(c)-[:VIA]->(ch:Channel) | [ch.kind, ch.account]][0] AS channel,
 			[(c)-[:HAS]->(v:Value) | [v.field, v.value]] AS values`,
 		map[string]any{"project": project, "ids": ids})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	for _, rec := range recs {
 		st := state[str(rec, "id")]
@@ -453,50 +522,49 @@ func readClientStates(ctx context.Context, tx neo4j.ManagedTransaction, project 
 			st.counts[f]++
 		}
 	}
-	applied := map[string]bool{}
-	if len(eventIDs) > 0 {
-		recs, err = collect(ctx, tx, `UNWIND $ids AS id MATCH (a:AppliedEvent {project: $project, id: id}) RETURN a.id AS id`,
-			map[string]any{"project": project, "ids": eventIDs})
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		for _, rec := range recs {
-			applied[str(rec, "id")] = true
-		}
-	}
 	owners := map[string]string{}
 	if len(convIDs) > 0 {
 		recs, err = collect(ctx, tx, `UNWIND $ids AS id MATCH (v:Conversation {project: $project, id: id}) RETURN v.id AS id, v.client AS client`,
 			map[string]any{"project": project, "ids": convIDs})
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		for _, rec := range recs {
 			owners[str(rec, "id")] = str(rec, "client")
 		}
 	}
-	return state, applied, owners, nil
+	return state, owners, nil
 }
 
-// writeOutcome writes what writeOps decided.
+// writeOutcome writes what writeOps decided, and releases the event ids of
+// ops that a strict write never reached.
 func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project string,
-	upserts, adds, removes, conversations []map[string]any, eventIDs []string, now time.Time) error {
+	upserts, adds, removes, conversations []map[string]any, unclaimed []string, now time.Time) error {
 	p := func(extra map[string]any) map[string]any {
 		extra["project"] = project
 		extra["now"] = now
 		return extra
 	}
 	if len(upserts) > 0 {
-		if err := exec(ctx, tx, `UNWIND $rows AS r
+		// A client believed new but created meanwhile by a concurrent
+		// transaction was checked against no state: run again, locking it.
+		rec, err := single(ctx, tx, `UNWIND $rows AS r
 			MERGE (c:Client {project: $project, id: r.id})
-			ON CREATE SET c.createdAt = r.createdAt, c.excluded = false, c.lastSeenAt = coalesce(r.lastSeenAt, $now)
+			ON CREATE SET c.createdAt = r.createdAt, c.excluded = false, c.lastSeenAt = coalesce(r.lastSeenAt, $now), c.created = true
+			WITH c, r, r.new AND c.created IS NULL AS raced
+			REMOVE c.created
 			SET c.displayName = CASE WHEN r.name = '' THEN coalesce(c.displayName, '') ELSE r.name END,
 				c.lastSeenAt = CASE WHEN r.lastSeenAt IS NOT NULL AND r.lastSeenAt > c.lastSeenAt THEN r.lastSeenAt ELSE c.lastSeenAt END
 			MERGE (ch:Channel {project: $project, kind: r.kind, account: r.account})
 			MERGE (c)-[v:VIA]->(ch)
-			SET v.channelUserId = CASE WHEN r.channelUserId = '' THEN coalesce(v.channelUserId, '') ELSE r.channelUserId END`,
-			p(map[string]any{"rows": upserts})); err != nil {
+			SET v.channelUserId = CASE WHEN r.channelUserId = '' THEN coalesce(v.channelUserId, '') ELSE r.channelUserId END
+			RETURN count(CASE WHEN raced THEN 1 END) AS raced`,
+			p(map[string]any{"rows": upserts}))
+		if err != nil {
 			return fmt.Errorf("write clients: %w", err)
+		}
+		if i64(rec, "raced") > 0 {
+			return errRace
 		}
 	}
 	if len(removes) > 0 {
@@ -519,20 +587,32 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 		}
 	}
 	if len(conversations) > 0 {
-		if err := exec(ctx, tx, `UNWIND $rows AS r
+		// The MERGE waits for a concurrent creation of the same conversation;
+		// if that made it another client's, run again to refuse the op.
+		rec, err := single(ctx, tx, `UNWIND $rows AS r
 			MATCH (c:Client {project: $project, id: r.client})
 			MERGE (v:Conversation {project: $project, id: r.id})
 			ON CREATE SET v.client = r.client
-			SET v.startedAt = r.startedAt, v.lastMessageAt = r.lastMessageAt, v.summary = r.summary,
-				c.lastSeenAt = CASE WHEN c.lastSeenAt IS NULL OR c.lastSeenAt < r.lastMessageAt THEN r.lastMessageAt ELSE c.lastSeenAt END
-			MERGE (c)-[:HAD]->(v)`, p(map[string]any{"rows": conversations})); err != nil {
+			WITH c, v, r, v.client <> r.client AS raced
+			CALL {
+				WITH c, v, r, raced
+				WITH c, v, r WHERE NOT raced
+				SET v.startedAt = r.startedAt, v.lastMessageAt = r.lastMessageAt, v.summary = r.summary,
+					c.lastSeenAt = CASE WHEN c.lastSeenAt IS NULL OR c.lastSeenAt < r.lastMessageAt THEN r.lastMessageAt ELSE c.lastSeenAt END
+				MERGE (c)-[:HAD]->(v)
+			}
+			RETURN count(CASE WHEN raced THEN 1 END) AS raced`, p(map[string]any{"rows": conversations}))
+		if err != nil {
 			return fmt.Errorf("record conversations: %w", err)
 		}
+		if i64(rec, "raced") > 0 {
+			return errRace
+		}
 	}
-	if len(eventIDs) > 0 {
-		if err := exec(ctx, tx, `UNWIND $ids AS id MERGE (:AppliedEvent {project: $project, id: id})`,
-			p(map[string]any{"ids": eventIDs})); err != nil {
-			return fmt.Errorf("record event ids: %w", err)
+	if len(unclaimed) > 0 {
+		if err := exec(ctx, tx, `UNWIND $ids AS id MATCH (a:AppliedEvent {project: $project, id: id}) DELETE a`,
+			p(map[string]any{"ids": unclaimed})); err != nil {
+			return fmt.Errorf("release event ids: %w", err)
 		}
 	}
 	return nil

@@ -51,11 +51,22 @@ type Progress struct {
 // Summary is what an import did.
 type Summary struct {
 	Progress
-	Bulk     bool // resolved by the batch path
-	Events   map[identity.EventType]int
-	Stopped  int // with Strict: the line it stopped at, else 0
-	Duration time.Duration
+	Bulk       bool // resolved by the batch path
+	NewClients int  // clients created
+	Changed    int  // existing clients whose identifiers or channel changed
+	// Before and After are the project's multi-contacts around the import,
+	// the same way for both paths: how many, how many clients share one with
+	// someone else, and the largest.
+	Before, After graph.Shape
+	Events        map[identity.EventType]int
+	Stopped       int // with Strict: the line it stopped at, else 0
+	Duration      time.Duration
 }
+
+// Joined is how many more clients share a multi-contact with another client
+// than before the import: those that joined an existing multi-contact or
+// formed a new one of several members.
+func (s Summary) Joined() int { return max(0, s.After.SharedClients-s.Before.SharedClients) }
 
 // Import reads r to its end and applies every line to project. A bad line
 // is reported (Refused) and the rest goes on, unless Strict. Re-running an
@@ -70,7 +81,11 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 	if small <= 0 {
 		small = DefaultSmall
 	}
-	t := &tally{sum: Summary{Events: map[identity.EventType]int{}}, im: im, start: start}
+	before, err := im.Store.ProjectShape(ctx, project)
+	if err != nil {
+		return Summary{}, err
+	}
+	t := &tally{sum: Summary{Events: map[identity.EventType]int{}, Before: before}, im: im, start: start}
 	counter := &countingReader{r: r}
 	t.bytes = func() int64 { return atomic.LoadInt64(&counter.n) }
 	sc := bufio.NewScanner(counter)
@@ -150,10 +165,16 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 			sum.Events[t] += c
 		}
 		// Another replica re-resolving the project picks the import up too:
-		// BeginBulk changed the generation it checks before it finishes.
-		if err != nil && !errors.Is(err, graph.ErrResolving) {
+		// every batch moved the generation it checks before it finishes.
+		if errors.Is(err, graph.ErrResolving) {
+			err = im.Store.WaitResolved(ctx, project)
+		}
+		if err != nil {
 			return sum, fmt.Errorf("resolve the import: %w", err)
 		}
+	}
+	if sum.After, err = im.Store.ProjectShape(ctx, project); err != nil {
+		return sum, err
 	}
 	sum.Bytes, sum.Duration = t.bytes(), time.Since(start)
 	sum.Elapsed = sum.Duration
@@ -203,6 +224,8 @@ func (t *tally) add(res graph.WriteResult, strict bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.sum.Applied += res.Applied
+	t.sum.NewClients += res.NewClients
+	t.sum.Changed += res.Changed
 	t.sum.Skipped += res.Skipped
 	for _, e := range res.Refused {
 		t.sum.Refused++

@@ -20,15 +20,24 @@ type ImportLineResult struct {
 
 // ImportSummary closes an HTTP import's response.
 type ImportSummary struct {
-	Lines      int            `json:"lines"`
-	Applied    int            `json:"applied"`
-	Refused    int            `json:"refused"`
-	Skipped    int            `json:"skipped"`
-	Batch      bool           `json:"batch"`
-	Events     map[string]int `json:"events"`
-	StoppedAt  int            `json:"stoppedAt,omitempty"`
-	DurationMS int64          `json:"durationMs"`
-	Error      string         `json:"error,omitempty"`
+	Lines   int  `json:"lines"`
+	Applied int  `json:"applied"`
+	Refused int  `json:"refused"`
+	Skipped int  `json:"skipped"`
+	Batch   bool `json:"batch"`
+	// What the import did to the project's multi-contacts.
+	ClientsCreated      int            `json:"clientsCreated"`
+	ClientsChanged      int            `json:"clientsChanged"`
+	MultiContactsBefore int            `json:"multiContactsBefore"`
+	MultiContactsAfter  int            `json:"multiContactsAfter"`
+	SharedClientsBefore int            `json:"sharedClientsBefore"` // clients in a multi-contact of several members
+	SharedClientsAfter  int            `json:"sharedClientsAfter"`
+	Joined              int            `json:"joined"` // clients that joined a multi-contact of several members
+	Largest             int            `json:"largest"`
+	Events              map[string]int `json:"events"`
+	StoppedAt           int            `json:"stoppedAt,omitempty"`
+	DurationMS          int64          `json:"durationMs"`
+	Error               string         `json:"error,omitempty"`
 }
 
 // ImportPattern is the route of ImportHandler.
@@ -81,7 +90,11 @@ func ImportHandler(store *graph.Store, log *slog.Logger) http.Handler {
 		}
 		sum, err := im.Import(r.Context(), project, r.Body)
 		out := ImportSummary{Lines: sum.Lines, Applied: sum.Applied, Refused: sum.Refused, Skipped: sum.Skipped,
-			Batch: sum.Bulk, Events: map[string]int{}, StoppedAt: sum.Stopped, DurationMS: sum.Duration.Milliseconds()}
+			Batch: sum.Bulk, Events: map[string]int{}, StoppedAt: sum.Stopped, DurationMS: sum.Duration.Milliseconds(),
+			ClientsCreated: sum.NewClients, ClientsChanged: sum.Changed,
+			MultiContactsBefore: sum.Before.MultiContacts, MultiContactsAfter: sum.After.MultiContacts,
+			SharedClientsBefore: sum.Before.SharedClients, SharedClientsAfter: sum.After.SharedClients,
+			Joined: sum.Joined(), Largest: sum.After.Largest}
 		for t, n := range sum.Events {
 			out.Events[string(t)] = n
 		}

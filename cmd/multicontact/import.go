@@ -141,6 +141,10 @@ func (m *ImportMain) summary(s ingest.Summary) {
 		path = "batch"
 	}
 	fmt.Fprintf(m.stdout, "lines read\t%d\napplied\t%d\nrefused\t%d\nskipped (seen before)\t%d\n", s.Lines, s.Applied, s.Refused, s.Skipped)
-	fmt.Fprintf(m.stdout, "multi-contacts created\t%d\nmerged\t%d\nsplit\t%d\nresolution\t%s\ntime\t%s\n",
+	fmt.Fprintf(m.stdout, "clients created\t%d\nclients changed\t%d\n", s.NewClients, s.Changed)
+	fmt.Fprintf(m.stdout, "multi-contacts\t%d before, %d after\n", s.Before.MultiContacts, s.After.MultiContacts)
+	fmt.Fprintf(m.stdout, "clients sharing a multi-contact\t%d before, %d after (%d joined)\nlargest multi-contact\t%d clients\n",
+		s.Before.SharedClients, s.After.SharedClients, s.Joined(), s.After.Largest)
+	fmt.Fprintf(m.stdout, "events\t%d created, %d merged, %d split\nresolution\t%s\ntime\t%s\n",
 		s.Events[identity.EventCreated], s.Events[identity.EventMerged], s.Events[identity.EventSplit], path, s.Duration.Round(time.Millisecond))
 }
