@@ -74,12 +74,13 @@ func sortAttributes(a []identity.Attribute) {
 }
 
 // valuesOf reads the "values" column of this package's queries: a list of
-// {field, value, verified} maps.
+// {field, value, verified, source} maps.
 func valuesOf(rec *neo4j.Record) []identity.Value {
 	var out []identity.Value
 	for _, v := range list(rec, "values") {
 		m, _ := v.(map[string]any)
-		out = append(out, identity.Value{Field: mapStr(m, "field"), Value: mapStr(m, "value"), Verified: mapBool(m, "verified")})
+		out = append(out, identity.Value{Field: mapStr(m, "field"), Value: mapStr(m, "value"), Verified: mapBool(m, "verified"),
+			Source: identity.Source(mapStr(m, "source"))})
 	}
 	return out
 }

@@ -15,7 +15,7 @@ type DumpClient struct {
 	ID             string
 	MultiContactID string
 	Excluded       bool
-	Values         []identity.Value // unblocked values only
+	Values         []identity.Value // unblocked values only, with their source
 }
 
 // Dump is a whole project's inputs to resolution and its result, for
@@ -29,6 +29,9 @@ type Dump struct {
 	// nobody. Which keys are quarantined depends on history (a key stays
 	// quarantined until allowed), so the oracle takes it from the graph.
 	Quarantined map[string]bool
+	// AcceptUnverifiedWidgetValues is the project's switch: see
+	// identity.LinkingValues.
+	AcceptUnverifiedWidgetValues bool
 }
 
 // DumpProject reads a project's clients, unblocked values, links and rules.
@@ -38,11 +41,11 @@ func (s *Store) DumpProject(ctx context.Context, project string) (Dump, error) {
 		if err != nil {
 			return Dump{}, err
 		}
-		d := Dump{Rules: ps.activeRules()}
+		d := Dump{Rules: ps.activeRules(), AcceptUnverifiedWidgetValues: ps.AcceptUnverifiedWidgetValues}
 		p := map[string]any{"project": project}
 		err = stream(ctx, tx, `MATCH (c:Client {project: $project})
 			RETURN c.id AS id, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
-				[(c)-[h:HAS]->(v:Value) WHERE NOT v.blocked | {field: v.field, value: v.value, verified: h.verified}] AS values
+				[(c)-[h:HAS]->(v:Value) WHERE NOT v.blocked | {field: v.field, value: v.value, verified: h.verified, source: h.source}] AS values
 			ORDER BY id`, p, func(rec *neo4j.Record) {
 			c := DumpClient{ID: str(rec, "id"), MultiContactID: str(rec, "mc"), Excluded: boolean(rec, "excluded")}
 			c.Values = valuesOf(rec)
@@ -85,8 +88,9 @@ func (d Dump) OracleInput() (ids []string, keys map[string][]string, links [][2]
 			excluded[c.ID] = true
 			continue
 		}
+		vals := identity.LinkingValues(c.Values, d.AcceptUnverifiedWidgetValues)
 		for _, r := range d.Rules {
-			ks, _ := identity.MatchKeys(r, c.Values)
+			ks, _ := identity.MatchKeys(r, vals)
 			for _, k := range ks {
 				if id := r.ID + "\x1e" + k; !d.Quarantined[id] {
 					keys[c.ID] = append(keys[c.ID], id)

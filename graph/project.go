@@ -29,7 +29,8 @@ func (p *projectState) activeRules() []identity.Rule {
 }
 
 const projectFields = `p.id AS id, p.name AS name, p.region AS region, p.keyCap AS keyCap,
-	p.valueCap AS valueCap, p.createdAt AS createdAt, p.resolution AS resolution, p.progress AS progress`
+	p.valueCap AS valueCap, p.createdAt AS createdAt, p.resolution AS resolution, p.progress AS progress,
+	coalesce(p.acceptUnverifiedWidgetValues, false) AS acceptUnverifiedWidgetValues`
 
 func decodeProject(rec *neo4j.Record) identity.Project {
 	return identity.Project{
@@ -43,7 +44,21 @@ func decodeProject(rec *neo4j.Record) identity.Project {
 			State:    identity.ResolutionState(str(rec, "resolution")),
 			Progress: f64(rec, "progress"),
 		},
+		AcceptUnverifiedWidgetValues: boolean(rec, "acceptUnverifiedWidgetValues"),
 	}
+}
+
+// acceptsUnverifiedWidgetValues reads the project's switch that lets
+// unverified widget values link (identity.LinkingValues).
+func (s *Store) acceptsUnverifiedWidgetValues(ctx context.Context, project string) (bool, error) {
+	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (bool, error) {
+		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
+			RETURN coalesce(p.acceptUnverifiedWidgetValues, false) AS accept`, map[string]any{"id": project})
+		if err != nil || rec == nil {
+			return false, orNotFound(err, "project", project)
+		}
+		return boolean(rec, "accept"), nil
+	})
 }
 
 // loadProject reads a project with its fields and rules inside tx.
@@ -92,7 +107,8 @@ func (s *Store) CreateProject(ctx context.Context, id, name, region string) (ide
 	return writeT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Project, error) {
 		rec, err := single(ctx, tx, `MERGE (p:Project {id: $id})
 			ON CREATE SET p.name = $name, p.region = $region, p.keyCap = $keyCap, p.valueCap = $valueCap,
-				p.createdAt = $at, p.resolution = 'IDLE', p.progress = 1.0, p.seq = 0, p.created = true
+				p.createdAt = $at, p.resolution = 'IDLE', p.progress = 1.0, p.seq = 0, p.created = true,
+				p.acceptUnverifiedWidgetValues = false
 			WITH p, coalesce(p.created, false) AS created REMOVE p.created
 			RETURN created`,
 			map[string]any{"id": p.ID, "name": p.Name, "region": p.Region, "keyCap": p.KeyCap, "valueCap": p.ValueCap, "at": p.CreatedAt})
@@ -117,8 +133,10 @@ func (s *Store) Project(ctx context.Context, id string) (identity.Project, error
 	})
 }
 
-// UpdateProjectSettings changes a project's name, region or caps. A changed
-// cap or region re-resolves the project in the background (see Reresolve).
+// UpdateProjectSettings changes a project's name, region, caps or whether
+// unverified widget values link. A changed cap re-resolves the project in the
+// background (see Reresolve); a changed widget switch rebuilds every rule's
+// keys first, as it changes which values yield keys.
 func (s *Store) UpdateProjectSettings(ctx context.Context, id string, set identity.Settings) (identity.Project, error) {
 	defer s.kick(id)
 	return writeT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Project, error) {
@@ -132,12 +150,24 @@ func (s *Store) UpdateProjectSettings(ctx context.Context, id string, set identi
 		}
 		// The region changes how phones normalize from now on; stored values stay.
 		rerun := p.KeyCap != ps.KeyCap || p.ValueCap != ps.ValueCap
+		rekey := p.AcceptUnverifiedWidgetValues != ps.AcceptUnverifiedWidgetValues
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
-			SET p.name = $name, p.region = $region, p.keyCap = $keyCap, p.valueCap = $valueCap
+			SET p.name = $name, p.region = $region, p.keyCap = $keyCap, p.valueCap = $valueCap,
+				p.acceptUnverifiedWidgetValues = $acceptWidget
 			FOREACH (_ IN CASE WHEN $rerun THEN [1] ELSE [] END |
 				SET p.resolution = 'RUNNING', p.progress = 0.0, p.recheckKeys = true, p.generation = coalesce(p.generation, 0) + 1)
+			FOREACH (_ IN CASE WHEN $rekey AND NOT $rerun THEN [1] ELSE [] END |
+				SET p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1)
+			WITH p
+			CALL {
+				WITH p
+				MATCH (r:Rule {project: $id}) WHERE $rekey AND NOT coalesce(r.removed, false)
+				SET r.stale = true
+				RETURN count(r) AS rules
+			}
 			RETURN `+projectFields,
-			map[string]any{"id": id, "name": p.Name, "region": p.Region, "keyCap": p.KeyCap, "valueCap": p.ValueCap, "rerun": rerun})
+			map[string]any{"id": id, "name": p.Name, "region": p.Region, "keyCap": p.KeyCap, "valueCap": p.ValueCap,
+				"acceptWidget": p.AcceptUnverifiedWidgetValues, "rerun": rerun, "rekey": rekey})
 		if err != nil {
 			return identity.Project{}, err
 		}

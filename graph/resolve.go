@@ -72,15 +72,16 @@ func (s *Store) publish(events []identity.Event) {
 }
 
 // refreshKeys makes the clients' MATCHES edges equal to the keys that their
-// unblocked values yield under the enabled rules (none for an excluded
-// client). It returns the multi-contacts of every member of a key that has
-// just passed the cap: the key stops linking, so they are resolved too.
+// unblocked linking values (identity.LinkingValues) yield under the enabled
+// rules (none for an excluded client). It returns the multi-contacts of
+// every member of a key that has just passed the cap: the key stops
+// linking, so they are resolved too.
 func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, clients []string) ([]string, error) {
 	recs, err := collect(ctx, tx, `UNWIND $ids AS id
 		MATCH (c:Client {project: $project, id: id})
 		RETURN c.id AS id, coalesce(c.excluded, false) AS excluded,
 			[(c)-[h:HAS]->(v:Value) WHERE NOT coalesce(v.blocked, false) |
-				{field: v.field, value: v.value, verified: h.verified}] AS values,
+				{field: v.field, value: v.value, verified: h.verified, source: h.source}] AS values,
 			[(c)-[:MATCHES]->(k:MatchKey) | {rule: k.rule, key: k.key}] AS keys`,
 		map[string]any{"project": ps.ID, "ids": clients})
 	if err != nil {
@@ -92,7 +93,7 @@ func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectSt
 		id := str(rec, "id")
 		want := map[[2]string]bool{}
 		if !boolean(rec, "excluded") {
-			vals := valuesOf(rec)
+			vals := identity.LinkingValues(valuesOf(rec), ps.AcceptUnverifiedWidgetValues)
 			for _, r := range rules {
 				keys, _ := identity.MatchKeys(r, vals) // bounded; the cut is deterministic
 				for _, k := range keys {

@@ -26,6 +26,10 @@ type Project struct {
 	ValueCap   int
 	CreatedAt  time.Time
 	Resolution Resolution
+
+	// AcceptUnverifiedWidgetValues lets values that a website visitor typed
+	// into the widget, unproven by the business's server, link clients.
+	AcceptUnverifiedWidgetValues bool
 }
 
 // ResolutionState says whether every multi-contact reflects the current rules.
@@ -49,6 +53,8 @@ type Settings struct {
 	Region   *string
 	KeyCap   *int
 	ValueCap *int
+
+	AcceptUnverifiedWidgetValues *bool
 }
 
 // NewProject validates a project's creation input and fills the defaults.
@@ -97,6 +103,9 @@ func (p *Project) Apply(s Settings) error {
 			return Errorf("valueCap", CodeInvalidArgument, "the cap of values per field is between 1 and 100")
 		}
 		next.ValueCap = *s.ValueCap
+	}
+	if s.AcceptUnverifiedWidgetValues != nil {
+		next.AcceptUnverifiedWidgetValues = *s.AcceptUnverifiedWidgetValues
 	}
 	*p = next
 	return nil

@@ -68,6 +68,29 @@ type Value struct {
 	Field    string
 	Value    string
 	Verified bool
+	Source   Source
+}
+
+// LinkingValues returns the values that may yield match keys: all but the
+// unverified values from the website widget, unless acceptUnverifiedWidget.
+// Anyone who opens the business's website can type any e-mail into the
+// widget, so such a value is kept and shown but links nobody by default.
+// It returns values itself when nothing is left out.
+func LinkingValues(values []Value, acceptUnverifiedWidget bool) []Value {
+	if acceptUnverifiedWidget {
+		return values
+	}
+	keep := func(v Value) bool { return v.Verified || v.Source != SourceWidget }
+	if !slices.ContainsFunc(values, func(v Value) bool { return !keep(v) }) {
+		return values
+	}
+	out := make([]Value, 0, len(values))
+	for _, v := range values {
+		if keep(v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // MatchKeys returns the match keys a client with these values yields under
