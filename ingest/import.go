@@ -58,8 +58,8 @@ type Summary struct {
 	// the same way for both paths: how many, how many clients share one with
 	// someone else, and the largest.
 	Before, After graph.Shape
-	Events        map[identity.EventType]int
-	Stopped       int // with Strict: the line it stopped at, else 0
+	Events        map[identity.EventType]int // recorded in the project's log during the import
+	Stopped       int                        // with Strict: the line it stopped at, else 0
 	Duration      time.Duration
 }
 
@@ -82,6 +82,12 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 		small = DefaultSmall
 	}
 	before, err := im.Store.ProjectShape(ctx, project)
+	if err != nil {
+		return Summary{}, err
+	}
+	// The events are counted from the project's log: the batch path's
+	// re-resolution may be finished by another replica.
+	fromSeq, err := im.Store.LastSeq(ctx, project)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -160,10 +166,7 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 		return sum, err
 	}
 	if bulk {
-		stats, err := im.Store.Reresolve(ctx, project)
-		for t, c := range stats {
-			sum.Events[t] += c
-		}
+		_, err := im.Store.Reresolve(ctx, project)
 		// Another replica re-resolving the project picks the import up too:
 		// every batch moved the generation it checks before it finishes.
 		if errors.Is(err, graph.ErrResolving) {
@@ -174,6 +177,9 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 		}
 	}
 	if sum.After, err = im.Store.ProjectShape(ctx, project); err != nil {
+		return sum, err
+	}
+	if sum.Events, err = im.Store.EventCounts(ctx, project, fromSeq); err != nil {
 		return sum, err
 	}
 	sum.Bytes, sum.Duration = t.bytes(), time.Since(start)
@@ -232,9 +238,6 @@ func (t *tally) add(res graph.WriteResult, strict bool) {
 		if t.im.Refused != nil {
 			t.im.Refused(e)
 		}
-	}
-	for _, e := range res.Events {
-		t.sum.Events[e.Type]++
 	}
 	if strict && len(res.Refused) > 0 && t.sum.Stopped == 0 {
 		t.sum.Stopped = res.Refused[0].Line

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -64,26 +66,64 @@ func newProject(t *testing.T, s *graph.Store) string {
 	return id
 }
 
-// state is a project's clients, values and multi-contacts as sets, comparable
-// between two projects.
+// state is a project's clients, values and multi-contacts as text,
+// comparable between two projects: each client with its values, then the
+// stored multi-contacts as sets of members. It fails the test when a client
+// has no multi-contact, when the stored multi-contacts are not the offline
+// oracle's components, or when the project is not IDLE.
 func state(t *testing.T, s *graph.Store, project string) string {
+	t.Helper()
+	ctx := context.Background()
+	if p, err := s.Project(ctx, project); err != nil || p.Resolution.State != identity.ResolutionIdle {
+		t.Errorf("project %s: %+v %v, want IDLE", project, p.Resolution, err)
+	}
+	d, err := s.DumpProject(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, c := range d.Clients {
+		fmt.Fprintf(&b, "%s %v %v\n", c.ID, c.Excluded, c.Values)
+		if c.MultiContactID == "" {
+			t.Errorf("project %s: client %s has no multi-contact", project, c.ID)
+		}
+	}
+	got, want := fmt.Sprint(members(d)), fmt.Sprint(d.Components())
+	if got != want {
+		t.Errorf("project %s: stored multi-contacts differ from the oracle's components:\n%s", project, diffLines(got, want))
+	}
+	fmt.Fprintln(&b, got)
+	return b.String()
+}
+
+// members are the stored multi-contacts as sorted sets of client ids, in
+// the order of their first member.
+func members(d graph.Dump) [][]string {
+	byMC := map[string][]string{}
+	for _, c := range d.Clients {
+		byMC[c.MultiContactID] = append(byMC[c.MultiContactID], c.ID)
+	}
+	out := make([][]string, 0, len(byMC))
+	for _, m := range byMC {
+		sort.Strings(m)
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+// ids is each client's multi-contact id: a re-run must keep them all.
+func ids(t *testing.T, s *graph.Store, project string) map[string]string {
 	t.Helper()
 	d, err := s.DumpProject(context.Background(), project)
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups := map[string][]string{}
-	var b strings.Builder
+	out := map[string]string{}
 	for _, c := range d.Clients {
-		fmt.Fprintf(&b, "%s %v %v\n", c.ID, c.Excluded, c.Values)
-		groups[c.MultiContactID] = append(groups[c.MultiContactID], c.ID)
+		out[c.ID] = c.MultiContactID
 	}
-	want := d.Components()
-	if len(want) != len(groups) {
-		t.Errorf("project %s: %d multi-contacts, the oracle has %d components", project, len(groups), len(want))
-	}
-	fmt.Fprintln(&b, want)
-	return b.String()
+	return out
 }
 
 func generate(t *testing.T, clients int) []byte {
@@ -127,8 +167,27 @@ func TestImportPathsAgreeAndReRunsChangeNothing(t *testing.T) {
 	if sumSmall.Events[identity.EventMerged]+sumSmall.Events[identity.EventCreated] == 0 || sumBulk.Events[identity.EventCreated] == 0 {
 		t.Errorf("events: incremental %v, batch %v", sumSmall.Events, sumBulk.Events)
 	}
+	// Both paths report the import the same way, and the report is the project.
+	d, err := s.DumpProject(ctx, bulk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, largest := 0, 0
+	for _, m := range members(d) {
+		if len(m) > 1 {
+			shared += len(m)
+		}
+		largest = max(largest, len(m))
+	}
+	want := graph.Shape{MultiContacts: len(members(d)), SharedClients: shared, Largest: largest}
+	for name, sum := range map[string]ingest.Summary{"incremental": sumSmall, "batch": sumBulk} {
+		if sum.NewClients != len(d.Clients) || sum.Before != (graph.Shape{}) || sum.After != want || sum.Joined() != shared || shared == 0 {
+			t.Errorf("%s summary: %d new clients, before %+v, after %+v, joined %d; want %d new clients, after %+v, %d joined",
+				name, sum.NewClients, sum.Before, sum.After, sum.Joined(), len(d.Clients), want, shared)
+		}
+	}
 
-	before := state(t, s, bulk)
+	before, beforeIDs := state(t, s, bulk), ids(t, s, bulk)
 	again, err := imBulk.Import(ctx, bulk, bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +197,9 @@ func TestImportPathsAgreeAndReRunsChangeNothing(t *testing.T) {
 	}
 	if state(t, s, bulk) != before {
 		t.Errorf("the second import changed the project")
+	}
+	if got := ids(t, s, bulk); !maps.Equal(got, beforeIDs) {
+		t.Errorf("the second import changed multi-contact ids")
 	}
 }
 
