@@ -34,8 +34,11 @@ type APIKey struct {
 	Revoked   bool
 }
 
-// ErrUnknownKey says a presented secret matches no live API key.
-var ErrUnknownKey = errors.New("unknown or revoked API key")
+// ErrUnknownKey says a presented secret matches no API key.
+var ErrUnknownKey = errors.New("unknown API key")
+
+// ErrRevokedKey says a presented secret is that of a revoked API key.
+var ErrRevokedKey = errors.New("revoked API key")
 
 // HashSecret is how API key secrets are stored and looked up.
 func HashSecret(secret string) string {
@@ -74,10 +77,11 @@ func decodeAPIKey(rec *neo4j.Record) APIKey {
 		CreatedAt: when(rec, "createdAt"), Revoked: boolean(rec, "revoked")}
 }
 
-// Authenticate returns the live key whose secret this is, or ErrUnknownKey.
+// Authenticate returns the live key whose secret this is, ErrRevokedKey
+// for a revoked one, or ErrUnknownKey.
 func (s *Store) Authenticate(ctx context.Context, secret string) (APIKey, error) {
 	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (APIKey, error) {
-		rec, err := single(ctx, tx, `MATCH (k:ApiKey {hash: $hash}) WHERE NOT k.revoked RETURN `+apiKeyColumns,
+		rec, err := single(ctx, tx, `MATCH (k:ApiKey {hash: $hash}) RETURN `+apiKeyColumns,
 			map[string]any{"hash": HashSecret(secret)})
 		if err != nil {
 			return APIKey{}, err
@@ -85,7 +89,11 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (APIKey, error)
 		if rec == nil {
 			return APIKey{}, ErrUnknownKey
 		}
-		return decodeAPIKey(rec), nil
+		k := decodeAPIKey(rec)
+		if k.Revoked {
+			return APIKey{}, ErrRevokedKey
+		}
+		return k, nil
 	})
 }
 
@@ -118,30 +126,25 @@ func (s *Store) RevokeAPIKey(ctx context.Context, project, id string) error {
 	return err
 }
 
-// RotateIdentitySecret gives the project a new secret for verifying the
-// HMAC-SHA256 signatures of widget values and returns it. It is kept in
-// the clear, since verifying needs it; the old one stops verifying.
-func (s *Store) RotateIdentitySecret(ctx context.Context, project string) (string, error) {
-	secret := rand.Text() + rand.Text()
-	_, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
-		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) SET p.identitySecret = $secret RETURN p.id AS id`,
-			map[string]any{"id": project, "secret": secret})
-		if err != nil || rec == nil {
-			return none{}, orNotFound(err, "project", project)
-		}
-		return none{}, nil
-	})
-	return secret, err
-}
+// KeyRef names an API key.
+type KeyRef struct{ Project, ID string }
 
-// IdentitySecret returns the project's widget signing secret, "" when none was made.
-func (s *Store) IdentitySecret(ctx context.Context, project string) (string, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (string, error) {
-		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN coalesce(p.identitySecret, '') AS secret`,
-			map[string]any{"id": project})
-		if err != nil || rec == nil {
-			return "", orNotFound(err, "project", project)
+// RevokedKeys returns those of the keys that are revoked or gone, so that
+// a replica can drop what it remembers of them and close their websockets.
+func (s *Store) RevokedKeys(ctx context.Context, keys []KeyRef) ([]KeyRef, error) {
+	rows := make([]map[string]any, len(keys))
+	for i, k := range keys {
+		rows[i] = map[string]any{"project": k.Project, "id": k.ID}
+	}
+	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]KeyRef, error) {
+		recs, err := collect(ctx, tx, `UNWIND $rows AS r
+			OPTIONAL MATCH (k:ApiKey {project: r.project, id: r.id})
+			WITH r, k WHERE k IS NULL OR k.revoked
+			RETURN r.project AS project, r.id AS id`, map[string]any{"rows": rows})
+		var out []KeyRef
+		for _, rec := range recs {
+			out = append(out, KeyRef{Project: str(rec, "project"), ID: str(rec, "id")})
 		}
-		return str(rec, "secret"), nil
+		return out, err
 	})
 }

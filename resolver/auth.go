@@ -39,6 +39,7 @@ func PrincipalFrom(ctx context.Context) *Principal {
 type AuthError struct {
 	Code    string
 	Message string
+	revoked bool // the key exists but was revoked (a websocket closes with 4403 rather than 4401)
 }
 
 func (e *AuthError) Error() string { return e.Message }
@@ -46,21 +47,39 @@ func (e *AuthError) Error() string { return e.Message }
 var (
 	errUnauthenticated = &AuthError{Code: "UNAUTHENTICATED", Message: "a valid API key is required (Authorization: Bearer <key>)"}
 	errBadKey          = &AuthError{Code: "UNAUTHENTICATED", Message: "the API key is unknown or revoked"}
+	errRevokedKey      = &AuthError{Code: "UNAUTHENTICATED", Message: "the API key is unknown or revoked", revoked: true}
 	errForbidden       = &AuthError{Code: "FORBIDDEN", Message: "this key may not do that in this project"}
 )
 
 // Authenticator turns a bearer secret into a Principal: the admin token
 // from the environment, or a project's API key looked up by its hash.
 // Known keys are remembered for KeyCacheTTL so that a request does not cost
-// a Neo4j round trip; a key revoked through this process is forgotten at
-// once, through another replica within KeyCacheTTL.
+// a Neo4j round trip. A key revoked through this process is forgotten, and
+// its websockets closed, at once; one revoked through another replica
+// within a second while WatchRevocations runs (else within KeyCacheTTL,
+// and its websockets stay open).
 type Authenticator struct {
 	Store      *graph.Store
 	AdminToken string
 
-	mu    sync.Mutex
-	cache map[string]cachedKey // by the secret's hash
+	mu          sync.Mutex
+	cache       map[string]cachedKey // by the secret's hash
+	conns       map[graph.KeyRef]map[*liveConn]bool
+	revocations int // counts Revoked calls: a lookup that raced one is not cached
 }
+
+// liveConn is an open websocket authenticated with an API key; end closes
+// it with a websocket close code and reason.
+type liveConn struct {
+	end func(code int, reason string)
+}
+
+// Close codes of the websockets (graphql-transport-ws): the key is missing
+// or unknown, or it may not (any more) subscribe.
+const (
+	CloseUnauthorized = 4401
+	CloseForbidden    = 4403
+)
 
 // KeyCacheTTL is how long a looked-up key is trusted without asking Neo4j.
 const KeyCacheTTL = 5 * time.Second
@@ -70,13 +89,87 @@ type cachedKey struct {
 	until     time.Time
 }
 
-// Forget drops a key from the cache, as its revocation must take effect now.
-func (a *Authenticator) Forget(keyID string) {
+// Revoked makes a revoked key stop working in this process now: it is
+// dropped from the cache and its open websockets are closed (4403).
+func (a *Authenticator) Revoked(key graph.KeyRef) {
+	a.mu.Lock()
+	a.revocations++
+	for h, k := range a.cache {
+		if k.principal.KeyID == key.ID && k.principal.Project == key.Project {
+			delete(a.cache, h)
+		}
+	}
+	conns := a.conns[key]
+	delete(a.conns, key)
+	a.mu.Unlock()
+	for c := range conns {
+		c.end(CloseForbidden, "the API key was revoked")
+	}
+}
+
+// watch registers an open websocket of principal p, to be ended when its
+// key is revoked; the returned function unregisters it.
+func (a *Authenticator) watch(p *Principal, end func(code int, reason string)) (unwatch func()) {
+	key := graph.KeyRef{Project: p.Project, ID: p.KeyID}
+	c := &liveConn{end: end}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for h, k := range a.cache {
-		if k.principal.KeyID == keyID {
-			delete(a.cache, h)
+	if a.conns == nil {
+		a.conns = map[graph.KeyRef]map[*liveConn]bool{}
+	}
+	if a.conns[key] == nil {
+		a.conns[key] = map[*liveConn]bool{}
+	}
+	a.conns[key][c] = true
+	return func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		delete(a.conns[key], c)
+		if len(a.conns[key]) == 0 {
+			delete(a.conns, key)
+		}
+	}
+}
+
+// WatchRevocations asks the store, every interval until ctx ends, whether
+// a key that this process remembers or has websockets of was revoked (by
+// another replica), and applies Revoked to it.
+func (a *Authenticator) WatchRevocations(ctx context.Context, interval time.Duration, log func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.mu.Lock()
+		seen := map[graph.KeyRef]bool{}
+		for _, k := range a.cache {
+			seen[graph.KeyRef{Project: k.principal.Project, ID: k.principal.KeyID}] = true
+		}
+		for k := range a.conns {
+			seen[k] = true
+		}
+		a.mu.Unlock()
+		if len(seen) == 0 {
+			continue
+		}
+		keys := make([]graph.KeyRef, 0, len(seen))
+		for k := range seen {
+			keys = append(keys, k)
+		}
+		qctx, cancel := context.WithTimeout(ctx, interval)
+		revoked, err := a.Store.RevokedKeys(qctx, keys)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && log != nil {
+				log(err)
+			}
+			continue
+		}
+		for _, k := range revoked {
+			a.Revoked(k)
 		}
 	}
 }
@@ -90,6 +183,7 @@ func (a *Authenticator) lookup(ctx context.Context, secret string) (*Principal, 
 		p := k.principal
 		return &p, nil
 	}
+	gen := a.revocations
 	a.mu.Unlock()
 	k, err := a.Store.Authenticate(ctx, secret)
 	if err != nil {
@@ -98,6 +192,9 @@ func (a *Authenticator) lookup(ctx context.Context, secret string) (*Principal, 
 	p := Principal{Project: k.Project, Role: k.Role, KeyID: k.ID}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if gen != a.revocations { // a key was revoked meanwhile, maybe this one: do not remember it
+		return &p, nil
+	}
 	if a.cache == nil || len(a.cache) > 10000 { // bounded: start over rather than grow
 		a.cache = map[string]cachedKey{}
 	}
@@ -128,8 +225,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (*Princ
 		return &Principal{Admin: true}, nil
 	}
 	p, err := a.lookup(ctx, token)
-	if errors.Is(err, graph.ErrUnknownKey) {
+	switch {
+	case errors.Is(err, graph.ErrUnknownKey):
 		return nil, errBadKey
+	case errors.Is(err, graph.ErrRevokedKey):
+		return nil, errRevokedKey
 	}
 	return p, err
 }

@@ -204,9 +204,10 @@ type ComplexityRoot struct {
 	}
 
 	ProjectSettings struct {
-		DefaultRegion func(childComplexity int) int
-		KeyCap        func(childComplexity int) int
-		ValueCap      func(childComplexity int) int
+		AcceptUnverifiedWidgetValues func(childComplexity int) int
+		DefaultRegion                func(childComplexity int) int
+		KeyCap                       func(childComplexity int) int
+		ValueCap                     func(childComplexity int) int
 	}
 
 	QuarantinedKey struct {
@@ -1102,6 +1103,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Project.Settings(childComplexity), true
 
+	case "ProjectSettings.acceptUnverifiedWidgetValues":
+		if e.ComplexityRoot.ProjectSettings.AcceptUnverifiedWidgetValues == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectSettings.AcceptUnverifiedWidgetValues(childComplexity), true
 	case "ProjectSettings.defaultRegion":
 		if e.ComplexityRoot.ProjectSettings.DefaultRegion == nil {
 			break
@@ -1513,47 +1520,67 @@ enum Role {
   WRITE
   "Read everything in the project and subscribe to its changes."
   READ
-  "Only the widget endpoint: write identifiers of the visitor it names."
+  "Public, for the website widget: only POST /widget/identify, writing only the client its token proves."
   WIDGET
 }
 
 "How a field's values are normalized and compared."
 enum FieldType {
+  "Phone numbers, normalized to E.164 with the project's default region."
   PHONE
+  "E-mail addresses, lower-cased, with IDN domains in ASCII."
   EMAIL
+  "Free text, NFKC-normalized and case-folded."
   TEXT
+  "Identifiers compared exactly, after trimming."
   ID
 }
 
 "Where a value came from."
 enum Source {
+  "A chat bot asked the person."
   BOT
+  "The website widget; unverified widget values link nobody unless the project accepts them."
   WIDGET
+  "An operator typed it in."
   OPERATOR
+  "A CRM or other system called the API."
   INTEGRATION
+  "A bulk import."
   IMPORT
 }
 
 "Whether every multi-contact reflects the project's current rules."
 enum ResolutionState {
+  "Every multi-contact reflects the current rules and settings."
   IDLE
+  "A rule or setting changed; the project is being re-resolved in the background."
   RUNNING
 }
 
 "How a multi-contact changed."
 enum EventType {
+  "A new multi-contact appeared."
   CREATED
+  "Multi-contacts joined; the survivor keeps its id, the others become aliases."
   MERGED
+  "A multi-contact fell apart; the part holding the oldest member keeps the id."
   SPLIT
+  "A member's identifiers or channels changed, and nothing merged or split."
   UPDATED
+  "A multi-contact lost its last member."
   DELETED
 }
 
 "What kind of change caused an event."
 enum CauseKind {
+  "A value was added, removed, blocked or unblocked."
   VALUE
+  "A client was created, removed, excluded or included."
   CLIENT
+  "Clients were linked or unlinked by hand."
   MANUAL
+  "A rule or project setting changed and the project re-resolved."
   RULE_CHANGE
 }
 
@@ -1581,7 +1608,7 @@ type Query {
 type Mutation {
   "Creates a project (admin token only)."
   createProject(input: CreateProjectInput!): Project!
-  "Changes a project's name, default region or caps; changed caps re-resolve the project."
+  "Changes a project's settings; changed caps or acceptUnverifiedWidgetValues re-resolve the project."
   updateProjectSettings(projectId: ID!, input: ProjectSettingsInput!): Project!
   "Defines a custom field."
   defineField(projectId: ID!, input: FieldInput!): Field!
@@ -1621,9 +1648,13 @@ type Mutation {
   recordConversation(projectId: ID!, clientId: ID!, input: ConversationInput!): Conversation!
   "Creates an API key. The secret is shown only here, once."
   createApiKey(projectId: ID!, role: Role!): ApiKeySecret!
-  "Revokes an API key; it stops working at once."
+  "Revokes an API key: it stops working at once, and its open websockets close (code 4403)."
   revokeApiKey(projectId: ID!, id: ID!): Boolean!
-  "Makes a new identity secret for widget signatures (HMAC-SHA256). Shown only here, once; the old one stops verifying."
+  """
+  Makes a new identity secret, with which the business's server signs the
+  widget's user tokens (HS256 JWTs). Shown only here, once; tokens signed
+  with the old one stop working. Stored encrypted.
+  """
   rotateIdentitySecret(projectId: ID!): String!
 }
 
@@ -1651,11 +1682,18 @@ type Project {
 
 "The editable settings of a project."
 type ProjectSettings {
+  "The region (ISO 3166 code) of phone numbers written without a country code."
   defaultRegion: String!
   "Clients per match key before the key is quarantined."
   keyCap: Int!
   "Values per field per client."
   valueCap: Int!
+  """
+  Whether values typed into the website widget, unproven by the business's
+  server, link clients (default false: they are stored and shown, unverified,
+  but link nobody, since anyone can type anyone's e-mail into a website).
+  """
+  acceptUnverifiedWidgetValues: Boolean!
 }
 
 "A project's background re-resolution; progress is between 0 and 1."
@@ -1865,11 +1903,18 @@ input CreateProjectInput {
   defaultRegion: String
 }
 
+"The settings to change; omitted ones stay as they are."
 input ProjectSettingsInput {
+  "The project's display name."
   name: String
+  "The region of phone numbers written without a country code (ISO 3166, e.g. RU)."
   defaultRegion: String
+  "Clients per match key before the key is quarantined (2 to 100000)."
   keyCap: Int
+  "Values per field per client (1 to 100)."
   valueCap: Int
+  "Lets unverified widget values link clients: anyone on the website could then join anyone's multi-contact by typing their e-mail."
+  acceptUnverifiedWidgetValues: Boolean
 }
 
 input FieldInput {
@@ -2205,6 +2250,8 @@ func (ec *executionContext) childFields_ProjectSettings(ctx context.Context, fie
 		return ec.fieldContext_ProjectSettings_keyCap(ctx, field)
 	case "valueCap":
 		return ec.fieldContext_ProjectSettings_valueCap(ctx, field)
+	case "acceptUnverifiedWidgetValues":
+		return ec.fieldContext_ProjectSettings_acceptUnverifiedWidgetValues(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProjectSettings", field.Name)
 }
@@ -6435,6 +6482,29 @@ func (ec *executionContext) fieldContext_ProjectSettings_valueCap(_ context.Cont
 	return graphql.NewScalarFieldContext("ProjectSettings", field, false, false, "Int")
 }
 
+func (ec *executionContext) _ProjectSettings_acceptUnverifiedWidgetValues(ctx context.Context, field graphql.CollectedField, obj *ProjectSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectSettings_acceptUnverifiedWidgetValues(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AcceptUnverifiedWidgetValues, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectSettings_acceptUnverifiedWidgetValues(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectSettings", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _QuarantinedKey_rule(ctx context.Context, field graphql.CollectedField, obj *QuarantinedKey) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8964,7 +9034,7 @@ func (ec *executionContext) unmarshalInputProjectSettingsInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "defaultRegion", "keyCap", "valueCap"}
+	fieldsInOrder := [...]string{"name", "defaultRegion", "keyCap", "valueCap", "acceptUnverifiedWidgetValues"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -8999,6 +9069,13 @@ func (ec *executionContext) unmarshalInputProjectSettingsInput(ctx context.Conte
 				return it, err
 			}
 			it.ValueCap = data
+		case "acceptUnverifiedWidgetValues":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("acceptUnverifiedWidgetValues"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AcceptUnverifiedWidgetValues = data
 		}
 	}
 	return it, nil
@@ -10238,6 +10315,11 @@ func (ec *executionContext) _ProjectSettings(ctx context.Context, sel ast.Select
 			}
 		case "valueCap":
 			out.Values[i] = ec._ProjectSettings_valueCap(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acceptUnverifiedWidgetValues":
+			out.Values[i] = ec._ProjectSettings_acceptUnverifiedWidgetValues(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

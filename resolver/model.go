@@ -24,7 +24,8 @@ func projectOf(p identity.Project) *Project {
 		state = ResolutionStateIdle
 	}
 	return &Project{ID: p.ID, Name: p.Name, DefaultRegion: p.Region, CreatedAt: p.CreatedAt,
-		Settings:   &ProjectSettings{DefaultRegion: p.Region, KeyCap: p.KeyCap, ValueCap: p.ValueCap},
+		Settings: &ProjectSettings{DefaultRegion: p.Region, KeyCap: p.KeyCap, ValueCap: p.ValueCap,
+			AcceptUnverifiedWidgetValues: p.AcceptUnverifiedWidgetValues},
 		Resolution: &Resolution{State: state, Progress: p.Resolution.Progress}}
 }
 

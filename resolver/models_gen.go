@@ -173,18 +173,30 @@ type PageInfo struct {
 
 // The editable settings of a project.
 type ProjectSettings struct {
+	// The region (ISO 3166 code) of phone numbers written without a country code.
 	DefaultRegion string `json:"defaultRegion"`
 	// Clients per match key before the key is quarantined.
 	KeyCap int `json:"keyCap"`
 	// Values per field per client.
 	ValueCap int `json:"valueCap"`
+	// Whether values typed into the website widget, unproven by the business's
+	// server, link clients (default false: they are stored and shown, unverified,
+	// but link nobody, since anyone can type anyone's e-mail into a website).
+	AcceptUnverifiedWidgetValues bool `json:"acceptUnverifiedWidgetValues"`
 }
 
+// The settings to change; omitted ones stay as they are.
 type ProjectSettingsInput struct {
-	Name          *string `json:"name,omitempty"`
+	// The project's display name.
+	Name *string `json:"name,omitempty"`
+	// The region of phone numbers written without a country code (ISO 3166, e.g. RU).
 	DefaultRegion *string `json:"defaultRegion,omitempty"`
-	KeyCap        *int    `json:"keyCap,omitempty"`
-	ValueCap      *int    `json:"valueCap,omitempty"`
+	// Clients per match key before the key is quarantined (2 to 100000).
+	KeyCap *int `json:"keyCap,omitempty"`
+	// Values per field per client (1 to 100).
+	ValueCap *int `json:"valueCap,omitempty"`
+	// Lets unverified widget values link clients: anyone on the website could then join anyone's multi-contact by typing their e-mail.
+	AcceptUnverifiedWidgetValues *bool `json:"acceptUnverifiedWidgetValues,omitempty"`
 }
 
 // A match key held by more clients than the cap: it links nobody until allowed.
@@ -255,9 +267,13 @@ type ValidationResult struct {
 type CauseKind string
 
 const (
-	CauseKindValue      CauseKind = "VALUE"
-	CauseKindClient     CauseKind = "CLIENT"
-	CauseKindManual     CauseKind = "MANUAL"
+	// A value was added, removed, blocked or unblocked.
+	CauseKindValue CauseKind = "VALUE"
+	// A client was created, removed, excluded or included.
+	CauseKindClient CauseKind = "CLIENT"
+	// Clients were linked or unlinked by hand.
+	CauseKindManual CauseKind = "MANUAL"
+	// A rule or project setting changed and the project re-resolved.
 	CauseKindRuleChange CauseKind = "RULE_CHANGE"
 )
 
@@ -315,10 +331,15 @@ func (e CauseKind) MarshalJSON() ([]byte, error) {
 type EventType string
 
 const (
+	// A new multi-contact appeared.
 	EventTypeCreated EventType = "CREATED"
-	EventTypeMerged  EventType = "MERGED"
-	EventTypeSplit   EventType = "SPLIT"
+	// Multi-contacts joined; the survivor keeps its id, the others become aliases.
+	EventTypeMerged EventType = "MERGED"
+	// A multi-contact fell apart; the part holding the oldest member keeps the id.
+	EventTypeSplit EventType = "SPLIT"
+	// A member's identifiers or channels changed, and nothing merged or split.
 	EventTypeUpdated EventType = "UPDATED"
+	// A multi-contact lost its last member.
 	EventTypeDeleted EventType = "DELETED"
 )
 
@@ -377,10 +398,14 @@ func (e EventType) MarshalJSON() ([]byte, error) {
 type FieldType string
 
 const (
+	// Phone numbers, normalized to E.164 with the project's default region.
 	FieldTypePhone FieldType = "PHONE"
+	// E-mail addresses, lower-cased, with IDN domains in ASCII.
 	FieldTypeEmail FieldType = "EMAIL"
-	FieldTypeText  FieldType = "TEXT"
-	FieldTypeID    FieldType = "ID"
+	// Free text, NFKC-normalized and case-folded.
+	FieldTypeText FieldType = "TEXT"
+	// Identifiers compared exactly, after trimming.
+	FieldTypeID FieldType = "ID"
 )
 
 var AllFieldType = []FieldType{
@@ -437,7 +462,9 @@ func (e FieldType) MarshalJSON() ([]byte, error) {
 type ResolutionState string
 
 const (
-	ResolutionStateIdle    ResolutionState = "IDLE"
+	// Every multi-contact reflects the current rules and settings.
+	ResolutionStateIdle ResolutionState = "IDLE"
+	// A rule or setting changed; the project is being re-resolved in the background.
 	ResolutionStateRunning ResolutionState = "RUNNING"
 )
 
@@ -499,7 +526,7 @@ const (
 	RoleWrite Role = "WRITE"
 	// Read everything in the project and subscribe to its changes.
 	RoleRead Role = "READ"
-	// Only the widget endpoint: write identifiers of the visitor it names.
+	// Public, for the website widget: only POST /widget/identify, writing only the client its token proves.
 	RoleWidget Role = "WIDGET"
 )
 
@@ -557,11 +584,16 @@ func (e Role) MarshalJSON() ([]byte, error) {
 type Source string
 
 const (
-	SourceBot         Source = "BOT"
-	SourceWidget      Source = "WIDGET"
-	SourceOperator    Source = "OPERATOR"
+	// A chat bot asked the person.
+	SourceBot Source = "BOT"
+	// The website widget; unverified widget values link nobody unless the project accepts them.
+	SourceWidget Source = "WIDGET"
+	// An operator typed it in.
+	SourceOperator Source = "OPERATOR"
+	// A CRM or other system called the API.
 	SourceIntegration Source = "INTEGRATION"
-	SourceImport      Source = "IMPORT"
+	// A bulk import.
+	SourceImport Source = "IMPORT"
 )
 
 var AllSource = []Source{

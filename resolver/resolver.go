@@ -14,8 +14,10 @@ import (
 type Resolver struct {
 	Store  *graph.Store
 	Broker *broker.Broker
-	// Auth, when set, forgets revoked keys at once.
+	// Auth, when set, forgets revoked keys and closes their websockets at once.
 	Auth *Authenticator
+	// Keys seal the projects' identity secrets.
+	Keys Keys
 	// MaxSubscriptions bounds the subscriptions of one websocket connection.
 	MaxSubscriptions int
 }

@@ -78,7 +78,7 @@ func (r *mutationResolver) UpdateProjectSettings(ctx context.Context, projectID 
 		return nil, err
 	}
 	p, err := r.Store.UpdateProjectSettings(ctx, projectID, identity.Settings{Name: input.Name, Region: input.DefaultRegion,
-		KeyCap: input.KeyCap, ValueCap: input.ValueCap})
+		KeyCap: input.KeyCap, ValueCap: input.ValueCap, AcceptUnverifiedWidgetValues: input.AcceptUnverifiedWidgetValues})
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +288,7 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, projectID string, i
 		return false, err
 	}
 	if r.Auth != nil {
-		r.Auth.Forget(id)
+		r.Auth.Revoked(graph.KeyRef{Project: projectID, ID: id})
 	}
 	return true, nil
 }
@@ -298,7 +298,7 @@ func (r *mutationResolver) RotateIdentitySecret(ctx context.Context, projectID s
 	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
 		return "", err
 	}
-	return r.Store.RotateIdentitySecret(ctx, projectID)
+	return r.Store.RotateIdentitySecret(ctx, projectID, r.Keys)
 }
 
 // Fields is the resolver for the fields field.
@@ -513,8 +513,8 @@ func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectI
 				if !ok {
 					return // dropped for falling behind: the subscription completes
 				}
-				if !matches(e, &watch, client) {
-					continue
+				if !matches(e, &watch, client) || ctx.Err() != nil {
+					continue // or ended meanwhile (a revoked key): send nothing more
 				}
 				select {
 				case out <- eventOf(e, graph.Cursor(e.Seq)):

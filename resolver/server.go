@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 )
 
@@ -53,21 +55,49 @@ func NewServer(cfg ServerConfig) http.Handler {
 	}
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: cfg.Resolver}))
 	srv.AddTransport(transport.Websocket{
-		Implementation:        transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.OriginPatterns}},
+		Implementation: closableImplementation{transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.OriginPatterns}}},
 		KeepAlivePingInterval: cfg.KeepAlive,
 		InitTimeout:           10 * time.Second,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			ctx = context.WithValue(ctx, connStateKey{}, &connState{})
-			if PrincipalFrom(ctx) != nil { // authenticated by the upgrade request's header
+			p := PrincipalFrom(ctx) // authenticated by the upgrade request's header, or:
+			if p == nil {
+				var err error
+				if p, err = cfg.Auth.Authenticate(ctx, payload.Authorization()); err != nil {
+					var ae *AuthError
+					switch {
+					case errors.As(err, &ae) && ae.revoked:
+						return closeWith(ctx, CloseForbidden, "Forbidden: the API key was revoked"), nil, err
+					case errors.As(err, &ae):
+						return closeWith(ctx, CloseUnauthorized, "Unauthorized: "+ae.Message), nil, err
+					}
+					log.ErrorContext(ctx, "websocket authentication", "err", err)
+					return closeWith(ctx, 1011, "authentication is unavailable"), nil, errors.New("authentication is unavailable")
+				}
+			}
+			switch {
+			case p == nil:
+				err := errors.New(`send {"authorization": "Bearer <key>"} in connection_init`)
+				return closeWith(ctx, CloseUnauthorized, "Unauthorized: "+err.Error()), nil, err
+			case !p.Admin && p.Role == graph.RoleWidget:
+				err := errors.New("a WIDGET key may not open a websocket")
+				return closeWith(ctx, CloseForbidden, "Forbidden: "+err.Error()), nil, err
+			}
+			ctx = WithPrincipal(ctx, p)
+			if p.Admin {
 				return ctx, nil, nil
 			}
-			p, err := cfg.Auth.Authenticate(ctx, payload.Authorization())
-			if err != nil {
-				return ctx, nil, err
-			}
-			if p != nil {
-				ctx = WithPrincipal(ctx, p)
-			}
+			// Revoking the key ends the connection, with its subscriptions.
+			conn, _ := ctx.Value(closableKey{}).(*closableConn)
+			ctx, cancel := context.WithCancel(ctx)
+			unwatch := cfg.Auth.watch(p, func(code int, reason string) {
+				if conn != nil {
+					conn.closeWith(code, reason)
+				}
+				cancel()
+			})
+			context.AfterFunc(ctx, unwatch)
 			return ctx, nil, nil
 		},
 	})
@@ -92,7 +122,88 @@ func NewServer(cfg ServerConfig) http.Handler {
 		return errInternal
 	})
 	srv.SetErrorPresenter(presenter(log, cfg.OnInternalError))
-	return srv
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "" { // a slot for the websocket that closableImplementation accepts
+			r = r.WithContext(context.WithValue(r.Context(), closableKey{}, &closableConn{}))
+		}
+		srv.ServeHTTP(w, r)
+	})
+}
+
+// closeWith makes gqlgen close a websocket whose connection_init is refused
+// with code and reason instead of 1000 "terminated".
+func closeWith(ctx context.Context, code int, reason string) context.Context {
+	return transport.AppendCloseReason(transport.WithWebsocketCloseCode(ctx, code), reason)
+}
+
+// closableImplementation accepts websockets that the service may end with
+// a close code of its choice (gqlgen ends a connection whose context is
+// cancelled with 1000 "terminated"): the connection fills the closableConn
+// that NewServer put into the request's context.
+type closableImplementation struct {
+	transport.WebsocketImplementation
+}
+
+type closableKey struct{}
+
+func (c closableImplementation) Accept(w http.ResponseWriter, r *http.Request, opts transport.WebsocketAcceptOptions) (transport.WebsocketConn, error) {
+	conn, err := c.WebsocketImplementation.Accept(w, r, opts)
+	if err != nil {
+		return nil, err
+	}
+	cc, ok := r.Context().Value(closableKey{}).(*closableConn)
+	if !ok {
+		return conn, nil
+	}
+	cc.WebsocketConn = conn
+	return cc, nil
+}
+
+// closableConn is a websocket whose next close uses the code and reason
+// set by closeWith, whatever gqlgen asks for.
+type closableConn struct {
+	transport.WebsocketConn
+	mu     sync.Mutex
+	code   int
+	reason string
+}
+
+var (
+	_ transport.WebsocketReadLimiter   = (*closableConn)(nil)
+	_ transport.WebsocketReadDeadliner = (*closableConn)(nil)
+)
+
+func (c *closableConn) closeWith(code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.code == 0 {
+		c.code, c.reason = code, reason
+	}
+}
+
+// WriteClose closes with the chosen code, if one was chosen.
+func (c *closableConn) WriteClose(code int, reason string) error {
+	c.mu.Lock()
+	if c.code != 0 {
+		code, reason = c.code, c.reason
+	}
+	c.mu.Unlock()
+	return c.WebsocketConn.WriteClose(code, reason)
+}
+
+// SetReadLimit passes the transport's read limit through.
+func (c *closableConn) SetReadLimit(limit int64) {
+	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
+		l.SetReadLimit(limit)
+	}
+}
+
+// SetReadDeadline passes the transport's pong deadline through.
+func (c *closableConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.WebsocketConn.(transport.WebsocketReadDeadliner); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
 }
 
 var errInternal = errors.New("internal error")

@@ -21,7 +21,6 @@ import (
 	"github.com/coder/websocket/wsjson"
 
 	"github.com/multicontact/multicontact/graph/graphtest"
-	"github.com/multicontact/multicontact/resolver"
 )
 
 const testAdminToken = "test-admin-token"
@@ -558,71 +557,5 @@ func TestErrorCodes(t *testing.T) {
 	res = a.wantCode("BAD_USER_INPUT", p.read, deep, vars)
 	if len(res.Errors) > 0 && res.Errors[0].Extensions["reason"] != "DEPTH_LIMIT_EXCEEDED" {
 		t.Errorf("deep query: %+v, want DEPTH_LIMIT_EXCEEDED", res.Errors[0])
-	}
-}
-
-func TestWidgetStoresSignedValuesAsVerified(t *testing.T) {
-	a := startAPI(t)
-	p := a.project()
-	var sec struct{ RotateIdentitySecret string }
-	a.ok(p.admin, `mutation($p: ID!) { rotateIdentitySecret(projectId: $p) }`, map[string]any{"p": p.id}, &sec)
-
-	post := func(key string, body any) (int, resolver.WidgetResponse) {
-		raw, _ := json.Marshal(body)
-		req, _ := http.NewRequest(http.MethodPost, a.url+"/widget/identify", bytes.NewReader(raw))
-		req.Header.Set("Authorization", "Bearer "+key)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var out resolver.WidgetResponse
-		_ = json.NewDecoder(res.Body).Decode(&out)
-		return res.StatusCode, out
-	}
-	status, out := post(p.widget, map[string]any{"clientId": "visitor-1", "identifiers": []map[string]any{
-		{"field": "email", "value": "Ann@Example.com", "signature": resolver.Sign(sec.RotateIdentitySecret, "Ann@Example.com")},
-		{"field": "skype", "value": "ann.skype"},
-		{"field": "contract", "value": "C-1", "signature": "deadbeef"},
-		{"field": "phone", "value": "12345"},
-	}})
-	if status != http.StatusOK || len(out.Results) != 4 {
-		t.Fatalf("widget: %d %+v", status, out)
-	}
-	want := []struct{ accepted, verified bool }{{true, true}, {true, false}, {true, false}, {false, false}}
-	for i, w := range want {
-		if r := out.Results[i]; r.Accepted != w.accepted || r.Verified != w.verified {
-			t.Errorf("result %d = %+v, want accepted %v verified %v", i, r, w.accepted, w.verified)
-		}
-	}
-	var c struct {
-		Client struct {
-			Attributes []struct {
-				Field, Value, Source string
-				Verified             bool
-			}
-		}
-	}
-	a.ok(p.read, `query($p: ID!) { client(projectId: $p, id: "visitor-1") { attributes { field value source verified } } }`, map[string]any{"p": p.id}, &c)
-	for _, at := range c.Client.Attributes {
-		if at.Source != "WIDGET" || at.Verified != (at.Field == "email") {
-			t.Errorf("attribute %+v: want source WIDGET, verified only for the signed email", at)
-		}
-	}
-	if len(c.Client.Attributes) != 3 {
-		t.Errorf("attributes %+v, want email, skype and contract", c.Client.Attributes)
-	}
-	if status, _ := post(p.read, map[string]any{"clientId": "visitor-1", "identifiers": []map[string]any{{"field": "skype", "value": "x"}}}); status != http.StatusForbidden {
-		t.Errorf("a READ key on the widget path: %d, want 403", status)
-	}
-	a.client(p, "tg-9", "telegram")
-	if status, _ := post(p.widget, map[string]any{"clientId": "tg-9", "identifiers": []map[string]any{{"field": "skype", "value": "x"}}}); status != http.StatusForbidden {
-		t.Errorf("the widget writing a telegram client: %d, want 403", status)
-	}
-	if status, _ := post(p.widget, map[string]any{"clientId": "v2", "identifiers": []map[string]any{}}); status != http.StatusBadRequest {
-		t.Errorf("the widget with no identifiers: %d, want 400", status)
-	}
-	if status, _ := post("mck_wrong", map[string]any{"clientId": "v", "identifiers": []map[string]any{{"field": "skype", "value": "x"}}}); status != http.StatusUnauthorized {
-		t.Errorf("a bad key on the widget path: %d, want 401", status)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -48,6 +49,8 @@ type ServeMain struct {
 	KeepAlive time.Duration
 	// MaxSubscriptions bounds the subscriptions of one websocket connection.
 	MaxSubscriptions int
+	// SecretKeys encrypt identity secrets at rest and sign visitor tokens.
+	SecretKeys SecretKeys
 
 	log     *slog.Logger
 	store   *graph.Store
@@ -80,11 +83,15 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 	fs.Int64Var(&m.MaxBodyBytes, "max-body-bytes", int64(envInt(getenv, "MULTICONTACT_MAX_BODY_BYTES", int(m.MaxBodyBytes))), "request body limit (MULTICONTACT_MAX_BODY_BYTES)")
 	fs.IntVar(&m.MaxSubscriptions, "max-subscriptions", envInt(getenv, "MULTICONTACT_MAX_SUBSCRIPTIONS", m.MaxSubscriptions), "subscriptions per websocket (MULTICONTACT_MAX_SUBSCRIPTIONS)")
 	fs.DurationVar(&m.KeepAlive, "keep-alive", m.KeepAlive, "websocket keep-alive interval")
+	fs.StringVar(&m.SecretKeys.File, "secret-key-file", getenv("MULTICONTACT_SECRET_KEY_FILE"),
+		"file of the keys that encrypt identity secrets, one base64 key a line, the first current (MULTICONTACT_SECRET_KEY_FILE)")
 	origins := fs.String("cors-origins", getenv("MULTICONTACT_CORS_ORIGINS"), "comma-separated browser origins allowed (MULTICONTACT_CORS_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	m.AdminToken = getenv("MULTICONTACT_ADMIN_TOKEN")
+	m.SecretKeys.Env, m.SecretKeys.Old = getenv("MULTICONTACT_SECRET_KEY"), getenv("MULTICONTACT_OLD_SECRET_KEYS") // never flags
+	m.SecretKeys.DefaultFile = defaultSecretKeyFile()
 	m.CORSOrigins = nil
 	for _, o := range strings.Split(*origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -143,6 +150,10 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
+	keys, err := m.SecretKeys.Load(m.log)
+	if err != nil {
+		return err
+	}
 	openCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	m.metrics = newMetrics()
@@ -154,12 +165,20 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		return err
 	}
 	m.store = store
+	// Identity secrets stored in the clear by older versions, or under a key
+	// being rotated out, are sealed under the current key.
+	if n, err := store.SealIdentitySecrets(openCtx, keys); err != nil {
+		store.Close(ctx)
+		return fmt.Errorf("seal identity secrets: %w", err)
+	} else if n > 0 {
+		m.log.Info("sealed identity secrets under the current secret key", "projects", n)
+	}
 	if m.AdminToken == "" {
 		m.log.Warn("MULTICONTACT_ADMIN_TOKEN is not set: nobody can create projects")
 	}
 	auth := &resolver.Authenticator{Store: store, AdminToken: m.AdminToken}
 	api := resolver.NewServer(resolver.ServerConfig{
-		Resolver:        &resolver.Resolver{Store: store, Broker: m.broker, Auth: auth, MaxSubscriptions: m.MaxSubscriptions},
+		Resolver:        &resolver.Resolver{Store: store, Broker: m.broker, Auth: auth, Keys: keys, MaxSubscriptions: m.MaxSubscriptions},
 		Auth:            auth,
 		Log:             m.log,
 		ComplexityLimit: m.ComplexityLimit,
@@ -186,7 +205,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.metrics.registry, promhttp.HandlerOpts{}))
 	mux.Handle("/graphql", auth.Middleware(api))
-	mux.Handle("POST /widget/identify", auth.Middleware(resolver.WidgetHandler(store, m.log)))
+	mux.Handle("POST /widget/identify", auth.Middleware(resolver.WidgetHandler(store, keys, m.log)))
 	mux.Handle(resolver.ImportPattern, auth.Middleware(resolver.ImportHandler(store, m.log)))
 	// The operator and admin console (console/), a client of /graphql like any other.
 	consoleHandler := console.Handler("/console")
@@ -203,6 +222,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		return err
 	}
 	m.base, m.stopBase = context.WithCancel(context.Background())
+	go auth.WatchRevocations(m.base, time.Second, func(err error) { m.log.Warn("check revoked keys", "err", err) })
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.inflight.Add(1)
 		defer m.inflight.Done()

@@ -1,0 +1,130 @@
+package graph
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+)
+
+// Sealer encrypts the secrets that the store keeps, under keys kept outside
+// Neo4j, so that whoever reads the graph does not read them (package
+// keyring implements it). context is authenticated with the value: a sealed
+// value opens only for the project and property it was sealed for.
+type Sealer interface {
+	Seal(plaintext, context string) (string, error)
+	// Open decrypts; stale says the value was sealed under an older key.
+	Open(sealed, context string) (plaintext string, stale bool, err error)
+}
+
+// identitySecretContext binds a project's sealed identity secret to it.
+func identitySecretContext(project string) string { return "project/" + project + "/identitySecret" }
+
+// RotateIdentitySecret gives the project a new identity secret, with which
+// the business's server signs widget user tokens, and returns it. Only its
+// sealed form is stored (Project.identitySecretSealed); the old one, and
+// any plaintext left from before sealing, is gone.
+func (s *Store) RotateIdentitySecret(ctx context.Context, project string, sealer Sealer) (string, error) {
+	secret := rand.Text() + rand.Text()
+	sealed, err := sealer.Seal(secret, identitySecretContext(project))
+	if err != nil {
+		return "", fmt.Errorf("seal the identity secret: %w", err)
+	}
+	_, err = writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
+			SET p.identitySecretSealed = $sealed REMOVE p.identitySecret
+			RETURN p.id AS id`, map[string]any{"id": project, "sealed": sealed})
+		if err != nil || rec == nil {
+			return none{}, orNotFound(err, "project", project)
+		}
+		return none{}, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// ErrSecretUnreadable says that a project's identity secret was sealed
+// under a key that is not configured (any more): rotate it.
+var ErrSecretUnreadable = errors.New("the identity secret was sealed under a key that is not configured")
+
+// IdentitySecret returns the project's identity secret, "" when none was
+// made. A secret stored in the clear by an older version is returned as it
+// is (SealIdentitySecrets seals it).
+func (s *Store) IdentitySecret(ctx context.Context, project string, sealer Sealer) (string, error) {
+	rec, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) (*neo4j.Record, error) {
+		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
+			RETURN coalesce(p.identitySecretSealed, '') AS sealed, coalesce(p.identitySecret, '') AS plain`,
+			map[string]any{"id": project})
+		if err != nil || rec == nil {
+			return nil, orNotFound(err, "project", project)
+		}
+		return rec, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if sealed := str(rec, "sealed"); sealed != "" {
+		secret, _, err := sealer.Open(sealed, identitySecretContext(project))
+		if err != nil {
+			return "", fmt.Errorf("project %s: %w (%v)", project, ErrSecretUnreadable, err)
+		}
+		return secret, nil
+	}
+	return str(rec, "plain"), nil
+}
+
+// SealIdentitySecrets seals every identity secret still stored in the
+// clear and seals again those sealed under an older key, so that the older
+// key can be dropped; it returns how many it changed. The service runs it
+// at start. A secret whose key is not configured is left as it is.
+func (s *Store) SealIdentitySecrets(ctx context.Context, sealer Sealer) (int, error) {
+	type row struct{ project, sealed, plain string }
+	rows, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]row, error) {
+		recs, err := collect(ctx, tx, `MATCH (p:Project)
+			WHERE p.identitySecret IS NOT NULL OR p.identitySecretSealed IS NOT NULL
+			RETURN p.id AS id, coalesce(p.identitySecretSealed, '') AS sealed, coalesce(p.identitySecret, '') AS plain`, nil)
+		out := make([]row, len(recs))
+		for i, rec := range recs {
+			out[i] = row{str(rec, "id"), str(rec, "sealed"), str(rec, "plain")}
+		}
+		return out, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rows {
+		secret := r.plain
+		if r.sealed != "" {
+			plain, stale, err := sealer.Open(r.sealed, identitySecretContext(r.project))
+			if err != nil {
+				s.log.Warn("an identity secret cannot be opened with the configured keys; rotate it", "project", r.project)
+				continue
+			}
+			if !stale && r.plain == "" {
+				continue
+			}
+			secret = plain
+		}
+		sealed, err := sealer.Seal(secret, identitySecretContext(r.project))
+		if err != nil {
+			return n, err
+		}
+		_, err = writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+			// Only if nobody rotated it meanwhile.
+			return none{}, exec(ctx, tx, `MATCH (p:Project {id: $id})
+				WHERE coalesce(p.identitySecretSealed, '') = $was
+				SET p.identitySecretSealed = $sealed REMOVE p.identitySecret`,
+				map[string]any{"id": r.project, "was": r.sealed, "sealed": sealed})
+		})
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
