@@ -222,7 +222,11 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		return err
 	}
 	m.base, m.stopBase = context.WithCancel(context.Background())
-	go auth.WatchRevocations(m.base, time.Second, func(err error) { m.log.Warn("check revoked keys", "err", err) })
+	m.inflight.Add(1) // Close waits for it before it closes the store
+	go func() {
+		defer m.inflight.Done()
+		auth.WatchRevocations(m.base, time.Second, func(err error) { m.log.Warn("check revoked keys", "err", err) })
+	}()
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.inflight.Add(1)
 		defer m.inflight.Done()
