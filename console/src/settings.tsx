@@ -7,7 +7,7 @@ import type { Field, KeyPart, Project, Rule, RuleInput, RulePreview } from "./ty
 import { Empty, ErrorBox, Loading, Section, Time, useAction, useLoad } from "./ui";
 
 const projectQuery = `query($p: ID!) { project(id: $p) {
-  id name defaultRegion settings { defaultRegion keyCap valueCap }
+  id name defaultRegion settings { defaultRegion keyCap valueCap acceptUnverifiedWidgetValues }
   fields { key label type builtIn }
   rules { id name fields enabled requireVerified }
   quarantinedKeys { rule key parts { field value } size since }
@@ -116,6 +116,7 @@ export function Settings({ session }: { session: Session }) {
         </Section>
 
         <Caps session={session} project={p} onSaved={reload} />
+        <WidgetValues session={session} project={p} onSaved={reload} />
         <Blocked session={session} project={p} onChanged={reload} />
         <Quarantine session={session} project={p} onChanged={reload} />
       </div>
@@ -312,6 +313,57 @@ function Caps({ session, project, onSaved }: { session: Session; project: Projec
         {session.admin && (
           <button type="submit" disabled={busy}>
             {busy ? "Saving…" : "Save caps"}
+          </button>
+        )}
+      </form>
+    </Section>
+  );
+}
+
+function WidgetValues({ session, project, onSaved }: { session: Session; project: Project; onSaved: () => void }) {
+  const [accept, setAccept] = useState(project.settings.acceptUnverifiedWidgetValues);
+  const [busy, error, run] = useAction();
+  const [saved, setSaved] = useState(false);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setSaved(false);
+    const ok = await run(() =>
+      gql(session, `mutation($p: ID!, $in: ProjectSettingsInput!) { updateProjectSettings(projectId: $p, input: $in) { id } }`, {
+        p: project.id,
+        in: { acceptUnverifiedWidgetValues: accept },
+      }),
+    );
+    if (ok) {
+      setSaved(true);
+      onSaved();
+    }
+  };
+  return (
+    <Section title="Website widget" id="widget">
+      <form onSubmit={save} class="caps">
+        <p class="muted">
+          Values that a visitor types into the website widget are kept and shown as unverified. Values in a user token signed by your server are verified
+          and always link.
+        </p>
+        <label class="check">
+          <input
+            type="checkbox"
+            name="acceptUnverifiedWidgetValues"
+            disabled={!session.admin}
+            checked={accept}
+            onChange={(e) => setAccept(e.currentTarget.checked)}
+          />
+          Let unverified widget values link clients
+        </label>
+        <p class="muted">
+          Risk: anyone who opens your website can then type someone else's e-mail or phone and be joined to that person's multi-contact, seeing nothing
+          but making operators see a stranger as that person.
+        </p>
+        {error != null && <ErrorBox error={error} />}
+        {saved && <p role="status" class="ok">Saved; the project re-resolves.</p>}
+        {session.admin && (
+          <button type="submit" disabled={busy || accept === project.settings.acceptUnverifiedWidgetValues}>
+            {busy ? "Saving…" : "Save"}
           </button>
         )}
       </form>

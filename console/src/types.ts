@@ -15,7 +15,7 @@ export interface Project {
   id: string;
   name: string;
   defaultRegion: string;
-  settings: { defaultRegion: string; keyCap: number; valueCap: number };
+  settings: { defaultRegion: string; keyCap: number; valueCap: number; acceptUnverifiedWidgetValues: boolean };
   fields: Field[];
   rules: Rule[];
   quarantinedKeys: QuarantinedKey[];
