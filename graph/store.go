@@ -167,6 +167,7 @@ var schema = []string{
 	"CREATE CONSTRAINT conversation_id IF NOT EXISTS FOR (v:Conversation) REQUIRE (v.project, v.id) IS UNIQUE",
 	"CREATE INDEX conversation_client IF NOT EXISTS FOR (v:Conversation) ON (v.project, v.client)",
 	"CREATE INDEX client_project IF NOT EXISTS FOR (c:Client) ON (c.project)",
+	"CREATE INDEX via_channel_user IF NOT EXISTS FOR ()-[v:VIA]-() ON (v.channelUserId)",
 	"CREATE INDEX matchkey_project IF NOT EXISTS FOR (k:MatchKey) ON (k.project)",
 	"CREATE INDEX matchkey_rule IF NOT EXISTS FOR (k:MatchKey) ON (k.project, k.rule)",
 	"CREATE INDEX multicontact_project IF NOT EXISTS FOR (m:MultiContact) ON (m.project)",
@@ -220,15 +221,21 @@ func writeT[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTran
 	})
 }
 
+// errRace says that a transaction found, when writing, that a concurrent
+// one changed what it had checked; it is rolled back and run again.
+var errRace = errors.New("a concurrent write changed what this one checked")
+
 // retryVanished runs a managed transaction again when it failed because a
 // node it had read was deleted by a concurrent one (a match key removed by
-// a re-resolution, a client removed): under read-committed isolation that
-// is a race, not an error, but the driver does not count it as transient.
+// a re-resolution, a client removed), or with errRace: under read-committed
+// isolation that is a race, not an error, but the driver does not count it
+// as transient.
 func retryVanished[T any](run func() (T, error)) (T, error) {
 	for attempt := 1; ; attempt++ {
 		v, err := run()
 		var n4 *neo4j.Neo4jError
-		if err == nil || attempt == 5 || !errors.As(err, &n4) || n4.Code != "Neo.ClientError.Statement.EntityNotFound" {
+		raced := errors.Is(err, errRace) || errors.As(err, &n4) && n4.Code == "Neo.ClientError.Statement.EntityNotFound"
+		if err == nil || attempt == 5 || !raced {
 			return v, err
 		}
 	}

@@ -152,6 +152,7 @@ type writeResult struct {
 type clientState struct {
 	exists        bool
 	kind, account string
+	channelUserID string
 	values        map[[2]string]bool // field, normalized value
 	counts        map[string]int     // values per field
 	changed       bool               // identifiers or channel fields changed
@@ -164,8 +165,13 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 	var res writeResult
 	res.Normalized = make([]string, len(ops))
 	ids, eventIDs, convIDs := map[string]bool{}, []string{}, []string{}
+	var userRows []map[string]any
 	for _, op := range ops {
 		ids[op.Target()] = true
+		if op.Kind == OpUpsertClient && op.Client.ChannelUserID != "" {
+			ch := op.Client.Channel
+			userRows = append(userRows, map[string]any{"kind": ch.Kind, "account": ch.Account, "uid": op.Client.ChannelUserID})
+		}
 		if op.EventID != "" {
 			eventIDs = append(eventIDs, op.EventID)
 		}
@@ -183,7 +189,7 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 	for _, id := range eventIDs {
 		applied[id] = !fresh[id]
 	}
-	state, owners, err := lockClients(ctx, tx, ps.ID, keysOf(ids), convIDs)
+	state, owners, users, err := lockClients(ctx, tx, ps.ID, keysOf(ids), convIDs, userRows)
 	if err != nil {
 		return res, err
 	}
@@ -232,6 +238,12 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 			if st.exists && (st.kind != in.Channel.Kind || st.account != in.Channel.Account) {
 				refuse(op, identity.Errorf("channel", identity.CodeConflict,
 					"client %q writes from %s/%s; a client's channel does not change", in.ID, st.kind, st.account))
+				continue
+			}
+			user := channelUser{in.Channel.Kind, in.Channel.Account, in.ChannelUserID}
+			if owner, ok := users[user]; ok && owner != id && in.ChannelUserID != "" {
+				refuse(op, identity.Errorf("channelUserId", identity.CodeConflict,
+					"channel user %q of %s/%s is client %q", in.ChannelUserID, in.Channel.Kind, in.Channel.Account, owner))
 				continue
 			}
 			attrs = in.Attributes
@@ -308,6 +320,12 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 				st.changed = st.changed || created || op.Client.DisplayName != ""
 				row := clientRow(op.Client, now)
 				row["new"] = created
+				// A channel user id given anew is checked again under the channel's lock.
+				if in := op.Client; in.ChannelUserID != "" {
+					row["checkUser"] = in.ChannelUserID != st.channelUserID
+					users[channelUser{in.Channel.Kind, in.Channel.Account, in.ChannelUserID}] = id
+					st.channelUserID = in.ChannelUserID
+				}
 				upserts = append(upserts, row)
 			}
 			for j, v := range values {
@@ -489,8 +507,8 @@ func claimEventIDs(ctx context.Context, tx neo4j.ManagedTransaction, project str
 // (the value cap, the channel) holds until commit. It also reads which
 // client owns each conversation. A client that does not exist yet is
 // locked when it is created (see writeOutcome).
-func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids, convIDs []string) (
-	map[string]*clientState, map[string]string, error) {
+func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids, convIDs []string, users []map[string]any) (
+	map[string]*clientState, map[string]string, map[channelUser]string, error) {
 	state := make(map[string]*clientState, len(ids))
 	for _, id := range ids {
 		state[id] = &clientState{values: map[[2]string]bool{}, counts: map[string]int{}}
@@ -499,17 +517,17 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 		MATCH (c:Client {project: $project, id: id})
 		SET c.locked = true REMOVE c.locked
 		WITH c
-		RETURN c.id AS id, [(c)-[:VIA]->(ch:Channel) | [ch.kind, ch.account]][0] AS channel,
+		RETURN c.id AS id, [(c)-[u:VIA]->(ch:Channel) | [ch.kind, ch.account, coalesce(u.channelUserId, '')]][0] AS channel,
 			[(c)-[:HAS]->(v:Value) | [v.field, v.value]] AS values`,
 		map[string]any{"project": project, "ids": ids})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for _, rec := range recs {
 		st := state[str(rec, "id")]
 		st.exists = true
-		if ch := strs(rec, "channel"); len(ch) == 2 {
-			st.kind, st.account = ch[0], ch[1]
+		if ch := strs(rec, "channel"); len(ch) == 3 {
+			st.kind, st.account, st.channelUserID = ch[0], ch[1], ch[2]
 		}
 		for _, v := range list(rec, "values") {
 			fv, _ := v.([]any)
@@ -527,14 +545,30 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 		recs, err = collect(ctx, tx, `UNWIND $ids AS id MATCH (v:Conversation {project: $project, id: id}) RETURN v.id AS id, v.client AS client`,
 			map[string]any{"project": project, "ids": convIDs})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, rec := range recs {
 			owners[str(rec, "id")] = str(rec, "client")
 		}
 	}
-	return state, owners, nil
+	byUser := map[channelUser]string{}
+	if len(users) > 0 {
+		recs, err = collect(ctx, tx, `UNWIND $users AS u
+			MATCH (o:Client)-[:VIA {channelUserId: u.uid}]->(:Channel {project: $project, kind: u.kind, account: u.account})
+			RETURN u.kind AS kind, u.account AS account, u.uid AS uid, o.id AS id`,
+			map[string]any{"project": project, "users": users})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, rec := range recs {
+			byUser[channelUser{str(rec, "kind"), str(rec, "account"), str(rec, "uid")}] = str(rec, "id")
+		}
+	}
+	return state, owners, byUser, nil
 }
+
+// channelUser is a person's id on one channel account: it belongs to one client.
+type channelUser struct{ kind, account, id string }
 
 // writeOutcome writes what writeOps decided, and releases the event ids of
 // ops that a strict write never reached.
@@ -562,6 +596,20 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 			p(map[string]any{"rows": upserts}))
 		if err != nil {
 			return fmt.Errorf("write clients: %w", err)
+		}
+		if i64(rec, "raced") > 0 {
+			return errRace
+		}
+		// A channel user id given anew: under the channel's lock, no other
+		// client may hold it (one given concurrently makes this run again).
+		rec, err = single(ctx, tx, `UNWIND [r IN $rows WHERE r.checkUser] AS r
+			MATCH (c:Client {project: $project, id: r.id})-[:VIA]->(ch:Channel)
+			SET ch.locked = true REMOVE ch.locked
+			WITH c, ch, r
+			OPTIONAL MATCH (o:Client)-[:VIA {channelUserId: r.channelUserId}]->(ch) WHERE o <> c
+			RETURN count(o) AS raced`, p(map[string]any{"rows": upserts}))
+		if err != nil {
+			return fmt.Errorf("check channel users: %w", err)
 		}
 		if i64(rec, "raced") > 0 {
 			return errRace
