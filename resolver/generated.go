@@ -1584,99 +1584,295 @@ enum CauseKind {
   RULE_CHANGE
 }
 
+"The queries: everything a READ key may read (previewRules and apiKeys: ADMIN)."
 type Query {
   "A project with its fields, rules, settings and protections; null when it does not exist."
-  project(id: ID!): Project
+  project(
+    "The project's id."
+    id: ID!
+  ): Project
   "One client; null when it does not exist."
-  client(projectId: ID!, id: ID!): Client
+  client(
+    "The project's id."
+    projectId: ID!
+    "The client's id."
+    id: ID!
+  ): Client
   "A multi-contact. An absorbed id returns the multi-contact that absorbed it."
-  multiContact(projectId: ID!, id: ID!): MultiContact
+  multiContact(
+    "The project's id."
+    projectId: ID!
+    "The multi-contact's id, or an id it absorbed."
+    id: ID!
+  ): MultiContact
   "The clients holding a value; the value is normalized first, so any spelling of a phone finds it."
-  findClients(projectId: ID!, field: String!, value: String!): [Client!]!
+  findClients(
+    "The project's id."
+    projectId: ID!
+    "The field's key, e.g. phone or email."
+    field: String!
+    "The value as written; it is normalized first."
+    value: String!
+  ): [Client!]!
   "Normalizes a raw value of a field without storing anything: the chat bot's check."
-  validateValue(projectId: ID!, field: String!, value: String!): ValidationResult!
+  validateValue(
+    "The project's id."
+    projectId: ID!
+    "The field's key, e.g. phone or email."
+    field: String!
+    "The value as written; it is normalized first."
+    value: String!
+  ): ValidationResult!
   "The evidence path between two clients; empty when they are not linked."
-  explainLink(projectId: ID!, a: ID!, b: ID!): [LinkStep!]
+  explainLink(
+    "The project's id."
+    projectId: ID!
+    "One client's id."
+    a: ID!
+    "The other client's id."
+    b: ID!
+  ): [LinkStep!]
   "What the project's multi-contacts would become under these rules, writing nothing."
-  previewRules(projectId: ID!, rules: [RuleInput!]!): RulePreview!
+  previewRules(
+    "The project's id."
+    projectId: ID!
+    "The whole set of rules to try instead of the current ones."
+    rules: [RuleInput!]!
+  ): RulePreview!
   "The project's change events in commit order, resumable from a cursor (first: 1 to 1000, default 100)."
-  events(projectId: ID!, after: String, first: Int): EventConnection!
+  events(
+    "The project's id."
+    projectId: ID!
+    "The cursor of the last event already read; omitted: from the first event."
+    after: String
+    "How many events to return, 1 to 1000 (default 100)."
+    first: Int
+  ): EventConnection!
   "The project's API keys (never their secrets)."
-  apiKeys(projectId: ID!): [ApiKey!]!
+  apiKeys(
+    "The project's id."
+    projectId: ID!
+  ): [ApiKey!]!
 }
 
+"The changes; each names its project and needs a WRITE or ADMIN key (createProject: the admin token)."
 type Mutation {
   "Creates a project (admin token only)."
-  createProject(input: CreateProjectInput!): Project!
+  createProject(
+    "The new project's id, name and default region."
+    input: CreateProjectInput!
+  ): Project!
   "Changes a project's settings; changed caps or acceptUnverifiedWidgetValues re-resolve the project."
-  updateProjectSettings(projectId: ID!, input: ProjectSettingsInput!): Project!
+  updateProjectSettings(
+    "The project's id."
+    projectId: ID!
+    "The settings to change."
+    input: ProjectSettingsInput!
+  ): Project!
   "Defines a custom field."
-  defineField(projectId: ID!, input: FieldInput!): Field!
+  defineField(
+    "The project's id."
+    projectId: ID!
+    "The new field's key, label and type."
+    input: FieldInput!
+  ): Field!
   "Adds a merge rule; the project re-resolves in the background."
-  addRule(projectId: ID!, input: RuleInput!): Rule!
+  addRule(
+    "The project's id."
+    projectId: ID!
+    "The new rule."
+    input: RuleInput!
+  ): Rule!
   "Replaces a rule; the project re-resolves in the background."
-  updateRule(projectId: ID!, ruleId: ID!, input: RuleInput!): Rule!
+  updateRule(
+    "The project's id."
+    projectId: ID!
+    "The rule's id."
+    ruleId: ID!
+    "The rule as it is to be."
+    input: RuleInput!
+  ): Rule!
   "Removes a rule; the project re-resolves in the background."
-  removeRule(projectId: ID!, ruleId: ID!): Boolean!
+  removeRule(
+    "The project's id."
+    projectId: ID!
+    "The rule's id."
+    ruleId: ID!
+  ): Boolean!
   "Creates a client or updates it, adding the given identifiers."
-  upsertClient(projectId: ID!, input: ClientInput!): Client!
+  upsertClient(
+    "The project's id."
+    projectId: ID!
+    "The client, with identifiers to add."
+    input: ClientInput!
+  ): Client!
   """
   Gives a client a value. A value that does not normalize is an answer, not
   an error: accepted is false and error says why, so a bot can ask again.
   source defaults to BOT, verified to false.
   """
-  setAttribute(projectId: ID!, clientId: ID!, field: String!, value: String!, source: Source, verified: Boolean): SetAttributeResult!
+  setAttribute(
+    "The project's id."
+    projectId: ID!
+    "The client's id."
+    clientId: ID!
+    "The field's key, e.g. phone or email."
+    field: String!
+    "The value as written; it is normalized first."
+    value: String!
+    "Where the value came from (default BOT)."
+    source: Source
+    "Whether the value was proven, e.g. by a confirmation code (default false)."
+    verified: Boolean
+  ): SetAttributeResult!
   "Takes a value away from a client; its multi-contact splits where nothing else links it."
-  removeAttribute(projectId: ID!, clientId: ID!, field: String!, value: String!): Client!
+  removeAttribute(
+    "The project's id."
+    projectId: ID!
+    "The client's id."
+    clientId: ID!
+    "The field's key, e.g. phone or email."
+    field: String!
+    "The value as written; it is normalized first."
+    value: String!
+  ): Client!
   "Removes a client with its values and links."
-  removeClient(projectId: ID!, clientId: ID!): Boolean!
+  removeClient(
+    "The project's id."
+    projectId: ID!
+    "The client's id."
+    clientId: ID!
+  ): Boolean!
   "Links two clients by hand, whatever their values say."
-  linkClients(projectId: ID!, a: ID!, b: ID!): MultiContact!
+  linkClients(
+    "The project's id."
+    projectId: ID!
+    "One client's id."
+    a: ID!
+    "The other client's id."
+    b: ID!
+  ): MultiContact!
   "Removes a manual link."
-  unlinkClients(projectId: ID!, a: ID!, b: ID!): Boolean!
+  unlinkClients(
+    "The project's id."
+    projectId: ID!
+    "One client's id."
+    a: ID!
+    "The other client's id."
+    b: ID!
+  ): Boolean!
   "Stops a value from linking anybody; returns the normalized value."
-  blockValue(projectId: ID!, field: String!, value: String!): String!
+  blockValue(
+    "The project's id."
+    projectId: ID!
+    "The field's key, e.g. phone or email."
+    field: String!
+    "The value as written; it is normalized first."
+    value: String!
+  ): String!
   "Lets a blocked value link again; returns the normalized value."
-  unblockValue(projectId: ID!, field: String!, value: String!): String!
+  unblockValue(
+    "The project's id."
+    projectId: ID!
+    "The field's key, e.g. phone or email."
+    field: String!
+    "The value as written; it is normalized first."
+    value: String!
+  ): String!
   "Keeps a client out of every multi-contact but its own."
-  excludeClient(projectId: ID!, clientId: ID!): Client!
+  excludeClient(
+    "The project's id."
+    projectId: ID!
+    "The client's id."
+    clientId: ID!
+  ): Client!
   "Lets an excluded client link again."
-  includeClient(projectId: ID!, clientId: ID!): Client!
+  includeClient(
+    "The project's id."
+    projectId: ID!
+    "The client's id."
+    clientId: ID!
+  ): Client!
   "Lifts the quarantine of a match key."
-  allowKey(projectId: ID!, rule: ID!, key: String!): Boolean!
+  allowKey(
+    "The project's id."
+    projectId: ID!
+    "The id of the rule the key belongs to."
+    rule: ID!
+    "The match key, as QuarantinedKey.key shows it."
+    key: String!
+  ): Boolean!
   "Records (or updates) a conversation of a client, so operators see it on the whole multi-contact."
-  recordConversation(projectId: ID!, clientId: ID!, input: ConversationInput!): Conversation!
+  recordConversation(
+    "The project's id."
+    projectId: ID!
+    "The client's id."
+    clientId: ID!
+    "The conversation."
+    input: ConversationInput!
+  ): Conversation!
   "Creates an API key. The secret is shown only here, once."
-  createApiKey(projectId: ID!, role: Role!): ApiKeySecret!
+  createApiKey(
+    "The project's id."
+    projectId: ID!
+    "What the key may do."
+    role: Role!
+  ): ApiKeySecret!
   "Revokes an API key: it stops working at once, and its open websockets close (code 4403)."
-  revokeApiKey(projectId: ID!, id: ID!): Boolean!
+  revokeApiKey(
+    "The project's id."
+    projectId: ID!
+    "The key's id (ApiKey.id)."
+    id: ID!
+  ): Boolean!
   """
   Makes a new identity secret, with which the business's server signs the
   widget's user tokens (HS256 JWTs). Shown only here, once; tokens signed
   with the old one stop working. Stored encrypted.
   """
-  rotateIdentitySecret(projectId: ID!): String!
+  rotateIdentitySecret(
+    "The project's id."
+    projectId: ID!
+  ): String!
 }
 
+"Live changes over a websocket (graphql-transport-ws), for READ keys and up."
 type Subscription {
   """
   Changes of the project's multi-contacts, optionally only those of one
   multi-contact (followed across merges) or of the multi-contact holding one client.
   """
-  multiContactChanged(projectId: ID!, multiContactId: ID, clientId: ID): MultiContactEvent!
+  multiContactChanged(
+    "The project's id."
+    projectId: ID!
+    "Only the changes of this multi-contact, followed across merges."
+    multiContactId: ID
+    "Only the changes of the multi-contact holding this client."
+    clientId: ID
+  ): MultiContactEvent!
 }
 
 "A tenant: one business."
 type Project {
+  "The project's id, unique in the service."
   id: ID!
+  "The project's display name."
   name: String!
+  "The region of phone numbers written without a country code (also in settings)."
   defaultRegion: String!
+  "The editable settings."
   settings: ProjectSettings!
+  "When the project was created."
   createdAt: Time!
+  "The built-in fields, then the project's own."
   fields: [Field!]!
+  "The merge rules, sorted by id."
   rules: [Rule!]!
+  "Match keys over the cap of clients, which link nobody until allowed."
   quarantinedKeys: [QuarantinedKey!]!
+  "Values that link nobody."
   blockedValues: [KeyPart!]!
+  "Whether the project is being re-resolved after a rule or setting change."
   resolution: Resolution!
 }
 
@@ -1698,77 +1894,115 @@ type ProjectSettings {
 
 "A project's background re-resolution; progress is between 0 and 1."
 type Resolution {
+  "IDLE or RUNNING."
   state: ResolutionState!
+  "How far a RUNNING re-resolution got, from 0 to 1 (1 when IDLE)."
   progress: Float!
 }
 
 "A kind of identifier."
 type Field {
+  "The key that values and rules name, e.g. phone."
   key: String!
+  "The name shown to people."
   label: String!
+  "How values are normalized."
   type: FieldType!
+  "Whether the field comes with every project."
   builtIn: Boolean!
 }
 
 "A merge rule: clients sharing a value of every field of the rule are one multi-contact."
 type Rule {
+  "The rule's id."
   id: ID!
+  "The name shown to people."
   name: String!
+  "The fields on all of which clients must match, sorted."
   fields: [String!]!
+  "Whether the rule links clients now."
   enabled: Boolean!
+  "Whether the rule uses only verified values."
   requireVerified: Boolean!
 }
 
 "A match key held by more clients than the cap: it links nobody until allowed."
 type QuarantinedKey {
+  "The id of the rule the key belongs to."
   rule: ID!
+  "The key, to pass to allowKey."
   key: String!
+  "The field values that make up the key."
   parts: [KeyPart!]!
+  "How many clients hold the key."
   size: Int!
+  "When the key went over the cap."
   since: Time
 }
 
 "One field's value."
 type KeyPart {
+  "The field's key."
   field: String!
+  "The normalized value."
   value: String!
 }
 
 "One person as one channel sees them."
 type Client {
+  "The client's id, unique in the project."
   id: ID!
+  "The name the channel shows for the person."
   displayName: String!
+  "Where the client writes from."
   channel: Channel!
+  "The person's id on the channel, e.g. a Telegram user id."
   channelUserId: String!
+  "The client's identifiers."
   attributes: [Attribute!]!
+  "When the client first appeared."
   createdAt: Time!
+  "When the person last wrote through this client."
   lastSeenAt: Time!
+  "Whether the client is kept out of every multi-contact but its own."
   excluded: Boolean!
   "This client's conversations, newest first."
   conversations: [Conversation!]!
+  "The multi-contact the client belongs to."
   multiContact: MultiContact!
 }
 
 "Where a client writes from: a kind (web, telegram, ...) and the business's account on it."
 type Channel {
+  "The kind: web, telegram, whatsapp, instagram, vk, email, ..."
   kind: String!
+  "The business's account on that channel."
   account: String!
 }
 
 "One identifier of a client."
 type Attribute {
+  "The field's key."
   field: String!
+  "The normalized value."
   value: String!
+  "Where the value came from."
   source: Source!
+  "Whether the value was proven (by a user token, a confirmation, an integration)."
   verified: Boolean!
+  "When the client got the value."
   at: Time
 }
 
 "One person across channels."
 type MultiContact {
+  "The multi-contact's stable id."
   id: ID!
+  "How many clients it holds."
   size: Int!
+  "When it was created."
   createdAt: Time
+  "Its members."
   clients: [Client!]!
   "Ids this multi-contact absorbed; they still resolve to it."
   aliases: [ID!]!
@@ -1782,50 +2016,75 @@ type MultiContact {
 
 "A channel through which a multi-contact is reachable."
 type ChannelPresence {
+  "The channel."
   channel: Channel!
+  "The person's id on the channel."
   channelUserId: String!
+  "The member reachable there."
   client: Client!
+  "When the person was last active there."
   lastActivityAt: Time!
 }
 
 "One edge of evidence: two clients match under a rule on values, or were linked by hand."
 type LinkStep {
+  "One client's id."
   from: ID!
+  "The other client's id."
   to: ID!
+  "The id of the rule they match under; null for a manual link."
   rule: ID
+  "The rule's name; null for a manual link."
   ruleName: String
+  "The values they share under the rule."
   values: [KeyPart!]!
+  "Whether the clients were linked by hand."
   manual: Boolean!
 }
 
 "A conversation of a client."
 type Conversation {
+  "The conversation's id."
   id: ID!
+  "The client it belongs to."
   clientId: ID!
+  "When it started."
   startedAt: Time!
+  "When its last message was written."
   lastMessageAt: Time!
+  "A short summary for operators."
   summary: String!
 }
 
 "A typed, human-readable refusal of an input value."
 type InputError {
+  "The field (or argument) that was refused."
   field: String!
+  "A stable reason, e.g. INVALID_PHONE."
   code: String!
+  "A message to show the person."
   message: String!
 }
 
 "The answer of validateValue."
 type ValidationResult {
+  "Whether the value normalizes."
   valid: Boolean!
+  "The normalized value, when valid."
   normalized: String
+  "Why the value was refused, when not valid."
   error: InputError
 }
 
 "The answer of setAttribute."
 type SetAttributeResult {
+  "Whether the value was stored."
   accepted: Boolean!
+  "The normalized value, when accepted."
   normalized: String
+  "Why the value was refused, when not accepted."
   error: InputError
+  "The client afterwards, when accepted."
   client: Client
 }
 
@@ -1843,63 +2102,91 @@ type RulePreview {
 
 "A change of one multi-contact."
 type MultiContactEvent {
+  "How the multi-contact changed."
   type: EventType!
+  "The multi-contact's id after the change."
   multiContactId: ID!
   "MERGED: the absorbed ids."
   previousIds: [ID!]!
   "SPLIT: the ids of the parts that left."
   newIds: [ID!]!
+  "Its members after the change."
   clientIds: [ID!]!
+  "What caused the change."
   cause: Cause!
+  "When the change was committed."
   at: Time!
+  "Where the event stands in the log, for events(after:)."
   cursor: String!
 }
 
 "Why an event happened."
 type Cause {
+  "What kind of change."
   kind: CauseKind!
+  "The operation, e.g. setAttribute or addRule."
   action: String!
+  "The field of the value involved, if any."
   field: String
+  "The value involved, if any."
   value: String
+  "The rule involved, if any."
   rule: String
 }
 
 "A page of events."
 type EventConnection {
+  "The events of the page."
   edges: [EventEdge!]!
+  "Where the page ends."
   pageInfo: PageInfo!
 }
 
 "One event with its cursor."
 type EventEdge {
+  "The event's cursor."
   cursor: String!
+  "The event."
   node: MultiContactEvent!
 }
 
 "Where a page ends."
 type PageInfo {
+  "The cursor of the page's last event, to pass as after."
   endCursor: String
+  "Whether more events follow."
   hasNextPage: Boolean!
 }
 
 "An API key, without its secret."
 type ApiKey {
+  "The key's id (not its secret)."
   id: ID!
+  "The project it belongs to."
   projectId: ID!
+  "What it may do."
   role: Role!
+  "When it was created."
   createdAt: Time!
+  "Whether it was revoked."
   revoked: Boolean!
 }
 
 "A new API key with its secret, which is shown only once."
 type ApiKeySecret {
+  "The key."
   key: ApiKey!
+  "The secret to send as Authorization: Bearer <secret>."
   secret: String!
 }
 
+"A new project."
 input CreateProjectInput {
+  "The project's id: 1 to 64 letters, digits, '-' or '_'."
   id: ID!
+  "The display name (default: the id)."
   name: String
+  "The region of phone numbers without a country code (default RU)."
   defaultRegion: String
 }
 
@@ -1917,43 +2204,71 @@ input ProjectSettingsInput {
   acceptUnverifiedWidgetValues: Boolean
 }
 
+"A new custom field."
 input FieldInput {
+  "The field's key, fixed once defined."
   key: String!
+  "The name shown to people (default: the key)."
   label: String
+  "How its values are normalized."
   type: FieldType!
 }
 
+"A merge rule as a caller writes it."
 input RuleInput {
+  "The name shown to people."
   name: String!
+  "The fields on all of which clients must match."
   fields: [String!]!
+  "Whether the rule links clients (default true)."
   enabled: Boolean = true
+  "Whether the rule uses only verified values (default false)."
   requireVerified: Boolean = false
 }
 
+"A channel as a caller writes it."
 input ChannelInput {
+  "The kind: lower-case, e.g. telegram."
   kind: String!
+  "The business's account on that channel."
   account: String!
 }
 
+"One identifier of a client as a caller writes it, before normalization."
 input AttributeInput {
+  "The field's key."
   field: String!
+  "The value as written; it is normalized first."
   value: String!
+  "Where the value came from (default INTEGRATION)."
   source: Source = INTEGRATION
+  "Whether the value was proven (default false)."
   verified: Boolean = false
 }
 
+"A client to create or update."
 input ClientInput {
+  "The client's id, chosen by the caller."
   id: ID!
+  "Where the client writes from."
   channel: ChannelInput!
+  "The person's id on the channel."
   channelUserId: String
+  "The name the channel shows."
   displayName: String
+  "Identifiers to add (none is removed)."
   attributes: [AttributeInput!]
 }
 
+"A conversation to record."
 input ConversationInput {
+  "The conversation's id."
   id: ID!
+  "When it started."
   startedAt: Time!
+  "When its last message was written (default: startedAt)."
   lastMessageAt: Time
+  "A short summary for operators."
   summary: String
 }
 `, BuiltIn: false},

@@ -12,163 +12,246 @@ import (
 
 // An API key, without its secret.
 type APIKey struct {
-	ID        string    `json:"id"`
-	ProjectID string    `json:"projectId"`
-	Role      Role      `json:"role"`
+	// The key's id (not its secret).
+	ID string `json:"id"`
+	// The project it belongs to.
+	ProjectID string `json:"projectId"`
+	// What it may do.
+	Role Role `json:"role"`
+	// When it was created.
 	CreatedAt time.Time `json:"createdAt"`
-	Revoked   bool      `json:"revoked"`
+	// Whether it was revoked.
+	Revoked bool `json:"revoked"`
 }
 
 // A new API key with its secret, which is shown only once.
 type APIKeySecret struct {
-	Key    *APIKey `json:"key"`
-	Secret string  `json:"secret"`
+	// The key.
+	Key *APIKey `json:"key"`
+	// The secret to send as Authorization: Bearer <secret>.
+	Secret string `json:"secret"`
 }
 
 // One identifier of a client.
 type Attribute struct {
-	Field    string     `json:"field"`
-	Value    string     `json:"value"`
-	Source   Source     `json:"source"`
-	Verified bool       `json:"verified"`
-	At       *time.Time `json:"at,omitempty"`
+	// The field's key.
+	Field string `json:"field"`
+	// The normalized value.
+	Value string `json:"value"`
+	// Where the value came from.
+	Source Source `json:"source"`
+	// Whether the value was proven (by a user token, a confirmation, an integration).
+	Verified bool `json:"verified"`
+	// When the client got the value.
+	At *time.Time `json:"at,omitempty"`
 }
 
+// One identifier of a client as a caller writes it, before normalization.
 type AttributeInput struct {
-	Field    string  `json:"field"`
-	Value    string  `json:"value"`
-	Source   *Source `json:"source,omitempty"`
-	Verified *bool   `json:"verified,omitempty"`
+	// The field's key.
+	Field string `json:"field"`
+	// The value as written; it is normalized first.
+	Value string `json:"value"`
+	// Where the value came from (default INTEGRATION).
+	Source *Source `json:"source,omitempty"`
+	// Whether the value was proven (default false).
+	Verified *bool `json:"verified,omitempty"`
 }
 
 // Why an event happened.
 type Cause struct {
-	Kind   CauseKind `json:"kind"`
-	Action string    `json:"action"`
-	Field  *string   `json:"field,omitempty"`
-	Value  *string   `json:"value,omitempty"`
-	Rule   *string   `json:"rule,omitempty"`
+	// What kind of change.
+	Kind CauseKind `json:"kind"`
+	// The operation, e.g. setAttribute or addRule.
+	Action string `json:"action"`
+	// The field of the value involved, if any.
+	Field *string `json:"field,omitempty"`
+	// The value involved, if any.
+	Value *string `json:"value,omitempty"`
+	// The rule involved, if any.
+	Rule *string `json:"rule,omitempty"`
 }
 
 // Where a client writes from: a kind (web, telegram, ...) and the business's account on it.
 type Channel struct {
-	Kind    string `json:"kind"`
+	// The kind: web, telegram, whatsapp, instagram, vk, email, ...
+	Kind string `json:"kind"`
+	// The business's account on that channel.
 	Account string `json:"account"`
 }
 
+// A channel as a caller writes it.
 type ChannelInput struct {
-	Kind    string `json:"kind"`
+	// The kind: lower-case, e.g. telegram.
+	Kind string `json:"kind"`
+	// The business's account on that channel.
 	Account string `json:"account"`
 }
 
 // A channel through which a multi-contact is reachable.
 type ChannelPresence struct {
-	Channel        *Channel  `json:"channel"`
-	ChannelUserID  string    `json:"channelUserId"`
-	Client         *Client   `json:"client"`
+	// The channel.
+	Channel *Channel `json:"channel"`
+	// The person's id on the channel.
+	ChannelUserID string `json:"channelUserId"`
+	// The member reachable there.
+	Client *Client `json:"client"`
+	// When the person was last active there.
 	LastActivityAt time.Time `json:"lastActivityAt"`
 }
 
+// A client to create or update.
 type ClientInput struct {
-	ID            string            `json:"id"`
-	Channel       *ChannelInput     `json:"channel"`
-	ChannelUserID *string           `json:"channelUserId,omitempty"`
-	DisplayName   *string           `json:"displayName,omitempty"`
-	Attributes    []*AttributeInput `json:"attributes,omitempty"`
+	// The client's id, chosen by the caller.
+	ID string `json:"id"`
+	// Where the client writes from.
+	Channel *ChannelInput `json:"channel"`
+	// The person's id on the channel.
+	ChannelUserID *string `json:"channelUserId,omitempty"`
+	// The name the channel shows.
+	DisplayName *string `json:"displayName,omitempty"`
+	// Identifiers to add (none is removed).
+	Attributes []*AttributeInput `json:"attributes,omitempty"`
 }
 
 // A conversation of a client.
 type Conversation struct {
-	ID            string    `json:"id"`
-	ClientID      string    `json:"clientId"`
-	StartedAt     time.Time `json:"startedAt"`
+	// The conversation's id.
+	ID string `json:"id"`
+	// The client it belongs to.
+	ClientID string `json:"clientId"`
+	// When it started.
+	StartedAt time.Time `json:"startedAt"`
+	// When its last message was written.
 	LastMessageAt time.Time `json:"lastMessageAt"`
-	Summary       string    `json:"summary"`
+	// A short summary for operators.
+	Summary string `json:"summary"`
 }
 
+// A conversation to record.
 type ConversationInput struct {
-	ID            string     `json:"id"`
-	StartedAt     time.Time  `json:"startedAt"`
+	// The conversation's id.
+	ID string `json:"id"`
+	// When it started.
+	StartedAt time.Time `json:"startedAt"`
+	// When its last message was written (default: startedAt).
 	LastMessageAt *time.Time `json:"lastMessageAt,omitempty"`
-	Summary       *string    `json:"summary,omitempty"`
+	// A short summary for operators.
+	Summary *string `json:"summary,omitempty"`
 }
 
+// A new project.
 type CreateProjectInput struct {
-	ID            string  `json:"id"`
-	Name          *string `json:"name,omitempty"`
+	// The project's id: 1 to 64 letters, digits, '-' or '_'.
+	ID string `json:"id"`
+	// The display name (default: the id).
+	Name *string `json:"name,omitempty"`
+	// The region of phone numbers without a country code (default RU).
 	DefaultRegion *string `json:"defaultRegion,omitempty"`
 }
 
 // A page of events.
 type EventConnection struct {
-	Edges    []*EventEdge `json:"edges"`
-	PageInfo *PageInfo    `json:"pageInfo"`
+	// The events of the page.
+	Edges []*EventEdge `json:"edges"`
+	// Where the page ends.
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
 // One event with its cursor.
 type EventEdge struct {
-	Cursor string             `json:"cursor"`
-	Node   *MultiContactEvent `json:"node"`
+	// The event's cursor.
+	Cursor string `json:"cursor"`
+	// The event.
+	Node *MultiContactEvent `json:"node"`
 }
 
 // A kind of identifier.
 type Field struct {
-	Key     string    `json:"key"`
-	Label   string    `json:"label"`
-	Type    FieldType `json:"type"`
-	BuiltIn bool      `json:"builtIn"`
+	// The key that values and rules name, e.g. phone.
+	Key string `json:"key"`
+	// The name shown to people.
+	Label string `json:"label"`
+	// How values are normalized.
+	Type FieldType `json:"type"`
+	// Whether the field comes with every project.
+	BuiltIn bool `json:"builtIn"`
 }
 
+// A new custom field.
 type FieldInput struct {
-	Key   string    `json:"key"`
-	Label *string   `json:"label,omitempty"`
-	Type  FieldType `json:"type"`
+	// The field's key, fixed once defined.
+	Key string `json:"key"`
+	// The name shown to people (default: the key).
+	Label *string `json:"label,omitempty"`
+	// How its values are normalized.
+	Type FieldType `json:"type"`
 }
 
 // A typed, human-readable refusal of an input value.
 type InputError struct {
-	Field   string `json:"field"`
-	Code    string `json:"code"`
+	// The field (or argument) that was refused.
+	Field string `json:"field"`
+	// A stable reason, e.g. INVALID_PHONE.
+	Code string `json:"code"`
+	// A message to show the person.
 	Message string `json:"message"`
 }
 
 // One field's value.
 type KeyPart struct {
+	// The field's key.
 	Field string `json:"field"`
+	// The normalized value.
 	Value string `json:"value"`
 }
 
 // One edge of evidence: two clients match under a rule on values, or were linked by hand.
 type LinkStep struct {
-	From     string     `json:"from"`
-	To       string     `json:"to"`
-	Rule     *string    `json:"rule,omitempty"`
-	RuleName *string    `json:"ruleName,omitempty"`
-	Values   []*KeyPart `json:"values"`
-	Manual   bool       `json:"manual"`
+	// One client's id.
+	From string `json:"from"`
+	// The other client's id.
+	To string `json:"to"`
+	// The id of the rule they match under; null for a manual link.
+	Rule *string `json:"rule,omitempty"`
+	// The rule's name; null for a manual link.
+	RuleName *string `json:"ruleName,omitempty"`
+	// The values they share under the rule.
+	Values []*KeyPart `json:"values"`
+	// Whether the clients were linked by hand.
+	Manual bool `json:"manual"`
 }
 
 // A change of one multi-contact.
 type MultiContactEvent struct {
-	Type           EventType `json:"type"`
-	MultiContactID string    `json:"multiContactId"`
+	// How the multi-contact changed.
+	Type EventType `json:"type"`
+	// The multi-contact's id after the change.
+	MultiContactID string `json:"multiContactId"`
 	// MERGED: the absorbed ids.
 	PreviousIds []string `json:"previousIds"`
 	// SPLIT: the ids of the parts that left.
-	NewIds    []string  `json:"newIds"`
-	ClientIds []string  `json:"clientIds"`
-	Cause     *Cause    `json:"cause"`
-	At        time.Time `json:"at"`
-	Cursor    string    `json:"cursor"`
+	NewIds []string `json:"newIds"`
+	// Its members after the change.
+	ClientIds []string `json:"clientIds"`
+	// What caused the change.
+	Cause *Cause `json:"cause"`
+	// When the change was committed.
+	At time.Time `json:"at"`
+	// Where the event stands in the log, for events(after:).
+	Cursor string `json:"cursor"`
 }
 
+// The changes; each names its project and needs a WRITE or ADMIN key (createProject: the admin token).
 type Mutation struct {
 }
 
 // Where a page ends.
 type PageInfo struct {
-	EndCursor   *string `json:"endCursor,omitempty"`
-	HasNextPage bool    `json:"hasNextPage"`
+	// The cursor of the page's last event, to pass as after.
+	EndCursor *string `json:"endCursor,omitempty"`
+	// Whether more events follow.
+	HasNextPage bool `json:"hasNextPage"`
 }
 
 // The editable settings of a project.
@@ -201,36 +284,54 @@ type ProjectSettingsInput struct {
 
 // A match key held by more clients than the cap: it links nobody until allowed.
 type QuarantinedKey struct {
-	Rule  string     `json:"rule"`
-	Key   string     `json:"key"`
+	// The id of the rule the key belongs to.
+	Rule string `json:"rule"`
+	// The key, to pass to allowKey.
+	Key string `json:"key"`
+	// The field values that make up the key.
 	Parts []*KeyPart `json:"parts"`
-	Size  int        `json:"size"`
+	// How many clients hold the key.
+	Size int `json:"size"`
+	// When the key went over the cap.
 	Since *time.Time `json:"since,omitempty"`
 }
 
+// The queries: everything a READ key may read (previewRules and apiKeys: ADMIN).
 type Query struct {
 }
 
 // A project's background re-resolution; progress is between 0 and 1.
 type Resolution struct {
-	State    ResolutionState `json:"state"`
-	Progress float64         `json:"progress"`
+	// IDLE or RUNNING.
+	State ResolutionState `json:"state"`
+	// How far a RUNNING re-resolution got, from 0 to 1 (1 when IDLE).
+	Progress float64 `json:"progress"`
 }
 
 // A merge rule: clients sharing a value of every field of the rule are one multi-contact.
 type Rule struct {
-	ID              string   `json:"id"`
-	Name            string   `json:"name"`
-	Fields          []string `json:"fields"`
-	Enabled         bool     `json:"enabled"`
-	RequireVerified bool     `json:"requireVerified"`
+	// The rule's id.
+	ID string `json:"id"`
+	// The name shown to people.
+	Name string `json:"name"`
+	// The fields on all of which clients must match, sorted.
+	Fields []string `json:"fields"`
+	// Whether the rule links clients now.
+	Enabled bool `json:"enabled"`
+	// Whether the rule uses only verified values.
+	RequireVerified bool `json:"requireVerified"`
 }
 
+// A merge rule as a caller writes it.
 type RuleInput struct {
-	Name            string   `json:"name"`
-	Fields          []string `json:"fields"`
-	Enabled         *bool    `json:"enabled,omitempty"`
-	RequireVerified *bool    `json:"requireVerified,omitempty"`
+	// The name shown to people.
+	Name string `json:"name"`
+	// The fields on all of which clients must match.
+	Fields []string `json:"fields"`
+	// Whether the rule links clients (default true).
+	Enabled *bool `json:"enabled,omitempty"`
+	// Whether the rule uses only verified values (default false).
+	RequireVerified *bool `json:"requireVerified,omitempty"`
 }
 
 // What the rules of previewRules would do.
@@ -247,20 +348,28 @@ type RulePreview struct {
 
 // The answer of setAttribute.
 type SetAttributeResult struct {
-	Accepted   bool        `json:"accepted"`
-	Normalized *string     `json:"normalized,omitempty"`
-	Error      *InputError `json:"error,omitempty"`
-	Client     *Client     `json:"client,omitempty"`
+	// Whether the value was stored.
+	Accepted bool `json:"accepted"`
+	// The normalized value, when accepted.
+	Normalized *string `json:"normalized,omitempty"`
+	// Why the value was refused, when not accepted.
+	Error *InputError `json:"error,omitempty"`
+	// The client afterwards, when accepted.
+	Client *Client `json:"client,omitempty"`
 }
 
+// Live changes over a websocket (graphql-transport-ws), for READ keys and up.
 type Subscription struct {
 }
 
 // The answer of validateValue.
 type ValidationResult struct {
-	Valid      bool        `json:"valid"`
-	Normalized *string     `json:"normalized,omitempty"`
-	Error      *InputError `json:"error,omitempty"`
+	// Whether the value normalizes.
+	Valid bool `json:"valid"`
+	// The normalized value, when valid.
+	Normalized *string `json:"normalized,omitempty"`
+	// Why the value was refused, when not valid.
+	Error *InputError `json:"error,omitempty"`
 }
 
 // What kind of change caused an event.
