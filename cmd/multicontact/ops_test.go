@@ -101,7 +101,11 @@ func TestOperatorConsoleOperations(t *testing.T) {
 	if link.LinkClients.Size != 2 {
 		t.Errorf("linkClients(c, d) size %d, want 2", link.LinkClients.Size)
 	}
-	a.ok(p.write, `mutation($p: ID!) { unlinkClients(projectId: $p, a: "c", b: "d") }`, vars(), nil)
+	var unlink struct{ UnlinkClients bool }
+	a.ok(p.write, `mutation($p: ID!) { unlinkClients(projectId: $p, a: "c", b: "d") }`, vars(), &unlink)
+	if !unlink.UnlinkClients || mcID(a, p, "c") == mcID(a, p, "d") {
+		t.Errorf("unlinkClients(c, d) = %v and they share a multi-contact: %v, want true and apart", unlink.UnlinkClients, mcID(a, p, "c") == mcID(a, p, "d"))
+	}
 
 	// Preview: a rule on loyaltyCard alone changes nothing; dropping email splits a and b.
 	var pv struct {
@@ -148,7 +152,11 @@ func TestOperatorConsoleOperations(t *testing.T) {
 	if !ex.ExcludeClient.Excluded || mcID(a, p, "a") == mcID(a, p, "b") {
 		t.Error("excluded b still linked")
 	}
-	a.ok(p.write, `mutation($p: ID!) { includeClient(projectId: $p, clientId: "b") { excluded } }`, vars(), nil)
+	var in struct{ IncludeClient struct{ Excluded bool } }
+	a.ok(p.write, `mutation($p: ID!) { includeClient(projectId: $p, clientId: "b") { excluded } }`, vars(), &in)
+	if in.IncludeClient.Excluded || mcID(a, p, "a") != mcID(a, p, "b") {
+		t.Error("an included b is still excluded or apart from a")
+	}
 
 	// Quarantine: a fourth holder of one phone passes the cap of 3; allowKey lifts it.
 	for _, id := range []string{"q1", "q2", "q3", "q4"} {
@@ -167,10 +175,12 @@ func TestOperatorConsoleOperations(t *testing.T) {
 		t.Fatalf("quarantinedKeys = %+v, want the shared phone", q.Project.QuarantinedKeys)
 	}
 	k := q.Project.QuarantinedKeys[0]
+	absorbed := mcID(a, p, "q4") // alone while the key is quarantined; the others absorb it below
 	a.ok(p.admin, `mutation($p: ID!, $r: ID!, $k: String!) { allowKey(projectId: $p, rule: $r, key: $k) }`, vars("r", k.Rule, "k", k.Key), nil)
-	if mcID(a, p, "q1") != mcID(a, p, "q4") {
-		t.Error("an allowed key does not link")
+	if mcID(a, p, "q1") != mcID(a, p, "q4") || mcID(a, p, "q4") == absorbed {
+		t.Error("an allowed key does not link, or q4's multi-contact was not absorbed")
 	}
+	survivor := mcID(a, p, "q1")
 
 	// Rules: update and remove re-resolve.
 	var rule struct{ UpdateRule struct{ Enabled bool } }
@@ -180,10 +190,20 @@ func TestOperatorConsoleOperations(t *testing.T) {
 	if mcID(a, p, "q1") == mcID(a, p, "q4") {
 		t.Error("a disabled rule still links")
 	}
-	a.ok(p.admin, `mutation($p: ID!, $r: ID!) { removeRule(projectId: $p, ruleId: $r) }`, vars("r", k.Rule), nil)
+	var removed struct{ RemoveRule bool }
+	a.ok(p.admin, `mutation($p: ID!, $r: ID!) { removeRule(projectId: $p, ruleId: $r) }`, vars("r", k.Rule), &removed)
 	a.waitIdle(p)
+	a.ok(p.read, `query($p: ID!) { project(id: $p) { blockedValues { value } rules { id fields } fields { key } } }`, vars(), &proj)
+	if !removed.RemoveRule || len(proj.Project.Rules) != 1 || proj.Project.Rules[0].ID == k.Rule {
+		t.Errorf("removeRule = %v, rules left %+v; want only the e-mail rule", removed.RemoveRule, proj.Project.Rules)
+	}
 
 	// An absorbed id still resolves; removeClient; apiKeys.
+	var old struct{ MultiContact *struct{ ID string } }
+	a.ok(p.read, `query($p: ID!, $id: ID!) { multiContact(projectId: $p, id: $id) { id } }`, vars("id", absorbed), &old)
+	if old.MultiContact == nil || old.MultiContact.ID != survivor {
+		t.Errorf("multiContact(%s), absorbed into %s, = %+v", absorbed, survivor, old.MultiContact)
+	}
 	a.ok(p.write, `mutation($p: ID!) { removeClient(projectId: $p, clientId: "q4") }`, vars(), nil)
 	var gone struct{ Client *struct{ ID string } }
 	a.ok(p.read, `query($p: ID!) { client(projectId: $p, id: "q4") { id } }`, vars(), &gone)
@@ -209,9 +229,12 @@ func hasField(fs []struct{ Key string }, key string) bool {
 func mcID(a *api, p testProject, client string) string {
 	a.t.Helper()
 	var out struct {
-		Client struct{ MultiContact struct{ ID string } }
+		Client *struct{ MultiContact struct{ ID string } }
 	}
 	a.ok(p.read, `query($p: ID!, $c: ID!) { client(projectId: $p, id: $c) { multiContact { id } } }`, map[string]any{"p": p.id, "c": client}, &out)
+	if out.Client == nil || out.Client.MultiContact.ID == "" {
+		a.t.Fatalf("client %s: %+v, want one with a multi-contact", client, out.Client)
+	}
 	return out.Client.MultiContact.ID
 }
 
