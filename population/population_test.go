@@ -186,10 +186,6 @@ func TestWriteFormat(t *testing.T) {
 		}
 	}
 
-	want := population.Stats{Lines: len(o.lines), Clients: 20000, Persons: o.stats.Persons, Attributes: nAttrs, Conversations: nConvs}
-	if o.stats != want {
-		t.Errorf("Stats = %+v, want %+v", o.stats, want)
-	}
 	rows := strings.Split(strings.TrimSuffix(string(o.truth), "\n"), "\n")
 	if len(rows) != len(order) {
 		t.Fatalf("truth has %d rows, want one per client (%d)", len(rows), len(order))
@@ -202,8 +198,12 @@ func TestWriteFormat(t *testing.T) {
 		}
 		persons[p] = true
 	}
-	if len(persons) != o.stats.Persons || o.stats.Persons > o.stats.Clients {
-		t.Errorf("truth has %d persons, Stats %d, clients %d", len(persons), o.stats.Persons, o.stats.Clients)
+	if len(persons) < 20000/4 || len(persons) >= 20000 {
+		t.Errorf("%d persons behind 20000 clients, want between a quarter and all of them (1 to 4 channels each, some with several)", len(persons))
+	}
+	want := population.Stats{Lines: len(o.lines), Clients: 20000, Persons: len(persons), Attributes: nAttrs, Conversations: nConvs}
+	if o.stats != want {
+		t.Errorf("Stats = %+v, want %+v (counted from the output)", o.stats, want)
 	}
 }
 
