@@ -565,12 +565,15 @@ func (s *Store) writeBatch(ctx context.Context, project string, groups [][][]str
 		if err := r.lock(oldIDs, locked, aliases); err != nil {
 			return nil, err
 		}
-		// What the graph says now, under the locks.
+		// What the graph says now, under the locks: the clients' own too, as
+		// one that had no multi-contact in the snapshot is guarded by none.
 		recs, err := collect(ctx, tx, `CALL {
 				UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) RETURN c
 				UNION
 				UNWIND $mcs AS mc MATCH (c:Client {project: $project, mc: mc}) RETURN c
 			}
+			SET c.locked = true REMOVE c.locked
+			WITH c
 			RETURN c.id AS id, c.mc AS mc, c.createdAt AS createdAt`,
 			map[string]any{"project": project, "ids": ids, "mcs": oldIDs})
 		if err != nil {

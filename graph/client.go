@@ -146,3 +146,27 @@ func (s *Store) MultiContact(ctx context.Context, project, id string) (identity.
 		return mc, nil
 	})
 }
+
+// ResolveClient returns the id of the client's multi-contact. A client that
+// has none yet (written by a large import whose re-resolution has not
+// reached it) is resolved now, in its own transaction, so that a reader is
+// never told that a client belongs to nothing.
+func (s *Store) ResolveClient(ctx context.Context, project, id string) (string, error) {
+	cause := identity.Cause{Kind: identity.CauseClient, Action: "resolveClient"}
+	err := s.apply(ctx, project, cause, func(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) (touched, error) {
+		rec, err := single(ctx, tx, `MATCH (c:Client {project: $project, id: $id}) RETURN c.mc AS mc`,
+			map[string]any{"project": project, "id": id})
+		if err != nil || rec == nil {
+			return touched{}, orNotFound(err, "client", id)
+		}
+		if str(rec, "mc") != "" {
+			return touched{}, nil
+		}
+		return touched{clients: []string{id}}, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	c, err := s.Client(ctx, project, id)
+	return c.MultiContactID, err
+}

@@ -173,14 +173,18 @@ func (r *resolver) resolve(t touched, cause identity.Cause) ([]identity.Event, e
 	locked := map[string]identity.MCInfo{}
 	aliases := map[string]bool{}
 	want := dedupe(t.seeds)
+	clients := slices.Clone(t.clients)
+	if err := lockClientNodes(r.ctx, r.tx, r.ps.ID, clients); err != nil {
+		return nil, err
+	}
 	var members map[string]*member
 	for {
 		if err := r.lock(want, locked, aliases); err != nil {
 			return nil, err
 		}
-		var outside []string
+		var outside, unresolved []string
 		var err error
-		members, outside, err = r.load(keysOf(locked), t.clients)
+		members, outside, unresolved, err = r.load(keysOf(locked), clients)
 		if err != nil {
 			return nil, err
 		}
@@ -190,7 +194,19 @@ func (r *resolver) resolve(t touched, cause identity.Cause) ([]identity.Event, e
 				want = append(want, mc)
 			}
 		}
-		if len(want) == 0 {
+		// Partners that no multi-contact holds yet (a large import's, before
+		// its re-resolution) join this resolution, locked like the others.
+		var more []string
+		for _, c := range unresolved {
+			if !slices.Contains(clients, c) {
+				more = append(more, c)
+			}
+		}
+		if err := lockClientNodes(r.ctx, r.tx, r.ps.ID, more); err != nil {
+			return nil, err
+		}
+		clients = append(clients, more...)
+		if len(want) == 0 && len(more) == 0 {
 			break
 		}
 	}
@@ -260,9 +276,9 @@ func (r *resolver) lock(ids []string, locked map[string]identity.MCInfo, aliases
 }
 
 // load reads the members of the locked multi-contacts and the touched
-// clients, with their linking keys and links, and the multi-contacts outside
-// the set that they link to.
-func (r *resolver) load(mcs, clients []string) (map[string]*member, []string, error) {
+// clients, with their linking keys and links, and what they link to
+// outside the set: multi-contacts, and clients that have none yet.
+func (r *resolver) load(mcs, clients []string) (members map[string]*member, outside, unresolved []string, err error) {
 	recs, err := collect(r.ctx, r.tx, `CALL {
 			UNWIND $mcs AS mc MATCH (c:Client {project: $project, mc: mc}) RETURN c
 			UNION
@@ -272,13 +288,14 @@ func (r *resolver) load(mcs, clients []string) (map[string]*member, []string, er
 			[(c)-[:MATCHES]->(k:MatchKey) WHERE NOT k.quarantined | elementId(k)] AS keys,
 			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) | o.id] AS links,
 			[(c)-[:MATCHES]->(k:MatchKey)<-[:MATCHES]-(o:Client) WHERE NOT k.quarantined AND NOT o.mc IN $mcs | o.mc] +
-			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) AND NOT o.mc IN $mcs | o.mc] AS outside`,
+			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) AND NOT o.mc IN $mcs | o.mc] AS outside,
+			[(c)-[:MATCHES]->(k:MatchKey)<-[:MATCHES]-(o:Client) WHERE NOT k.quarantined AND o.mc IS NULL | o.id] +
+			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) AND o.mc IS NULL | o.id] AS unresolved`,
 		map[string]any{"project": r.ps.ID, "mcs": mcs, "ids": clients})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	members := make(map[string]*member, len(recs))
-	var outside []string
+	members = make(map[string]*member, len(recs))
 	for _, rec := range recs {
 		m := &member{
 			Member:   identity.Member{ID: str(rec, "id"), CreatedAt: when(rec, "createdAt").UnixMilli(), MC: str(rec, "mc")},
@@ -288,11 +305,22 @@ func (r *resolver) load(mcs, clients []string) (map[string]*member, []string, er
 		}
 		members[m.ID] = m
 		outside = append(outside, strs(rec, "outside")...)
+		unresolved = append(unresolved, strs(rec, "unresolved")...)
 		if m.MC != "" && !slices.Contains(mcs, m.MC) {
 			outside = append(outside, m.MC) // a touched client's own multi-contact
 		}
 	}
-	return members, dedupe(outside), nil
+	return members, dedupe(outside), dedupe(unresolved), nil
+}
+
+// lockClientNodes takes the write locks of the clients, in sorted order,
+// so that what is read of them next holds until commit.
+func lockClientNodes(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return exec(ctx, tx, `UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) SET c.locked = true REMOVE c.locked`,
+		map[string]any{"project": project, "ids": dedupe(ids)})
 }
 
 // write stores the assignments: new multi-contacts, sizes, aliases of the

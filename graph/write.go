@@ -154,6 +154,7 @@ type clientState struct {
 	kind, account string
 	channelUserID string
 	values        map[[2]string]bool // field, normalized value
+	widgetOnly    map[[2]string]bool // values that only an unverified widget call gave
 	counts        map[string]int     // values per field
 	changed       bool               // identifiers or channel fields changed
 }
@@ -335,8 +336,11 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 					st.values[fv] = true
 					st.counts[fv[0]]++
 					st.changed = true
-				} else if attrs[j].Verified {
-					st.changed = true // it may become verified: rules that require that may now link
+				} else if attrs[j].Verified || st.widgetOnly[fv] && attrs[j].Source != identity.SourceWidget {
+					// It may become verified, or vouched for by a source other
+					// than a visitor's typing: it may link where it did not.
+					st.changed = true
+					st.widgetOnly[fv] = false
 				}
 				if removes[k] {
 					delete(removes, k) // removed and added again in one batch: the edge stays
@@ -511,14 +515,14 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 	map[string]*clientState, map[string]string, map[channelUser]string, error) {
 	state := make(map[string]*clientState, len(ids))
 	for _, id := range ids {
-		state[id] = &clientState{values: map[[2]string]bool{}, counts: map[string]int{}}
+		state[id] = &clientState{values: map[[2]string]bool{}, counts: map[string]int{}, widgetOnly: map[[2]string]bool{}}
 	}
 	recs, err := collect(ctx, tx, `UNWIND $ids AS id
 		MATCH (c:Client {project: $project, id: id})
 		SET c.locked = true REMOVE c.locked
 		WITH c
 		RETURN c.id AS id, [(c)-[u:VIA]->(ch:Channel) | [ch.kind, ch.account, coalesce(u.channelUserId, '')]][0] AS channel,
-			[(c)-[:HAS]->(v:Value) | [v.field, v.value]] AS values`,
+			[(c)-[h:HAS]->(v:Value) | [v.field, v.value, h.source = 'WIDGET' AND NOT h.verified]] AS values`,
 		map[string]any{"project": project, "ids": ids})
 	if err != nil {
 		return nil, nil, nil, err
@@ -531,12 +535,14 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 		}
 		for _, v := range list(rec, "values") {
 			fv, _ := v.([]any)
-			if len(fv) != 2 {
+			if len(fv) != 3 {
 				continue
 			}
 			f, _ := fv[0].(string)
 			val, _ := fv[1].(string)
+			widgetOnly, _ := fv[2].(bool)
 			st.values[[2]string{f, val}] = true
+			st.widgetOnly[[2]string{f, val}] = widgetOnly
 			st.counts[f]++
 		}
 	}
@@ -629,7 +635,8 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 			ON CREATE SET v.blocked = false
 			MERGE (c)-[h:HAS]->(v)
 			ON CREATE SET h.source = r.source, h.verified = r.verified, h.at = $now
-			ON MATCH SET h.source = CASE WHEN r.verified AND NOT h.verified THEN r.source ELSE h.source END,
+			ON MATCH SET h.source = CASE WHEN r.verified AND NOT h.verified THEN r.source
+					WHEN h.source = 'WIDGET' AND NOT h.verified AND r.source <> 'WIDGET' THEN r.source ELSE h.source END,
 				h.verified = h.verified OR r.verified`, p(map[string]any{"rows": adds})); err != nil {
 			return fmt.Errorf("add values: %w", err)
 		}

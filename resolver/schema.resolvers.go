@@ -21,6 +21,13 @@ func (r *clientResolver) Conversations(ctx context.Context, obj *Client) ([]*Con
 
 // MultiContact is the resolver for the multiContact field.
 func (r *clientResolver) MultiContact(ctx context.Context, obj *Client) (*MultiContact, error) {
+	if obj.mc == "" { // written by an import still being resolved: resolve it now
+		mc, err := r.Store.ResolveClient(ctx, obj.project, obj.ID)
+		if err != nil {
+			return nil, err
+		}
+		obj.mc = mc
+	}
 	if onlyID(ctx) { // findClients { multiContact { id } }: no need to load the members
 		return &MultiContact{ID: obj.mc, project: obj.project}, nil
 	}
