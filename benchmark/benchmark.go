@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/multicontact/multicontact/graph"
@@ -64,6 +65,7 @@ type run struct {
 	write, read  string
 	data, truth  string
 	clients      []string          // every client the import created
+	held         []heldValue       // a sample of the phones and e-mails clients hold, for merges
 	persons      map[string]string // client -> true person (the generator's, some of whose lines are refused)
 	rows         []Row
 	idleDeadline time.Duration
@@ -244,6 +246,7 @@ func (r *run) ruleChange(ctx context.Context) error {
 	}
 	ids, keys, links := dump.OracleInput()
 	r.clients = ids
+	r.held = sampleHeld(dump, 50_000)
 	ufStart := time.Now()
 	identity.Components(ids, keys, links)
 	uf := time.Since(ufStart)
@@ -261,23 +264,89 @@ func (r *run) dump(ctx context.Context) (graph.Dump, error) {
 	return s.DumpProject(ctx, r.project)
 }
 
+// heldValue is a phone or e-mail that a client holds, and the
+// multi-contact it was in after the import.
+type heldValue struct{ client, mc, field, value string }
+
+// sampleHeld takes up to max phones and e-mails from the dump, spread over it.
+func sampleHeld(d graph.Dump, max int) []heldValue {
+	var all []heldValue
+	for _, c := range d.Clients {
+		for _, v := range c.Values {
+			if v.Field == "phone" || v.Field == "email" {
+				all = append(all, heldValue{c.ID, c.MultiContactID, v.Field, v.Value})
+			}
+		}
+	}
+	if len(all) <= max {
+		return all
+	}
+	out := make([]heldValue, max)
+	for i := range out {
+		out[i] = all[i*len(all)/max]
+	}
+	return out
+}
+
 const setAttribute = `mutation($p: ID!, $c: ID!, $f: String!, $v: String!) {
 	setAttribute(projectId: $p, clientId: $c, field: $f, value: $v) { accepted error { code } }
 }`
 
-// writes measures setAttribute with 1 and with 8 concurrent writers: four
-// in five add a new e-mail, one in five a phone of another client (a merge).
+const removeAttribute = `mutation($p: ID!, $c: ID!, $f: String!, $v: String!) {
+	removeAttribute(projectId: $p, clientId: $c, field: $f, value: $v) { id }
+}`
+
+// writes measures writes with 1 and with 8 concurrent writers. Of five
+// writes, three give a client a new e-mail; one gives a client a phone or
+// e-mail that a client of another multi-contact holds (a merge); one takes
+// such a value away again from the client that got it (a split). The
+// merges and splits that happened are counted from the event log.
 func (r *run) writes(ctx context.Context) error {
+	if len(r.held) < 2 {
+		return errors.New("writes: no phones or e-mails to merge through")
+	}
 	for _, writers := range []int{1, 8} {
-		lat, took, err := r.parallel(ctx, writers, r.cfg.Writes, func(ctx context.Context, rnd *rand.Rand, n int) error {
-			client := r.clients[rnd.IntN(len(r.clients))]
-			field, value := "email", fmt.Sprintf("w%d-%d-%d@bench.example", writers, n, rnd.Uint32())
-			if rnd.IntN(5) == 0 {
-				field, value = "phone", fmt.Sprintf("+7916%07d", rnd.IntN(10_000_000))
+		before, err := r.lastSeq(ctx)
+		if err != nil {
+			return err
+		}
+		given := make([][]heldValue, writers) // per writer, the values it gave and may take away
+		var refused atomic.Int64
+		lat, took, err := r.parallel(ctx, writers, r.cfg.Writes, func(ctx context.Context, rnd *rand.Rand, w, n int) error {
+			op := rnd.IntN(5)
+			if op == 1 && len(given[w]) == 0 {
+				op = 0
+			}
+			vars := map[string]any{"p": r.project}
+			switch op {
+			case 0: // a merge: a value held in another multi-contact
+				to, from := r.held[rnd.IntN(len(r.held))], r.held[rnd.IntN(len(r.held))]
+				for try := 0; from.mc == to.mc && try < 100; try++ {
+					from = r.held[rnd.IntN(len(r.held))]
+				}
+				given[w] = append(given[w], heldValue{client: to.client, field: from.field, value: from.value})
+				vars["c"], vars["f"], vars["v"] = to.client, from.field, from.value
+			case 1: // a split: take the last given value away again
+				g := given[w][len(given[w])-1]
+				given[w] = given[w][:len(given[w])-1]
+				vars["c"], vars["f"], vars["v"] = g.client, g.field, g.value
+				return r.api.do(ctx, r.write, removeAttribute, vars, nil)
+			default: // an update: a new e-mail
+				vars["c"], vars["f"], vars["v"] = r.clients[rnd.IntN(len(r.clients))], "email", fmt.Sprintf("w%d-%d-%d@bench.example", writers, n, rnd.Uint32())
 			}
 			var out struct{ SetAttribute struct{ Accepted bool } }
-			return r.api.do(ctx, r.write, setAttribute, map[string]any{"p": r.project, "c": client, "f": field, "v": value}, &out)
+			if err := r.api.do(ctx, r.write, setAttribute, vars, &out); err != nil {
+				return err
+			}
+			if !out.SetAttribute.Accepted {
+				refused.Add(1)
+			}
+			return nil
 		})
+		if err != nil {
+			return err
+		}
+		merged, split, err := r.countEvents(ctx, before)
 		if err != nil {
 			return err
 		}
@@ -287,8 +356,87 @@ func (r *run) writes(ctx context.Context) error {
 		}
 		r.add(fmt.Sprintf("setAttribute, %d writer(s): p50 / p99, writes/s", writers),
 			fmt.Sprintf("%s / %s, %.0f", pct(lat, 50), pct(lat, 99), float64(len(lat))/took.Seconds()), target)
+		r.add(fmt.Sprintf("  %d writer(s): merges / splits (events); values refused", writers),
+			fmt.Sprintf("%d / %d; %d", merged, split, refused.Load()), "")
 	}
 	return nil
+}
+
+const eventsAfter = `query($p: ID!, $after: String, $first: Int) {
+	events(projectId: $p, after: $after, first: $first) { edges { node { type } } pageInfo { endCursor hasNextPage } }
+}`
+
+type eventPage struct {
+	Events struct {
+		Edges []struct {
+			Node struct{ Type string }
+		}
+		PageInfo struct {
+			EndCursor   *string
+			HasNextPage bool
+		}
+	}
+}
+
+// lastSeq finds the project's last event number with a few probes of the
+// events query (a cursor is an event's number), instead of reading the
+// whole log that the import wrote.
+func (r *run) lastSeq(ctx context.Context) (int64, error) {
+	some := func(after int64) (bool, error) {
+		var out eventPage
+		err := r.api.do(ctx, r.read, eventsAfter, map[string]any{"p": r.project, "after": graph.Cursor(after), "first": 1}, &out)
+		return len(out.Events.Edges) > 0, err
+	}
+	if ok, err := some(0); err != nil || !ok {
+		return 0, err
+	}
+	lo, hi := int64(0), int64(1) // events after lo, none after hi
+	for {
+		ok, err := some(hi)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		lo, hi = hi, 2*hi
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		ok, err := some(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi, nil
+}
+
+// countEvents counts the MERGED and SPLIT events after the event numbered after.
+func (r *run) countEvents(ctx context.Context, after int64) (merged, split int, err error) {
+	cursor := graph.Cursor(after)
+	for {
+		var out eventPage
+		if err := r.api.do(ctx, r.read, eventsAfter, map[string]any{"p": r.project, "after": cursor, "first": 1000}, &out); err != nil {
+			return 0, 0, err
+		}
+		for _, e := range out.Events.Edges {
+			switch e.Node.Type {
+			case "MERGED":
+				merged++
+			case "SPLIT":
+				split++
+			}
+		}
+		if !out.Events.PageInfo.HasNextPage || out.Events.PageInfo.EndCursor == nil {
+			return merged, split, nil
+		}
+		cursor = *out.Events.PageInfo.EndCursor
+	}
 }
 
 // lookups measures multiContact and findClients with 8 concurrent readers.
@@ -325,7 +473,7 @@ func (r *run) lookups(ctx context.Context) error {
 			func(s sample) map[string]any { return map[string]any{"p": r.project, "v": s.phone} }},
 	}
 	for _, q := range queries {
-		lat, took, err := r.parallel(ctx, 8, r.cfg.Reads*8, func(ctx context.Context, rnd *rand.Rand, n int) error {
+		lat, took, err := r.parallel(ctx, 8, r.cfg.Reads*8, func(ctx context.Context, rnd *rand.Rand, _, n int) error {
 			return r.api.do(ctx, r.read, q.q, q.vars(samples[rnd.IntN(len(samples))]), nil)
 		})
 		if err != nil {
@@ -338,8 +486,9 @@ func (r *run) lookups(ctx context.Context) error {
 }
 
 // parallel runs total calls of fn over workers goroutines and returns each
-// call's latency and the wall time.
-func (r *run) parallel(ctx context.Context, workers, total int, fn func(context.Context, *rand.Rand, int) error) ([]time.Duration, time.Duration, error) {
+// call's latency and the wall time. fn gets its worker's number and the
+// call's.
+func (r *run) parallel(ctx context.Context, workers, total int, fn func(context.Context, *rand.Rand, int, int) error) ([]time.Duration, time.Duration, error) {
 	lat := make([]time.Duration, total)
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
@@ -351,7 +500,7 @@ func (r *run) parallel(ctx context.Context, workers, total int, fn func(context.
 			rnd := rand.New(rand.NewPCG(r.cfg.Seed, uint64(w)))
 			for i := w; i < total; i += workers {
 				t := time.Now()
-				if err := fn(ctx, rnd, i); err != nil {
+				if err := fn(ctx, rnd, w, i); err != nil {
 					errs <- err
 					return
 				}

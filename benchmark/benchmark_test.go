@@ -2,6 +2,7 @@ package benchmark_test
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -27,7 +28,7 @@ func TestASmallRunProducesTheWholeTable(t *testing.T) {
 		t.Fatalf("run: %v (rows so far: %v)", err, rows)
 	}
 	want := []string{"import: clients/s", "re-resolution after adding a rule", "in-memory union-find",
-		"setAttribute, 1 writer", "setAttribute, 8 writer", "multiContact, 8 readers", "findClients, 8 readers",
+		"setAttribute, 1 writer", "setAttribute, 8 writer", "merges / splits", "multiContact, 8 readers", "findClients, 8 readers",
 		"service peak RSS", "differing from the oracle", "truth:"}
 	for _, w := range want {
 		found := false
@@ -42,5 +43,25 @@ func TestASmallRunProducesTheWholeTable(t *testing.T) {
 		if !found {
 			t.Errorf("no row %q in %v", w, rows)
 		}
+	}
+	// The write phases merge and split for real: one write in five gives a
+	// client a value of another multi-contact, one takes it away again.
+	phases := 0
+	for _, r := range rows {
+		if !strings.Contains(r.Measure, "merges / splits") {
+			continue
+		}
+		phases++
+		var merges, splits, refused int
+		if _, err := fmt.Sscanf(r.Value, "%d / %d; %d", &merges, &splits, &refused); err != nil {
+			t.Errorf("%s = %q: %v", r.Measure, r.Value, err)
+			continue
+		}
+		if merges == 0 || splits == 0 {
+			t.Errorf("%s = %d merges, %d splits; want some of each", r.Measure, merges, splits)
+		}
+	}
+	if phases != 2 {
+		t.Errorf("%d rows of merges and splits, want one per write phase (1 and 8 writers)", phases)
 	}
 }
