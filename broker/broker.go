@@ -1,95 +1,298 @@
-// Package broker fans committed identity events out to in-process
-// subscribers. Publishing never blocks the writer: a subscriber whose
-// buffer is full is dropped (its channel closed, Dropped reports true)
-// instead of being waited for. Between replicas a real broker (NATS) would
-// take its place behind the same graph.Publisher interface.
+// Package broker feeds live subscribers from the projects' durable event
+// logs (DESIGN §6: the log is the backbone, replicas read it too).
+//
+// For every project with at least one subscriber a tailer reads the events
+// numbered after the last one it handed out, in sequence (commit) order,
+// and hands each to every subscriber of the project. A commit made through
+// this process nudges the tailer to look at once; a poll finds commits made
+// by other processes on the same database. Events are never handed over by
+// the committing goroutine, so two commits that finish in either order, or
+// in different processes, still reach subscribers in cursor order, and a
+// consumer that resumes from the last cursor it saw misses nothing.
+//
+// Fan-out never blocks: a subscriber whose buffer is full is dropped (its
+// channel closed, Dropped reports true) instead of being waited for.
 package broker
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
-	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 )
 
-var _ graph.Publisher = (*Broker)(nil)
-
-// Broker is an in-process publish/subscribe hub keyed by project.
-type Broker struct {
-	mu   sync.Mutex
-	subs map[string]map[*Subscription]struct{}
-
-	// OnDrop, if set, is called (without locks held) when a slow subscriber is dropped.
-	OnDrop func(project string)
-	// OnPublish, if set, is called for every event published.
-	OnPublish func(e identity.Event)
+// Log is a project's durable event log, numbered from 1 in commit order
+// without gaps: where the broker reads every event it delivers
+// (graph.Store is one).
+type Log interface {
+	// LastSeq returns the number of the project's latest event, 0 when it has none.
+	LastSeq(ctx context.Context, project string) (int64, error)
+	// EventsAfter returns up to max of the project's events numbered above
+	// seq, in order.
+	EventsAfter(ctx context.Context, project string, seq int64, max int) ([]identity.Event, error)
 }
 
-// New returns an empty broker.
-func New() *Broker { return &Broker{subs: map[string]map[*Subscription]struct{}{}} }
+// DefaultPoll is how often a tailer looks for events that no nudge
+// announced (commits made by another process).
+const DefaultPoll = 250 * time.Millisecond
+
+// page is how many events a tailer reads in one query.
+const page = 256
+
+// ErrClosed is returned by Subscribe once the broker is closed.
+var ErrClosed = errors.New("the event broker is closed")
+
+// Broker delivers the events of each project's log to its subscribers.
+type Broker struct {
+	// OnDrop, if set, is called (without locks held) when a slow subscriber is dropped.
+	OnDrop func(project string)
+	// OnPublish, if set, is called once for every event read from the log
+	// and handed to a project's subscribers.
+	OnPublish func(e identity.Event)
+	// OnError, if set, is called when a tailer cannot read the log (it
+	// tries again at the next poll) or skips a gap in it.
+	OnError func(project string, err error)
+	// GapWait is how long a tailer waits for a missing sequence number
+	// to become visible before it skips it. The store numbers events
+	// under the project's lock held until commit, so a gap is not
+	// expected; the wait only bounds the harm if one ever appears.
+	GapWait time.Duration
+
+	poll time.Duration
+
+	mu     sync.Mutex
+	log    Log
+	tails  map[string]*tail
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// tail follows one project's log while it has subscribers.
+type tail struct {
+	project string
+	subs    map[*Subscription]struct{}
+	wake    chan struct{} // a nudge; buffered, so nudging never waits
+	ctx     context.Context
+	stop    context.CancelFunc // called when the last subscriber leaves
+}
+
+// New returns a broker that polls every poll (DefaultPoll if poll <= 0).
+// It serves subscriptions once Start gives it a log.
+func New(poll time.Duration) *Broker {
+	if poll <= 0 {
+		poll = DefaultPoll
+	}
+	return &Broker{poll: poll, GapWait: 2 * time.Second, tails: map[string]*tail{}}
+}
+
+// Start makes log the source of every event the broker delivers. It is
+// separate from New because the store that implements Log is opened with
+// the broker as its notifier.
+func (b *Broker) Start(log Log) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.log = log
+}
 
 // Subscription receives a project's events on C until it is closed or dropped.
 type Subscription struct {
-	// C delivers events in commit order; it is closed by Close or when the
+	// C delivers, in sequence order, every event committed after Subscribe
+	// returned; it is closed by Close, by the broker's Close, or when the
 	// subscriber fell behind by more than its buffer.
 	C <-chan identity.Event
 
 	c       chan identity.Event
 	b       *Broker
-	project string
-	once    sync.Once
+	t       *tail
+	after   int64 // the log's last event when it subscribed
+	closed  bool  // guarded by b.mu
 	dropped atomic.Bool
 }
 
-// Subscribe starts receiving the events of project, buffering up to buf of them.
-func (b *Broker) Subscribe(project string, buf int) *Subscription {
-	if buf < 1 {
-		buf = 1
+// Subscribe starts receiving the events of project that are committed from
+// now on, buffering up to buf of them. It reads where the project's log
+// ends, so it fails when the log cannot be read (or the project does not
+// exist).
+func (b *Broker) Subscribe(ctx context.Context, project string, buf int) (*Subscription, error) {
+	b.mu.Lock()
+	log := b.log
+	b.mu.Unlock()
+	if log == nil {
+		return nil, errors.New("the event broker has no log: call Start")
 	}
-	c := make(chan identity.Event, buf)
-	s := &Subscription{C: c, c: c, b: b, project: project}
+	head, err := log.LastSeq(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	c := make(chan identity.Event, max(buf, 1))
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.subs[project] == nil {
-		b.subs[project] = map[*Subscription]struct{}{}
+	if b.closed {
+		return nil, ErrClosed
 	}
-	b.subs[project][s] = struct{}{}
-	return s
+	t := b.tails[project]
+	if t == nil {
+		t = &tail{project: project, subs: map[*Subscription]struct{}{}, wake: make(chan struct{}, 1)}
+		t.ctx, t.stop = context.WithCancel(context.Background())
+		b.tails[project] = t
+		b.wg.Add(1)
+		go b.follow(t, log, head)
+	}
+	s := &Subscription{C: c, c: c, b: b, t: t, after: head}
+	t.subs[s] = struct{}{}
+	return s, nil
 }
 
 // Close stops the subscription and closes C; it is safe to call more than once.
 func (s *Subscription) Close() {
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
-	s.closeLocked()
+	s.b.closeLocked(s)
 }
 
-func (s *Subscription) closeLocked() {
-	s.once.Do(func() {
-		delete(s.b.subs[s.project], s)
-		if len(s.b.subs[s.project]) == 0 {
-			delete(s.b.subs, s.project)
+// closeLocked ends a subscription, and its project's tailer with the last one.
+func (b *Broker) closeLocked(s *Subscription) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	close(s.c)
+	delete(s.t.subs, s)
+	if len(s.t.subs) == 0 {
+		s.t.stop()
+		if b.tails[s.t.project] == s.t {
+			delete(b.tails, s.t.project)
 		}
-		close(s.c)
-	})
+	}
 }
 
 // Dropped reports whether the broker dropped this subscriber for being slow.
 func (s *Subscription) Dropped() bool { return s.dropped.Load() }
 
-// Publish hands events to the subscribers of their projects without waiting.
-func (b *Broker) Publish(events []identity.Event) {
-	var dropped []string
+// Nudge tells the tailer of project, if it has subscribers, that its log
+// has grown; it never waits. The store calls it after every commit that
+// recorded events.
+func (b *Broker) Nudge(project string) {
+	b.mu.Lock()
+	t := b.tails[project]
+	b.mu.Unlock()
+	if t != nil {
+		select {
+		case t.wake <- struct{}{}:
+		default: // a nudge is already pending; it covers this commit too
+		}
+	}
+}
+
+// Close ends every subscription and waits for the tailers to stop.
+func (b *Broker) Close() {
+	b.mu.Lock()
+	b.closed = true
+	for _, t := range b.tails {
+		for s := range t.subs {
+			b.closeLocked(s)
+		}
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+// Subscribers returns the number of open subscriptions, for tests and metrics.
+func (b *Broker) Subscribers() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := 0
+	for _, t := range b.tails {
+		n += len(t.subs)
+	}
+	return n
+}
+
+// follow is a project's tailer: it delivers the events after pos, then
+// waits for a nudge or the next poll, until the last subscriber leaves.
+func (b *Broker) follow(t *tail, log Log, pos int64) {
+	defer b.wg.Done()
+	ticker := time.NewTicker(b.poll)
+	defer ticker.Stop()
+	var gapSince time.Time // when the tailer first saw the number after pos missing
+	for {
+		pos, gapSince = b.catchUp(t, log, pos, gapSince)
+		var recheck <-chan time.Time
+		if !gapSince.IsZero() {
+			recheck = time.After(max(b.GapWait/8, time.Millisecond))
+		}
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-t.wake:
+		case <-ticker.C:
+		case <-recheck:
+		}
+	}
+}
+
+// catchUp reads and delivers the events after pos until the log has no
+// more, and returns the new position. It stops at a missing number (see
+// GapWait) and skips it once it has been missing for GapWait.
+func (b *Broker) catchUp(t *tail, log Log, pos int64, gapSince time.Time) (int64, time.Time) {
+	for t.ctx.Err() == nil {
+		events, err := log.EventsAfter(t.ctx, t.project, pos, page)
+		if err != nil {
+			if t.ctx.Err() == nil && b.OnError != nil {
+				b.OnError(t.project, fmt.Errorf("read the event log after %d: %w", pos, err))
+			}
+			return pos, gapSince
+		}
+		next := pos + 1
+		n := 0 // events[:n] follow pos without a gap
+		for _, e := range events {
+			if e.Seq > next {
+				if gapSince.IsZero() {
+					gapSince = time.Now()
+				}
+				if time.Since(gapSince) < b.GapWait {
+					break
+				}
+				if b.OnError != nil {
+					b.OnError(t.project, fmt.Errorf("events %d to %d never appeared in the log; skipped after %s", next, e.Seq-1, b.GapWait))
+				}
+			}
+			gapSince = time.Time{}
+			events[n] = e
+			n++
+			next = e.Seq + 1
+		}
+		if n > 0 {
+			b.fanOut(t, events[:n])
+			pos = events[n-1].Seq
+		}
+		if n < page {
+			return pos, gapSince
+		}
+	}
+	return pos, gapSince
+}
+
+// fanOut hands events to the tail's subscribers without waiting, dropping
+// any subscriber whose buffer is full.
+func (b *Broker) fanOut(t *tail, events []identity.Event) {
+	dropped := 0
 	b.mu.Lock()
 	for _, e := range events {
-		for s := range b.subs[e.Project] {
+		for s := range t.subs {
+			if e.Seq <= s.after {
+				continue // committed before it subscribed
+			}
 			select {
 			case s.c <- e:
 			default:
 				s.dropped.Store(true)
-				s.closeLocked()
-				dropped = append(dropped, e.Project)
+				b.closeLocked(s)
+				dropped++
 			}
 		}
 	}
@@ -100,19 +303,8 @@ func (b *Broker) Publish(events []identity.Event) {
 		}
 	}
 	if b.OnDrop != nil {
-		for _, p := range dropped {
-			b.OnDrop(p)
+		for range dropped {
+			b.OnDrop(t.project)
 		}
 	}
-}
-
-// Subscribers returns the number of open subscriptions, for tests and metrics.
-func (b *Broker) Subscribers() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := 0
-	for _, m := range b.subs {
-		n += len(m)
-	}
-	return n
 }

@@ -1,45 +1,305 @@
 package broker_test
 
 import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/multicontact/multicontact/broker"
 	"github.com/multicontact/multicontact/identity"
 )
 
-func TestPublishDeliversByProjectAndDropsSlowSubscribers(t *testing.T) {
-	b := broker.New()
-	var drops int
-	b.OnDrop = func(string) { drops++ }
-	fast := b.Subscribe("a", 10)
-	slow := b.Subscribe("a", 1)
-	other := b.Subscribe("b", 10)
-	defer fast.Close()
-	defer other.Close()
+// memLog is an event log in memory. Events can be stored out of order (a
+// gap, then what fills it) to exercise the tailer's handling of gaps.
+type memLog struct {
+	mu     sync.Mutex
+	events map[string][]identity.Event // per project, sorted by Seq
+	reads  int
+	fail   error
+}
 
-	b.Publish([]identity.Event{{Project: "a", Seq: 1}, {Project: "a", Seq: 2}})
+func newMemLog() *memLog { return &memLog{events: map[string][]identity.Event{}} }
 
+// add stores events numbered seqs.
+func (l *memLog) add(project string, seqs ...int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, seq := range seqs {
+		es := append(l.events[project], identity.Event{Project: project, Seq: seq, Type: identity.EventUpdated})
+		for i := len(es) - 1; i > 0 && es[i].Seq < es[i-1].Seq; i-- {
+			es[i], es[i-1] = es[i-1], es[i]
+		}
+		l.events[project] = es
+	}
+}
+
+func (l *memLog) LastSeq(_ context.Context, project string) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	es := l.events[project]
+	if len(es) == 0 {
+		return 0, nil
+	}
+	return es[len(es)-1].Seq, nil
+}
+
+func (l *memLog) EventsAfter(_ context.Context, project string, seq int64, max int) ([]identity.Event, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reads++
+	if l.fail != nil {
+		return nil, l.fail
+	}
+	var out []identity.Event
+	for _, e := range l.events[project] {
+		if e.Seq > seq && len(out) < max {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// newBroker returns a started broker over log that polls every poll,
+// closed when the test ends.
+func newBroker(t *testing.T, log broker.Log, poll time.Duration) *broker.Broker {
+	t.Helper()
+	b := broker.New(poll)
+	b.Start(log)
+	t.Cleanup(b.Close)
+	return b
+}
+
+func subscribe(t *testing.T, b *broker.Broker, project string, buf int) *broker.Subscription {
+	t.Helper()
+	s, err := b.Subscribe(context.Background(), project, buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// next returns the subscription's next event, failing after within.
+func next(t *testing.T, s *broker.Subscription, within time.Duration) identity.Event {
+	t.Helper()
+	select {
+	case e, ok := <-s.C:
+		if !ok {
+			t.Fatal("the subscription ended")
+		}
+		return e
+	case <-time.After(within):
+		t.Fatalf("no event within %s", within)
+	}
+	return identity.Event{}
+}
+
+func quiet(t *testing.T, s *broker.Subscription, d time.Duration) {
+	t.Helper()
+	select {
+	case e, ok := <-s.C:
+		t.Fatalf("unexpected event %+v (open %v)", e, ok)
+	case <-time.After(d):
+	}
+}
+
+func TestSubscribersGetWhatIsCommittedAfterThemInOrderPerProject(t *testing.T) {
+	log := newMemLog()
+	log.add("a", 1, 2) // before anyone subscribed: not delivered
+	b := newBroker(t, log, time.Hour)
+	first := subscribe(t, b, "a", 10)
+	other := subscribe(t, b, "b", 10)
+	log.add("a", 3)
+	b.Nudge("a")
+	if got := next(t, first, time.Second).Seq; got != 3 {
+		t.Fatalf("first event %d, want 3", got)
+	}
+	log.add("a", 4)
+	second := subscribe(t, b, "a", 10) // joins a running tailer after 4
+	log.add("a", 5, 6)
+	b.Nudge("a")
+	for _, want := range []int64{4, 5, 6} {
+		if got := next(t, first, time.Second).Seq; got != want {
+			t.Errorf("first: %d, want %d", got, want)
+		}
+	}
+	for _, want := range []int64{5, 6} {
+		if got := next(t, second, time.Second).Seq; got != want {
+			t.Errorf("second: %d, want %d", got, want)
+		}
+	}
+	quiet(t, other, 50*time.Millisecond)
+}
+
+func TestThePollFindsEventsThatNobodyAnnounced(t *testing.T) {
+	log := newMemLog()
+	b := newBroker(t, log, 20*time.Millisecond)
+	s := subscribe(t, b, "a", 10)
+	log.add("a", 1, 2) // another process's commits: no nudge
+	for _, want := range []int64{1, 2} {
+		if got := next(t, s, time.Second).Seq; got != want {
+			t.Errorf("got %d, want %d", got, want)
+		}
+	}
+}
+
+func TestASlowSubscriberIsDroppedAndTheOthersGoOn(t *testing.T) {
+	log := newMemLog()
+	b := newBroker(t, log, time.Hour)
+	var drops, published int
+	var mu sync.Mutex
+	b.OnDrop = func(string) { mu.Lock(); drops++; mu.Unlock() }
+	b.OnPublish = func(identity.Event) { mu.Lock(); published++; mu.Unlock() }
+	fast := subscribe(t, b, "a", 10)
+	slow := subscribe(t, b, "a", 1)
+	log.add("a", 1, 2)
+	b.Nudge("a")
 	for want := int64(1); want <= 2; want++ {
-		if got := (<-fast.C).Seq; got != want {
+		if got := next(t, fast, time.Second).Seq; got != want {
 			t.Errorf("fast got seq %d, want %d", got, want)
 		}
 	}
-	if got := (<-slow.C).Seq; got != 1 {
+	if got := next(t, slow, time.Second).Seq; got != 1 {
 		t.Errorf("slow got seq %d, want 1", got)
 	}
 	if _, ok := <-slow.C; ok || !slow.Dropped() {
 		t.Error("the slow subscriber should be dropped with its channel closed")
 	}
-	if drops != 1 {
-		t.Errorf("OnDrop called %d times, want 1", drops)
+	mu.Lock()
+	if drops != 1 || published != 2 {
+		t.Errorf("OnDrop called %d times, OnPublish %d; want 1 and 2", drops, published)
 	}
-	select {
-	case e := <-other.C:
-		t.Errorf("project b received an event of project %s", e.Project)
-	default:
-	}
+	mu.Unlock()
 	slow.Close() // closing a dropped subscription is harmless
-	if got := b.Subscribers(); got != 2 {
-		t.Errorf("Subscribers() = %d, want 2", got)
+	if got := b.Subscribers(); got != 1 {
+		t.Errorf("Subscribers() = %d, want 1", got)
+	}
+}
+
+// TestATailerWaitsForAMissingNumberThenSkipsIt: the store's numbering has
+// no gaps, but if one appeared, the tailer holds the later events back for
+// GapWait (the missing one may still become visible) and then goes on.
+func TestATailerWaitsForAMissingNumberThenSkipsIt(t *testing.T) {
+	log := newMemLog()
+	b := broker.New(10 * time.Millisecond)
+	b.GapWait = 300 * time.Millisecond
+	var skipped []error
+	var mu sync.Mutex
+	b.OnError = func(_ string, err error) { mu.Lock(); skipped = append(skipped, err); mu.Unlock() }
+	b.Start(log)
+	t.Cleanup(b.Close)
+	s := subscribe(t, b, "a", 10)
+
+	log.add("a", 1, 3)
+	if got := next(t, s, time.Second).Seq; got != 1 {
+		t.Fatalf("got %d, want 1", got)
+	}
+	quiet(t, s, 100*time.Millisecond) // 3 waits for 2
+	log.add("a", 2)                   // 2 shows up in time
+	for _, want := range []int64{2, 3} {
+		if got := next(t, s, time.Second).Seq; got != want {
+			t.Fatalf("got %d, want %d", got, want)
+		}
+	}
+
+	log.add("a", 5)
+	start := time.Now()
+	if got := next(t, s, 2*time.Second).Seq; got != 5 {
+		t.Fatalf("got %d, want 5", got)
+	}
+	if waited := time.Since(start); waited < b.GapWait {
+		t.Errorf("5 was delivered after %s, before 4 had been missing for %s", waited, b.GapWait)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(skipped) != 1 {
+		t.Errorf("errors reported: %v, want one skipped gap", skipped)
+	}
+}
+
+func TestTailersStopWithTheirLastSubscriber(t *testing.T) {
+	log := newMemLog()
+	b := newBroker(t, log, time.Millisecond)
+	base := runtime.NumGoroutine()
+	var subs []*broker.Subscription
+	for _, p := range []string{"a", "b", "c"} {
+		for range 3 {
+			s, err := b.Subscribe(context.Background(), p, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			subs = append(subs, s)
+		}
+	}
+	if n := runtime.NumGoroutine(); n != base+3 {
+		t.Errorf("%d goroutines for 3 projects' subscribers, want %d (one tailer per project)", n, base+3)
+	}
+	for _, s := range subs {
+		s.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after every subscriber left, want %d", runtime.NumGoroutine(), base)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	log.mu.Lock()
+	reads := log.reads
+	log.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if log.reads != reads {
+		t.Errorf("the log is still polled without subscribers")
+	}
+}
+
+func TestCloseEndsSubscriptionsAndRefusesNewOnes(t *testing.T) {
+	log := newMemLog()
+	b := broker.New(time.Millisecond)
+	b.Start(log)
+	s, err := b.Subscribe(context.Background(), "a", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if _, ok := <-s.C; ok || s.Dropped() {
+		t.Error("Close should end the subscription without calling it dropped")
+	}
+	if _, err := b.Subscribe(context.Background(), "a", 1); !errors.Is(err, broker.ErrClosed) {
+		t.Errorf("Subscribe after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestAFailingLogIsReportedAndReadAgain(t *testing.T) {
+	log := newMemLog()
+	b := broker.New(5 * time.Millisecond)
+	reported := make(chan error, 100)
+	b.OnError = func(_ string, err error) { reported <- err }
+	b.Start(log)
+	t.Cleanup(b.Close)
+	s := subscribe(t, b, "a", 10)
+	away := errors.New("neo4j is away")
+	log.mu.Lock()
+	log.fail = away
+	log.mu.Unlock()
+	log.add("a", 1)
+	select {
+	case err := <-reported:
+		if !errors.Is(err, away) {
+			t.Errorf("reported %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("a failing read was not reported")
+	}
+	log.mu.Lock()
+	log.fail = nil
+	log.mu.Unlock()
+	if got := next(t, s, time.Second).Seq; got != 1 {
+		t.Errorf("after the log came back: %d, want 1", got)
 	}
 }

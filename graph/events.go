@@ -94,7 +94,12 @@ func sorted(s []string) []string {
 
 // commitEvents numbers the events in commit order and stores them. Taking
 // the project's lock last (after the multi-contacts') keeps the lock order
-// fixed and makes sequence order equal commit order. While the project
+// fixed and makes sequence order equal commit order: Cypher write-locks p
+// before it reads the p.seq that its SET depends on, and holds the lock
+// until commit, so the next writer numbers after this one's commit. Hence
+// no gaps (a rolled-back transaction gives its numbers back) and a reader
+// that sees event N already sees every event below N, which is what the
+// subscribers' tailer (package broker) relies on. While the project
 // re-resolves, the changed clients are marked dirty so that the
 // re-resolution resolves them again when it finishes (DESIGN §3); its own
 // repair pass (repair) clears the mark instead.
@@ -138,6 +143,16 @@ func commitEvents(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 	return events, nil
 }
 
+// nudge tells the notifier, after a commit that recorded events, that the
+// project's log has grown. It does not hand the events over: subscribers
+// read them from the log in sequence order, so two commits finishing in
+// either order reach them in the order they were numbered.
+func (s *Store) nudge(project string, events []identity.Event) {
+	if s.notifier != nil && len(events) > 0 {
+		s.notifier.Nudge(project)
+	}
+}
+
 func nonNil(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -166,25 +181,53 @@ func (s *Store) Events(ctx context.Context, project, after string, first int) ([
 		if err := projectExists(ctx, tx, project); err != nil {
 			return nil, err
 		}
-		recs, err := collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.seq > $from
-			RETURN e.seq AS seq, e.type AS type, e.mc AS mc, e.previous AS previous, e.new AS new,
-				e.clients AS clients, e.causeKind AS causeKind, e.causeAction AS causeAction,
-				e.causeField AS causeField, e.causeValue AS causeValue, e.causeRule AS causeRule, e.at AS at
-			ORDER BY e.seq LIMIT $first`,
-			map[string]any{"project": project, "from": from, "first": first})
-		if err != nil {
-			return nil, err
-		}
-		out := make([]identity.Event, len(recs))
-		for i, rec := range recs {
-			out[i] = identity.Event{Seq: i64(rec, "seq"), Project: project, Type: identity.EventType(str(rec, "type")),
-				MultiContactID: str(rec, "mc"), PreviousIDs: strs(rec, "previous"), NewIDs: strs(rec, "new"),
-				ClientIDs: strs(rec, "clients"), At: when(rec, "at"),
-				Cause: identity.Cause{Kind: identity.CauseKind(str(rec, "causeKind")), Action: str(rec, "causeAction"),
-					Field: str(rec, "causeField"), Value: str(rec, "causeValue"), Rule: str(rec, "causeRule")}}
-		}
-		return out, nil
+		return readEvents(ctx, tx, project, from, first)
 	})
+}
+
+// EventsAfter returns up to max events of project whose sequence number is
+// above seq, in commit order: what a tailer of the log (the broker feeding
+// subscribers) reads on every poll. It does not check that the project
+// exists, which LastSeq does once.
+func (s *Store) EventsAfter(ctx context.Context, project string, seq int64, max int) ([]identity.Event, error) {
+	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
+		return readEvents(ctx, tx, project, seq, max)
+	})
+}
+
+// LastSeq returns the sequence number of the project's latest committed
+// event (0 when it has none): where a new subscriber's stream begins.
+// Every event up to it is visible once it is, since numbers are taken
+// under the project's lock held until commit (commitEvents).
+func (s *Store) LastSeq(ctx context.Context, project string) (int64, error) {
+	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (int64, error) {
+		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN coalesce(p.seq, 0) AS seq`, map[string]any{"id": project})
+		if err != nil || rec == nil {
+			return 0, orNotFound(err, "project", project)
+		}
+		return i64(rec, "seq"), nil
+	})
+}
+
+func readEvents(ctx context.Context, tx neo4j.ManagedTransaction, project string, from int64, first int) ([]identity.Event, error) {
+	recs, err := collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.seq > $from
+		RETURN e.seq AS seq, e.type AS type, e.mc AS mc, e.previous AS previous, e.new AS new,
+			e.clients AS clients, e.causeKind AS causeKind, e.causeAction AS causeAction,
+			e.causeField AS causeField, e.causeValue AS causeValue, e.causeRule AS causeRule, e.at AS at
+		ORDER BY e.seq LIMIT $first`,
+		map[string]any{"project": project, "from": from, "first": first})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]identity.Event, len(recs))
+	for i, rec := range recs {
+		out[i] = identity.Event{Seq: i64(rec, "seq"), Project: project, Type: identity.EventType(str(rec, "type")),
+			MultiContactID: str(rec, "mc"), PreviousIDs: strs(rec, "previous"), NewIDs: strs(rec, "new"),
+			ClientIDs: strs(rec, "clients"), At: when(rec, "at"),
+			Cause: identity.Cause{Kind: identity.CauseKind(str(rec, "causeKind")), Action: str(rec, "causeAction"),
+				Field: str(rec, "causeField"), Value: str(rec, "causeValue"), Rule: str(rec, "causeRule")}}
+	}
+	return out, nil
 }
 
 func projectExists(ctx context.Context, tx neo4j.ManagedTransaction, project string) error {

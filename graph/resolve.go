@@ -28,7 +28,7 @@ type editFunc func(ctx context.Context, tx neo4j.ManagedTransaction, ps *project
 
 // apply runs one incremental change: edit, recompute the touched clients'
 // match keys, resolve the components involved, record events; all in one
-// write transaction. Events are published after commit.
+// write transaction. After commit the notifier is nudged to read the events.
 func (s *Store) apply(ctx context.Context, project string, cause identity.Cause, edit editFunc) error {
 	_, err := s.applyT(ctx, project, cause, false, edit)
 	return err
@@ -61,14 +61,8 @@ func (s *Store) applyT(ctx context.Context, project string, cause identity.Cause
 	if err != nil {
 		return nil, err
 	}
-	s.publish(events)
+	s.nudge(project, events)
 	return events, nil
-}
-
-func (s *Store) publish(events []identity.Event) {
-	if s.publisher != nil && len(events) > 0 {
-		s.publisher.Publish(events)
-	}
 }
 
 // refreshKeys makes the clients' MATCHES edges equal to the keys that their

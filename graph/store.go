@@ -27,21 +27,25 @@ type Config struct {
 	Database string // "" is the server's default database
 }
 
-// Publisher receives the events of every committed change, in commit order
-// per project. It must not block: the writer has already committed.
-type Publisher interface {
-	Publish(events []identity.Event)
+// Notifier hears that a project's event log has grown: after every commit
+// that recorded events, the store nudges it with the project's id. The
+// events themselves are read back from the log (EventsAfter), in commit
+// order, by whoever needs them; a nudge only says "look now". Nudge must
+// not block: the writer has already committed.
+type Notifier interface {
+	Nudge(project string)
 }
 
 // Store is the Neo4j-backed identity graph. It is safe for concurrent use.
 type Store struct {
-	driver    neo4j.DriverWithContext
-	database  string
-	log       *slog.Logger
-	publisher Publisher
-	now       func() time.Time
-	batches   projectLocks
-	owner     string // this store's name in re-resolution leases
+	driver   neo4j.DriverWithContext
+	database string
+	log      *slog.Logger
+	notifier Notifier
+	retried  func(reason string)
+	now      func() time.Time
+	batches  projectLocks
+	owner    string // this store's name in re-resolution leases
 
 	// Background re-resolutions run under bg and are waited for at Close.
 	bg     context.Context
@@ -52,8 +56,16 @@ type Store struct {
 // Option changes how Open builds the store.
 type Option func(*Store)
 
-// WithPublisher hands committed events to p.
-func WithPublisher(p Publisher) Option { return func(s *Store) { s.publisher = p } }
+// WithNotifier nudges n after every commit that recorded events.
+func WithNotifier(n Notifier) Option { return func(s *Store) { s.notifier = n } }
+
+// WithRetryObserver calls observe each time a write transaction runs again,
+// with the reason (see RetryReason), so that retries can be counted: a
+// steady rate of deadlocks says that writers contend for the same
+// multi-contacts. observe must be quick and safe for concurrent use.
+func WithRetryObserver(observe func(reason string)) Option {
+	return func(s *Store) { s.retried = observe }
+}
 
 // WithLogger logs through l instead of slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
@@ -212,13 +224,61 @@ func readT[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTrans
 
 // writeT runs work in a managed write transaction. The driver retries it on
 // deadlocks and transient errors, so work may run more than once: it only
-// talks to the transaction and calls pure functions.
+// talks to the transaction and calls pure functions. Every run after the
+// first is reported to the retry observer with the error of the run before
+// it (nil, so "other", when that run failed outside work: at commit, or
+// its connection broke).
 func writeT[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTransaction) (T, error)) (T, error) {
+	runs := 0
+	var last error
 	return retryVanished(func() (T, error) {
 		sess := s.session(ctx, neo4j.AccessModeWrite)
 		defer sess.Close(ctx)
-		return neo4j.ExecuteWrite(ctx, sess, work)
+		v, err := neo4j.ExecuteWrite(ctx, sess, func(tx neo4j.ManagedTransaction) (T, error) {
+			if runs++; runs > 1 {
+				s.retry(last)
+			}
+			v, err := work(tx)
+			last = err
+			return v, err
+		})
+		last = err
+		return v, err
 	})
+}
+
+// Reasons for running a write transaction again, as RetryReason names them.
+const (
+	RetryDeadlock  = "deadlock"  // Neo4j found a cycle of lock waits and chose this transaction
+	RetryTransient = "transient" // any other transient error (a lock wait timed out, a leader switch)
+	RetryVanished  = "vanished"  // a node read earlier in the transaction was deleted by another
+	RetryOther     = "other"     // a broken connection, a failed commit, anything else
+)
+
+// RetryReason classifies the error that made a write transaction run
+// again, for the retry metric.
+func RetryReason(err error) string {
+	var n4 *neo4j.Neo4jError
+	if !errors.As(err, &n4) {
+		return RetryOther
+	}
+	switch {
+	case n4.Code == "Neo.TransientError.Transaction.DeadlockDetected":
+		return RetryDeadlock
+	case n4.Code == "Neo.ClientError.Statement.EntityNotFound":
+		return RetryVanished
+	case strings.HasPrefix(n4.Code, "Neo.TransientError."):
+		return RetryTransient
+	default:
+		return RetryOther
+	}
+}
+
+// retry reports one more run of a write transaction to the observer.
+func (s *Store) retry(err error) {
+	if s.retried != nil {
+		s.retried(RetryReason(err))
+	}
 }
 
 // errRace says that a transaction found, when writing, that a concurrent
@@ -260,6 +320,7 @@ func (s *Store) autocommit(ctx context.Context, q string, params map[string]any)
 		if err == nil || attempt == 10 || !neo4j.IsRetryable(err) {
 			return err
 		}
+		s.retry(err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

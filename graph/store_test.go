@@ -17,28 +17,32 @@ import (
 
 var projectSeq atomic.Int64
 
-// recorder is a Publisher that keeps what it is given.
+// recorder reads back what subscribers receive: the project's event log
+// (the broker's tests check the delivery itself).
 type recorder struct {
-	mu     sync.Mutex
-	events []identity.Event
-}
-
-func (r *recorder) Publish(events []identity.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, events...)
+	mu    sync.Mutex
+	store *graph.Store
 }
 
 func (r *recorder) of(project string) []identity.Event {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	s := r.store
+	r.mu.Unlock()
 	var out []identity.Event
-	for _, e := range r.events {
-		if e.Project == project {
-			out = append(out, e)
+	for {
+		var after int64
+		if len(out) > 0 {
+			after = out[len(out)-1].Seq
+		}
+		page, err := s.EventsAfter(context.Background(), project, after, 1000)
+		if err != nil {
+			panic(fmt.Sprintf("read the event log of %s: %v", project, err))
+		}
+		out = append(out, page...)
+		if len(page) < 1000 {
+			return out
 		}
 	}
-	return out
 }
 
 var published = &recorder{}
@@ -46,7 +50,11 @@ var published = &recorder{}
 // openStore returns the store shared by the package's tests.
 func openStore(t *testing.T) *graph.Store {
 	t.Helper()
-	return graphtest.Store(t, graph.WithPublisher(published))
+	s := graphtest.Store(t)
+	published.mu.Lock()
+	published.store = s
+	published.mu.Unlock()
+	return s
 }
 
 // fixture is one test's own project.

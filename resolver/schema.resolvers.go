@@ -507,7 +507,10 @@ func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectI
 		}
 	}
 	client := deref(clientID, "")
-	sub := r.Broker.Subscribe(projectID, subscriberBuffer)
+	sub, err := r.Broker.Subscribe(ctx, projectID, subscriberBuffer)
+	if err != nil {
+		return nil, err
+	}
 	out := make(chan *MultiContactEvent, 1)
 	go func() {
 		defer close(out)

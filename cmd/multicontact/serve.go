@@ -51,6 +51,9 @@ type ServeMain struct {
 	MaxSubscriptions int
 	// SecretKeys encrypt identity secrets at rest and sign visitor tokens.
 	SecretKeys SecretKeys
+	// EventPoll is how often subscribers' projects' event logs are read for
+	// events that this process did not commit (another replica's).
+	EventPoll time.Duration
 
 	log     *slog.Logger
 	store   *graph.Store
@@ -69,7 +72,7 @@ type ServeMain struct {
 // NewServeMain returns the command with its defaults.
 func NewServeMain(log *slog.Logger) *ServeMain {
 	return &ServeMain{Addr: "127.0.0.1:8080", log: log, GraphiQL: true, ComplexityLimit: 1000, DepthLimit: 12,
-		MaxBodyBytes: 1 << 20, KeepAlive: 15 * time.Second, MaxSubscriptions: 20}
+		MaxBodyBytes: 1 << 20, KeepAlive: 15 * time.Second, MaxSubscriptions: 20, EventPoll: broker.DefaultPoll}
 }
 
 // ParseFlags reads flags, with defaults from the environment (getenv).
@@ -83,6 +86,8 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 	fs.Int64Var(&m.MaxBodyBytes, "max-body-bytes", int64(envInt(getenv, "MULTICONTACT_MAX_BODY_BYTES", int(m.MaxBodyBytes))), "request body limit (MULTICONTACT_MAX_BODY_BYTES)")
 	fs.IntVar(&m.MaxSubscriptions, "max-subscriptions", envInt(getenv, "MULTICONTACT_MAX_SUBSCRIPTIONS", m.MaxSubscriptions), "subscriptions per websocket (MULTICONTACT_MAX_SUBSCRIPTIONS)")
 	fs.DurationVar(&m.KeepAlive, "keep-alive", m.KeepAlive, "websocket keep-alive interval")
+	fs.DurationVar(&m.EventPoll, "event-poll", envDuration(getenv, "MULTICONTACT_EVENT_POLL", m.EventPoll),
+		"how often subscribed projects' event logs are read for other replicas' commits (MULTICONTACT_EVENT_POLL)")
 	fs.StringVar(&m.SecretKeys.File, "secret-key-file", getenv("MULTICONTACT_SECRET_KEY_FILE"),
 		"file of the keys that encrypt identity secrets, one base64 key a line, the first current (MULTICONTACT_SECRET_KEY_FILE)")
 	origins := fs.String("cors-origins", getenv("MULTICONTACT_CORS_ORIGINS"), "comma-separated browser origins allowed (MULTICONTACT_CORS_ORIGINS)")
@@ -132,6 +137,13 @@ func envInt(getenv func(string) string, key string, def int) int {
 	return def
 }
 
+func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(getenv(key)); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
 func envBool(getenv func(string) string, key string, def bool) bool {
 	if b, err := strconv.ParseBool(getenv(key)); err == nil {
 		return b
@@ -157,10 +169,14 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	openCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	m.metrics = newMetrics()
-	m.broker = broker.New()
+	// Subscribers are fed from the event log in Neo4j; a commit made here
+	// nudges the broker, the poll finds other replicas' commits.
+	m.broker = broker.New(m.EventPoll)
 	m.broker.OnPublish = func(e identity.Event) { m.metrics.events.WithLabelValues(string(e.Type)).Inc() }
 	m.broker.OnDrop = func(string) { m.metrics.dropped.Inc() }
-	store, err := graph.Open(openCtx, m.Neo4j, graph.WithLogger(m.log), graph.WithPublisher(m.broker))
+	m.broker.OnError = func(project string, err error) { m.log.Warn("event log", "project", project, "err", err) }
+	store, err := graph.Open(openCtx, m.Neo4j, graph.WithLogger(m.log), graph.WithNotifier(m.broker),
+		graph.WithRetryObserver(func(reason string) { m.metrics.retries.WithLabelValues(reason).Inc() }))
 	if err != nil {
 		return err
 	}
@@ -173,6 +189,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	} else if n > 0 {
 		m.log.Info("sealed identity secrets under the current secret key", "projects", n)
 	}
+	m.broker.Start(store)
 	if m.AdminToken == "" {
 		m.log.Warn("MULTICONTACT_ADMIN_TOKEN is not set: nobody can create projects")
 	}
@@ -273,6 +290,9 @@ func (m *ServeMain) Close() error {
 			errs = append(errs, errors.New("handlers still running after 10s"))
 		}
 	}
+	if m.broker != nil {
+		m.broker.Close()
+	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close(ctx))
 	}
@@ -293,6 +313,7 @@ type metrics struct {
 	events   *prometheus.CounterVec
 	dropped  prometheus.Counter
 	internal prometheus.Counter
+	retries  *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -303,13 +324,16 @@ func newMetrics() *metrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "multicontact_http_request_duration_seconds",
 			Help: "HTTP request latency by route.", Buckets: prometheus.DefBuckets}, []string{"route"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_resolution_events_total",
-			Help: "Multi-contact change events committed, by type."}, []string{"type"}),
+			Help: "Multi-contact change events read from the event log and published to this process's subscribers, by type."}, []string{"type"}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_subscribers_dropped_total",
 			Help: "Subscribers dropped for falling behind."}),
 		internal: prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_internal_errors_total",
 			Help: "Errors hidden from callers as INTERNAL (mostly Neo4j errors)."}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_tx_retries_total",
+			Help: "Write transactions run again, by reason: deadlock, transient, vanished (a node read was deleted meanwhile), other."},
+			[]string{"reason"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.events, m.dropped, m.internal,
+	m.registry.MustRegister(m.requests, m.latency, m.events, m.dropped, m.internal, m.retries,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
