@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/graph/graphtest"
+	"github.com/multicontact/multicontact/population"
+)
+
+// The service is killed (SIGKILL, no chance to clean up) in the middle of
+// a large import, over HTTP and from the command line. After a restart the
+// same import is run again, at once, racing the re-resolution that the
+// restarted service resumes by itself. The project must end IDLE with every
+// client resolved, in exactly the partition of an import that was never
+// interrupted.
+
+var (
+	buildOnce sync.Once
+	binary    string
+	buildErr  error
+)
+
+// serviceBinary builds the multicontact command once per test run.
+func serviceBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "multicontact-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binary = filepath.Join(dir, "multicontact")
+		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binary
+}
+
+// child is the service running as a process of its own.
+type child struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	addr string
+	log  bytes.Buffer
+}
+
+func startChild(t *testing.T, addr string) *child {
+	t.Helper()
+	c := &child{t: t, addr: addr}
+	c.cmd = exec.Command(serviceBinary(t), "serve", "-addr", addr)
+	c.cmd.Env = append(os.Environ(), "MULTICONTACT_ADMIN_TOKEN="+testAdminToken)
+	c.cmd.Stdout, c.cmd.Stderr = &c.log, &c.log
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.kill)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return c
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service did not get ready: %v\n%s", err, c.log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// kill ends the process at once, as kill -9 does.
+func (c *child) kill() {
+	if c.cmd.ProcessState == nil {
+		_ = c.cmd.Process.Signal(syscall.SIGKILL)
+		_ = c.cmd.Wait()
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// importHTTP posts body to the project's import endpoint and returns the
+// answer's last line (the summary), or the error that cut it.
+func importHTTP(url, key, project string, body io.Reader) (string, error) {
+	req, _ := http.NewRequest(http.MethodPost, url+"/projects/"+project+"/import", body)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	var last string
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		last = sc.Text()
+	}
+	if err := sc.Err(); err != nil {
+		return last, err
+	}
+	if res.StatusCode != http.StatusOK || !strings.Contains(last, `"summary"`) || strings.Contains(last, `"error"`) {
+		return last, fmt.Errorf("import answered %d: %s", res.StatusCode, last)
+	}
+	return last, nil
+}
+
+// clientCount is how many clients the project holds now.
+func clientCount(t *testing.T, s *graph.Store, project string) int {
+	t.Helper()
+	d, err := s.DumpProject(context.Background(), project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(d.Clients)
+}
+
+// resolvedPartition fails unless every client of the project has its
+// multi-contact and the multi-contacts are the offline oracle's components;
+// it returns them.
+func resolvedPartition(t *testing.T, s *graph.Store, project string) string {
+	t.Helper()
+	d, err := s.DumpProject(context.Background(), project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byMC := map[string][]string{}
+	for _, c := range d.Clients {
+		if c.MultiContactID == "" {
+			t.Errorf("project %s: client %s has no multi-contact", project, c.ID)
+		}
+		byMC[c.MultiContactID] = append(byMC[c.MultiContactID], c.ID)
+	}
+	var got [][]string
+	for _, m := range byMC {
+		sort.Strings(m)
+		got = append(got, m)
+	}
+	sort.Slice(got, func(i, j int) bool { return got[i][0] < got[j][0] })
+	if fmt.Sprint(got) != fmt.Sprint(d.Components()) {
+		t.Errorf("project %s: the stored multi-contacts differ from the oracle's components", project)
+	}
+	return fmt.Sprint(got)
+}
+
+func TestAKilledImportRunAgainEndsAsAnUninterruptedOne(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the service")
+	}
+	graphtest.Require(t)
+	store := graphtest.Store(t)
+	var data bytes.Buffer
+	if _, err := population.Write(&data, nil, population.Config{Clients: 3000, Seed: 13}); err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(data.Bytes(), []byte("\n"))
+
+	addr := freeAddr(t)
+	svc := startChild(t, addr)
+	a := &api{t: t, url: "http://" + addr}
+	whole, httpCut, cliCut := a.project(), a.project(), a.project()
+	if _, err := importHTTP(a.url, whole.write, whole.id, bytes.NewReader(data.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	a.waitIdle(whole)
+	want := resolvedPartition(t, store, whole.id)
+	start := time.Now()
+	step := func(what string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), what) }
+
+	// Over HTTP: send 60% of the file, let the service write some of it, kill it.
+	body, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := importHTTP(a.url, httpCut.write, httpCut.id, body)
+		done <- err
+	}()
+	for _, l := range lines[:len(lines)*6/10] {
+		if _, err := w.Write(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); clientCount(t, store, httpCut.id) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the import wrote nothing")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	step("HTTP import under way")
+	svc.kill()
+	w.CloseWithError(io.ErrUnexpectedEOF)
+	if err := <-done; err == nil {
+		t.Fatal("the killed import reported success")
+	}
+	if n := clientCount(t, store, httpCut.id); n == 0 || n >= len(lines)-1 {
+		t.Fatalf("%d clients written before the kill: not in the middle of the import", n)
+	}
+
+	// From the command line: kill the import process after its first batch.
+	cli := exec.Command(serviceBinary(t), "import", "-project", cliCut.id, "-")
+	cli.Stdin = bytes.NewReader(data.Bytes())
+	stderr, _ := cli.StderrPipe()
+	if err := cli.Start(); err != nil {
+		t.Fatal(err)
+	}
+	progress := bufio.NewScanner(stderr)
+	for progress.Scan() && !strings.Contains(progress.Text(), "applied") {
+	}
+	_ = cli.Process.Signal(syscall.SIGKILL)
+	_ = cli.Wait()
+	if n := clientCount(t, store, cliCut.id); n == 0 || n >= len(lines)-1 {
+		t.Fatalf("%d clients written before the kill: not in the middle of the import", n)
+	}
+
+	step("command-line import killed")
+	// Restart, and import both again at once: the restarted service resumes
+	// their re-resolutions meanwhile.
+	startChild(t, addr)
+	step("restarted")
+	if _, err := importHTTP(a.url, httpCut.write, httpCut.id, bytes.NewReader(data.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	again := exec.Command(serviceBinary(t), "import", "-project", cliCut.id, "-")
+	again.Stdin = bytes.NewReader(data.Bytes())
+	if out, err := again.CombinedOutput(); err != nil {
+		t.Fatalf("import again: %v\n%s", err, out)
+	}
+	step("both imported again")
+	for _, p := range []testProject{httpCut, cliCut} {
+		a.waitIdle(p)
+		if got := resolvedPartition(t, store, p.id); got != want {
+			t.Errorf("project %s: the interrupted and re-run import differs from an uninterrupted one", p.id)
+		}
+	}
+}
