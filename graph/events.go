@@ -237,3 +237,18 @@ func projectExists(ctx context.Context, tx neo4j.ManagedTransaction, project str
 	}
 	return nil
 }
+
+// EventCounts counts the project's events after seq by type: what an
+// import reports, including the events of a re-resolution that another
+// replica finished for it.
+func (s *Store) EventCounts(ctx context.Context, project string, seq int64) (map[identity.EventType]int, error) {
+	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (map[identity.EventType]int, error) {
+		recs, err := collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.seq > $seq RETURN e.type AS type, count(*) AS n`,
+			map[string]any{"project": project, "seq": seq})
+		out := map[identity.EventType]int{}
+		for _, rec := range recs {
+			out[identity.EventType(str(rec, "type"))] = int(i64(rec, "n"))
+		}
+		return out, err
+	})
+}
