@@ -22,7 +22,8 @@ func TestRetryReasonNamesTheCauseOfARetry(t *testing.T) {
 		{fmt.Errorf("resolve: %w", n4("Neo.TransientError.Transaction.DeadlockDetected")), RetryDeadlock},
 		{n4("Neo.TransientError.Transaction.LockClientStopped"), RetryTransient},
 		{n4("Neo.TransientError.General.DatabaseUnavailable"), RetryTransient},
-		{n4("Neo.ClientError.Statement.EntityNotFound"), RetryVanished},
+		{n4("Neo.ClientError.Statement.EntityNotFound"), RetryRace},
+		{fmt.Errorf("link: %w", errRace), RetryRace},
 		{n4("Neo.ClientError.Cluster.NotALeader"), RetryOther},
 		{errors.New("connection reset"), RetryOther},
 		{nil, RetryOther}, // the run before failed at commit, outside the work function

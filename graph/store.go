@@ -251,13 +251,16 @@ func writeT[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTran
 const (
 	RetryDeadlock  = "deadlock"  // Neo4j found a cycle of lock waits and chose this transaction
 	RetryTransient = "transient" // any other transient error (a lock wait timed out, a leader switch)
-	RetryVanished  = "vanished"  // a node read earlier in the transaction was deleted by another
+	RetryRace      = "race"      // a concurrent write deleted or changed what this one had read
 	RetryOther     = "other"     // a broken connection, a failed commit, anything else
 )
 
 // RetryReason classifies the error that made a write transaction run
 // again, for the retry metric.
 func RetryReason(err error) string {
+	if errors.Is(err, errRace) {
+		return RetryRace
+	}
 	var n4 *neo4j.Neo4jError
 	if !errors.As(err, &n4) {
 		return RetryOther
@@ -266,7 +269,7 @@ func RetryReason(err error) string {
 	case n4.Code == "Neo.TransientError.Transaction.DeadlockDetected":
 		return RetryDeadlock
 	case n4.Code == "Neo.ClientError.Statement.EntityNotFound":
-		return RetryVanished
+		return RetryRace
 	case strings.HasPrefix(n4.Code, "Neo.TransientError."):
 		return RetryTransient
 	default:

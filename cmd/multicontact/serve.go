@@ -330,7 +330,7 @@ func newMetrics() *metrics {
 		internal: prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_internal_errors_total",
 			Help: "Errors hidden from callers as INTERNAL (mostly Neo4j errors)."}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_tx_retries_total",
-			Help: "Write transactions run again, by reason: deadlock, transient, vanished (a node read was deleted meanwhile), other."},
+			Help: "Write transactions run again, by reason: deadlock, transient, race (a concurrent write deleted or changed what it had read), other."},
 			[]string{"reason"}),
 	}
 	m.registry.MustRegister(m.requests, m.latency, m.events, m.dropped, m.internal, m.retries,
