@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"testing"
+	"time"
 )
 
 // TestServeAnswersHealthAndReadiness boots the real command on port 0
@@ -40,5 +41,24 @@ func TestServeRefusesToStartWithoutNeo4j(t *testing.T) {
 	err := m.ParseFlags(nil, func(string) string { return "" })
 	if err == nil {
 		t.Fatal("serve without NEO4J_URI should refuse to start")
+	}
+}
+
+func TestEventPollComesFromTheFlagOrTheEnvironment(t *testing.T) {
+	env := map[string]string{"NEO4J_URI": "bolt://127.0.0.1:1", "MULTICONTACT_EVENT_POLL": "400ms"}
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, 400 * time.Millisecond},
+		{[]string{"-event-poll", "1s"}, time.Second},
+	} {
+		m := NewServeMain(slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err := m.ParseFlags(tc.args, func(k string) string { return env[k] }); err != nil {
+			t.Fatal(err)
+		}
+		if m.EventPoll != tc.want {
+			t.Errorf("ParseFlags(%v) with MULTICONTACT_EVENT_POLL=400ms: EventPoll = %s, want %s", tc.args, m.EventPoll, tc.want)
+		}
 	}
 }

@@ -328,6 +328,9 @@ func TestOperationsEndpoints(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(body, `multicontact_http_requests_total{code="200",route="/graphql"}`) {
 		t.Errorf("GET /metrics = %d without the request counter", res.StatusCode)
 	}
+	if !strings.Contains(body, `multicontact_tx_retries_total{reason="deadlock"}`) {
+		t.Error("GET /metrics without the transaction retry counter")
+	}
 	if res.Header.Get("X-Request-Id") == "" {
 		t.Error("no X-Request-Id on responses")
 	}

@@ -335,5 +335,8 @@ func newMetrics() *metrics {
 	}
 	m.registry.MustRegister(m.requests, m.latency, m.events, m.dropped, m.internal, m.retries,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	for _, reason := range []string{graph.RetryDeadlock, graph.RetryTransient, graph.RetryRace, graph.RetryOther} {
+		m.retries.WithLabelValues(reason) // every reason shows, at 0 until it happens
+	}
 	return m
 }
