@@ -212,69 +212,92 @@ func (b *Broker) Subscribers() int {
 	return n
 }
 
-// follow is a project's tailer: it delivers the events after pos, then
+// follow is a project's tailer: it delivers the events after seq, then
 // waits for a nudge or the next poll, until the last subscriber leaves.
-func (b *Broker) follow(t *tail, log Log, pos int64) {
+func (b *Broker) follow(t *tail, log Log, seq int64) {
 	defer b.wg.Done()
-	ticker := time.NewTicker(b.poll)
-	defer ticker.Stop()
-	var gapSince time.Time // when the tailer first saw the number after pos missing
+	p := position{seq: seq}
+	timer := time.NewTimer(b.poll)
+	defer timer.Stop()
 	for {
-		pos, gapSince = b.catchUp(t, log, pos, gapSince)
-		var recheck <-chan time.Time
-		if !gapSince.IsZero() {
-			recheck = time.After(max(b.GapWait/8, time.Millisecond))
-		}
+		b.catchUp(t, log, &p)
+		timer.Reset(b.pause(p))
 		select {
 		case <-t.ctx.Done():
 			return
 		case <-t.wake:
-		case <-ticker.C:
-		case <-recheck:
+		case <-timer.C:
 		}
 	}
 }
 
-// catchUp reads and delivers the events after pos until the log has no
-// more, and returns the new position. It stops at a missing number (see
-// GapWait) and skips it once it has been missing for GapWait.
-func (b *Broker) catchUp(t *tail, log Log, pos int64, gapSince time.Time) (int64, time.Time) {
+// position is where a tailer is in its project's log.
+type position struct {
+	seq      int64     // the last event delivered
+	gapSince time.Time // when the number after seq was first seen missing
+	failures int       // reads of the log that failed in a row
+}
+
+// maxBackoff bounds the pause between reads of a log that cannot be read.
+const maxBackoff = 10 * time.Second
+
+// pause is how long a tailer waits for a nudge before it reads again: the
+// poll interval; less while a number is missing; more, doubling up to
+// maxBackoff, while the log cannot be read (Neo4j away), so that neither
+// the database nor the log is flooded.
+func (b *Broker) pause(p position) time.Duration {
+	switch {
+	case p.failures > 0:
+		return max(b.poll, min(b.poll<<min(p.failures, 10), maxBackoff))
+	case !p.gapSince.IsZero():
+		return min(b.poll, max(b.GapWait/8, time.Millisecond))
+	}
+	return b.poll
+}
+
+// catchUp reads and delivers the events after p.seq until the log has no
+// more. It stops at a missing number (see GapWait) and skips it once it
+// has been missing for GapWait.
+func (b *Broker) catchUp(t *tail, log Log, p *position) {
 	for t.ctx.Err() == nil {
-		events, err := log.EventsAfter(t.ctx, t.project, pos, page)
+		events, err := log.EventsAfter(t.ctx, t.project, p.seq, page)
 		if err != nil {
-			if t.ctx.Err() == nil && b.OnError != nil {
-				b.OnError(t.project, fmt.Errorf("read the event log after %d: %w", pos, err))
+			if t.ctx.Err() == nil {
+				p.failures++
+				if b.OnError != nil {
+					b.OnError(t.project, fmt.Errorf("read the event log after %d (failure %d in a row): %w", p.seq, p.failures, err))
+				}
 			}
-			return pos, gapSince
+			return
 		}
-		next := pos + 1
-		n := 0 // events[:n] follow pos without a gap
+		p.failures = 0
+		next := p.seq + 1
+		n := 0 // events[:n] follow p.seq without a gap
 		for _, e := range events {
 			if e.Seq > next {
-				if gapSince.IsZero() {
-					gapSince = time.Now()
+				if p.gapSince.IsZero() {
+					p.gapSince = time.Now()
 				}
-				if time.Since(gapSince) < b.GapWait {
+				if time.Since(p.gapSince) < b.GapWait {
 					break
 				}
 				if b.OnError != nil {
 					b.OnError(t.project, fmt.Errorf("events %d to %d never appeared in the log; skipped after %s", next, e.Seq-1, b.GapWait))
 				}
 			}
-			gapSince = time.Time{}
+			p.gapSince = time.Time{}
 			events[n] = e
 			n++
 			next = e.Seq + 1
 		}
 		if n > 0 {
 			b.fanOut(t, events[:n])
-			pos = events[n-1].Seq
+			p.seq = events[n-1].Seq
 		}
 		if n < page {
-			return pos, gapSince
+			return
 		}
 	}
-	return pos, gapSince
 }
 
 // fanOut hands events to the tail's subscribers without waiting, dropping
