@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test run build check generate generate-check console console-check bench neo4j-stop
+.PHONY: test run build check generate generate-check console console-check bench neo4j-stop cypher
 
 ## test: gofmt, vet, generated code up to date, then every test (browser tests included) with the race detector against a throw-away Neo4j
 test: check
@@ -48,6 +48,10 @@ CLIENTS ?= 100000
 bench: build
 	NEO4J_HEAP=$${NEO4J_HEAP:-3g} NEO4J_PAGECACHE=$${NEO4J_PAGECACHE:-4g} NEO4J_TX_MEMORY=$${NEO4J_TX_MEMORY:-2g} \
 		scripts/with-neo4j.sh bench bin/multicontact bench --clients $(CLIENTS) --out bench-result.md
+
+## cypher: cypher-shell on the dev Neo4j that `make run` uses, started if needed (ARGS passes cypher-shell's arguments)
+cypher:
+	scripts/cypher-shell $(ARGS)
 
 ## neo4j-stop: stop the dev Neo4j that `make run` left running
 neo4j-stop:

@@ -2,7 +2,9 @@
 # Installs and runs a local Neo4j Community server from Maven Central's jars.
 #
 #   scripts/neo4j.sh install            resolve the server's jars into the cache
-#   scripts/neo4j.sh start NAME PORT    start instance NAME with Bolt on 127.0.0.1:PORT (idempotent)
+#   scripts/neo4j.sh lib                install, then print the folder of the jars
+#   scripts/neo4j.sh start NAME PORT    start instance NAME with Bolt on 127.0.0.1:PORT and HTTP
+#                                       (Neo4j Browser at /browser/) on PORT+1 (idempotent)
 #   scripts/neo4j.sh stop NAME          stop instance NAME
 #   scripts/neo4j.sh password NAME      print the instance's password
 #   scripts/neo4j.sh home NAME          print the instance's folder
@@ -11,7 +13,8 @@
 # There is no Docker engine and no tarball on Maven Central, so we run the
 # server's own entry point (org.neo4j.server.CommunityEntryPoint, what the
 # distribution's bin/neo4j starts) over the jars that the
-# neo4j-community-standalone assembly depends on (scripts/neo4j/pom.xml).
+# neo4j-community-standalone assembly depends on, plus Neo4j Browser and
+# cypher-shell (scripts/neo4j/pom.xml).
 # Everything lives outside git, under $MULTICONTACT_CACHE.
 set -euo pipefail
 
@@ -23,14 +26,24 @@ java=${NEO4J_JAVA:-java}
 
 log() { echo "neo4j.sh: $*" >&2; }
 
+# lib/.complete holds the checksum of the pom.xml it was installed from: a
+# jar added to the pom (as Neo4j Browser was) is added to an existing cache.
 install() {
-	if [ -f "$lib/.complete" ]; then return; fi
+	local stamp; stamp=$(sha256sum "$here/neo4j/pom.xml" | cut -d' ' -f1)
+	if [ -f "$lib/.complete" ] && [ "$(cat "$lib/.complete")" = "$stamp" ]; then return; fi
 	command -v mvn >/dev/null || { log "mvn is needed to fetch Neo4j $version from Maven Central"; exit 1; }
-	log "installing Neo4j Community $version into $lib"
-	rm -rf "$lib" && mkdir -p "$lib"
+	if [ -f "$lib/.complete" ]; then
+		# Servers may be running from these jars: copy only the missing ones,
+		# never overwrite one in use.
+		log "adding the jars that scripts/neo4j/pom.xml now names to $lib"
+	else
+		log "installing Neo4j Community $version into $lib"
+		rm -rf "$lib" && mkdir -p "$lib"
+	fi
 	mvn -q -B -f "$here/neo4j/pom.xml" dependency:copy-dependencies \
-		-DoutputDirectory="$lib" -DexcludeTypes=pom >&2
-	touch "$lib/.complete"
+		-DoutputDirectory="$lib" -DexcludeTypes=pom \
+		-DoverWriteReleases=false -DoverWriteSnapshots=false -DoverWriteIfNewer=false >&2
+	echo "$stamp" >"$lib/.complete"
 }
 
 home_of() { echo "$cache/instances/$1"; }
@@ -45,7 +58,13 @@ bolt_open() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 start() {
 	local name=$1 port=$2 home; home=$(home_of "$name")
 	install
-	if running "$name"; then log "instance $name already running"; return; fi
+	if running "$name"; then
+		log "instance $name already running"
+		if [ "$lib/.complete" -nt "$home/run/neo4j.pid" ]; then
+			log "instance $name was started before jars were added (e.g. Neo4j Browser); restart it to load them: $0 stop $name"
+		fi
+		return
+	fi
 	mkdir -p "$home/conf" "$home/run" "$home/logs"
 	if bolt_open "$port"; then log "port $port is taken by another process"; exit 1; fi
 	cat >"$home/conf/neo4j.conf" <<CONF
@@ -66,7 +85,7 @@ CONF
 		NEO4J_HOME=$home NEO4J_CONF=$home/conf "$java" -cp "$lib/*" org.neo4j.cli.AdminTool \
 			dbms set-initial-password "$(cat "$home/password")" >"$home/logs/admin.log" 2>&1
 	fi
-	log "starting instance $name (Neo4j $version) on bolt://127.0.0.1:$port"
+	log "starting instance $name (Neo4j $version) on bolt://127.0.0.1:$port, Neo4j Browser on http://127.0.0.1:$((port + 1))/browser/"
 	(
 		cd "$home"
 		NEO4J_HOME=$home NEO4J_CONF=$home/conf exec setsid "$java" \
@@ -95,10 +114,11 @@ stop() {
 
 case "${1:-}" in
 install) install ;;
+lib) install; echo "$lib" ;;
 start) start "$2" "$3" ;;
 stop) stop "$2" ;;
 password) cat "$(home_of "$2")/password" ;;
 home) home_of "$2" ;;
 destroy) stop "$2"; rm -rf "$(home_of "$2")" ;;
-*) echo "usage: $0 install | start NAME PORT | stop NAME | password NAME | home NAME | destroy NAME" >&2; exit 2 ;;
+*) echo "usage: $0 install | lib | start NAME PORT | stop NAME | password NAME | home NAME | destroy NAME" >&2; exit 2 ;;
 esac

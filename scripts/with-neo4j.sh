@@ -5,7 +5,9 @@
 #   scripts/with-neo4j.sh bench CMD...  the same, with the memory of NEO4J_HEAP and NEO4J_PAGECACHE
 #   scripts/with-neo4j.sh dev CMD...    the long-lived local instance (left running)
 #
-# It exports NEO4J_DATA_DIR (the instance's data folder) for the benchmark.
+# It exports NEO4J_DATA_DIR (the instance's data folder) for the benchmark
+# and NEO4J_HTTP_URL (the server's HTTP port, Bolt's + 1: Neo4j Browser is at
+# its /browser/) for the test that opens the Browser.
 #
 # When NEO4J_URI is already set, that server is used and nothing is started.
 set -euo pipefail
@@ -34,7 +36,7 @@ dev)
 esac
 
 "$here/neo4j.sh" start "$name" "$port"
-export NEO4J_URI=bolt://127.0.0.1:$port NEO4J_USER=neo4j
+export NEO4J_URI=bolt://127.0.0.1:$port NEO4J_USER=neo4j NEO4J_HTTP_URL=http://127.0.0.1:$((port + 1))
 NEO4J_PASSWORD=$("$here/neo4j.sh" password "$name")
 export NEO4J_PASSWORD
 NEO4J_DATA_DIR=$("$here/neo4j.sh" home "$name")/data
