@@ -36,15 +36,28 @@ var (
 	openErr error
 )
 
-// Store returns one store shared by a test binary's tests; each test
-// isolates its data in a project of its own. opts apply to the first call.
+// Store returns the store shared by a test binary's tests; each test
+// isolates its data in a project of its own. A test that passes options
+// (a notifier, a logger, a retry observer) gets a store of its own, opened
+// with them and closed when the test ends: the shared store was opened
+// once, without them, and options never change a store after Open.
 func Store(t testing.TB, opts ...graph.Option) *graph.Store {
 	t.Helper()
 	Require(t)
+	if len(opts) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		s, err := graph.Open(ctx, Config(), opts...)
+		if err != nil {
+			t.Fatalf("open store: %v", err)
+		}
+		t.Cleanup(func() { s.Close(context.Background()) })
+		return s
+	}
 	once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		store, openErr = graph.Open(ctx, Config(), opts...)
+		store, openErr = graph.Open(ctx, Config())
 	})
 	if openErr != nil {
 		t.Fatalf("open store: %v", openErr)
