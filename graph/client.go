@@ -34,16 +34,10 @@ func (s *Store) RemoveAttribute(ctx context.Context, project, client, field, raw
 	return err
 }
 
-// writeOne applies one op incrementally; its refusal is the error.
+// writeOne applies one op incrementally, group-committed with the
+// project's other single writes (see group.go); its refusal is the error.
 func (s *Store) writeOne(ctx context.Context, project string, op Op) (string, error) {
-	res, err := s.Write(ctx, project, []Op{op}, WriteOptions{Resolve: true})
-	if err != nil {
-		return "", err
-	}
-	if len(res.Refused) > 0 {
-		return "", res.Refused[0].Err
-	}
-	return res.Normalized[0], nil
+	return s.writeGrouped(ctx, project, op)
 }
 
 // RemoveClient deletes a client with its edges; its multi-contact splits

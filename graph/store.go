@@ -45,6 +45,7 @@ type Store struct {
 	retried  func(reason string)
 	now      func() time.Time
 	batches  projectLocks
+	groups   groups // single writes waiting for their project's next transaction
 	owner    string // this store's name in re-resolution leases
 
 	// Background re-resolutions run under bg and are waited for at Close.

@@ -48,7 +48,7 @@ func (r *recorder) of(project string) []identity.Event {
 var published = &recorder{}
 
 // openStore returns the store shared by the package's tests.
-func openStore(t *testing.T) *graph.Store {
+func openStore(t testing.TB) *graph.Store {
 	t.Helper()
 	s := graphtest.Store(t)
 	published.mu.Lock()
@@ -59,13 +59,13 @@ func openStore(t *testing.T) *graph.Store {
 
 // fixture is one test's own project.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	ctx     context.Context
 	s       *graph.Store
 	project string
 }
 
-func newFixture(t *testing.T, rules ...[]string) *fixture {
+func newFixture(t testing.TB, rules ...[]string) *fixture {
 	t.Helper()
 	s := openStore(t)
 	f := &fixture{t: t, ctx: context.Background(), s: s,

@@ -1,0 +1,204 @@
+package graph
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/multicontact/multicontact/identity"
+)
+
+// Group commit. Single writes to a project (setAttribute, removeAttribute,
+// upsertClient, recordConversation) do not each run a transaction of their
+// own: a write that arrives while the project's transaction is in flight
+// waits for it and joins the next one, with every other write that arrived
+// meanwhile (at most maxGroup). One transaction then validates them in
+// order, each against the ones before it, resolves the union of the
+// components they touch once, and numbers all their events in one step.
+// Every caller still gets its own answer: its refusal, its normalized value,
+// its events with its own cause. Nothing is answered before the commit.
+//
+// Within one process this also means that writes to one project never
+// contend for locks with each other: they are applied one group at a time.
+
+// maxGroup bounds the writes of one transaction: enough to amortize the
+// round trips, few enough to keep a transaction's locks and memory small.
+const maxGroup = 64
+
+// groupTimeout bounds one group's transaction, whoever is waiting for it.
+const groupTimeout = time.Minute
+
+// groups holds, per project, the writes waiting for the next transaction.
+type groups struct {
+	mu     sync.Mutex
+	queues map[string]*groupQueue
+}
+
+type groupQueue struct {
+	waiting []*groupWrite
+	busy    bool // a goroutine is committing this project's groups
+}
+
+// groupWrite is one caller's op and, once committed, its outcome.
+type groupWrite struct {
+	ctx  context.Context
+	op   Op
+	done chan struct{}
+
+	// Set before done is closed.
+	normalized string
+	refused    error // the op's own refusal
+	err        error // the transaction failed
+}
+
+// writeGrouped applies op in the project's next group and returns its
+// normalized value, or its refusal as the error.
+func (s *Store) writeGrouped(ctx context.Context, project string, op Op) (string, error) {
+	w := &groupWrite{ctx: ctx, op: op, done: make(chan struct{})}
+	g := &s.groups
+	g.mu.Lock()
+	if g.queues == nil {
+		g.queues = map[string]*groupQueue{}
+	}
+	q := g.queues[project]
+	if q == nil {
+		q = &groupQueue{}
+		g.queues[project] = q
+	}
+	q.waiting = append(q.waiting, w)
+	if !q.busy {
+		q.busy = true
+		s.worker.Add(1)
+		go s.commitGroups(project, q)
+	}
+	g.mu.Unlock()
+
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		// Gone before its group was taken: it is dropped there, never
+		// applied. Taken already: it may still commit, like any write
+		// whose caller stopped waiting.
+		return "", ctx.Err()
+	}
+	if w.err != nil {
+		return "", w.err
+	}
+	return w.normalized, w.refused
+}
+
+// commitGroups commits the project's waiting writes, a group at a time,
+// until none is left.
+func (s *Store) commitGroups(project string, q *groupQueue) {
+	defer s.worker.Done()
+	g := &s.groups
+	for {
+		g.mu.Lock()
+		var group []*groupWrite
+		for len(q.waiting) > 0 && len(group) < maxGroup {
+			w := q.waiting[0]
+			q.waiting = q.waiting[1:]
+			if w.ctx.Err() == nil {
+				group = append(group, w)
+			}
+		}
+		if len(group) == 0 {
+			q.busy = false
+			delete(g.queues, project)
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		s.commitGroup(project, group)
+	}
+}
+
+// commitGroup applies a group in one transaction. When the transaction
+// fails for a reason other than a refusal (which refuses one op, never the
+// group), each write is tried again alone, so that a write that breaks the
+// transaction fails only itself.
+func (s *Store) commitGroup(project string, group []*groupWrite) {
+	ctx, cancel := context.WithTimeout(s.bg, groupTimeout)
+	defer cancel()
+	err := s.applyGroup(ctx, project, group)
+	if err != nil && len(group) > 1 {
+		for _, w := range group {
+			if w.ctx.Err() == nil {
+				s.commitGroup(project, []*groupWrite{w})
+			} else {
+				w.err = w.ctx.Err()
+				close(w.done)
+			}
+		}
+		return
+	}
+	for _, w := range group {
+		w.err = err
+		close(w.done)
+	}
+}
+
+// applyGroup is the group's transaction: the ops in arrival order, one
+// resolution over everything they touched, events numbered together.
+func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWrite) error {
+	ops := make([]Op, len(group))
+	for i, w := range group {
+		ops[i] = w.op
+		ops[i].Line = i + 1 // where a refusal comes from
+	}
+	var res writeResult
+	events, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
+		ps, err := loadProject(ctx, tx, project)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now().UTC()
+		if res, err = writeOps(ctx, tx, ps, ops, false, now); err != nil {
+			return nil, err
+		}
+		t := res.touched
+		if t.empty() {
+			return nil, nil
+		}
+		seeds, err := refreshKeys(ctx, tx, ps, t.clients)
+		if err != nil {
+			return nil, err
+		}
+		t.seeds = append(t.seeds, seeds...)
+		r := resolver{ctx: ctx, tx: tx, ps: ps, now: now, newID: func() string { return newID("mc") }}
+		events, err := r.resolve(t, causeOf(ops[0]))
+		if err != nil {
+			return nil, err
+		}
+		attributeCauses(events, ops)
+		return commitEvents(ctx, tx, ps.ID, events, t.clients, false, now)
+	})
+	if err != nil {
+		return err
+	}
+	s.nudge(project, events)
+	for i, w := range group {
+		w.normalized = res.Normalized[i]
+	}
+	for _, r := range res.Refused {
+		group[r.Line-1].refused = r.Err
+	}
+	return nil
+}
+
+// attributeCauses gives each event of a group the cause of the first op
+// that wrote to one of the event's clients (the first op's when none did,
+// e.g. a multi-contact deleted).
+func attributeCauses(events []identity.Event, ops []Op) {
+	for i := range events {
+		for _, op := range ops {
+			if slices.Contains(events[i].ClientIDs, op.Target()) {
+				events[i].Cause = causeOf(op)
+				break
+			}
+		}
+	}
+}
