@@ -56,11 +56,11 @@ func (s *Store) CreateAPIKey(ctx context.Context, project string, role Role) (AP
 	}
 	k := APIKey{ID: newID("key"), Project: project, Role: role, CreatedAt: s.now().UTC().Truncate(time.Millisecond)}
 	secret := "mck_" + rand.Text() + rand.Text()
-	_, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+	_, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 		if err := projectExists(ctx, tx, project); err != nil {
-			return none{}, err
+			return noResult{}, err
 		}
-		return none{}, exec(ctx, tx, `CREATE (:ApiKey {project: $project, id: $id, hash: $hash, role: $role,
+		return noResult{}, exec(ctx, tx, `CREATE (:ApiKey {project: $project, id: $id, hash: $hash, role: $role,
 			createdAt: $at, revoked: false})`,
 			map[string]any{"project": project, "id": k.ID, "hash": HashSecret(secret), "role": string(role), "at": k.CreatedAt})
 	})
@@ -80,7 +80,7 @@ func decodeAPIKey(rec *neo4j.Record) APIKey {
 // Authenticate returns the live key whose secret this is, ErrRevokedKey
 // for a revoked one, or ErrUnknownKey.
 func (s *Store) Authenticate(ctx context.Context, secret string) (APIKey, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (APIKey, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (APIKey, error) {
 		rec, err := single(ctx, tx, `MATCH (k:ApiKey {hash: $hash}) RETURN `+apiKeyColumns,
 			map[string]any{"hash": HashSecret(secret)})
 		if err != nil {
@@ -99,7 +99,7 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (APIKey, error)
 
 // APIKeys lists a project's keys, oldest first.
 func (s *Store) APIKeys(ctx context.Context, project string) ([]APIKey, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]APIKey, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]APIKey, error) {
 		if err := projectExists(ctx, tx, project); err != nil {
 			return nil, err
 		}
@@ -115,13 +115,13 @@ func (s *Store) APIKeys(ctx context.Context, project string) ([]APIKey, error) {
 
 // RevokeAPIKey makes a key stop working at once.
 func (s *Store) RevokeAPIKey(ctx context.Context, project, id string) error {
-	_, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+	_, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 		rec, err := single(ctx, tx, `MATCH (k:ApiKey {project: $project, id: $id}) SET k.revoked = true RETURN k.id AS id`,
 			map[string]any{"project": project, "id": id})
 		if err != nil || rec == nil {
-			return none{}, orNotFound(err, "apiKey", id)
+			return noResult{}, orNotFound(err, "apiKey", id)
 		}
-		return none{}, nil
+		return noResult{}, nil
 	})
 	return err
 }
@@ -136,7 +136,7 @@ func (s *Store) RevokedKeys(ctx context.Context, keys []KeyRef) ([]KeyRef, error
 	for i, k := range keys {
 		rows[i] = map[string]any{"project": k.Project, "id": k.ID}
 	}
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]KeyRef, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]KeyRef, error) {
 		recs, err := collect(ctx, tx, `UNWIND $rows AS r
 			OPTIONAL MATCH (k:ApiKey {project: r.project, id: r.id})
 			WITH r, k WHERE k IS NULL OR k.revoked

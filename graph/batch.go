@@ -110,7 +110,7 @@ const leaseTTL = 60 * time.Second
 // it until the returned release is called.
 func (s *Store) lease(ctx context.Context, project string) (release func(), err error) {
 	take := func(ctx context.Context) (bool, error) {
-		return writeT(ctx, s, func(tx neo4j.ManagedTransaction) (bool, error) {
+		return writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (bool, error) {
 			rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
 				WHERE p.resolverLease IS NULL OR p.resolverLease = $me OR p.resolverLeaseUntil < datetime()
 				SET p.resolverLease = $me, p.resolverLeaseUntil = datetime() + duration({seconds: $ttl})
@@ -143,8 +143,8 @@ func (s *Store) lease(ctx context.Context, project string) (release func(), err 
 	return func() {
 		stop()
 		<-done
-		_, err := writeT(context.Background(), s, func(tx neo4j.ManagedTransaction) (none, error) {
-			return none{}, exec(context.Background(), tx, `MATCH (p:Project {id: $id}) WHERE p.resolverLease = $me
+		_, err := writeTx(context.Background(), s, func(tx neo4j.ManagedTransaction) (noResult, error) {
+			return noResult{}, exec(context.Background(), tx, `MATCH (p:Project {id: $id}) WHERE p.resolverLease = $me
 				REMOVE p.resolverLease, p.resolverLeaseUntil`, map[string]any{"id": project, "me": s.owner})
 		})
 		if err != nil {
@@ -173,7 +173,7 @@ type genState struct {
 }
 
 func (s *Store) generation(ctx context.Context, project string) (genState, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (genState, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (genState, error) {
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
 			RETURN coalesce(p.generation, 0) AS gen, p.resolution AS state, coalesce(p.recheckKeys, false) AS recheck`,
 			map[string]any{"id": project})
@@ -187,7 +187,7 @@ func (s *Store) generation(ctx context.Context, project string) (genState, error
 // finish sets the project IDLE when no rule or cap changed since gen and no
 // client waits for repair; it reports whether it did.
 func (s *Store) finish(ctx context.Context, project string, gen int64) (bool, error) {
-	return writeT(ctx, s, func(tx neo4j.ManagedTransaction) (bool, error) {
+	return writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (bool, error) {
 		// Lock the project first: a writer marks clients dirty under this
 		// lock, so the check below sees every mark committed before it.
 		if err := exec(ctx, tx, `MATCH (p:Project {id: $id}) SET p.progress = p.progress`, map[string]any{"id": project}); err != nil {
@@ -205,8 +205,8 @@ func (s *Store) finish(ctx context.Context, project string, gen int64) (bool, er
 }
 
 func (s *Store) progress(ctx context.Context, project string, p float64) {
-	_, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
-		return none{}, exec(ctx, tx, `MATCH (p:Project {id: $id}) WHERE p.resolution = 'RUNNING' SET p.progress = $p`,
+	_, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
+		return noResult{}, exec(ctx, tx, `MATCH (p:Project {id: $id}) WHERE p.resolution = 'RUNNING' SET p.progress = $p`,
 			map[string]any{"id": project, "p": p})
 	})
 	if err != nil {
@@ -222,7 +222,7 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error
 		rule    identity.Rule
 		removed bool
 	}
-	stale, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]staleRule, error) {
+	stale, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]staleRule, error) {
 		recs, err := collect(ctx, tx, `MATCH (r:Rule {project: $project, stale: true})
 			RETURN r {.id, .name, .fields, .enabled, .requireVerified} AS rule, coalesce(r.removed, false) AS removed`,
 			map[string]any{"project": project})
@@ -245,8 +245,8 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error
 				return err
 			}
 		}
-		if _, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
-			return none{}, exec(ctx, tx, `MATCH (r:Rule {project: $project, id: $id})
+		if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
+			return noResult{}, exec(ctx, tx, `MATCH (r:Rule {project: $project, id: $id})
 				FOREACH (_ IN CASE WHEN r.removed THEN [1] ELSE [] END | DELETE r)
 				REMOVE r.stale`, map[string]any{"project": project, "id": sr.rule.ID})
 		}); err != nil {
@@ -266,7 +266,7 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error
 // deleteKeys removes a rule's keys in batches.
 func (s *Store) deleteKeys(ctx context.Context, project, rule string) error {
 	for {
-		n, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (int64, error) {
+		n, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (int64, error) {
 			rec, err := single(ctx, tx, `MATCH (k:MatchKey {project: $project, rule: $rule})
 				WITH k LIMIT $n DETACH DELETE k RETURN count(*) AS n`,
 				map[string]any{"project": project, "rule": rule, "n": batchWrites})
@@ -286,7 +286,7 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 	if err != nil {
 		return err
 	}
-	candidates, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
+	candidates, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
 		var ids []string
 		err := stream(ctx, tx, `MATCH (:Value {project: $project, field: $field})<-[:HAS]-(c:Client)
 			RETURN DISTINCT c.id AS id`, map[string]any{"project": project, "field": rule.Fields[0]},
@@ -300,7 +300,7 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 	for len(candidates) > 0 {
 		page := candidates[:min(batchClients, len(candidates))]
 		candidates = candidates[len(page):]
-		rows, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]map[string]any, error) {
+		rows, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]map[string]any, error) {
 			recs, err := collect(ctx, tx, `UNWIND $ids AS id
 				MATCH (c:Client {project: $project, id: id}) WHERE NOT coalesce(c.excluded, false)
 				RETURN c.id AS id,
@@ -322,8 +322,8 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 		if len(rows) == 0 {
 			continue
 		}
-		if _, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
-			return none{}, exec(ctx, tx, `UNWIND $rows AS r
+		if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
+			return noResult{}, exec(ctx, tx, `UNWIND $rows AS r
 				MATCH (c:Client {project: $project, id: r.id})
 				UNWIND r.keys AS key
 				MERGE (k:MatchKey {project: $project, rule: $rule, key: key})
@@ -364,7 +364,7 @@ type snapshot struct {
 // readSnapshot streams the project's clients, linking keys and manual
 // links once, uniting as it reads.
 func (s *Store) readSnapshot(ctx context.Context, project string) (*snapshot, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (*snapshot, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (*snapshot, error) {
 		snap := &snapshot{uf: identity.NewUnionFind()}
 		p := map[string]any{"project": project}
 		err := stream(ctx, tx, `MATCH (c:Client {project: $project}) RETURN c.id AS id, c.createdAt AS createdAt, c.mc AS mc`, p,
@@ -539,12 +539,12 @@ func (s *Store) resolveAll(ctx context.Context, project string, st *ResolveStats
 
 // writeBatch gives new ids to some groups of components in one transaction.
 func (s *Store) writeBatch(ctx context.Context, project string, groups [][][]string, snap *snapshot, cause identity.Cause, st *ResolveStats) error {
-	events, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
+	events, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
 			return nil, err
 		}
-		r := resolver{ctx: ctx, tx: tx, ps: ps, now: s.now().UTC(), newID: func() string { return newID("mc") }}
+		r := resolution{ctx: ctx, tx: tx, ps: ps, now: s.now().UTC(), newID: func() string { return newID("mc") }}
 		// What the snapshot says: each client's old id, and the holders of each old id.
 		var ids, oldIDs []string
 		held := map[string]int{}
@@ -640,7 +640,7 @@ func (s *Store) groupMoved(g [][]string, snap *snapshot, members map[string]iden
 func (s *Store) repairDirty(ctx context.Context, project string, st *ResolveStats) error {
 	cause := identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve"}
 	for {
-		ids, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
+		ids, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
 			recs, err := collect(ctx, tx, `MATCH (c:Client {project: $project, dirty: true}) RETURN c.id AS id LIMIT 100`,
 				map[string]any{"project": project})
 			var ids []string
@@ -652,7 +652,7 @@ func (s *Store) repairDirty(ctx context.Context, project string, st *ResolveStat
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		events, err := s.applyT(ctx, project, cause, true, func(context.Context, neo4j.ManagedTransaction, *projectState) (touched, error) {
+		events, err := s.applyChange(ctx, project, cause, true, func(context.Context, neo4j.ManagedTransaction, *projectState) (touched, error) {
 			return touched{clients: ids}, nil
 		})
 		if err != nil {
@@ -690,7 +690,7 @@ type Shape struct {
 // one with another client, and the largest; an import reports it before and
 // after.
 func (s *Store) ProjectShape(ctx context.Context, project string) (Shape, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (Shape, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (Shape, error) {
 		rec, err := single(ctx, tx, `MATCH (m:MultiContact {project: $project}) WHERE m.size > 0
 			RETURN count(m) AS mcs, sum(CASE WHEN m.size > 1 THEN m.size ELSE 0 END) AS shared, max(m.size) AS largest`,
 			map[string]any{"project": project})

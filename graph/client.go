@@ -79,7 +79,7 @@ func decodeClient(rec *neo4j.Record) identity.Client {
 
 // Client returns one client with its channel and identifiers.
 func (s *Store) Client(ctx context.Context, project, id string) (identity.Client, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Client, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Client, error) {
 		rec, err := single(ctx, tx, `MATCH (c:Client {project: $project, id: $id}) RETURN `+clientColumns,
 			map[string]any{"project": project, "id": id})
 		if err != nil || rec == nil {
@@ -92,7 +92,7 @@ func (s *Store) Client(ctx context.Context, project, id string) (identity.Client
 // FindClients returns the clients holding a value of field; raw is
 // normalized first, so any spelling of a phone finds it.
 func (s *Store) FindClients(ctx context.Context, project, field, raw string) ([]identity.Client, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Client, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Client, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
 			return nil, err
@@ -118,7 +118,7 @@ func (s *Store) FindClients(ctx context.Context, project, field, raw string) ([]
 // MultiContact returns a multi-contact with its members; an absorbed id
 // returns the multi-contact that absorbed it.
 func (s *Store) MultiContact(ctx context.Context, project, id string) (identity.MultiContact, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.MultiContact, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (identity.MultiContact, error) {
 		recs, err := collect(ctx, tx, `MATCH (a:MultiContact {project: $project, id: $id})
 			WITH coalesce(a.aliasOf, a.id) AS live
 			MATCH (m:MultiContact {project: $project, id: live}) WHERE NOT coalesce(m.dissolved, false)

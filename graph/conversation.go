@@ -38,7 +38,7 @@ func (s *Store) Conversations(ctx context.Context, project string, clients []str
 	if limit <= 0 || limit > 1000 {
 		limit = 1000
 	}
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]Conversation, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]Conversation, error) {
 		recs, err := collect(ctx, tx, `MATCH (v:Conversation {project: $project}) WHERE v.client IN $clients
 			RETURN v.id AS id, v.client AS client, v.startedAt AS startedAt, v.lastMessageAt AS lastMessageAt,
 				coalesce(v.summary, '') AS summary

@@ -36,7 +36,7 @@ type Dump struct {
 
 // DumpProject reads a project's clients, unblocked values, links and rules.
 func (s *Store) DumpProject(ctx context.Context, project string) (Dump, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (Dump, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (Dump, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
 			return Dump{}, err

@@ -177,7 +177,7 @@ func (s *Store) Events(ctx context.Context, project, after string, first int) ([
 	if first <= 0 || first > 1000 {
 		return nil, identity.Errorf("first", identity.CodeInvalidArgument, "first is between 1 and 1000")
 	}
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
 		if err := projectExists(ctx, tx, project); err != nil {
 			return nil, err
 		}
@@ -190,7 +190,7 @@ func (s *Store) Events(ctx context.Context, project, after string, first int) ([
 // subscribers) reads on every poll. It does not check that the project
 // exists, which LastSeq does once.
 func (s *Store) EventsAfter(ctx context.Context, project string, seq int64, max int) ([]identity.Event, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
 		return readEvents(ctx, tx, project, seq, max)
 	})
 }
@@ -200,7 +200,7 @@ func (s *Store) EventsAfter(ctx context.Context, project string, seq int64, max 
 // Every event up to it is visible once it is, since numbers are taken
 // under the project's lock held until commit (commitEvents).
 func (s *Store) LastSeq(ctx context.Context, project string) (int64, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (int64, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (int64, error) {
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN coalesce(p.seq, 0) AS seq`, map[string]any{"id": project})
 		if err != nil || rec == nil {
 			return 0, orNotFound(err, "project", project)
@@ -242,7 +242,7 @@ func projectExists(ctx context.Context, tx neo4j.ManagedTransaction, project str
 // import reports, including the events of a re-resolution that another
 // replica finished for it.
 func (s *Store) EventCounts(ctx context.Context, project string, seq int64) (map[identity.EventType]int, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (map[identity.EventType]int, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (map[identity.EventType]int, error) {
 		recs, err := collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.seq > $seq RETURN e.type AS type, count(*) AS n`,
 			map[string]any{"project": project, "seq": seq})
 		out := map[identity.EventType]int{}

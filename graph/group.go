@@ -150,7 +150,7 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 		ops[i].Line = i + 1 // where a refusal comes from
 	}
 	var res writeResult
-	events, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
+	events, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
 			return nil, err
@@ -168,7 +168,7 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 			return nil, err
 		}
 		t.seeds = append(t.seeds, seeds...)
-		r := resolver{ctx: ctx, tx: tx, ps: ps, now: now, newID: func() string { return newID("mc") }}
+		r := resolution{ctx: ctx, tx: tx, ps: ps, now: now, newID: func() string { return newID("mc") }}
 		events, err := r.resolve(t, causeOf(ops[0]))
 		if err != nil {
 			return nil, err

@@ -116,8 +116,8 @@ func bulkProject(t *testing.T, s *Store) string {
 // now+ttl (a negative ttl: expired).
 func setLease(t *testing.T, s *Store, project, owner string, ttl time.Duration) {
 	t.Helper()
-	_, err := writeT(context.Background(), s, func(tx neo4j.ManagedTransaction) (none, error) {
-		return none{}, exec(context.Background(), tx, `MATCH (p:Project {id: $id})
+	_, err := writeTx(context.Background(), s, func(tx neo4j.ManagedTransaction) (noResult, error) {
+		return noResult{}, exec(context.Background(), tx, `MATCH (p:Project {id: $id})
 			SET p.resolverLease = $owner, p.resolverLeaseUntil = datetime() + duration({milliseconds: $ms})`,
 			map[string]any{"id": project, "owner": owner, "ms": ttl.Milliseconds()})
 	})
@@ -129,7 +129,7 @@ func setLease(t *testing.T, s *Store, project, owner string, ttl time.Duration) 
 // leaseHolder is the owner of the project's lease, "" for none.
 func leaseHolder(t *testing.T, s *Store, project string) string {
 	t.Helper()
-	owner, err := readT(context.Background(), s, func(tx neo4j.ManagedTransaction) (string, error) {
+	owner, err := readTx(context.Background(), s, func(tx neo4j.ManagedTransaction) (string, error) {
 		rec, err := single(context.Background(), tx, `MATCH (p:Project {id: $id}) RETURN p.resolverLease AS owner`, map[string]any{"id": project})
 		if err != nil || rec == nil {
 			return "", orNotFound(err, "project", project)

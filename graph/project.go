@@ -51,7 +51,7 @@ func decodeProject(rec *neo4j.Record) identity.Project {
 // acceptsUnverifiedWidgetValues reads the project's switch that lets
 // unverified widget values link (identity.LinkingValues).
 func (s *Store) acceptsUnverifiedWidgetValues(ctx context.Context, project string) (bool, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (bool, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (bool, error) {
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
 			RETURN coalesce(p.acceptUnverifiedWidgetValues, false) AS accept`, map[string]any{"id": project})
 		if err != nil || rec == nil {
@@ -104,7 +104,7 @@ func (s *Store) CreateProject(ctx context.Context, id, name, region string) (ide
 	}
 	p.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
 	p.Resolution.State = identity.ResolutionIdle
-	return writeT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Project, error) {
+	return writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Project, error) {
 		rec, err := single(ctx, tx, `MERGE (p:Project {id: $id})
 			ON CREATE SET p.name = $name, p.region = $region, p.keyCap = $keyCap, p.valueCap = $valueCap,
 				p.createdAt = $at, p.resolution = 'IDLE', p.progress = 1.0, p.seq = 0, p.created = true,
@@ -124,7 +124,7 @@ func (s *Store) CreateProject(ctx context.Context, id, name, region string) (ide
 
 // Project returns a project, or a NOT_FOUND error.
 func (s *Store) Project(ctx context.Context, id string) (identity.Project, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Project, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Project, error) {
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN `+projectFields, map[string]any{"id": id})
 		if err != nil || rec == nil {
 			return identity.Project{}, orNotFound(err, "project", id)
@@ -139,7 +139,7 @@ func (s *Store) Project(ctx context.Context, id string) (identity.Project, error
 // keys first, as it changes which values yield keys.
 func (s *Store) UpdateProjectSettings(ctx context.Context, id string, set identity.Settings) (identity.Project, error) {
 	defer s.kick(id)
-	return writeT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Project, error) {
+	return writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Project, error) {
 		ps, err := loadProject(ctx, tx, id)
 		if err != nil {
 			return identity.Project{}, err
@@ -177,7 +177,7 @@ func (s *Store) UpdateProjectSettings(ctx context.Context, id string, set identi
 
 // Fields returns the project's fields: built-ins first, then its own.
 func (s *Store) Fields(ctx context.Context, project string) ([]identity.Field, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Field, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Field, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
 			return nil, err
@@ -192,7 +192,7 @@ func (s *Store) DefineField(ctx context.Context, project, key, label string, t i
 	if err != nil {
 		return identity.Field{}, err
 	}
-	return writeT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Field, error) {
+	return writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Field, error) {
 		if _, err := loadProject(ctx, tx, project); err != nil {
 			return identity.Field{}, err
 		}
@@ -213,7 +213,7 @@ func (s *Store) DefineField(ctx context.Context, project, key, label string, t i
 
 // Rules returns the project's rules, sorted by id.
 func (s *Store) Rules(ctx context.Context, project string) ([]identity.Rule, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Rule, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Rule, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
 			return nil, err
@@ -236,7 +236,7 @@ func (s *Store) UpdateRule(ctx context.Context, project string, r identity.Rule)
 
 func (s *Store) saveRule(ctx context.Context, project string, r identity.Rule, create bool) (identity.Rule, error) {
 	defer s.kick(project)
-	return writeT(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Rule, error) {
+	return writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Rule, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
 			return identity.Rule{}, err
@@ -263,15 +263,15 @@ func (s *Store) saveRule(ctx context.Context, project string, r identity.Rule, c
 // RemoveRule removes a rule; its links go away as the project re-resolves.
 func (s *Store) RemoveRule(ctx context.Context, project, ruleID string) error {
 	defer s.kick(project)
-	_, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+	_, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
-			return none{}, err
+			return noResult{}, err
 		}
 		if !containsRule(ps.rules, ruleID) {
-			return none{}, notFound("rule", ruleID)
+			return noResult{}, notFound("rule", ruleID)
 		}
-		return none{}, exec(ctx, tx, `MATCH (p:Project {id: $project}), (r:Rule {project: $project, id: $id})
+		return noResult{}, exec(ctx, tx, `MATCH (p:Project {id: $project}), (r:Rule {project: $project, id: $id})
 			SET r.removed = true, r.stale = true,
 				p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1`,
 			map[string]any{"project": project, "id": ruleID})

@@ -92,7 +92,7 @@ func (s *Store) setBlocked(ctx context.Context, project, field, raw string, bloc
 
 // BlockedValues lists a project's blocked values.
 func (s *Store) BlockedValues(ctx context.Context, project string) ([]identity.KeyPart, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.KeyPart, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.KeyPart, error) {
 		if err := projectExists(ctx, tx, project); err != nil {
 			return nil, err
 		}
@@ -152,7 +152,7 @@ func (s *Store) AllowKey(ctx context.Context, project, rule, key string) error {
 
 // QuarantinedKeys lists the keys that passed the cap, largest first.
 func (s *Store) QuarantinedKeys(ctx context.Context, project string) ([]identity.QuarantinedKey, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.QuarantinedKey, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.QuarantinedKey, error) {
 		if err := projectExists(ctx, tx, project); err != nil {
 			return nil, err
 		}
@@ -171,7 +171,7 @@ func (s *Store) QuarantinedKeys(ctx context.Context, project string) ([]identity
 // Explain returns the evidence between two clients of one multi-contact: the
 // shortest chain of rule matches and manual links, empty when they are not linked.
 func (s *Store) Explain(ctx context.Context, project, a, b string) ([]identity.LinkStep, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.LinkStep, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.LinkStep, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
 			return nil, err

@@ -30,14 +30,14 @@ type editFunc func(ctx context.Context, tx neo4j.ManagedTransaction, ps *project
 // match keys, resolve the components involved, record events; all in one
 // write transaction. After commit the notifier is nudged to read the events.
 func (s *Store) apply(ctx context.Context, project string, cause identity.Cause, edit editFunc) error {
-	_, err := s.applyT(ctx, project, cause, false, edit)
+	_, err := s.applyChange(ctx, project, cause, false, edit)
 	return err
 }
 
-// applyT is apply; repair is set by the re-resolution's clean-up pass, which
+// applyChange is apply; repair is set by the re-resolution's clean-up pass, which
 // clears the clients' dirty flag instead of setting it.
-func (s *Store) applyT(ctx context.Context, project string, cause identity.Cause, repair bool, edit editFunc) ([]identity.Event, error) {
-	events, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
+func (s *Store) applyChange(ctx context.Context, project string, cause identity.Cause, repair bool, edit editFunc) ([]identity.Event, error) {
+	events, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
 			return nil, err
@@ -51,7 +51,7 @@ func (s *Store) applyT(ctx context.Context, project string, cause identity.Cause
 			return nil, err
 		}
 		t.seeds = append(t.seeds, seeds...)
-		r := resolver{ctx: ctx, tx: tx, ps: ps, now: s.now().UTC(), newID: func() string { return newID("mc") }}
+		r := resolution{ctx: ctx, tx: tx, ps: ps, now: s.now().UTC(), newID: func() string { return newID("mc") }}
 		events, err := r.resolve(t, cause)
 		if err != nil {
 			return nil, err
@@ -141,8 +141,8 @@ func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectSt
 	return seeds, nil
 }
 
-// resolver resolves the components around a change inside one transaction.
-type resolver struct {
+// resolution resolves the components around a change inside one transaction.
+type resolution struct {
 	ctx   context.Context
 	tx    neo4j.ManagedTransaction
 	ps    *projectState
@@ -163,7 +163,7 @@ type member struct {
 // writes back the ids that changed. Locks are taken before members are read,
 // and every write to a client's mc happens under the lock of its old
 // multi-contact, so no other writer can move these members meanwhile.
-func (r *resolver) resolve(t touched, cause identity.Cause) ([]identity.Event, error) {
+func (r *resolution) resolve(t touched, cause identity.Cause) ([]identity.Event, error) {
 	locked := map[string]identity.MCInfo{}
 	aliases := map[string]bool{}
 	want := dedupe(t.seeds)
@@ -240,7 +240,7 @@ func (r *resolver) resolve(t touched, cause identity.Cause) ([]identity.Event, e
 
 // lock takes the write locks of the multi-contacts in ids, in sorted order,
 // and records what they are: live ones in locked, absorbed ones in aliases.
-func (r *resolver) lock(ids []string, locked map[string]identity.MCInfo, aliases map[string]bool) error {
+func (r *resolution) lock(ids []string, locked map[string]identity.MCInfo, aliases map[string]bool) error {
 	ids = dedupe(ids)
 	if len(ids) == 0 {
 		return nil
@@ -272,7 +272,7 @@ func (r *resolver) lock(ids []string, locked map[string]identity.MCInfo, aliases
 // load reads the members of the locked multi-contacts and the touched
 // clients, with their linking keys and links, and what they link to
 // outside the set: multi-contacts, and clients that have none yet.
-func (r *resolver) load(mcs, clients []string) (members map[string]*member, outside, unresolved []string, err error) {
+func (r *resolution) load(mcs, clients []string) (members map[string]*member, outside, unresolved []string, err error) {
 	recs, err := collect(r.ctx, r.tx, `CALL {
 			UNWIND $mcs AS mc MATCH (c:Client {project: $project, mc: mc}) RETURN c
 			UNION
@@ -319,7 +319,7 @@ func lockClientNodes(ctx context.Context, tx neo4j.ManagedTransaction, project s
 
 // write stores the assignments: new multi-contacts, sizes, aliases of the
 // absorbed ids, dissolved ids, and the mc of every member whose id changed.
-func (r *resolver) write(as []identity.Assignment, members map[string]identity.Member, locked map[string]identity.MCInfo) error {
+func (r *resolution) write(as []identity.Assignment, members map[string]identity.Member, locked map[string]identity.MCInfo) error {
 	var mcRows, clientRows []map[string]any
 	var absorbed []map[string]any
 	kept := map[string]bool{}

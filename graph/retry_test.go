@@ -63,14 +63,14 @@ func TestADeadlockIsRetriedAndCounted(t *testing.T) {
 	t.Cleanup(func() { s.Close(context.Background()) })
 	project := fmt.Sprintf("deadlock%d", time.Now().UnixNano())
 	params := func(id string) map[string]any { return map[string]any{"project": project, "id": id} }
-	if _, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
-		return none{}, exec(ctx, tx, `CREATE (:LockProbe {project: $project, id: 'a', n: 0}), (:LockProbe {project: $project, id: 'b', n: 0})`, params(""))
+	if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
+		return noResult{}, exec(ctx, tx, `CREATE (:LockProbe {project: $project, id: 'a', n: 0}), (:LockProbe {project: $project, id: 'b', n: 0})`, params(""))
 	}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		writeT(context.Background(), s, func(tx neo4j.ManagedTransaction) (none, error) {
-			return none{}, exec(context.Background(), tx, `MATCH (n:LockProbe {project: $project}) DELETE n`, params(""))
+		writeTx(context.Background(), s, func(tx neo4j.ManagedTransaction) (noResult, error) {
+			return noResult{}, exec(context.Background(), tx, `MATCH (n:LockProbe {project: $project}) DELETE n`, params(""))
 		})
 	})
 
@@ -79,16 +79,16 @@ func TestADeadlockIsRetriedAndCounted(t *testing.T) {
 	holding.Add(2)
 	lockBoth := func(first, second string) error {
 		runs := 0
-		_, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+		_, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 			runs++
 			if err := exec(ctx, tx, lock, params(first)); err != nil {
-				return none{}, err
+				return noResult{}, err
 			}
 			if runs == 1 {
 				holding.Done()
 				holding.Wait()
 			}
-			return none{}, exec(ctx, tx, lock, params(second))
+			return noResult{}, exec(ctx, tx, lock, params(second))
 		})
 		return err
 	}
@@ -101,7 +101,7 @@ func TestADeadlockIsRetriedAndCounted(t *testing.T) {
 		}
 	}
 
-	rec, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) (*neo4j.Record, error) {
+	rec, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) (*neo4j.Record, error) {
 		return single(ctx, tx, `MATCH (n:LockProbe {project: $project}) RETURN collect(n.n) AS ns`, params(""))
 	})
 	if err != nil {

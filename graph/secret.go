@@ -32,14 +32,14 @@ func (s *Store) RotateIdentitySecret(ctx context.Context, project string, sealer
 	if err != nil {
 		return "", fmt.Errorf("seal the identity secret: %w", err)
 	}
-	_, err = writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+	_, err = writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
 			SET p.identitySecretSealed = $sealed REMOVE p.identitySecret
 			RETURN p.id AS id`, map[string]any{"id": project, "sealed": sealed})
 		if err != nil || rec == nil {
-			return none{}, orNotFound(err, "project", project)
+			return noResult{}, orNotFound(err, "project", project)
 		}
-		return none{}, nil
+		return noResult{}, nil
 	})
 	if err != nil {
 		return "", err
@@ -55,7 +55,7 @@ var ErrSecretUnreadable = errors.New("the identity secret was sealed under a key
 // made. A secret stored in the clear by an older version is returned as it
 // is (SealIdentitySecrets seals it).
 func (s *Store) IdentitySecret(ctx context.Context, project string, sealer Sealer) (string, error) {
-	rec, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) (*neo4j.Record, error) {
+	rec, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) (*neo4j.Record, error) {
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
 			RETURN coalesce(p.identitySecretSealed, '') AS sealed, coalesce(p.identitySecret, '') AS plain`,
 			map[string]any{"id": project})
@@ -83,7 +83,7 @@ func (s *Store) IdentitySecret(ctx context.Context, project string, sealer Seale
 // at start. A secret whose key is not configured is left as it is.
 func (s *Store) SealIdentitySecrets(ctx context.Context, sealer Sealer) (int, error) {
 	type row struct{ project, sealed, plain string }
-	rows, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]row, error) {
+	rows, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]row, error) {
 		recs, err := collect(ctx, tx, `MATCH (p:Project)
 			WHERE p.identitySecret IS NOT NULL OR p.identitySecretSealed IS NOT NULL
 			RETURN p.id AS id, coalesce(p.identitySecretSealed, '') AS sealed, coalesce(p.identitySecret, '') AS plain`, nil)
@@ -114,9 +114,9 @@ func (s *Store) SealIdentitySecrets(ctx context.Context, sealer Sealer) (int, er
 		if err != nil {
 			return n, err
 		}
-		_, err = writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+		_, err = writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 			// Only if nobody rotated it meanwhile.
-			return none{}, exec(ctx, tx, `MATCH (p:Project {id: $id})
+			return noResult{}, exec(ctx, tx, `MATCH (p:Project {id: $id})
 				WHERE coalesce(p.identitySecretSealed, '') = $was
 				SET p.identitySecretSealed = $sealed REMOVE p.identitySecret`,
 				map[string]any{"id": r.project, "was": r.sealed, "sealed": sealed})

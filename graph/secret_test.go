@@ -17,7 +17,7 @@ import (
 // storedSecret is what whoever reads the graph sees of a project's identity secret.
 func storedSecret(t *testing.T, s *Store, project string) (plain, sealed string) {
 	t.Helper()
-	rec, err := readT(context.Background(), s, func(tx neo4j.ManagedTransaction) (*neo4j.Record, error) {
+	rec, err := readTx(context.Background(), s, func(tx neo4j.ManagedTransaction) (*neo4j.Record, error) {
 		return single(context.Background(), tx, `MATCH (p:Project {id: $id})
 			RETURN coalesce(p.identitySecret, '') AS plain, coalesce(p.identitySecretSealed, '') AS sealed`, map[string]any{"id": project})
 	})

@@ -139,7 +139,7 @@ func (s *Store) kick(project string) {
 
 // resumeRunning restarts the re-resolutions that a stopped process left RUNNING.
 func (s *Store) resumeRunning(ctx context.Context) error {
-	ids, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
+	ids, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
 		recs, err := collect(ctx, tx, `MATCH (p:Project) WHERE p.resolution = 'RUNNING' RETURN p.id AS id`, nil)
 		var ids []string
 		for _, rec := range recs {
@@ -155,9 +155,9 @@ func (s *Store) resumeRunning(ctx context.Context) error {
 
 // Ready reports whether Neo4j answers a query now.
 func (s *Store) Ready(ctx context.Context) error {
-	_, err := readT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+	_, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 		_, err := single(ctx, tx, "RETURN 1 AS ok", nil)
-		return none{}, err
+		return noResult{}, err
 	})
 	return err
 }
@@ -211,11 +211,11 @@ func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.Sessio
 	return s.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: s.database, AccessMode: mode})
 }
 
-// none is the result of a transaction that returns nothing.
-type none struct{}
+// noResult is the result of a transaction that returns nothing.
+type noResult struct{}
 
-// readT runs work in a managed read transaction (retried on transient errors).
-func readT[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTransaction) (T, error)) (T, error) {
+// readTx runs work in a managed read transaction (retried on transient errors).
+func readTx[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTransaction) (T, error)) (T, error) {
 	return retryVanished(func() (T, error) {
 		sess := s.session(ctx, neo4j.AccessModeRead)
 		defer sess.Close(ctx)
@@ -223,13 +223,13 @@ func readT[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTrans
 	})
 }
 
-// writeT runs work in a managed write transaction. The driver retries it on
+// writeTx runs work in a managed write transaction. The driver retries it on
 // deadlocks and transient errors, so work may run more than once: it only
 // talks to the transaction and calls pure functions. Every run after the
 // first is reported to the retry observer with the error of the run before
 // it (nil, so "other", when that run failed outside work: at commit, or
 // its connection broke).
-func writeT[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTransaction) (T, error)) (T, error) {
+func writeTx[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTransaction) (T, error)) (T, error) {
 	runs := 0
 	var last error
 	return retryVanished(func() (T, error) {

@@ -12,7 +12,7 @@ import (
 // and check values and rules without writing anything (a chat bot's check,
 // a rule preview).
 func (s *Store) Catalog(ctx context.Context, project string) (*identity.Catalog, error) {
-	return readT(ctx, s, func(tx neo4j.ManagedTransaction) (*identity.Catalog, error) {
+	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (*identity.Catalog, error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
 			return nil, err

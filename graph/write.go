@@ -84,12 +84,12 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 	}
 	var err error
 	if opt.Resolve {
-		res.Events, err = s.applyT(ctx, project, cause, false, edit)
+		res.Events, err = s.applyChange(ctx, project, cause, false, edit)
 	} else {
-		_, err = writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+		_, err = writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 			ps, err := loadProject(ctx, tx, project)
 			if err != nil {
-				return none{}, err
+				return noResult{}, err
 			}
 			t, err := edit(ctx, tx, ps)
 			if err == nil && len(t.clients) > 0 {
@@ -98,7 +98,7 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 			if err == nil && len(t.clients) > 0 {
 				err = markUnresolved(ctx, tx, project)
 			}
-			return none{}, err
+			return noResult{}, err
 		})
 	}
 	return res.WriteResult, err
@@ -121,14 +121,14 @@ func causeOf(op Op) identity.Cause {
 // has resolved everything the import wrote (writes from elsewhere go on
 // meanwhile and are resolved again at the end).
 func (s *Store) BeginBulk(ctx context.Context, project string) error {
-	_, err := writeT(ctx, s, func(tx neo4j.ManagedTransaction) (none, error) {
+	_, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
 			SET p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1
 			RETURN p.id AS id`, map[string]any{"id": project})
 		if err == nil && rec == nil {
 			err = notFound("project", project)
 		}
-		return none{}, err
+		return noResult{}, err
 	})
 	return err
 }
