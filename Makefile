@@ -43,7 +43,7 @@ console-check: console
 generate:
 	$(GO) generate ./...
 
-## bench: the benchmark (import, re-resolution, writes, lookups, memory, oracle check against the targets) on a throw-away Neo4j with more memory (CLIENTS=1000000 for the full run)
+## bench: the benchmark (Neo4j's own ceiling first, then import, re-resolution, writes, contended writers, lookups, each as a ratio to the ceiling; memory, oracle check) on a throw-away Neo4j with more memory, or on NEO4J_URI's server when set (CLIENTS=1000000 for the full run)
 CLIENTS ?= 100000
 bench: build
 	NEO4J_HEAP=$${NEO4J_HEAP:-3g} NEO4J_PAGECACHE=$${NEO4J_PAGECACHE:-4g} NEO4J_TX_MEMORY=$${NEO4J_TX_MEMORY:-2g} \

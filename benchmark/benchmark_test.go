@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -27,8 +28,11 @@ func TestASmallRunProducesTheWholeTable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v (rows so far: %v)", err, rows)
 	}
-	want := []string{"import: clients/s", "re-resolution after adding a rule", "in-memory union-find",
-		"setAttribute, 1 writer", "setAttribute, 8 writer", "merges / splits", "multiContact, 8 readers", "findClients, 8 readers",
+	want := []string{"Neo4j ceiling: bulk load", "Neo4j ceiling: point read", "Neo4j ceiling: one-statement write tx", "one-statement writes in one tx",
+		"import over HTTP: clients/s", "re-resolution after adding a rule", "in-memory union-find",
+		"setAttribute/removeAttribute, 1 writer", "setAttribute/removeAttribute, 8 writer", "merges / splits", "upsertClient",
+		"client { multiContact", "multiContact(id), 8 readers", "findClients(phone), 8 readers",
+		"on disjoint clients", "shared clients", "tx retries", "contended / disjoint",
 		"service peak RSS", "differing from the oracle", "truth:"}
 	for _, w := range want {
 		found := false
@@ -44,11 +48,44 @@ func TestASmallRunProducesTheWholeTable(t *testing.T) {
 			t.Errorf("no row %q in %v", w, rows)
 		}
 	}
+	// Neo4j's own figures come first, each a positive rate, and every
+	// service figure that has a ceiling beside it has a positive ratio.
+	ceilings, compared := 0, 0
+	for i, r := range rows {
+		if strings.HasPrefix(r.Measure, "Neo4j ceiling:") {
+			ceilings++
+			if compared > 0 {
+				t.Errorf("ceiling row %q after a service row that compares with it", r.Measure)
+			}
+			if rate := lastNumber(r.Value); rate <= 0 {
+				t.Errorf("%s = %q, want a positive rate", r.Measure, r.Value)
+			}
+			if i >= 5 {
+				t.Errorf("ceiling row %q at %d, want the ceiling measured before the service", r.Measure, i)
+			}
+			continue
+		}
+		if r.Ceiling == "" {
+			continue
+		}
+		compared++
+		x, err := strconv.ParseFloat(strings.TrimSuffix(r.Ratio, "×"), 64)
+		if err != nil || x <= 0 || !strings.HasSuffix(r.Ratio, "×") {
+			t.Errorf("%s: ratio %q, want a positive number followed by ×", r.Measure, r.Ratio)
+		}
+	}
+	if ceilings != 5 {
+		t.Errorf("%d ceiling rows, want 5 (bulk, read, write with 1 and 8 workers, batched write)", ceilings)
+	}
+	// import, 2 write phases, upsert, 3 lookups, 2 contention phases, 5 profiled calls
+	if compared != 14 {
+		t.Errorf("%d rows compared with a ceiling, want 14", compared)
+	}
 	// The write phases merge and split for real: one write in five gives a
 	// client a value of another multi-contact, one takes it away again.
 	phases := 0
 	for _, r := range rows {
-		if !strings.Contains(r.Measure, "merges / splits") {
+		if !strings.Contains(r.Measure, "writer(s): merges / splits") {
 			continue
 		}
 		phases++
@@ -64,4 +101,17 @@ func TestASmallRunProducesTheWholeTable(t *testing.T) {
 	if phases != 2 {
 		t.Errorf("%d rows of merges and splits, want one per write phase (1 and 8 writers)", phases)
 	}
+}
+
+// lastNumber is the first number of a figure such as "41000 (12s)" or
+// "1.2ms / 3.4ms, 900/s": its rate, the number before "/s" when there is one.
+func lastNumber(v string) float64 {
+	if head, _, ok := strings.Cut(v, "/s"); ok {
+		f := strings.Fields(head)
+		v = f[len(f)-1]
+	} else {
+		v = strings.Fields(v)[0]
+	}
+	x, _ := strconv.ParseFloat(v, 64)
+	return x
 }
