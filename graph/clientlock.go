@@ -1,0 +1,102 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+)
+
+// claimEventIDs records the event ids (sorted, distinct) as applied and
+// returns those that no committed transaction had recorded before. The
+// uniqueness constraint on AppliedEvent makes a concurrent claim of the
+// same id wait for this transaction, so an id applies at most once.
+func claimEventIDs(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids []string) (map[string]bool, error) {
+	fresh := map[string]bool{}
+	if len(ids) == 0 {
+		return fresh, nil
+	}
+	recs, err := collect(ctx, tx, `UNWIND $ids AS id
+		MERGE (a:AppliedEvent {project: $project, id: id})
+		ON CREATE SET a.claimed = true
+		WITH a, id, coalesce(a.claimed, false) AS fresh
+		REMOVE a.claimed
+		RETURN id, fresh`, map[string]any{"project": project, "ids": ids})
+	if err != nil {
+		return nil, fmt.Errorf("claim event ids: %w", err)
+	}
+	for _, rec := range recs {
+		fresh[str(rec, "id")] = boolean(rec, "fresh")
+	}
+	return fresh, nil
+}
+
+// lockClients takes the write locks of the named clients that exist and
+// then reads their channels and values, so that every check made on them
+// (the value cap, the channel) holds until commit. It also reads which
+// client owns each conversation. A client that does not exist yet is
+// locked when it is created (see writeOutcome).
+func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids, convIDs []string, users []map[string]any) (
+	map[string]*clientState, map[string]string, map[channelUser]string, error) {
+	state := make(map[string]*clientState, len(ids))
+	for _, id := range ids {
+		state[id] = &clientState{values: map[[2]string]bool{}, counts: map[string]int{}, widgetOnly: map[[2]string]bool{}}
+	}
+	recs, err := collect(ctx, tx, `UNWIND $ids AS id
+		MATCH (c:Client {project: $project, id: id})
+		SET c.locked = true REMOVE c.locked
+		WITH c
+		RETURN c.id AS id, [(c)-[u:VIA]->(ch:Channel) | [ch.kind, ch.account, coalesce(u.channelUserId, '')]][0] AS channel,
+			[(c)-[h:HAS]->(v:Value) | [v.field, v.value, h.source = 'WIDGET' AND NOT h.verified]] AS values`,
+		map[string]any{"project": project, "ids": ids})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, rec := range recs {
+		st := state[str(rec, "id")]
+		st.exists = true
+		if ch := strs(rec, "channel"); len(ch) == 3 {
+			st.kind, st.account, st.channelUserID = ch[0], ch[1], ch[2]
+		}
+		for _, v := range list(rec, "values") {
+			fv, _ := v.([]any)
+			if len(fv) != 3 {
+				continue
+			}
+			f, _ := fv[0].(string)
+			val, _ := fv[1].(string)
+			widgetOnly, _ := fv[2].(bool)
+			st.values[[2]string{f, val}] = true
+			st.widgetOnly[[2]string{f, val}] = widgetOnly
+			st.counts[f]++
+		}
+	}
+	owners := map[string]string{}
+	if len(convIDs) > 0 {
+		recs, err = collect(ctx, tx, `UNWIND $ids AS id MATCH (v:Conversation {project: $project, id: id}) RETURN v.id AS id, v.client AS client`,
+			map[string]any{"project": project, "ids": convIDs})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, rec := range recs {
+			owners[str(rec, "id")] = str(rec, "client")
+		}
+	}
+	byUser := map[channelUser]string{}
+	if len(users) > 0 {
+		recs, err = collect(ctx, tx, `UNWIND $users AS u
+			MATCH (o:Client)-[:VIA {channelUserId: u.uid}]->(:Channel {project: $project, kind: u.kind, account: u.account})
+			RETURN u.kind AS kind, u.account AS account, u.uid AS uid, o.id AS id`,
+			map[string]any{"project": project, "users": users})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		for _, rec := range recs {
+			byUser[channelUser{str(rec, "kind"), str(rec, "account"), str(rec, "uid")}] = str(rec, "id")
+		}
+	}
+	return state, owners, byUser, nil
+}
+
+// channelUser is a person's id on one channel account: it belongs to one client.
+type channelUser struct{ kind, account, id string }

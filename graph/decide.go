@@ -1,0 +1,302 @@
+package graph
+
+import (
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/multicontact/multicontact/identity"
+)
+
+// clientState is a client as a batch of ops sees it: what was read under
+// its lock, then changed by the ops decided before.
+type clientState struct {
+	exists        bool
+	kind, account string
+	channelUserID string
+	values        map[[2]string]bool // field, normalized value
+	widgetOnly    map[[2]string]bool // values that only an unverified widget call gave
+	counts        map[string]int     // values per field
+	changed       bool               // identifiers or channel fields changed
+}
+
+// decision decides a batch of ops in Go, one after the other, against the
+// locked state of their clients, and gathers the rows that writeOutcome
+// writes. A refused op changes nothing of that state.
+type decision struct {
+	ps      *projectState
+	now     time.Time
+	state   map[string]*clientState
+	existed map[string]bool        // clients that existed before the batch
+	owners  map[string]string      // conversation id -> its client
+	users   map[channelUser]string // channel user -> its client
+	fresh   map[string]bool        // event ids this transaction claimed
+	applied map[string]bool        // event ids seen: before, or by an op decided already
+	res     writeResult
+
+	upserts       []map[string]any
+	adds          map[[3]string]map[string]any // client, field, value -> row
+	removes       map[[3]string]bool
+	conversations []map[string]any
+	unclaimed     []string // claimed event ids of ops a strict write never reached
+}
+
+func newDecision(ps *projectState, state map[string]*clientState, owners map[string]string,
+	users map[channelUser]string, fresh map[string]bool, now time.Time) *decision {
+	d := &decision{ps: ps, now: now, state: state, owners: owners, users: users, fresh: fresh,
+		existed: map[string]bool{}, applied: map[string]bool{},
+		adds: map[[3]string]map[string]any{}, removes: map[[3]string]bool{}}
+	for id, st := range state {
+		d.existed[id] = st.exists
+	}
+	for id, claimed := range fresh {
+		d.applied[id] = !claimed
+	}
+	return d
+}
+
+// decide applies op i to the state, or refuses it, or skips it when its
+// event id was seen before.
+func (d *decision) decide(i int, op Op) {
+	if op.EventID != "" && d.applied[op.EventID] {
+		d.res.Skipped++
+		return
+	}
+	var err error
+	switch op.Kind {
+	case OpUpsertClient:
+		err = d.upsert(op)
+	case OpAddAttribute:
+		d.res.Normalized[i], err = d.addValues(op.ClientID, []identity.AttributeInput{op.Attribute})
+	case OpRemoveAttribute:
+		d.res.Normalized[i], err = d.removeValue(op.ClientID, op.Attribute)
+	case OpConversation:
+		err = d.conversation(op)
+	default:
+		err = identity.Errorf("op", identity.CodeInvalidArgument, "unknown operation")
+	}
+	// An event id is recorded whether its op applied or was refused: running
+	// the same input again must end in the same state, and a refused op may
+	// apply on a second run only because later ops changed what it saw.
+	if op.EventID != "" {
+		d.applied[op.EventID] = true
+	}
+	if err != nil {
+		d.res.Refused = append(d.res.Refused, LineError{Line: op.Line, EventID: op.EventID, Err: err})
+		return
+	}
+	d.res.Applied++
+}
+
+// release gives back the event ids that this transaction claimed for ops
+// that a strict write stops before.
+func (d *decision) release(rest []Op) {
+	for _, op := range rest {
+		if op.EventID != "" && d.fresh[op.EventID] && !d.applied[op.EventID] {
+			d.unclaimed = append(d.unclaimed, op.EventID)
+			d.applied[op.EventID] = true
+		}
+	}
+}
+
+func (d *decision) upsert(op Op) error {
+	in, id := op.Client, op.Client.ID
+	st := d.state[id]
+	if err := validateClient(in); err != nil {
+		return err
+	}
+	if st.exists && (st.kind != in.Channel.Kind || st.account != in.Channel.Account) {
+		return identity.Errorf("channel", identity.CodeConflict,
+			"client %q writes from %s/%s; a client's channel does not change", in.ID, st.kind, st.account)
+	}
+	user := channelUser{in.Channel.Kind, in.Channel.Account, in.ChannelUserID}
+	if owner, ok := d.users[user]; ok && owner != id && in.ChannelUserID != "" {
+		return identity.Errorf("channelUserId", identity.CodeConflict,
+			"channel user %q of %s/%s is client %q", in.ChannelUserID, in.Channel.Kind, in.Channel.Account, owner)
+	}
+	// Check the values before the client changes: a refused upsert changes nothing.
+	values, err := d.checkAdd(st, in.Attributes)
+	if err != nil {
+		return err
+	}
+	created := !st.exists
+	st.exists, st.kind, st.account = true, in.Channel.Kind, in.Channel.Account
+	st.changed = st.changed || created || in.DisplayName != ""
+	row := clientRow(in, d.now)
+	row["new"] = created
+	if in.ChannelUserID != "" {
+		// A channel user id given anew is checked again under the channel's lock.
+		row["checkUser"] = in.ChannelUserID != st.channelUserID
+		d.users[user] = id
+		st.channelUserID = in.ChannelUserID
+	}
+	d.upserts = append(d.upserts, row)
+	d.add(id, in.Attributes, values)
+	return nil
+}
+
+// addValues gives an existing client values; it returns the first
+// normalized value (what setAttribute answers).
+func (d *decision) addValues(id string, attrs []identity.AttributeInput) (string, error) {
+	st := d.state[id]
+	if !st.exists {
+		return "", notFound("client", id)
+	}
+	values, err := d.checkAdd(st, attrs)
+	if err != nil {
+		return "", err
+	}
+	d.add(id, attrs, values)
+	return values[0], nil
+}
+
+// checkAdd normalizes the attributes and checks the cap of values per
+// field against what the client holds now.
+func (d *decision) checkAdd(st *clientState, attrs []identity.AttributeInput) ([]string, error) {
+	values, err := normalizeAttrs(d.ps, attrs, true)
+	if err != nil {
+		return nil, err
+	}
+	var fresh [][2]string
+	for j, v := range values {
+		fv := [2]string{attrs[j].Field, v}
+		if !st.values[fv] && !slices.Contains(fresh, fv) {
+			fresh = append(fresh, fv)
+		}
+	}
+	if field := overCap(st.counts, fresh, d.ps.ValueCap); field != "" {
+		return nil, identity.Errorf(field, identity.CodeTooManyValues,
+			"a client holds at most %d values of %s; remove one first", d.ps.ValueCap, field)
+	}
+	return values, nil
+}
+
+// add records checked values of a client.
+func (d *decision) add(id string, attrs []identity.AttributeInput, values []string) {
+	st := d.state[id]
+	for j, v := range values {
+		fv := [2]string{attrs[j].Field, v}
+		k := [3]string{id, fv[0], fv[1]}
+		if !st.values[fv] {
+			st.values[fv] = true
+			st.counts[fv[0]]++
+			st.changed = true
+		} else if attrs[j].Verified || st.widgetOnly[fv] && attrs[j].Source != identity.SourceWidget {
+			// It may become verified, or vouched for by a source other than a
+			// visitor's typing: it may link where it did not.
+			st.changed = true
+			st.widgetOnly[fv] = false
+		}
+		delete(d.removes, k) // removed and added again in one batch: the edge stays
+		d.adds[k] = map[string]any{"client": id, "field": fv[0], "value": fv[1],
+			"source": string(attrs[j].Source), "verified": attrs[j].Verified}
+	}
+}
+
+func (d *decision) removeValue(id string, a identity.AttributeInput) (string, error) {
+	st := d.state[id]
+	if !st.exists {
+		return "", notFound("client", id)
+	}
+	values, err := normalizeAttrs(d.ps, []identity.AttributeInput{a}, false)
+	if err != nil {
+		return "", err
+	}
+	fv := [2]string{a.Field, values[0]}
+	if st.values[fv] {
+		delete(st.values, fv)
+		st.counts[fv[0]]--
+		st.changed = true
+		k := [3]string{id, fv[0], fv[1]}
+		if d.adds[k] != nil {
+			delete(d.adds, k)
+		} else {
+			d.removes[k] = true
+		}
+	}
+	return values[0], nil
+}
+
+func (d *decision) conversation(op Op) error {
+	c, id := op.Conversation, op.ClientID
+	if !d.state[id].exists {
+		return notFound("client", id)
+	}
+	if err := c.normalize(); err != nil {
+		return err
+	}
+	if owner, ok := d.owners[c.ID]; ok && owner != id {
+		return identity.Errorf("id", identity.CodeConflict, "conversation %q belongs to another client", c.ID)
+	}
+	d.owners[c.ID] = id
+	d.conversations = append(d.conversations, map[string]any{"client": id, "id": c.ID, "startedAt": c.StartedAt,
+		"lastMessageAt": c.LastMessageAt, "summary": c.Summary})
+	return nil
+}
+
+// normalize checks a conversation and fills its defaults.
+func (c *Conversation) normalize() error {
+	if err := identity.ValidateID("id", c.ID); err != nil {
+		return err
+	}
+	if c.StartedAt.IsZero() {
+		return identity.Errorf("startedAt", identity.CodeInvalidArgument, "startedAt is required")
+	}
+	if c.LastMessageAt.IsZero() {
+		c.LastMessageAt = c.StartedAt
+	}
+	if c.LastMessageAt.Before(c.StartedAt) {
+		return identity.Errorf("lastMessageAt", identity.CodeInvalidArgument, "lastMessageAt is before startedAt")
+	}
+	if !utf8.ValidString(c.Summary) || utf8.RuneCountInString(c.Summary) > MaxSummaryRunes {
+		return identity.Errorf("summary", identity.CodeTooLong, "a summary is valid text of at most %d characters", MaxSummaryRunes)
+	}
+	c.StartedAt, c.LastMessageAt = c.StartedAt.UTC(), c.LastMessageAt.UTC()
+	return nil
+}
+
+func validateClient(in identity.ClientInput) error {
+	if err := identity.ValidateID("id", in.ID); err != nil {
+		return err
+	}
+	if err := in.Channel.Validate(); err != nil {
+		return err
+	}
+	if len(in.ChannelUserID) > identity.MaxIDLen {
+		return identity.Errorf("channelUserId", identity.CodeTooLong, "a channel user id is at most %d bytes", identity.MaxIDLen)
+	}
+	if len(in.DisplayName) > identity.MaxIDLen {
+		return identity.Errorf("displayName", identity.CodeTooLong, "a display name is at most %d bytes", identity.MaxIDLen)
+	}
+	return nil
+}
+
+// normalizeAttrs normalizes every attribute or refuses them all; adding
+// needs a valid source.
+func normalizeAttrs(ps *projectState, attrs []identity.AttributeInput, adding bool) ([]string, error) {
+	out := make([]string, len(attrs))
+	for i, a := range attrs {
+		v, err := ps.catalog.Normalize(a.Field, a.Value)
+		if err != nil {
+			return nil, err
+		}
+		if adding {
+			if _, err := identity.ParseSource(string(a.Source)); err != nil {
+				return nil, err
+			}
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func overCap(counts map[string]int, fresh [][2]string, limit int) string {
+	add := map[string]int{}
+	for _, fv := range fresh {
+		add[fv[0]]++
+		if counts[fv[0]]+add[fv[0]] > limit {
+			return fv[0]
+		}
+	}
+	return ""
+}

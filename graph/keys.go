@@ -1,0 +1,148 @@
+package graph
+
+import (
+	"context"
+	"slices"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/multicontact/multicontact/identity"
+)
+
+// rebuildKeys deletes the keys of every stale rule and builds them again
+// for the enabled ones from the clients' values; then it re-checks every
+// key against the cap when the cap changed.
+func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error {
+	type staleRule struct {
+		rule    identity.Rule
+		removed bool
+	}
+	stale, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]staleRule, error) {
+		recs, err := collect(ctx, tx, `MATCH (r:Rule {project: $project, stale: true})
+			RETURN r {.id, .name, .fields, .enabled, .requireVerified} AS rule, coalesce(r.removed, false) AS removed`,
+			map[string]any{"project": project})
+		var out []staleRule
+		for _, rec := range recs {
+			m, _ := rec.AsMap()["rule"].(map[string]any)
+			out = append(out, staleRule{decodeRule(m), boolean(rec, "removed")})
+		}
+		return out, err
+	})
+	if err != nil {
+		return err
+	}
+	for _, sr := range stale {
+		if err := s.deleteKeys(ctx, project, sr.rule.ID); err != nil {
+			return err
+		}
+		if sr.rule.Enabled && !sr.removed {
+			if err := s.buildKeys(ctx, project, sr.rule); err != nil {
+				return err
+			}
+		}
+		if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
+			return noResult{}, exec(ctx, tx, `MATCH (r:Rule {project: $project, id: $id})
+				FOREACH (_ IN CASE WHEN r.removed THEN [1] ELSE [] END | DELETE r)
+				REMOVE r.stale`, map[string]any{"project": project, "id": sr.rule.ID})
+		}); err != nil {
+			return err
+		}
+	}
+	var rebuilt []string
+	for _, sr := range stale {
+		rebuilt = append(rebuilt, sr.rule.ID)
+	}
+	if !all && len(rebuilt) == 0 {
+		return nil
+	}
+	return s.recheckQuarantine(ctx, project, all, rebuilt)
+}
+
+// deleteKeys removes a rule's keys in batches.
+func (s *Store) deleteKeys(ctx context.Context, project, rule string) error {
+	for {
+		n, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (int64, error) {
+			rec, err := single(ctx, tx, `MATCH (k:MatchKey {project: $project, rule: $rule})
+				WITH k LIMIT $n DETACH DELETE k RETURN count(*) AS n`,
+				map[string]any{"project": project, "rule": rule, "n": batchWrites})
+			return i64(rec, "n"), err
+		})
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+// buildKeys computes a rule's keys for the clients that hold a value of
+// its first field (only they can have a key), page by page, and writes
+// them. Quarantine is decided afterwards.
+func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rule) error {
+	acceptWidget, err := s.acceptsUnverifiedWidgetValues(ctx, project)
+	if err != nil {
+		return err
+	}
+	candidates, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
+		var ids []string
+		err := stream(ctx, tx, `MATCH (:Value {project: $project, field: $field})<-[:HAS]-(c:Client)
+			RETURN DISTINCT c.id AS id`, map[string]any{"project": project, "field": rule.Fields[0]},
+			func(rec *neo4j.Record) { ids = append(ids, str(rec, "id")) })
+		return ids, err
+	})
+	if err != nil {
+		return err
+	}
+	slices.Sort(candidates)
+	for len(candidates) > 0 {
+		page := candidates[:min(batchClients, len(candidates))]
+		candidates = candidates[len(page):]
+		rows, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]map[string]any, error) {
+			recs, err := collect(ctx, tx, `UNWIND $ids AS id
+				MATCH (c:Client {project: $project, id: id}) WHERE NOT coalesce(c.excluded, false)
+				RETURN c.id AS id,
+					[(c)-[h:HAS]->(v:Value) WHERE v.field IN $fields AND NOT v.blocked |
+						{field: v.field, value: v.value, verified: h.verified, source: h.source}] AS values`,
+				map[string]any{"project": project, "ids": page, "fields": rule.Fields})
+			var rows []map[string]any
+			for _, rec := range recs {
+				vals := identity.LinkingValues(valuesOf(rec), acceptWidget)
+				if keys, _ := identity.MatchKeys(rule, vals); len(keys) > 0 {
+					rows = append(rows, map[string]any{"id": str(rec, "id"), "keys": keys})
+				}
+			}
+			return rows, err
+		})
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			continue
+		}
+		if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
+			return noResult{}, exec(ctx, tx, `UNWIND $rows AS r
+				MATCH (c:Client {project: $project, id: r.id})
+				UNWIND r.keys AS key
+				MERGE (k:MatchKey {project: $project, rule: $rule, key: key})
+				ON CREATE SET k.quarantined = false, k.allowed = false
+				MERGE (c)-[:MATCHES]->(k)`,
+				map[string]any{"project": project, "rule": rule.ID, "rows": rows})
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recheckQuarantine quarantines the keys over the cap and frees those at or
+// under it (an admin raised the cap): all keys when the cap changed, else
+// those of the rebuilt rules.
+func (s *Store) recheckQuarantine(ctx context.Context, project string, all bool, rules []string) error {
+	return s.autocommit(ctx, `MATCH (p:Project {id: $project})
+		MATCH (k:MatchKey {project: $project}) WHERE $all OR k.rule IN $rules
+		CALL {
+			WITH p, k
+			WITH k, COUNT { (k)<-[:MATCHES]-() } > p.keyCap AND NOT k.allowed AS over
+			SET k.quarantinedAt = CASE WHEN over AND NOT k.quarantined THEN datetime() ELSE k.quarantinedAt END,
+				k.quarantined = over
+		} IN TRANSACTIONS OF 5000 ROWS`,
+		map[string]any{"project": project, "all": all, "rules": rules})
+}

@@ -1,0 +1,144 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/multicontact/multicontact/identity"
+)
+
+// writeOutcome writes what writeOps decided, and releases the event ids of
+// ops that a strict write never reached.
+func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project string,
+	upserts, adds, removes, conversations []map[string]any, unclaimed []string, now time.Time) error {
+	p := func(extra map[string]any) map[string]any {
+		extra["project"] = project
+		extra["now"] = now
+		return extra
+	}
+	if len(upserts) > 0 {
+		// A client believed new but created meanwhile by a concurrent
+		// transaction was checked against no state: run again, locking it.
+		rec, err := single(ctx, tx, `UNWIND $rows AS r
+			MERGE (c:Client {project: $project, id: r.id})
+			ON CREATE SET c.createdAt = r.createdAt, c.excluded = false, c.lastSeenAt = coalesce(r.lastSeenAt, $now), c.created = true
+			WITH c, r, r.new AND c.created IS NULL AS raced
+			REMOVE c.created
+			SET c.displayName = CASE WHEN r.name = '' THEN coalesce(c.displayName, '') ELSE r.name END,
+				c.lastSeenAt = CASE WHEN r.lastSeenAt IS NOT NULL AND r.lastSeenAt > c.lastSeenAt THEN r.lastSeenAt ELSE c.lastSeenAt END
+			MERGE (ch:Channel {project: $project, kind: r.kind, account: r.account})
+			MERGE (c)-[v:VIA]->(ch)
+			SET v.channelUserId = CASE WHEN r.channelUserId = '' THEN coalesce(v.channelUserId, '') ELSE r.channelUserId END
+			RETURN count(CASE WHEN raced THEN 1 END) AS raced`,
+			p(map[string]any{"rows": upserts}))
+		if err != nil {
+			return fmt.Errorf("write clients: %w", err)
+		}
+		if i64(rec, "raced") > 0 {
+			return errRace
+		}
+		// A channel user id given anew: under the channel's lock, no other
+		// client may hold it (one given concurrently makes this run again).
+		rec, err = single(ctx, tx, `UNWIND [r IN $rows WHERE r.checkUser] AS r
+			MATCH (c:Client {project: $project, id: r.id})-[:VIA]->(ch:Channel)
+			SET ch.locked = true REMOVE ch.locked
+			WITH c, ch, r
+			OPTIONAL MATCH (o:Client)-[:VIA {channelUserId: r.channelUserId}]->(ch) WHERE o <> c
+			RETURN count(o) AS raced`, p(map[string]any{"rows": upserts}))
+		if err != nil {
+			return fmt.Errorf("check channel users: %w", err)
+		}
+		if i64(rec, "raced") > 0 {
+			return errRace
+		}
+	}
+	if len(removes) > 0 {
+		if err := exec(ctx, tx, `UNWIND $rows AS r
+			MATCH (:Client {project: $project, id: r.client})-[h:HAS]->(:Value {project: $project, field: r.field, value: r.value})
+			DELETE h`, p(map[string]any{"rows": removes})); err != nil {
+			return fmt.Errorf("remove values: %w", err)
+		}
+	}
+	if len(adds) > 0 {
+		if err := exec(ctx, tx, `UNWIND $rows AS r
+			MATCH (c:Client {project: $project, id: r.client})
+			MERGE (v:Value {project: $project, field: r.field, value: r.value})
+			ON CREATE SET v.blocked = false
+			MERGE (c)-[h:HAS]->(v)
+			ON CREATE SET h.source = r.source, h.verified = r.verified, h.at = $now
+			ON MATCH SET h.source = CASE WHEN r.verified AND NOT h.verified THEN r.source
+					WHEN h.source = 'WIDGET' AND NOT h.verified AND r.source <> 'WIDGET' THEN r.source ELSE h.source END,
+				h.verified = h.verified OR r.verified`, p(map[string]any{"rows": adds})); err != nil {
+			return fmt.Errorf("add values: %w", err)
+		}
+	}
+	if len(conversations) > 0 {
+		// The MERGE waits for a concurrent creation of the same conversation;
+		// if that made it another client's, run again to refuse the op.
+		rec, err := single(ctx, tx, `UNWIND $rows AS r
+			MATCH (c:Client {project: $project, id: r.client})
+			MERGE (v:Conversation {project: $project, id: r.id})
+			ON CREATE SET v.client = r.client
+			WITH c, v, r, v.client <> r.client AS raced
+			CALL {
+				WITH c, v, r, raced
+				WITH c, v, r WHERE NOT raced
+				SET v.startedAt = r.startedAt, v.lastMessageAt = r.lastMessageAt, v.summary = r.summary,
+					c.lastSeenAt = CASE WHEN c.lastSeenAt IS NULL OR c.lastSeenAt < r.lastMessageAt THEN r.lastMessageAt ELSE c.lastSeenAt END
+				MERGE (c)-[:HAD]->(v)
+			}
+			RETURN count(CASE WHEN raced THEN 1 END) AS raced`, p(map[string]any{"rows": conversations}))
+		if err != nil {
+			return fmt.Errorf("record conversations: %w", err)
+		}
+		if i64(rec, "raced") > 0 {
+			return errRace
+		}
+	}
+	if len(unclaimed) > 0 {
+		if err := exec(ctx, tx, `UNWIND $ids AS id MATCH (a:AppliedEvent {project: $project, id: id}) DELETE a`,
+			p(map[string]any{"ids": unclaimed})); err != nil {
+			return fmt.Errorf("release event ids: %w", err)
+		}
+	}
+	return nil
+}
+
+func clientRow(in identity.ClientInput, now time.Time) map[string]any {
+	created := in.CreatedAt
+	if created.IsZero() {
+		created = now
+	}
+	var seen any
+	if !in.LastSeenAt.IsZero() {
+		seen = in.LastSeenAt.UTC()
+	}
+	return map[string]any{"id": in.ID, "kind": in.Channel.Kind, "account": in.Channel.Account,
+		"channelUserId": in.ChannelUserID, "name": in.DisplayName, "createdAt": created.UTC(), "lastSeenAt": seen}
+}
+
+func rowsOf(m map[[3]string]map[string]any) []map[string]any {
+	keys := make([][3]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return strings.Join(keys[i][:], "\x00") < strings.Join(keys[j][:], "\x00") })
+	out := make([]map[string]any, len(keys))
+	for i, k := range keys {
+		out[i] = m[k]
+	}
+	return out
+}
+
+func removeRows(m map[[3]string]bool) []map[string]any {
+	out := make([]map[string]any, 0, len(m))
+	for k := range m {
+		out = append(out, map[string]any{"client": k[0], "field": k[1], "value": k[2]})
+	}
+	return out
+}
