@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -33,6 +34,15 @@ type boltCounts struct {
 	RoundTrips int64
 	Requests   map[string]int64 // client messages by name (RUN, BEGIN, COMMIT, ...)
 	Waiting    time.Duration    // summed over connections: time with a request outstanding
+	// Statements are the time from each statement's RUN to the answer of
+	// its PULL, by the statement's first words; and of BEGIN and COMMIT.
+	Statements map[string]statementTime
+}
+
+// statementTime is how often a statement ran and its summed time.
+type statementTime struct {
+	N    int64
+	Time time.Duration
 }
 
 func (c boltCounts) clone() boltCounts {
@@ -40,6 +50,10 @@ func (c boltCounts) clone() boltCounts {
 	out.Requests = make(map[string]int64, len(c.Requests))
 	for k, v := range c.Requests {
 		out.Requests[k] = v
+	}
+	out.Statements = make(map[string]statementTime, len(c.Statements))
+	for k, v := range c.Statements {
+		out.Statements[k] = v
 	}
 	return out
 }
@@ -51,6 +65,16 @@ func (c boltCounts) Sub(before boltCounts) boltCounts {
 	out.Waiting -= before.Waiting
 	for k, v := range before.Requests {
 		out.Requests[k] -= v
+	}
+	for k, v := range before.Statements {
+		st := out.Statements[k]
+		st.N -= v.N
+		st.Time -= v.Time
+		if st.N == 0 {
+			delete(out.Statements, k)
+		} else {
+			out.Statements[k] = st
+		}
 	}
 	return out
 }
@@ -83,7 +107,7 @@ func newBoltProxy(uri string) (*boltProxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &boltProxy{ln: ln, target: target, conns: map[net.Conn]bool{}, counts: boltCounts{Requests: map[string]int64{}}}
+	p := &boltProxy{ln: ln, target: target, conns: map[net.Conn]bool{}, counts: boltCounts{Requests: map[string]int64{}, Statements: map[string]statementTime{}}}
 	p.wg.Add(1)
 	go p.serve()
 	return p, nil
@@ -151,6 +175,16 @@ type boltConn struct {
 	outstanding int
 	since       time.Time
 	manifest    bool // the server answered the handshake with a manifest
+	queue       []boltRequest
+	query       string    // the statement of the last RUN
+	ranAt       time.Time // when it was sent (or its last PULL answered)
+}
+
+// boltRequest is a request waiting for its answer, with what its time is
+// counted under ("" for none) and since when.
+type boltRequest struct {
+	label string
+	since time.Time
 }
 
 func (p *boltProxy) forward(client, server net.Conn) {
@@ -162,7 +196,8 @@ func (p *boltProxy) forward(client, server net.Conn) {
 		defer server.Close()
 		fr := &boltFramer{handshake: p.clientHandshake(&conn)}
 		pipe(server, client, func(b []byte, now time.Time) {
-			fr.feed(b, func(sig byte) {
+			fr.feed(b, func(msg []byte) {
+				sig := msg[1]
 				p.mu.Lock()
 				defer p.mu.Unlock()
 				name, ok := boltRequests[sig]
@@ -178,6 +213,16 @@ func (p *boltProxy) forward(client, server net.Conn) {
 					p.counts.RoundTrips++
 				}
 				conn.outstanding++
+				req := boltRequest{since: now}
+				switch name {
+				case "RUN":
+					conn.query, conn.ranAt = statementLabel(msg), now
+				case "PULL", "DISCARD":
+					req = boltRequest{label: conn.query, since: conn.ranAt}
+				case "BEGIN", "COMMIT", "ROLLBACK":
+					req.label = name
+				}
+				conn.queue = append(conn.queue, req)
 			})
 		})
 	}()
@@ -186,14 +231,23 @@ func (p *boltProxy) forward(client, server net.Conn) {
 		defer client.Close()
 		fr := &boltFramer{handshake: p.serverHandshake(&conn)}
 		pipe(client, server, func(b []byte, now time.Time) {
-			fr.feed(b, func(sig byte) {
-				if !boltSummary(sig) {
+			fr.feed(b, func(msg []byte) {
+				if !boltSummary(msg[1]) {
 					return
 				}
 				p.mu.Lock()
 				defer p.mu.Unlock()
 				if conn.outstanding == 0 {
 					return
+				}
+				req := conn.queue[0]
+				conn.queue = conn.queue[1:]
+				if req.label != "" {
+					st := p.counts.Statements[req.label]
+					st.N++
+					st.Time += now.Sub(req.since)
+					p.counts.Statements[req.label] = st
+					conn.ranAt = now // a further PULL of the same statement counts from here
 				}
 				if conn.outstanding--; conn.outstanding == 0 {
 					p.counts.Waiting += now.Sub(conn.since)
@@ -301,17 +355,23 @@ func pipe(dst, src net.Conn, see func([]byte, time.Time)) {
 
 // boltFramer follows Bolt's chunking: each chunk is a two-byte big-endian
 // length and that many bytes; a zero length ends a message (or, between
-// messages, is a keep-alive). It reports each message's signature, the
-// second byte of the message. The handshake comes first: a function that
+// messages, is a keep-alive). It reports each message's first bytes: a
+// structure marker, the message's signature, then its fields. The handshake comes first: a function that
 // takes its bytes one by one and returns false at the first that is not.
 type boltFramer struct {
 	handshake func(byte) bool
 	header    []byte // the chunk header read so far
 	left      int    // bytes of the current chunk still to pass
-	msgPos    int    // bytes of the current message seen
+	msg       []byte // the current message's first bytes (up to boltPrefix)
 }
 
-func (f *boltFramer) feed(b []byte, message func(sig byte)) {
+// boltPrefix is how much of a message the framer keeps: enough for the
+// first words of a RUN's statement.
+const boltPrefix = 200
+
+// feed passes b through the framing and calls message with the first bytes
+// of each message that ends in it (at least its marker and signature).
+func (f *boltFramer) feed(b []byte, message func(msg []byte)) {
 	for len(b) > 0 {
 		if f.handshake != nil {
 			if f.handshake(b[0]) {
@@ -329,19 +389,50 @@ func (f *boltFramer) feed(b []byte, message func(sig byte)) {
 			}
 			size := int(f.header[0])<<8 | int(f.header[1])
 			f.header = f.header[:0]
-			if size == 0 {
-				f.msgPos = 0 // end of a message, or a keep-alive
+			if size == 0 { // the end of a message, or a keep-alive
+				if len(f.msg) >= 2 {
+					message(f.msg)
+				}
+				f.msg = f.msg[:0]
 				continue
 			}
 			f.left = size
 			continue
 		}
 		n := min(f.left, len(b))
-		if f.msgPos <= 1 && f.msgPos+n > 1 {
-			message(b[1-f.msgPos])
+		if keep := boltPrefix - len(f.msg); keep > 0 {
+			f.msg = append(f.msg, b[:min(keep, n)]...)
 		}
-		f.msgPos += n
 		f.left -= n
 		b = b[n:]
 	}
+}
+
+// statementLabel is the first words of a RUN message's statement (its
+// first field, a PackStream string), whitespace collapsed.
+func statementLabel(msg []byte) string {
+	if len(msg) < 3 {
+		return "?"
+	}
+	b := msg[3:]
+	var n int
+	switch m := msg[2]; {
+	case m >= 0x80 && m <= 0x8F:
+		n = int(m & 0x0F)
+	case m == 0xD0 && len(b) >= 1:
+		n, b = int(b[0]), b[1:]
+	case m == 0xD1 && len(b) >= 2:
+		n, b = int(b[0])<<8|int(b[1]), b[2:]
+	case m == 0xD2 && len(b) >= 4:
+		n, b = int(b[0])<<24|int(b[1])<<16|int(b[2])<<8|int(b[3]), b[4:]
+	default:
+		return "?"
+	}
+	b = b[:min(len(b), n)]
+	words := strings.Fields(strings.ToValidUTF8(string(b), ""))
+	label := strings.Join(words, " ")
+	if len(label) > 90 {
+		label = strings.ToValidUTF8(label[:90], "") + "…"
+	}
+	return label
 }

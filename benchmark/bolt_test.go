@@ -11,7 +11,8 @@ import (
 
 // TestBoltProxyCountsATransaction passes a driver through the counting
 // proxy: one managed write transaction of two statements is one BEGIN,
-// two RUNs and one COMMIT, in at least two round trips, with time waited.
+// two RUNs and one COMMIT, in at least two round trips, with time waited,
+// and each statement's time is counted under its text.
 func TestBoltProxyCountsATransaction(t *testing.T) {
 	graphtest.Require(t)
 	cfg := graphtest.Config()
@@ -31,7 +32,7 @@ func TestBoltProxyCountsATransaction(t *testing.T) {
 		defer sess.Close(ctx)
 		if _, err := neo4j.ExecuteWrite(ctx, sess, func(tx neo4j.ManagedTransaction) (struct{}, error) {
 			for range 2 {
-				if err := run0(ctx, tx, "RETURN 1", nil); err != nil {
+				if err := run0(ctx, tx, "RETURN 1", map[string]any{"p": "a parameter"}); err != nil {
 					return struct{}{}, err
 				}
 			}
@@ -50,6 +51,11 @@ func TestBoltProxyCountsATransaction(t *testing.T) {
 	}{{"BEGIN", 1}, {"RUN", 2}, {"COMMIT", 1}, {"ROLLBACK", 0}} {
 		if got.Requests[m.name] != m.want {
 			t.Errorf("%s = %d, want %d (all: %v)", m.name, got.Requests[m.name], m.want, got.Requests)
+		}
+	}
+	for label, want := range map[string]int64{"RETURN 1": 2, "BEGIN": 1, "COMMIT": 1} {
+		if st := got.Statements[label]; st.N != want || st.Time <= 0 {
+			t.Errorf("statement %q: %d runs in %s, want %d in some time (all: %v)", label, st.N, st.Time, want, got.Statements)
 		}
 	}
 	if got.RoundTrips < 2 || got.Waiting <= 0 {

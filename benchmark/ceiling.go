@@ -277,10 +277,10 @@ func (r *run) profileCeiling(ctx context.Context, c *ceilingRun) error {
 	rnd := rand.New(rand.NewPCG(r.cfg.Seed, 7))
 	calls := r.profileCalls()
 	var err2 error
-	if r.ceil.readRT, err2 = r.profile(calls, func(int) error { return pc.read(ctx, rnd) }); err2 != nil {
+	if r.ceil.readRT, err2 = r.profile("Neo4j ceiling point read", calls, func(int) error { return pc.read(ctx, rnd) }); err2 != nil {
 		return err2
 	}
-	if r.ceil.writeRT, err2 = r.profile(calls, func(n int) error {
+	if r.ceil.writeRT, err2 = r.profile("Neo4j ceiling one-statement write", calls, func(n int) error {
 		return pc.write(ctx, func(tx neo4j.ManagedTransaction) error { return pc.touch(ctx, tx, rnd, n) })
 	}); err2 != nil {
 		return err2

@@ -1,10 +1,12 @@
 package benchmark
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -29,8 +31,8 @@ func (r *run) profileCalls() int { return max(20, min(200, r.cfg.Writes)) }
 
 // profile makes calls one at a time (after a few to warm up) while only
 // one client talks through the proxy, and divides what the proxy counted
-// by the number of calls.
-func (r *run) profile(calls int, fn func(n int) error) (perCall, error) {
+// by the number of calls. It logs the statements by their time per call.
+func (r *run) profile(name string, calls int, fn func(n int) error) (perCall, error) {
 	for n := range 5 {
 		if err := fn(-1 - n); err != nil {
 			return perCall{}, err
@@ -49,6 +51,19 @@ func (r *run) profile(calls int, fn func(n int) error) (perCall, error) {
 		return perCall{}, errors.New("the counting proxy saw no Bolt request")
 	}
 	k := float64(calls)
+	type stmt struct {
+		label string
+		statementTime
+	}
+	var stmts []stmt
+	for label, st := range d.Statements {
+		stmts = append(stmts, stmt{label, st})
+	}
+	slices.SortFunc(stmts, func(a, b stmt) int { return cmp.Compare(b.Time, a.Time) })
+	r.cfg.Log("per %s, one at a time (%d calls): statement, runs per call, time per call", name, calls)
+	for _, st := range stmts {
+		r.cfg.Log("    %5.2f  %8s  %s", float64(st.N)/k, (st.Time / time.Duration(calls)).Round(time.Microsecond), st.label)
+	}
 	return perCall{
 		roundTrips:   float64(d.RoundTrips) / k,
 		statements:   float64(d.Requests["RUN"]) / k,
@@ -103,7 +118,7 @@ func (r *run) profileService(ctx context.Context) error {
 		}},
 	}
 	for _, op := range ops {
-		p, err := r.profile(calls, op.fn)
+		p, err := r.profile(op.name, calls, op.fn)
 		if err != nil {
 			return fmt.Errorf("profile %s: %w", op.name, err)
 		}
