@@ -117,14 +117,20 @@ func NewServer(cfg ServerConfig) http.Handler {
 	if cfg.DepthLimit > 0 {
 		srv.Use(depthLimit(cfg.DepthLimit))
 	}
+	srv.Use(queriesOnlyOverGET{})
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		return errInternal
 	})
 	srv.SetErrorPresenter(presenter(log, cfg.OnInternalError))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "" { // a slot for the websocket that closableImplementation accepts
+		switch {
+		case r.Header.Get("Upgrade") != "": // a slot for the websocket that closableImplementation accepts
 			r = r.WithContext(context.WithValue(r.Context(), closableKey{}, &closableConn{}))
+		case r.Method == http.MethodGet:
+			refused := &getRefused{}
+			r = r.WithContext(context.WithValue(r.Context(), getRefusedKey{}, refused))
+			w = &getStatusWriter{ResponseWriter: w, refused: refused}
 		}
 		srv.ServeHTTP(w, r)
 	})
@@ -336,6 +342,53 @@ func introspects(set ast.SelectionSet, doc *ast.QueryDocument, guard int) bool {
 	}
 	return false
 }
+
+// queriesOnlyOverGET refuses a mutation or subscription sent with GET, with
+// BAD_USER_INPUT and reason GET_ALLOWS_ONLY_QUERIES and HTTP status 405,
+// before gqlgen's GET transport would refuse it without extensions.code.
+// NewServer marks GET requests (getRefusedKey); it runs after persisted
+// queries are looked up, so it sees the operation however it was sent.
+type queriesOnlyOverGET struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = queriesOnlyOverGET{}
+
+func (queriesOnlyOverGET) ExtensionName() string                   { return "QueriesOnlyOverGET" }
+func (queriesOnlyOverGET) Validate(graphql.ExecutableSchema) error { return nil }
+func (queriesOnlyOverGET) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	refused, ok := ctx.Value(getRefusedKey{}).(*getRefused)
+	if !ok || oc.Operation == nil || oc.Operation.Operation == ast.Query {
+		return nil
+	}
+	refused.Store(true)
+	return &gqlerror.Error{Message: fmt.Sprintf("a %s must be sent with POST (or, a subscription, over a websocket); GET allows only queries",
+		oc.Operation.Operation), Extensions: map[string]any{"code": "BAD_USER_INPUT", "reason": "GET_ALLOWS_ONLY_QUERIES"}}
+}
+
+type getRefusedKey struct{}
+
+// getRefused is set when queriesOnlyOverGET refused the request's operation.
+type getRefused struct{ atomic.Bool }
+
+// getStatusWriter answers 405 Method Not Allowed, instead of the 200 that
+// gqlgen gives an error of the caller's, when queriesOnlyOverGET refused
+// the operation.
+type getStatusWriter struct {
+	http.ResponseWriter
+	refused *getRefused
+}
+
+func (w *getStatusWriter) WriteHeader(code int) {
+	if code == http.StatusOK && w.refused.Load() {
+		w.Header().Set("Allow", "POST")
+		code = http.StatusMethodNotAllowed
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *getStatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // connState is per websocket connection, to bound its subscriptions.
 type connState struct{ subs atomic.Int32 }

@@ -85,7 +85,7 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 	fs.IntVar(&m.DepthLimit, "depth-limit", envInt(getenv, "MULTICONTACT_DEPTH_LIMIT", m.DepthLimit), "GraphQL depth limit (MULTICONTACT_DEPTH_LIMIT)")
 	fs.Int64Var(&m.MaxBodyBytes, "max-body-bytes", int64(envInt(getenv, "MULTICONTACT_MAX_BODY_BYTES", int(m.MaxBodyBytes))), "request body limit (MULTICONTACT_MAX_BODY_BYTES)")
 	fs.IntVar(&m.MaxSubscriptions, "max-subscriptions", envInt(getenv, "MULTICONTACT_MAX_SUBSCRIPTIONS", m.MaxSubscriptions), "subscriptions per websocket (MULTICONTACT_MAX_SUBSCRIPTIONS)")
-	fs.DurationVar(&m.KeepAlive, "keep-alive", m.KeepAlive, "websocket keep-alive interval")
+	fs.DurationVar(&m.KeepAlive, "keep-alive", envDuration(getenv, "MULTICONTACT_KEEP_ALIVE", m.KeepAlive), "websocket keep-alive interval (MULTICONTACT_KEEP_ALIVE)")
 	fs.DurationVar(&m.EventPoll, "event-poll", envDuration(getenv, "MULTICONTACT_EVENT_POLL", m.EventPoll),
 		"how often subscribed projects' event logs are read for other replicas' commits (MULTICONTACT_EVENT_POLL)")
 	fs.StringVar(&m.SecretKeys.File, "secret-key-file", getenv("MULTICONTACT_SECRET_KEY_FILE"),
