@@ -10,33 +10,38 @@ import (
 )
 
 // UpsertClient creates a client or updates its display name, channel user id
-// and last activity, and adds the given identifiers. Any invalid input
-// refuses the whole call and changes nothing.
-func (s *Store) UpsertClient(ctx context.Context, project string, in identity.ClientInput) (identity.Client, error) {
-	if _, err := s.writeOne(ctx, project, Op{Kind: OpUpsertClient, Client: in}); err != nil {
-		return identity.Client{}, err
+// and last activity, and adds the given identifiers. An invalid client (its
+// id, its channel) refuses the whole call and changes nothing; an invalid
+// identifier is refused alone: the client is written with the others, and
+// the refused ones come back as typed errors.
+func (s *Store) UpsertClient(ctx context.Context, project string, in identity.ClientInput) (identity.Client, []error, error) {
+	_, refused, err := s.writeOne(ctx, project, Op{Kind: OpUpsertClient, Client: in})
+	if err != nil {
+		return identity.Client{}, nil, err
 	}
-	return s.Client(ctx, project, in.ID)
+	c, err := s.Client(ctx, project, in.ID)
+	return c, refused, err
 }
 
 // SetAttribute normalizes raw as a value of field and gives it to the
 // client. It returns the normalized value; a value that does not normalize
 // is refused with a typed error and nothing changes.
 func (s *Store) SetAttribute(ctx context.Context, project, client string, in identity.AttributeInput) (string, error) {
-	return s.writeOne(ctx, project, Op{Kind: OpAddAttribute, ClientID: client, Attribute: in})
+	v, _, err := s.writeOne(ctx, project, Op{Kind: OpAddAttribute, ClientID: client, Attribute: in})
+	return v, err
 }
 
 // RemoveAttribute takes a value away from a client; the multi-contact splits
 // where nothing else links its parts.
 func (s *Store) RemoveAttribute(ctx context.Context, project, client, field, raw string) error {
-	_, err := s.writeOne(ctx, project, Op{Kind: OpRemoveAttribute, ClientID: client,
+	_, _, err := s.writeOne(ctx, project, Op{Kind: OpRemoveAttribute, ClientID: client,
 		Attribute: identity.AttributeInput{Field: field, Value: raw}})
 	return err
 }
 
 // writeOne applies one op incrementally, group-committed with the
 // project's other single writes (see group.go); its refusal is the error.
-func (s *Store) writeOne(ctx context.Context, project string, op Op) (string, error) {
+func (s *Store) writeOne(ctx context.Context, project string, op Op) (string, []error, error) {
 	return s.writeGrouped(ctx, project, op)
 }
 

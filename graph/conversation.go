@@ -27,7 +27,7 @@ func (s *Store) RecordConversation(ctx context.Context, project, client string, 
 		return Conversation{}, err
 	}
 	c.ClientID = client
-	if _, err := s.writeOne(ctx, project, Op{Kind: OpConversation, ClientID: client, Conversation: c}); err != nil {
+	if _, _, err := s.writeOne(ctx, project, Op{Kind: OpConversation, ClientID: client, Conversation: c}); err != nil {
 		return Conversation{}, err
 	}
 	return c, nil

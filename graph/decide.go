@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"maps"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -25,6 +26,7 @@ type clientState struct {
 // writes. A refused op changes nothing of that state.
 type decision struct {
 	ps      *projectState
+	strict  bool // an upsert with a bad value is refused whole
 	now     time.Time
 	state   map[string]*clientState
 	existed map[string]bool        // clients that existed before the batch
@@ -114,9 +116,14 @@ func (d *decision) upsert(op Op) error {
 		return identity.Errorf("channelUserId", identity.CodeConflict,
 			"channel user %q of %s/%s is client %q", in.ChannelUserID, in.Channel.Kind, in.Channel.Account, owner)
 	}
-	// Check the values before the client changes: a refused upsert changes nothing.
-	values, err := d.checkAdd(st, in.Attributes)
-	if err != nil {
+	// Check the values before the client changes: a refused upsert changes
+	// nothing. Outside a strict write, a bad value is refused alone and the
+	// client is written with the others.
+	attrs := in.Attributes
+	values, err := d.checkAdd(st, attrs)
+	if err != nil && !d.strict {
+		attrs, values = d.keepGood(st, op)
+	} else if err != nil {
 		return err
 	}
 	created := !st.exists
@@ -131,8 +138,30 @@ func (d *decision) upsert(op Op) error {
 		st.channelUserID = in.ChannelUserID
 	}
 	d.upserts = append(d.upserts, row)
-	d.add(id, in.Attributes, values)
+	d.add(id, attrs, values)
 	return nil
+}
+
+// keepGood checks an upsert's attributes one by one, in order, and returns
+// those that pass with their normalized values; each one refused is a
+// warning of the op's line.
+func (d *decision) keepGood(st *clientState, op Op) ([]identity.AttributeInput, []string) {
+	var attrs []identity.AttributeInput
+	var values []string
+	held := &clientState{values: maps.Clone(st.values), counts: maps.Clone(st.counts)}
+	for _, a := range op.Client.Attributes {
+		v, err := d.checkAdd(held, []identity.AttributeInput{a})
+		if err != nil {
+			d.res.Warnings = append(d.res.Warnings, LineError{Line: op.Line, EventID: op.EventID, Err: err, Applied: true})
+			continue
+		}
+		if fv := [2]string{a.Field, v[0]}; !held.values[fv] {
+			held.values[fv] = true
+			held.counts[a.Field]++
+		}
+		attrs, values = append(attrs, a), append(values, v[0])
+	}
+	return attrs, values
 }
 
 // addValues gives an existing client values; it returns the first

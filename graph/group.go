@@ -50,13 +50,15 @@ type groupWrite struct {
 
 	// Set before done is closed.
 	normalized string
-	refused    error // the op's own refusal
+	warnings   []error // values the op was applied without
+	refused    error   // the op's own refusal
 	err        error // the transaction failed
 }
 
 // writeGrouped applies op in the project's next group and returns its
-// normalized value, or its refusal as the error.
-func (s *Store) writeGrouped(ctx context.Context, project string, op Op) (string, error) {
+// normalized value and the values it was applied without, or its refusal
+// as the error.
+func (s *Store) writeGrouped(ctx context.Context, project string, op Op) (string, []error, error) {
 	w := &groupWrite{ctx: ctx, op: op, done: make(chan struct{})}
 	g := &s.groups
 	g.mu.Lock()
@@ -82,12 +84,12 @@ func (s *Store) writeGrouped(ctx context.Context, project string, op Op) (string
 		// Gone before its group was taken: it is dropped there, never
 		// applied. Taken already: it may still commit, like any write
 		// whose caller stopped waiting.
-		return "", ctx.Err()
+		return "", nil, ctx.Err()
 	}
 	if w.err != nil {
-		return "", w.err
+		return "", nil, w.err
 	}
-	return w.normalized, w.refused
+	return w.normalized, w.warnings, w.refused
 }
 
 // commitGroups commits the project's waiting writes, a group at a time,
@@ -185,6 +187,9 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 	}
 	for _, r := range res.Refused {
 		group[r.Line-1].refused = r.Err
+	}
+	for _, r := range res.Warnings {
+		group[r.Line-1].warnings = append(group[r.Line-1].warnings, r.Err)
 	}
 	return nil
 }

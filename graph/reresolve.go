@@ -12,10 +12,29 @@ import (
 	"github.com/multicontact/multicontact/identity"
 )
 
-// projectLocks serializes re-resolutions of one project within this process.
+// projectLocks serializes re-resolutions of one project within this
+// process, and counts those started in the background.
 type projectLocks struct {
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	mu      sync.Mutex
+	locks   map[string]*sync.Mutex
+	pending map[string]int // background re-resolutions started and not ended
+}
+
+func (l *projectLocks) background(project string, delta int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pending == nil {
+		l.pending = map[string]int{}
+	}
+	if l.pending[project] += delta; l.pending[project] == 0 {
+		delete(l.pending, project)
+	}
+}
+
+func (l *projectLocks) inBackground(project string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pending[project] > 0
 }
 
 func (l *projectLocks) get(project string) *sync.Mutex {

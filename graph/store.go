@@ -114,8 +114,10 @@ func (s *Store) Close(ctx context.Context) error {
 // store closes.
 func (s *Store) kick(project string) {
 	s.worker.Add(1)
+	s.batches.background(project, 1)
 	go func() {
 		defer s.worker.Done()
+		defer s.batches.background(project, -1)
 		for pause := time.Second; ; pause = min(2*pause, time.Minute) {
 			_, err := s.Reresolve(s.bg, project)
 			if err == nil || s.bg.Err() != nil {

@@ -76,6 +76,7 @@ func newFixture(t testing.TB, rules ...[]string) *fixture {
 	for i, fields := range rules {
 		f.addRule(fmt.Sprintf("rule %d", i), fields...)
 	}
+	s.WaitBackground(f.project) // what the test does next is its own
 	return f
 }
 
@@ -111,7 +112,7 @@ func (f *fixture) client(id, kind string, kv ...string) identity.Client {
 	for i := 0; i+1 < len(kv); i += 2 {
 		in.Attributes = append(in.Attributes, identity.AttributeInput{Field: kv[i], Value: kv[i+1], Source: identity.SourceOperator})
 	}
-	c, err := f.s.UpsertClient(f.ctx, f.project, in)
+	c, _, err := f.s.UpsertClient(f.ctx, f.project, in)
 	if err != nil {
 		f.t.Fatalf("upsert %s: %v", id, err)
 	}
@@ -506,25 +507,10 @@ func TestRefusedInputChangesNothing(t *testing.T) {
 			_, err := f.s.SetAttribute(f.ctx, f.project, "a", identity.AttributeInput{Field: "nope", Value: "x", Source: identity.SourceBot})
 			return err
 		}, identity.CodeUnknownField},
-		{"one bad attribute refuses the upsert", func() error {
-			_, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: "a", Channel: identity.Channel{Kind: "web", Account: "acme"},
-				DisplayName: "Changed", Attributes: []identity.AttributeInput{
-					{Field: "email", Value: "ok@example.com", Source: identity.SourceBot},
-					{Field: "email", Value: "Ann <ann@example.com>", Source: identity.SourceBot}}})
-			return err
-		}, identity.CodeInvalidEmail},
 		{"channel change", func() error {
-			_, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: "a", Channel: identity.Channel{Kind: "vk", Account: "acme"}, DisplayName: "Changed"})
+			_, _, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: "a", Channel: identity.Channel{Kind: "vk", Account: "acme"}, DisplayName: "Changed"})
 			return err
 		}, identity.CodeConflict},
-		{"too many values", func() error {
-			var attrs []identity.AttributeInput
-			for i := range 11 {
-				attrs = append(attrs, identity.AttributeInput{Field: "email", Value: fmt.Sprintf("u%d@example.com", i), Source: identity.SourceImport})
-			}
-			_, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: "a", Channel: identity.Channel{Kind: "web", Account: "acme"}, Attributes: attrs})
-			return err
-		}, identity.CodeTooManyValues},
 		{"rule with an unknown field", func() error {
 			_, err := f.s.AddRule(f.ctx, f.project, identity.Rule{Name: "x", Fields: []string{"fax"}, Enabled: true})
 			return err
@@ -617,5 +603,48 @@ func TestReplicasShareAReresolution(t *testing.T) {
 			want = [][]string{{"a", "b", "c"}}
 		}
 		f.wantGroups(want, "a", "b", "c")
+	}
+}
+
+// An upsert with a bad identifier writes the client with the good ones and
+// answers each refused identifier with its typed error.
+func TestAnUpsertKeepsItsGoodValuesAndRefusesTheBadOnes(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	attrs := []identity.AttributeInput{
+		{Field: "email", Value: "ok@example.com", Source: identity.SourceBot},
+		{Field: "email", Value: "Ann <ann@example.com>", Source: identity.SourceBot},
+		{Field: "phone", Value: "12345", Source: identity.SourceBot},
+	}
+	for i := range 10 {
+		attrs = append(attrs, identity.AttributeInput{Field: "email", Value: fmt.Sprintf("u%d@example.com", i), Source: identity.SourceImport})
+	}
+	c, refused, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: "a",
+		Channel: identity.Channel{Kind: "web", Account: "acme"}, DisplayName: "Anna", Attributes: attrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, e := range refused {
+		codes = append(codes, identity.ErrorCode(e))
+	}
+	want := []string{identity.CodeInvalidEmail, identity.CodeInvalidPhone, identity.CodeTooManyValues}
+	if fmt.Sprint(codes) != fmt.Sprint(want) {
+		t.Errorf("refused %v, want %v", codes, want)
+	}
+	var held []string
+	for _, a := range c.Attributes {
+		held = append(held, a.Value)
+	}
+	if c.DisplayName != "Anna" || len(held) != identity.DefaultValueCap || !slices.Contains(held, "ok@example.com") || slices.Contains(held, "u9@example.com") {
+		t.Errorf("client = %q with %v; want Anna with ok@ and u0..u8@ (the cap)", c.DisplayName, held)
+	}
+	// Through an import, strict keeps all or nothing.
+	res, err := f.s.Write(f.ctx, f.project, []graph.Op{{Kind: graph.OpUpsertClient, Line: 1, Client: identity.ClientInput{ID: "b",
+		Channel: identity.Channel{Kind: "web", Account: "acme"}, Attributes: attrs[:3]}}}, graph.WriteOptions{Resolve: true, Strict: true})
+	if err != nil || len(res.Refused) != 1 || res.Applied != 0 {
+		t.Errorf("strict write = %+v %v, want the line refused", res, err)
+	}
+	if _, err := f.s.Client(f.ctx, f.project, "b"); identity.ErrorCode(err) != identity.CodeNotFound {
+		t.Errorf("a strictly refused line wrote its client: %v", err)
 	}
 }

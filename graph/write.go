@@ -44,20 +44,26 @@ type WriteOptions struct {
 }
 
 // LineError is an op that was refused, and why; the others still apply.
+// With Applied, only one value of the op was refused: the op applied
+// without it.
 type LineError struct {
 	Line    int
 	EventID string
 	Err     error
+	Applied bool
 }
 
 // WriteResult says what a Write did.
 type WriteResult struct {
-	Applied    int         // ops that were applied (changed something or not)
-	Skipped    int         // ops whose event id was seen before (applied or refused)
-	Refused    []LineError // ops refused, in input order
-	Normalized []string    // per op, the normalized value of OpAddAttribute/OpRemoveAttribute
-	NewClients int         // clients created
-	Changed    int         // clients that existed and whose identifiers or channel changed
+	Applied int         // ops that were applied (changed something or not)
+	Skipped int         // ops whose event id was seen before (applied or refused)
+	Refused []LineError // ops refused, in input order
+	// Warnings are values refused inside ops that applied without them: an
+	// upsert writes its client with the good values (not under Strict).
+	Warnings   []LineError
+	Normalized []string // per op, the normalized value of OpAddAttribute/OpRemoveAttribute
+	NewClients int      // clients created
+	Changed    int      // clients that existed and whose identifiers or channel changed
 	Events     []identity.Event
 }
 
@@ -175,6 +181,7 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 		return writeResult{}, err
 	}
 	d := newDecision(ps, state, owners, users, fresh, now)
+	d.strict = strict
 	d.res.Normalized = make([]string, len(ops))
 	for i, op := range ops {
 		if strict && len(d.res.Refused) > 0 {

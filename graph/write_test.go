@@ -22,8 +22,8 @@ func importOps() []graph.Op {
 	}
 	return []graph.Op{
 		client(1, "a", "web", "phone", "8 916 123 45 67"),
-		client(2, "b", "telegram", "phone", "12345"),          // refused: invalid phone
-		attr(3, graph.OpAddAttribute, "b", "email", "b@x.ru"), // refused: b does not exist
+		client(2, "b", "telegram", "phone", "12345"),          // applied without its invalid phone
+		attr(3, graph.OpAddAttribute, "z", "email", "b@x.ru"), // refused: z does not exist
 		client(4, "b", "telegram", "email", "B@X.ru"),
 		attr(5, graph.OpAddAttribute, "b", "phone", "+79161234567"),
 		client(6, "c", "vk", "email", "b@x.ru"),
@@ -35,11 +35,12 @@ func importOps() []graph.Op {
 
 func checkImported(t *testing.T, f *fixture, res graph.WriteResult) {
 	t.Helper()
-	if res.Applied != 7 || len(res.Refused) != 2 || res.Refused[0].Line != 2 || res.Refused[1].Line != 3 {
+	if res.Applied != 8 || len(res.Refused) != 1 || res.Refused[0].Line != 3 || len(res.Warnings) != 1 || res.Warnings[0].Line != 2 {
 		t.Fatalf("result = %+v", res)
 	}
-	if identity.ErrorCode(res.Refused[0].Err) != identity.CodeInvalidPhone || identity.ErrorCode(res.Refused[1].Err) != identity.CodeNotFound {
-		t.Errorf("refusals = %v", res.Refused)
+	if identity.ErrorCode(res.Refused[0].Err) != identity.CodeNotFound || identity.ErrorCode(res.Warnings[0].Err) != identity.CodeInvalidPhone ||
+		!res.Warnings[0].Applied {
+		t.Errorf("refused %v, values refused %v", res.Refused, res.Warnings)
 	}
 	f.wantGroups([][]string{{"a", "b", "d"}, {"c"}}, "a", "b", "c", "d")
 }

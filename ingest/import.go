@@ -36,7 +36,8 @@ type Importer struct {
 	Workers int
 	// Progress, when set, is called after every batch.
 	Progress func(Progress)
-	// Refused, when set, is called for every refused line: in line order
+	// Refused, when set, is called for every refused line, and for every
+	// value refused in a line that applied without it (Applied): in line order
 	// with one worker, in line order per client with several.
 	Refused func(graph.LineError)
 }
@@ -44,6 +45,7 @@ type Importer struct {
 // Progress is where an import stands.
 type Progress struct {
 	Lines, Applied, Refused, Skipped int
+	RefusedValues                    int   // values refused in lines that applied without them
 	Bytes                            int64 // read so far
 	Elapsed                          time.Duration
 }
@@ -235,6 +237,12 @@ func (t *tally) add(res graph.WriteResult, strict bool) {
 	t.sum.Skipped += res.Skipped
 	for _, e := range res.Refused {
 		t.sum.Refused++
+		if t.im.Refused != nil {
+			t.im.Refused(e)
+		}
+	}
+	for _, e := range res.Warnings {
+		t.sum.RefusedValues++
 		if t.im.Refused != nil {
 			t.im.Refused(e)
 		}

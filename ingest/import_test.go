@@ -269,3 +269,35 @@ func diffLines(a, b string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// One malformed value does not cost its client: the line applies without
+// it, the value is reported with its line number, and later lines about
+// the client apply. Strict keeps all or nothing.
+func TestABadValueIsRefusedAloneAndItsClientKept(t *testing.T) {
+	s := openStore(t)
+	data := `{"op":"client","id":"a","channel":{"kind":"web","account":"x"},"attributes":[{"field":"phone","value":"12345"},{"field":"email","value":"a@example.com"}]}
+{"op":"attribute","client":"a","field":"phone","value":"+79161234567"}
+`
+	var reported []graph.LineError
+	sum, err := (&ingest.Importer{Store: s, Refused: func(e graph.LineError) { reported = append(reported, e) }}).
+		Import(context.Background(), newProject(t, s), strings.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Applied != 2 || sum.Refused != 0 || sum.RefusedValues != 1 || len(reported) != 1 ||
+		reported[0].Line != 1 || !reported[0].Applied || identity.ErrorCode(reported[0].Err) != identity.CodeInvalidPhone {
+		t.Errorf("summary %+v, reported %+v; want both lines applied and the bad phone of line 1 reported", sum.Progress, reported)
+	}
+
+	strict := newProject(t, s)
+	sum, err = (&ingest.Importer{Store: s, Strict: true}).Import(context.Background(), strict, strings.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Stopped != 1 || sum.Applied != 0 {
+		t.Errorf("strict summary %+v, want stopped at line 1", sum)
+	}
+	if _, err := s.Client(context.Background(), strict, "a"); identity.ErrorCode(err) != identity.CodeNotFound {
+		t.Errorf("a strict import wrote the client of a refused line: %v", err)
+	}
+}

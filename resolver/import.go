@@ -16,15 +16,18 @@ type ImportLineResult struct {
 	Line    int         `json:"line"`
 	EventID string      `json:"eventId,omitempty"`
 	Error   *InputError `json:"error"`
+	// Applied says that only this value was refused: the line applied without it.
+	Applied bool `json:"applied,omitempty"`
 }
 
 // ImportSummary closes an HTTP import's response.
 type ImportSummary struct {
-	Lines   int  `json:"lines"`
-	Applied int  `json:"applied"`
-	Refused int  `json:"refused"`
-	Skipped int  `json:"skipped"`
-	Batch   bool `json:"batch"`
+	Lines         int  `json:"lines"`
+	Applied       int  `json:"applied"`
+	Refused       int  `json:"refused"`
+	RefusedValues int  `json:"refusedValues"` // values refused in lines that applied without them
+	Skipped       int  `json:"skipped"`
+	Batch         bool `json:"batch"`
 	// What the import did to the project's multi-contacts.
 	ClientsCreated      int            `json:"clientsCreated"`
 	ClientsChanged      int            `json:"clientsChanged"`
@@ -83,13 +86,13 @@ func ImportHandler(store *graph.Store, log *slog.Logger) http.Handler {
 			if !errors.As(e.Err, &ie) {
 				ie = identity.Errorf("line", "INTERNAL", "the line could not be applied")
 			}
-			_ = enc.Encode(ImportLineResult{Line: e.Line, EventID: e.EventID, Error: inputError(ie)})
+			_ = enc.Encode(ImportLineResult{Line: e.Line, EventID: e.EventID, Error: inputError(ie), Applied: e.Applied})
 			if flusher != nil {
 				flusher.Flush()
 			}
 		}
 		sum, err := im.Import(r.Context(), project, r.Body)
-		out := ImportSummary{Lines: sum.Lines, Applied: sum.Applied, Refused: sum.Refused, Skipped: sum.Skipped,
+		out := ImportSummary{Lines: sum.Lines, Applied: sum.Applied, Refused: sum.Refused, RefusedValues: sum.RefusedValues, Skipped: sum.Skipped,
 			Batch: sum.Bulk, Events: map[string]int{}, StoppedAt: sum.Stopped, DurationMS: sum.Duration.Milliseconds(),
 			ClientsCreated: sum.NewClients, ClientsChanged: sum.Changed,
 			MultiContactsBefore: sum.Before.MultiContacts, MultiContactsAfter: sum.After.MultiContacts,

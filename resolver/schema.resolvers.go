@@ -143,13 +143,14 @@ func (r *mutationResolver) UpsertClient(ctx context.Context, projectID string, i
 	if err := authorize(ctx, projectID, graph.RoleWrite); err != nil {
 		return nil, err
 	}
-	c, err := r.Store.UpsertClient(ctx, projectID, identity.ClientInput{ID: input.ID,
+	c, refused, err := r.Store.UpsertClient(ctx, projectID, identity.ClientInput{ID: input.ID,
 		Channel:       identity.Channel{Kind: input.Channel.Kind, Account: input.Channel.Account},
 		ChannelUserID: deref(input.ChannelUserID, ""), DisplayName: deref(input.DisplayName, ""),
 		Attributes: attributeInputs(input.Attributes)})
 	if err != nil {
 		return nil, err
 	}
+	warnRefused(ctx, refused)
 	return clientOf(projectID, c), nil
 }
 

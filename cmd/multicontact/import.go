@@ -80,7 +80,13 @@ func (m *ImportMain) Run(ctx context.Context) error {
 	}
 
 	im := &ingest.Importer{Store: store, Batch: m.Batch, Workers: m.Workers, Strict: m.Strict}
-	im.Refused = func(e graph.LineError) { fmt.Fprintf(m.stderr, "line %d: %v\n", e.Line, e.Err) }
+	im.Refused = func(e graph.LineError) {
+		if e.Applied {
+			fmt.Fprintf(m.stderr, "line %d: %v (the line applied without this value)\n", e.Line, e.Err)
+			return
+		}
+		fmt.Fprintf(m.stderr, "line %d: %v\n", e.Line, e.Err)
+	}
 	im.Progress = m.progress(size)
 	sum, err := im.Import(ctx, m.Project, in)
 	m.summary(sum)
@@ -140,7 +146,8 @@ func (m *ImportMain) summary(s ingest.Summary) {
 	if s.Bulk {
 		path = "batch"
 	}
-	fmt.Fprintf(m.stdout, "lines read\t%d\napplied\t%d\nrefused\t%d\nskipped (seen before)\t%d\n", s.Lines, s.Applied, s.Refused, s.Skipped)
+	fmt.Fprintf(m.stdout, "lines read\t%d\napplied\t%d\nrefused\t%d\nvalues refused in applied lines\t%d\nskipped (seen before)\t%d\n",
+		s.Lines, s.Applied, s.Refused, s.RefusedValues, s.Skipped)
 	fmt.Fprintf(m.stdout, "clients created\t%d\nclients changed\t%d\n", s.NewClients, s.Changed)
 	fmt.Fprintf(m.stdout, "multi-contacts\t%d before, %d after\n", s.Before.MultiContacts, s.After.MultiContacts)
 	fmt.Fprintf(m.stdout, "clients sharing a multi-contact\t%d before, %d after (%d joined)\nlargest multi-contact\t%d clients\n",
