@@ -1,5 +1,5 @@
 // Package broker feeds live subscribers from the projects' durable event
-// logs (DESIGN §6: the log is the backbone, replicas read it too).
+// logs (docs/architecture.md §7: the log is the backbone, replicas read it too).
 //
 // For every project with at least one subscriber a tailer reads the events
 // numbered after the last one it handed out, in sequence (commit) order,

@@ -8,7 +8,7 @@ import (
 	"github.com/multicontact/multicontact/identity"
 )
 
-// The protections of DESIGN §1. Each is reversible and resolves what it touches.
+// The protections that keep one shared value from gluing strangers together (README, "Protections"). Each is reversible and resolves what it touches.
 
 // LinkClients links two clients by hand, whatever their values say.
 func (s *Store) LinkClients(ctx context.Context, project, a, b string) error {

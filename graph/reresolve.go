@@ -50,7 +50,7 @@ func (l *projectLocks) get(project string) *sync.Mutex {
 }
 
 // Reresolve brings a RUNNING project back to IDLE after rules or caps
-// changed (DESIGN §3, batch): it rebuilds the match keys of changed rules,
+// changed (docs/architecture.md §6): it rebuilds the match keys of changed rules,
 // re-checks quarantines, recomputes every component with one union-find in
 // Go, writes the ids that changed, resolves again the clients written to
 // meanwhile, and sets the state IDLE once nothing changed under it. Writes
