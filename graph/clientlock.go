@@ -46,7 +46,7 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 		MATCH (c:Client {project: $project, id: id})
 		SET c.locked = true REMOVE c.locked
 		WITH c
-		RETURN c.id AS id, [(c)-[u:VIA]->(ch:Channel) | [ch.kind, ch.account, coalesce(u.channelUserId, '')]][0] AS channel,
+		RETURN c.id AS id, c.mc AS mc, [(c)-[u:VIA]->(ch:Channel) | [ch.kind, ch.account, coalesce(u.channelUserId, '')]][0] AS channel,
 			[(c)-[h:HAS]->(v:Value) | [v.field, v.value, h.source = 'WIDGET' AND NOT h.verified]] AS values`,
 		map[string]any{"project": project, "ids": ids})
 	if err != nil {
@@ -54,7 +54,7 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 	}
 	for _, rec := range recs {
 		st := state[str(rec, "id")]
-		st.exists = true
+		st.exists, st.mc = true, str(rec, "mc")
 		if ch := strs(rec, "channel"); len(ch) == 3 {
 			st.kind, st.account, st.channelUserID = ch[0], ch[1], ch[2]
 		}

@@ -13,6 +13,7 @@ import (
 // its lock, then changed by the ops decided before.
 type clientState struct {
 	exists        bool
+	mc            string // its multi-contact, read under its lock
 	kind, account string
 	channelUserID string
 	values        map[[2]string]bool // field, normalized value

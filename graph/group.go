@@ -52,7 +52,7 @@ type groupWrite struct {
 	normalized string
 	warnings   []error // values the op was applied without
 	refused    error   // the op's own refusal
-	err        error // the transaction failed
+	err        error   // the transaction failed
 }
 
 // writeGrouped applies op in the project's next group and returns its

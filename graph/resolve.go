@@ -19,6 +19,7 @@ type touched struct {
 	clients []string
 	seeds   []string
 	updated []string
+	locked  bool // the edit holds the clients' locks already
 }
 
 func (t *touched) empty() bool { return len(t.clients) == 0 && len(t.seeds) == 0 }
@@ -168,8 +169,10 @@ func (r *resolution) resolve(t touched, cause identity.Cause) ([]identity.Event,
 	aliases := map[string]bool{}
 	want := dedupe(t.seeds)
 	clients := slices.Clone(t.clients)
-	if err := lockClientNodes(r.ctx, r.tx, r.ps.ID, clients); err != nil {
-		return nil, err
+	if !t.locked {
+		if err := lockClientNodes(r.ctx, r.tx, r.ps.ID, clients); err != nil {
+			return nil, err
+		}
 	}
 	var members map[string]*member
 	for {

@@ -200,12 +200,16 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 		}
 		d.res.touched.clients = append(d.res.touched.clients, id)
 		d.res.touched.updated = append(d.res.touched.updated, id)
+		if st.mc != "" { // lock it at once, rather than after a first read
+			d.res.touched.seeds = append(d.res.touched.seeds, st.mc)
+		}
 		if d.existed[id] {
 			d.res.Changed++
 		} else {
 			d.res.NewClients++
 		}
 	}
+	d.res.touched.locked = true
 	return d.res, nil
 }
 
