@@ -43,7 +43,9 @@ func TestUpsertClientAnswersRefusedValuesAsWarnings(t *testing.T) {
 		t.Fatalf("answer = %s; want the client and one INVALID_PHONE warning on phone", raw)
 	}
 	var got struct {
-		Client struct{ Attributes []struct{ Field, Value string } }
+		Client struct {
+			Attributes []struct{ Field, Value string }
+		}
 	}
 	a.ok(p.read, `query($p: ID!) { client(projectId: $p, id: "tg-1") { attributes { field value } } }`, map[string]any{"p": p.id}, &got)
 	if len(got.Client.Attributes) != 1 || got.Client.Attributes[0].Value != "anna@example.com" {
