@@ -13,6 +13,9 @@ import (
 const (
 	// CodeInvalidPhone says a value is not a valid phone number.
 	CodeInvalidPhone = "INVALID_PHONE"
+	// CodeAmbiguousPhone says an answer holds two different phone numbers,
+	// so the person is asked for one.
+	CodeAmbiguousPhone = "AMBIGUOUS_PHONE"
 	// CodeInvalidEmail says a value is not one bare e-mail address.
 	CodeInvalidEmail = "INVALID_EMAIL"
 	// CodeTooLong says a value or a part of it exceeds its length limit.

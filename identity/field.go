@@ -222,9 +222,28 @@ func (c *Catalog) Normalize(field, raw string) (string, error) {
 		return "", Errorf(field, CodeUnknownField, "unknown field %q", field)
 	}
 	v, err := Normalize(f.Type, c.Region, raw)
+	return v, withField(err, field)
+}
+
+// NormalizeWithExtension is Normalize that also returns the extension of
+// a PHONE value ("12" of "+7 495 123-45-67 доб. 12"), which Normalize
+// drops: the value (E.164) is what is stored and matched, the extension is
+// for a store to keep beside it. For the other types extension is "".
+func (c *Catalog) NormalizeWithExtension(field, raw string) (value, extension string, err error) {
+	f, ok := c.fields[field]
+	if !ok || f.Type != TypePhone {
+		v, err := c.Normalize(field, raw)
+		return v, "", err
+	}
+	p, err := ParsePhone(c.Region, raw)
+	return p.Number, p.Extension, withField(err, field)
+}
+
+// withField sets the Field of the *Error in err's chain, if any, to field.
+func withField(err error, field string) error {
 	var e *Error
 	if errors.As(err, &e) {
 		e.Field = field
 	}
-	return v, err
+	return err
 }

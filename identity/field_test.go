@@ -199,3 +199,36 @@ func TestCatalogNormalize(t *testing.T) {
 		}
 	}
 }
+
+func TestCatalogNormalizeWithExtension(t *testing.T) {
+	c, err := identity.NewCatalog("RU", []identity.Field{{Key: "workPhone", Label: "Work phone", Type: identity.TypePhone}})
+	if err != nil {
+		t.Fatalf("NewCatalog: %v", err)
+	}
+	cases := []struct {
+		field, raw string
+		want, ext  string
+		code       string
+	}{
+		{field: "phone", raw: "+7 (495) 123-45-67 доб. 12", want: "+74951234567", ext: "12"},
+		{field: "workPhone", raw: "рабочий 8 495 123 45 67, ext 305", want: "+74951234567", ext: "305"},
+		{field: "phone", raw: "8 916 123-45-67", want: "+79161234567"},
+		{field: "email", raw: "User@Example.COM", want: "user@example.com"},
+		{field: "phone", raw: "8 916 123-45-67 или 8 926 765-43-21", code: identity.CodeAmbiguousPhone},
+		{field: "fax", raw: "1", code: identity.CodeUnknownField},
+	}
+	for _, tc := range cases {
+		got, ext, err := c.NormalizeWithExtension(tc.field, tc.raw)
+		if got != tc.want || ext != tc.ext || identity.ErrorCode(err) != tc.code {
+			t.Errorf("NormalizeWithExtension(%q, %q) = %q, %q, %v; want %q, %q, code %q", tc.field, tc.raw, got, ext, err, tc.want, tc.ext, tc.code)
+			continue
+		}
+		var e *identity.Error
+		if err != nil && (!asError(err, &e) || e.Field != tc.field) {
+			t.Errorf("NormalizeWithExtension(%q, %q) error = %v, want field %q", tc.field, tc.raw, err, tc.field)
+		}
+		if plain, err := c.Normalize(tc.field, tc.raw); plain != got || identity.ErrorCode(err) != tc.code {
+			t.Errorf("Normalize(%q, %q) = %q, %v; want the value of NormalizeWithExtension", tc.field, tc.raw, plain, err)
+		}
+	}
+}

@@ -1,16 +1,13 @@
 package identity
 
 import (
-	"net/mail"
-	"strconv"
-	"strings"
-	"unicode"
-	"unicode/utf8"
-
-	"github.com/nyaruka/phonenumbers"
 	"golang.org/x/net/idna"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
+	"net/mail"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // MaxValueLen bounds a normalized TEXT or ID value in bytes, so match keys
@@ -21,7 +18,6 @@ const MaxValueLen = 256
 // Limits of the other types, from RFC 5321 and common practice for phones.
 const (
 	maxRawLen        = 4 * MaxValueLen
-	maxPhoneRunes    = 64
 	maxEmailLocalLen = 64
 	maxEmailLen      = 254
 	maxDomainLen     = 253
@@ -84,78 +80,6 @@ func stable(raw string, core func(string) (string, error), unstable func() *Erro
 		}
 	}
 	return out, nil
-}
-
-// phonePunct holds the separators people write in phone numbers; anything
-// else that is not a digit or a space (letters, "ext.", "tel:", "#") makes
-// the number refused rather than guessed at.
-const phonePunct = "+＋-‐‑‒–—―−ー－()（）[]［］.．/／~⁓∼～"
-
-// NormalizePhone parses raw as a phone number of the default region (""
-// when the project has none: then only international numbers parse) and
-// returns it in E.164, so every spelling of one line compares equal.
-func NormalizePhone(region, raw string) (string, error) {
-	return stable(raw, func(raw string) (string, error) { return normalizePhone(region, raw) },
-		func() *Error { return invalidPhone(region) })
-}
-
-// normalizePhone is one pass of NormalizePhone.
-func normalizePhone(region, raw string) (string, error) {
-	s, err := precheck(raw, false)
-	if err != nil {
-		return "", err
-	}
-	if region != "" {
-		if err := ValidRegion(region); err != nil {
-			return "", Errorf("", CodeInvalidRegion, "unknown region %q; use a two-letter country code such as RU", region)
-		}
-	}
-	if utf8.RuneCountInString(s) > maxPhoneRunes {
-		return "", Errorf("", CodeTooLong, "the phone number is too long")
-	}
-	var digits strings.Builder
-	for _, r := range s {
-		switch {
-		case unicode.IsDigit(r):
-			if r >= '0' && r <= '9' {
-				digits.WriteRune(r)
-			}
-		case unicode.IsSpace(r) || strings.ContainsRune(phonePunct, r):
-		default:
-			return "", invalidPhone(region)
-		}
-	}
-	n, err := phonenumbers.Parse(s, region)
-	if err != nil || !phonenumbers.IsValidNumber(n) {
-		// A number written internationally without its "+", like
-		// 79161234567 in a RU project, when the region's rules did not
-		// already read it so.
-		d := digits.String()
-		cc := strconv.Itoa(phonenumbers.GetCountryCodeForRegion(region))
-		if region == "" || strings.HasPrefix(s, "+") || len(d) < 11 || !strings.HasPrefix(d, cc) {
-			return "", invalidPhone(region)
-		}
-		n, err = phonenumbers.Parse("+"+d, region)
-		if err != nil || !phonenumbers.IsValidNumber(n) {
-			return "", invalidPhone(region)
-		}
-	}
-	if n.GetExtension() != "" {
-		return "", Errorf("", CodeInvalidPhone, "please send the phone number without an extension")
-	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
-}
-
-// invalidPhone builds the refusal of a phone number, with an example of the
-// region so the person knows what to send instead.
-func invalidPhone(region string) *Error {
-	example := "+7 916 123-45-67"
-	if region != "" {
-		if n := phonenumbers.GetExampleNumberForType(region, phonenumbers.MOBILE); n != nil {
-			example = phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
-		}
-	}
-	return Errorf("", CodeInvalidPhone, "this does not look like a valid phone number; please send it with the country code, e.g. %s", example)
 }
 
 // NormalizeEmail checks that raw is one bare e-mail address and returns it
