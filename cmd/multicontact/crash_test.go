@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -259,4 +260,113 @@ func TestAKilledImportRunAgainEndsAsAnUninterruptedOne(t *testing.T) {
 			t.Errorf("project %s: the interrupted and re-run import differs from an uninterrupted one", p.id)
 		}
 	}
+}
+
+// post sends one GraphQL operation and decodes its data; a transport error
+// or a GraphQL error is the error (the caller cannot tell whether it applied).
+func post(url, key, query string, vars map[string]any, v any) error {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, url+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	var out gqlResponse
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return err
+	}
+	if len(out.Errors) > 0 {
+		return fmt.Errorf("%s", out.Errors[0].Message)
+	}
+	return json.Unmarshal(out.Data, v)
+}
+
+// Eight API writers on shared clients, and a large import, when the service
+// is killed: after a restart every acknowledged write is in the graph, and
+// the project the import left RUNNING reaches IDLE by itself, resolved.
+func TestAKilledServiceLosesNoAcknowledgedWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the service")
+	}
+	graphtest.Require(t)
+	store := graphtest.Store(t)
+	addr := freeAddr(t)
+	svc := startChild(t, addr)
+	a := &api{t: t, url: "http://" + addr}
+	p, imported := a.project(), a.project()
+	const clients = 16
+	for i := range clients {
+		a.client(p, fmt.Sprint("c", i), "web")
+	}
+	var data bytes.Buffer
+	if _, err := population.Write(&data, nil, population.Config{Clients: 3000, Seed: 5}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = importHTTP(a.url, imported.write, imported.id, &data) }()
+
+	var mu sync.Mutex
+	acked := map[string][]string{} // client -> e-mails acknowledged
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c, email := fmt.Sprint("c", (w+i)%clients), fmt.Sprintf("w%d-%d@example.com", w, i%40)
+				var out setResult
+				if err := post(a.url, p.write, setAttribute, map[string]any{"p": p.id, "c": c, "f": "email", "v": email}, &out); err != nil {
+					continue // not acknowledged: the service is gone, or it refused
+				}
+				if out.SetAttribute.Accepted {
+					mu.Lock()
+					acked[c] = append(acked[c], email)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(3 * time.Second)
+	svc.kill()
+	close(stop)
+	wg.Wait()
+	n := 0
+	for _, es := range acked {
+		n += len(es)
+	}
+	if n == 0 {
+		t.Fatal("no write was acknowledged before the kill")
+	}
+	startChild(t, addr)
+	d, err := store.DumpProject(context.Background(), p.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]map[string]bool{}
+	for _, c := range d.Clients {
+		held[c.ID] = map[string]bool{}
+		for _, v := range c.Values {
+			held[c.ID][v.Value] = true
+		}
+	}
+	for c, es := range acked {
+		for _, e := range es {
+			if !held[c][e] {
+				t.Errorf("acknowledged %s on %s is not in the graph after the restart", e, c)
+			}
+		}
+	}
+	a.waitIdle(p)
+	resolvedPartition(t, store, p.id)
+	a.waitIdle(imported) // left RUNNING by the kill, resumed by the restarted service
+	resolvedPartition(t, store, imported.id)
+	t.Logf("%d writes acknowledged before the kill, all found", n)
 }
