@@ -1,6 +1,9 @@
 package graph
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // WaitBackground waits until no background re-resolution of the project
 // is running in this store, so that a test can tell what its own calls did.
@@ -8,4 +11,22 @@ func (s *Store) WaitBackground(project string) {
 	for s.batches.inBackground(project) {
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// FailGroupsOnce makes the next n group transactions fail once each, just
+// before they commit, as a deadlock would; the store runs them again.
+// failed tells how many it failed so far.
+func FailGroupsOnce(n int) (failed func() int, restore func()) {
+	var mu sync.Mutex
+	done := 0
+	groupFault = func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if done < n {
+			done++
+			return errRace
+		}
+		return nil
+	}
+	return func() int { mu.Lock(); defer mu.Unlock(); return done }, func() { groupFault = nil }
 }

@@ -31,6 +31,10 @@ const maxGroup = 64
 // groupTimeout bounds one group's transaction, whoever is waiting for it.
 const groupTimeout = time.Minute
 
+// groupFault, set only by tests, can fail a group's transaction just before
+// it commits, to show that a transaction run again applies its ops once.
+var groupFault func() error
+
 // groups holds, per project, the writes waiting for the next transaction.
 type groups struct {
 	mu     sync.Mutex
@@ -176,6 +180,11 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 			return nil, err
 		}
 		attributeCauses(events, ops)
+		if groupFault != nil {
+			if err := groupFault(); err != nil {
+				return nil, err
+			}
+		}
 		return commitEvents(ctx, tx, ps.ID, events, t.clients, false, now)
 	})
 	if err != nil {
