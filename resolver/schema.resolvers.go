@@ -167,11 +167,13 @@ func (r *mutationResolver) SetAttribute(ctx context.Context, projectID string, c
 	if err != nil {
 		return nil, err
 	}
-	c, err := r.client(ctx, projectID, clientID)
-	if err != nil {
-		return nil, err
+	out := &SetAttributeResult{Accepted: true, Normalized: &normalized}
+	if selects(ctx, "client") { // a bot asks only whether it was accepted
+		if out.Client, err = r.client(ctx, projectID, clientID); err != nil {
+			return nil, err
+		}
 	}
-	return &SetAttributeResult{Accepted: true, Normalized: &normalized, Client: c}, nil
+	return out, nil
 }
 
 // RemoveAttribute is the resolver for the removeAttribute field.
