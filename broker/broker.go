@@ -113,6 +113,10 @@ type Subscription struct {
 	dropped atomic.Bool
 }
 
+// DefaultBuffer is how many events a subscriber may fall behind before it
+// is dropped: the service subscribes every client with it.
+const DefaultBuffer = 64
+
 // Subscribe starts receiving the events of project that are committed from
 // now on, buffering up to buf of them. It reads where the project's log
 // ends, so it fails when the log cannot be read (or the project does not

@@ -8,6 +8,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/multicontact/multicontact/broker"
 	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 )
@@ -17,7 +18,7 @@ const (
 	maxConversations = 200
 	maxLinkMembers   = 50
 	eventsPageSize   = 100
-	subscriberBuffer = 64
+	subscriberBuffer = broker.DefaultBuffer
 )
 
 // refusal returns the domain error of err when it refuses a value (any
