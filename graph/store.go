@@ -46,7 +46,9 @@ type Store struct {
 	now      func() time.Time
 	batches  projectLocks
 	groups   groups // single writes waiting for their project's next transaction
-	owner    string // this store's name in re-resolution leases
+	// bookmarks makes every session causally after this store's earlier commits.
+	bookmarks neo4j.BookmarkManager
+	owner     string // this store's name in re-resolution leases
 
 	// Background re-resolutions run under bg and are waited for at Close.
 	bg     context.Context
@@ -82,6 +84,7 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("neo4j driver: %w", err)
 	}
 	s := &Store{driver: driver, database: cfg.Database, log: slog.Default(), now: time.Now, owner: newID("store")}
+	s.bookmarks = neo4j.NewBookmarkManager(neo4j.BookmarkManagerConfig{})
 	s.bg, s.stop = context.WithCancel(context.Background())
 	for _, o := range opts {
 		o(s)
@@ -209,8 +212,11 @@ func (s *Store) applySchema(ctx context.Context) error {
 	return nil
 }
 
+// session opens a session that shares this store's bookmarks: on a cluster
+// (a neo4j:// URI), a read after a write through this process waits for
+// that write, so a caller reads its own writes.
 func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.SessionWithContext {
-	return s.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: s.database, AccessMode: mode})
+	return s.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: s.database, AccessMode: mode, BookmarkManager: s.bookmarks})
 }
 
 // noResult is the result of a transaction that returns nothing.
