@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,12 +19,12 @@ type BenchMain struct {
 	Out    string // the table is also written here
 
 	stdout, stderr io.Writer
+	usageOut       io.Writer // where -h prints the usage; nil is stderr
 }
 
 // ParseFlags reads `bench [--clients N] [--seed S] [--out FILE] ...`.
 func (m *BenchMain) ParseFlags(args []string, getenv func(string) string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(m.stderr)
+	fs := newFlagSet("bench", m.usageOut, m.stderr)
 	c := &m.Config
 	neo4jFlags(fs, &c.Neo4j, getenv)
 	fs.IntVar(&c.Clients, "clients", 100000, "clients to generate and import")

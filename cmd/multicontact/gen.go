@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -19,12 +18,12 @@ type GenMain struct {
 	TruthPath string // "" writes none
 
 	stdout, stderr io.Writer
+	usageOut       io.Writer // where -h prints the usage; nil is stderr
 }
 
 // ParseFlags reads `gen --clients N --seed S [--out FILE] [--truth FILE]`.
 func (m *GenMain) ParseFlags(args []string) error {
-	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
-	fs.SetOutput(m.stderr)
+	fs := newFlagSet("gen", m.usageOut, m.stderr)
 	fs.IntVar(&m.Config.Clients, "clients", 10000, "clients to generate")
 	fs.Uint64Var(&m.Config.Seed, "seed", 1, "seed: the same seed gives the same file")
 	fs.StringVar(&m.Out, "out", "-", "NDJSON output file, - for stdout")

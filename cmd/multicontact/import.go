@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -27,35 +29,74 @@ type ImportMain struct {
 	Batch   int
 	Workers int
 	Path    string // "-" is stdin
+	// Rules are the merge rules of a project that Create creates, each the
+	// keys of its fields: clients that share a value of every field of a
+	// rule merge.
+	Rules [][]string
 
 	stdout, stderr io.Writer
+	usageOut       io.Writer // where -h prints the usage; nil is stderr
 	log            *slog.Logger
 }
 
 // ParseFlags reads `import [flags] FILE|-`.
 func (m *ImportMain) ParseFlags(args []string, getenv func(string) string) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(m.stderr)
+	fs := newFlagSet("import", m.usageOut, m.stderr)
 	neo4jFlags(fs, &m.Neo4j, getenv)
 	fs.StringVar(&m.Project, "project", "", "project id (required)")
 	fs.BoolVar(&m.Create, "create-project", false, "create the project if it does not exist")
 	fs.StringVar(&m.Region, "region", "RU", "default phone region of a created project")
+	rules := fs.String("rules", "", "merge rules of a created project: the fields of one rule joined by ',', rules by ';'\n"+
+		"(-rules 'phone;email,externalId': one rule on phone, one on e-mail and external id together)")
 	fs.BoolVar(&m.Strict, "strict", false, "stop at the first bad line")
 	fs.IntVar(&m.Batch, "batch", ingest.DefaultBatch, "lines per transaction")
 	fs.IntVar(&m.Workers, "workers", ingest.DefaultWorkers, "concurrent transactions of a large import")
-	fs.Usage = func() {
-		fmt.Fprintln(m.stderr, "usage: multicontact import -project P [flags] FILE|-")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if m.Project == "" || fs.NArg() != 1 {
 		fs.Usage()
-		return flag.ErrHelp
+		return errors.New("import needs -project and one FILE (- for stdin)")
 	}
 	m.Path = fs.Arg(0)
+	var err error
+	if m.Rules, err = parseRules(*rules, m.Region); err != nil {
+		return err
+	}
+	if len(m.Rules) > 0 && !m.Create {
+		return errors.New("-rules sets the rules of a project that -create-project creates; " +
+			"an existing project's rules change with addRule in the API or in the console")
+	}
 	return checkNeo4j(&m.Neo4j, getenv)
+}
+
+// parseRules reads -rules: rules separated by ';', the fields of one rule
+// by ','. Each rule is checked against the fields of a new project.
+func parseRules(s, region string) ([][]string, error) {
+	catalog, err := identity.NewCatalog(region, nil)
+	if err != nil {
+		return nil, fmt.Errorf("-region: %w", err)
+	}
+	var rules [][]string
+	for _, part := range strings.Split(s, ";") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		var fields []string
+		for _, f := range strings.Split(part, ",") {
+			fields = append(fields, strings.TrimSpace(f))
+		}
+		if err := (identity.Rule{Name: ruleName(fields), Fields: fields}).Validate(catalog); err != nil {
+			return nil, fmt.Errorf("-rules %q: %w", part, err)
+		}
+		rules = append(rules, fields)
+	}
+	return rules, nil
+}
+
+// ruleName names a rule made by -rules after its fields: "email + externalId".
+func ruleName(fields []string) string {
+	return strings.Join(fields, " + ")
 }
 
 // Run imports the file and prints a summary.
@@ -70,12 +111,18 @@ func (m *ImportMain) Run(ctx context.Context) error {
 		return err
 	}
 	defer store.Close(context.Background())
+	created := false
 	if _, err := store.Project(ctx, m.Project); identity.ErrorCode(err) == identity.CodeNotFound && m.Create {
 		_, err = store.CreateProject(ctx, m.Project, m.Project, m.Region)
 		if err != nil {
 			return err
 		}
+		created = true
 	} else if err != nil {
+		return err
+	}
+	rules, err := m.setRules(ctx, store, created)
+	if err != nil {
 		return err
 	}
 
@@ -89,7 +136,7 @@ func (m *ImportMain) Run(ctx context.Context) error {
 	}
 	im.Progress = m.progress(size)
 	sum, err := im.Import(ctx, m.Project, in)
-	m.summary(sum)
+	m.summary(sum, rules)
 	if err != nil {
 		return err
 	}
@@ -97,6 +144,45 @@ func (m *ImportMain) Run(ctx context.Context) error {
 		return fmt.Errorf("stopped at line %d (--strict)", sum.Stopped)
 	}
 	return nil
+}
+
+// setRules adds m.Rules to a project just created, and waits for the
+// project to be resolved again, so that the import merges by them. For a
+// project that existed, each of m.Rules must be a rule it has: running the
+// same import command again is fine, changing a live project's rules
+// from an import is not. It returns the project's enabled rules.
+func (m *ImportMain) setRules(ctx context.Context, store *graph.Store, created bool) ([]identity.Rule, error) {
+	have, err := store.Rules(ctx, m.Project)
+	if err != nil {
+		return nil, err
+	}
+	for _, fields := range m.Rules {
+		want := identity.Rule{Name: ruleName(fields), Fields: fields, Enabled: true}.Canonical()
+		if slices.ContainsFunc(have, func(r identity.Rule) bool { return r.Enabled && slices.Equal(r.Fields, want.Fields) }) {
+			continue
+		}
+		if !created {
+			return nil, fmt.Errorf("project %s exists without the rule %s; -rules only sets the rules of a project that "+
+				"-create-project creates (an existing project's rules change with addRule in the API or in the console)", m.Project, want.Name)
+		}
+		r, err := store.AddRule(ctx, m.Project, want)
+		if err != nil {
+			return nil, err
+		}
+		have = append(have, r)
+	}
+	if created && len(m.Rules) > 0 {
+		if err := store.WaitResolved(ctx, m.Project); err != nil {
+			return nil, err
+		}
+	}
+	var enabled []identity.Rule
+	for _, r := range have {
+		if r.Enabled {
+			enabled = append(enabled, r)
+		}
+	}
+	return enabled, nil
 }
 
 func (m *ImportMain) open() (io.ReadCloser, int64, error) {
@@ -141,7 +227,12 @@ func (m *ImportMain) progress(size int64) func(ingest.Progress) {
 	}
 }
 
-func (m *ImportMain) summary(s ingest.Summary) {
+// noRules is the summary's rules line for a project without an enabled
+// rule, whose clients are imported but never merged.
+const noRules = "none: nothing will merge until the project has a rule " +
+	"(addRule in the API or the console; for a new project, import -create-project -rules 'phone;email')"
+
+func (m *ImportMain) summary(s ingest.Summary, rules []identity.Rule) {
 	path := "incremental"
 	if s.Bulk {
 		path = "batch"
@@ -154,4 +245,14 @@ func (m *ImportMain) summary(s ingest.Summary) {
 		s.Before.SharedClients, s.After.SharedClients, s.Joined(), s.After.Largest)
 	fmt.Fprintf(m.stdout, "events\t%d created, %d merged, %d split\nresolution\t%s\ntime\t%s\n",
 		s.Events[identity.EventCreated], s.Events[identity.EventMerged], s.Events[identity.EventSplit], path, s.Duration.Round(time.Millisecond))
+	names := noRules
+	if len(rules) > 0 {
+		var ns []string
+		for _, r := range rules {
+			ns = append(ns, r.Name)
+		}
+		slices.Sort(ns)
+		names = strings.Join(ns, "; ")
+	}
+	fmt.Fprintf(m.stdout, "rules\t%s\n", names)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -67,6 +68,9 @@ type ServeMain struct {
 	base     context.Context
 	stopBase context.CancelFunc
 	inflight sync.WaitGroup
+
+	// usageOut is where -h prints the usage; nil is os.Stderr.
+	usageOut io.Writer
 }
 
 // NewServeMain returns the command with its defaults.
@@ -77,7 +81,7 @@ func NewServeMain(log *slog.Logger) *ServeMain {
 
 // ParseFlags reads flags, with defaults from the environment (getenv).
 func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := newFlagSet("serve", m.usageOut, os.Stderr)
 	fs.StringVar(&m.Addr, "addr", envOr(getenv, "MULTICONTACT_ADDR", m.Addr), "listen address (MULTICONTACT_ADDR)")
 	neo4jFlags(fs, &m.Neo4j, getenv)
 	fs.BoolVar(&m.GraphiQL, "graphiql", envBool(getenv, "MULTICONTACT_GRAPHIQL", m.GraphiQL), "serve GraphiQL at / (MULTICONTACT_GRAPHIQL)")
