@@ -77,7 +77,17 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	driver, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""),
 		func(c *config.Config) {
-			c.MaxTransactionRetryTime = 60 * time.Second
+			// A transaction that keeps failing with transient errors (a
+			// deadlock, Neo4j away) is retried for 10 s, then fails, and
+			// callers hear UNAVAILABLE (see Unavailable). The driver sleeps
+			// about 2, 4, 8 s between runs, so background work that began
+			// while Neo4j was away (a group of writes, a subscription's
+			// read of the log) runs again within ~8 s of its return
+			// instead of sleeping on for up to half a minute.
+			c.MaxTransactionRetryTime = 10 * time.Second
+			// Work without a deadline of its own waits at most this for a
+			// connection (a free one in the pool, or a new one).
+			c.ConnectionAcquisitionTimeout = 10 * time.Second
 			c.MaxConnectionPoolSize = 64
 		})
 	if err != nil {

@@ -61,6 +61,10 @@ var (
 type Authenticator struct {
 	Store      *graph.Store
 	AdminToken string
+	// Timeout, if set, bounds a key's lookup in Neo4j, so that a caller
+	// (a websocket, an import, which have no request deadline) hears at
+	// once that the store is unavailable.
+	Timeout time.Duration
 
 	mu          sync.Mutex
 	cache       map[string]cachedKey // by the secret's hash
@@ -75,10 +79,13 @@ type liveConn struct {
 }
 
 // Close codes of the websockets (graphql-transport-ws): the key is missing
-// or unknown, or it may not (any more) subscribe.
+// or unknown, or it may not (any more) subscribe; or the key could not be
+// checked because Neo4j is unavailable (the websocket standard's 1013 Try
+// Again Later).
 const (
-	CloseUnauthorized = 4401
-	CloseForbidden    = 4403
+	CloseUnauthorized  = 4401
+	CloseForbidden     = 4403
+	CloseTryAgainLater = 1013
 )
 
 // KeyCacheTTL is how long a looked-up key is trusted without asking Neo4j.
@@ -185,6 +192,11 @@ func (a *Authenticator) lookup(ctx context.Context, secret string) (*Principal, 
 	}
 	gen := a.revocations
 	a.mu.Unlock()
+	if a.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.Timeout)
+		defer cancel()
+	}
 	k, err := a.Store.Authenticate(ctx, secret)
 	if err != nil {
 		return nil, err
@@ -241,11 +253,14 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		p, err := a.Authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
 			var ae *AuthError
-			if errors.As(err, &ae) {
+			switch {
+			case errors.As(err, &ae):
 				writeGraphQLError(w, http.StatusUnauthorized, ae.Code, ae.Message)
-				return
+			case graph.Unavailable(err):
+				writeUnavailable(w, err)
+			default:
+				writeGraphQLError(w, http.StatusServiceUnavailable, "INTERNAL", "authentication is unavailable")
 			}
-			writeGraphQLError(w, http.StatusServiceUnavailable, "INTERNAL", "authentication is unavailable")
 			return
 		}
 		if p != nil {

@@ -1,10 +1,12 @@
 package resolver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
@@ -41,6 +43,9 @@ type ImportSummary struct {
 	StoppedAt           int            `json:"stoppedAt,omitempty"`
 	DurationMS          int64          `json:"durationMs"`
 	Error               string         `json:"error,omitempty"`
+	// ErrorCode is UNAVAILABLE when the import stopped because Neo4j went
+	// away (run it again later), INTERNAL for anything else.
+	ErrorCode string `json:"errorCode,omitempty"`
 }
 
 // ImportPattern is the route of ImportHandler.
@@ -50,8 +55,10 @@ const ImportPattern = "POST /projects/{project}/import"
 // as the request body, streamed, for a key with the WRITE role in the
 // project (or the admin token). It answers NDJSON: one line per refused
 // input line, as it happens, then {"summary": ...}. ?strict=true stops at
-// the first bad line.
-func ImportHandler(store *graph.Store, log *slog.Logger) http.Handler {
+// the first bad line. Before it answers 200 it checks the project within
+// checkTimeout (0: the request's own deadline, if any), so that with Neo4j
+// away it answers 503 UNAVAILABLE with Retry-After at once.
+func ImportHandler(store *graph.Store, log *slog.Logger, checkTimeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		project := r.PathValue("project")
 		if err := authorize(r.Context(), project, graph.RoleWrite); err != nil {
@@ -62,13 +69,17 @@ func ImportHandler(store *graph.Store, log *slog.Logger) http.Handler {
 			writeGraphQLError(w, status, code, err.Error())
 			return
 		}
-		if _, err := store.Project(r.Context(), project); err != nil {
-			if identity.ErrorCode(err) == identity.CodeNotFound {
+		if err := checkProject(r.Context(), store, project, checkTimeout); err != nil {
+			switch {
+			case identity.ErrorCode(err) == identity.CodeNotFound:
 				writeGraphQLError(w, http.StatusNotFound, "NOT_FOUND", "project not found")
-				return
+			case graph.Unavailable(err):
+				log.Warn("import: store unavailable", "project", project, "err", err)
+				writeUnavailable(w, err)
+			default:
+				log.Error("import: read project", "project", project, "err", err)
+				writeGraphQLError(w, http.StatusServiceUnavailable, "INTERNAL", "the store is unavailable")
 			}
-			log.Error("import: read project", "project", project, "err", err)
-			writeGraphQLError(w, http.StatusServiceUnavailable, "INTERNAL", "the store is unavailable")
 			return
 		}
 		// Refused lines are answered while the body is still being read: on
@@ -103,8 +114,22 @@ func ImportHandler(store *graph.Store, log *slog.Logger) http.Handler {
 		}
 		if err != nil {
 			log.Error("import", "project", project, "line", sum.Lines, "err", err)
-			out.Error = "the import stopped early; run it again: lines already applied are skipped"
+			out.Error, out.ErrorCode = "the import stopped early; run it again: lines already applied are skipped", "INTERNAL"
+			if graph.Unavailable(err) {
+				out.ErrorCode = CodeUnavailable
+			}
 		}
 		_ = enc.Encode(map[string]ImportSummary{"summary": out})
 	})
+}
+
+// checkProject reads the project within timeout.
+func checkProject(ctx context.Context, store *graph.Store, project string, timeout time.Duration) error {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	_, err := store.Project(ctx, project)
+	return err
 }

@@ -42,6 +42,10 @@ type ServerConfig struct {
 	Introspection bool
 	// OnInternalError, if set, is called for every error hidden as INTERNAL.
 	OnInternalError func()
+	// OnUnavailable, if set, is called for every error answered UNAVAILABLE.
+	OnUnavailable func()
+	// Limiter, if set, admits every query and mutation (RATE_LIMITED beyond it).
+	Limiter *Limiter
 }
 
 // NewServer builds the GraphQL handler: POST, GET and websocket transports
@@ -71,6 +75,10 @@ func NewServer(cfg ServerConfig) http.Handler {
 						return closeWith(ctx, CloseForbidden, "Forbidden: the API key was revoked"), nil, err
 					case errors.As(err, &ae):
 						return closeWith(ctx, CloseUnauthorized, "Unauthorized: "+ae.Message), nil, err
+					}
+					if graph.Unavailable(err) { // 1013 Try Again Later: the client reconnects after a pause
+						log.WarnContext(ctx, "websocket authentication: store unavailable", "err", err)
+						return closeWith(ctx, CloseTryAgainLater, "Try again later: the database is unavailable"), nil, errors.New("authentication is unavailable")
 					}
 					log.ErrorContext(ctx, "websocket authentication", "err", err)
 					return closeWith(ctx, 1011, "authentication is unavailable"), nil, errors.New("authentication is unavailable")
@@ -105,6 +113,9 @@ func NewServer(cfg ServerConfig) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if cfg.Limiter != nil {
+		srv.Use(limitOperations{cfg.Limiter})
+	}
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
 	} else {
@@ -122,7 +133,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		return errInternal
 	})
-	srv.SetErrorPresenter(presenter(log, cfg.OnInternalError))
+	srv.SetErrorPresenter(presenter(log, cfg.OnInternalError, cfg.OnUnavailable))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Header.Get("Upgrade") != "": // a slot for the websocket that closableImplementation accepts
@@ -214,9 +225,10 @@ func (c *closableConn) SetReadDeadline(t time.Time) error {
 
 var errInternal = errors.New("internal error")
 
-// presenter maps errors to stable extensions.code values; anything that is
-// not a domain or auth error is logged and shown only as INTERNAL.
-func presenter(log *slog.Logger, onInternal func()) graphql.ErrorPresenterFunc {
+// presenter maps errors to stable extensions.code values: a store that
+// could not serve in time is UNAVAILABLE (retry later); anything else that
+// is not a domain or auth error is logged and shown only as INTERNAL.
+func presenter(log *slog.Logger, onInternal, onUnavailable func()) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		var gqlErr *gqlerror.Error
 		if errors.As(err, &gqlErr) && gqlErr.Err == nil {
@@ -242,6 +254,13 @@ func presenter(log *slog.Logger, onInternal func()) graphql.ErrorPresenterFunc {
 			} else {
 				out.Extensions = map[string]any{"code": "BAD_USER_INPUT", "reason": de.Code, "field": de.Field}
 			}
+		case graph.Unavailable(err):
+			log.WarnContext(ctx, "store unavailable", "err", err, "path", out.Path.String())
+			if onUnavailable != nil {
+				onUnavailable()
+			}
+			u := unavailableError(err)
+			out.Message, out.Extensions = u.Message, u.Extensions
 		default:
 			if !errors.Is(err, errInternal) {
 				log.ErrorContext(ctx, "internal error", "err", err, "path", out.Path.String())

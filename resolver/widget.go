@@ -238,6 +238,9 @@ func WidgetHandler(store *graph.Store, keys Keys, log *slog.Logger) http.Handler
 			writeWidgetRefusal(w, refusal)
 		case identity.ErrorCode(err) != "":
 			writeGraphQLError(w, http.StatusBadRequest, "BAD_USER_INPUT", err.Error())
+		case graph.Unavailable(err):
+			log.WarnContext(ctx, "widget: store unavailable", "err", err)
+			writeUnavailable(w, err)
 		case err != nil:
 			log.ErrorContext(ctx, "widget", "err", err)
 			writeGraphQLError(w, http.StatusInternalServerError, "INTERNAL", "internal error")

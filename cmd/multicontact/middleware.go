@@ -99,6 +99,25 @@ func requestLog(log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
+// withDeadline gives every request but streams (exempt) a deadline d
+// after it arrives, unless it has an earlier one, so that nothing it does
+// waits longer: a call that Neo4j cannot serve in time ends with
+// UNAVAILABLE. d <= 0 sets none.
+func withDeadline(d time.Duration, exempt func(*http.Request) bool, next http.Handler) http.Handler {
+	if d <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if exempt(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
 // limitBody refuses request bodies larger than n bytes.
 func limitBody(n int64, unlimited func(*http.Request) bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -55,6 +55,16 @@ type ServeMain struct {
 	// EventPoll is how often subscribers' projects' event logs are read for
 	// events that this process did not commit (another replica's).
 	EventPoll time.Duration
+	// RequestTimeout is the deadline of every request that is not a stream
+	// (websockets and imports run on), and bounds the key lookup and the
+	// project check of those: a call that Neo4j cannot serve in time is
+	// answered UNAVAILABLE instead of hanging.
+	RequestTimeout time.Duration
+	// MaxInFlight bounds the API calls in flight in the process,
+	// MaxInFlightPerProject those of one project (0: no bound); beyond them
+	// a call is refused with RATE_LIMITED (see resolver.Limiter).
+	MaxInFlight           int
+	MaxInFlightPerProject int
 
 	log     *slog.Logger
 	store   *graph.Store
@@ -76,7 +86,8 @@ type ServeMain struct {
 // NewServeMain returns the command with its defaults.
 func NewServeMain(log *slog.Logger) *ServeMain {
 	return &ServeMain{Addr: "127.0.0.1:8080", log: log, GraphiQL: true, ComplexityLimit: 1000, DepthLimit: 12,
-		MaxBodyBytes: 1 << 20, KeepAlive: 15 * time.Second, MaxSubscriptions: 20, EventPoll: broker.DefaultPoll}
+		MaxBodyBytes: 1 << 20, KeepAlive: 15 * time.Second, MaxSubscriptions: 20, EventPoll: broker.DefaultPoll,
+		RequestTimeout: 10 * time.Second, MaxInFlight: 256, MaxInFlightPerProject: 64}
 }
 
 // ParseFlags reads flags, with defaults from the environment (getenv).
@@ -94,6 +105,12 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 		"how often subscribed projects' event logs are read for other replicas' commits (MULTICONTACT_EVENT_POLL)")
 	fs.StringVar(&m.SecretKeys.File, "secret-key-file", getenv("MULTICONTACT_SECRET_KEY_FILE"),
 		"file of the keys that encrypt identity secrets, one base64 key a line, the first current (MULTICONTACT_SECRET_KEY_FILE)")
+	fs.DurationVar(&m.RequestTimeout, "request-timeout", envDuration(getenv, "MULTICONTACT_REQUEST_TIMEOUT", m.RequestTimeout),
+		"deadline of a request; one that Neo4j cannot serve in time answers UNAVAILABLE (MULTICONTACT_REQUEST_TIMEOUT)")
+	fs.IntVar(&m.MaxInFlight, "max-inflight", envInt(getenv, "MULTICONTACT_MAX_INFLIGHT", m.MaxInFlight),
+		"API calls in flight in this process before more are refused with RATE_LIMITED, 0 for no bound (MULTICONTACT_MAX_INFLIGHT)")
+	fs.IntVar(&m.MaxInFlightPerProject, "max-inflight-per-project", envInt(getenv, "MULTICONTACT_MAX_INFLIGHT_PER_PROJECT", m.MaxInFlightPerProject),
+		"API calls in flight for one project before more are refused with RATE_LIMITED, 0 for no bound (MULTICONTACT_MAX_INFLIGHT_PER_PROJECT)")
 	origins := fs.String("cors-origins", getenv("MULTICONTACT_CORS_ORIGINS"), "comma-separated browser origins allowed (MULTICONTACT_CORS_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -161,6 +178,10 @@ func envBool(getenv func(string) string, key string, def bool) bool {
 // letting it grow to twice the live heap.
 const defaultMemoryLimit = 256 << 20
 
+// readyTimeout bounds /readyz's query, so that a Neo4j gone away turns it
+// 503 in a few seconds, not after the driver's retries.
+const readyTimeout = 2 * time.Second
+
 // Run opens the store and starts serving; it returns once the listener is open.
 func (m *ServeMain) Run(ctx context.Context) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
@@ -197,7 +218,10 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	if m.AdminToken == "" {
 		m.log.Warn("MULTICONTACT_ADMIN_TOKEN is not set: nobody can create projects")
 	}
-	auth := &resolver.Authenticator{Store: store, AdminToken: m.AdminToken}
+	auth := &resolver.Authenticator{Store: store, AdminToken: m.AdminToken, Timeout: m.RequestTimeout}
+	limiter := &resolver.Limiter{Max: m.MaxInFlight, PerProject: m.MaxInFlightPerProject,
+		OnShed: func(scope, surface string) { m.metrics.shed.WithLabelValues(scope, surface).Inc() }}
+	m.metrics.watchInFlight(limiter)
 	api := resolver.NewServer(resolver.ServerConfig{
 		Resolver:        &resolver.Resolver{Store: store, Broker: m.broker, Auth: auth, Keys: keys, MaxSubscriptions: m.MaxSubscriptions},
 		Auth:            auth,
@@ -208,6 +232,8 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		OriginPatterns:  originPatterns(m.CORSOrigins),
 		Introspection:   m.GraphiQL,
 		OnInternalError: func() { m.metrics.internal.Inc() },
+		OnUnavailable:   func() { m.metrics.unavailable.Inc() },
+		Limiter:         limiter,
 	})
 
 	mux := http.NewServeMux()
@@ -215,7 +241,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := store.Ready(ctx); err != nil {
 			m.log.Warn("not ready", "err", err)
@@ -226,8 +252,10 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.metrics.registry, promhttp.HandlerOpts{}))
 	mux.Handle("/graphql", auth.Middleware(api))
-	mux.Handle("POST /widget/identify", auth.Middleware(resolver.WidgetHandler(store, keys, m.log)))
-	mux.Handle(resolver.ImportPattern, auth.Middleware(resolver.ImportHandler(store, m.log)))
+	mux.Handle("POST /widget/identify", auth.Middleware(limiter.Handler(resolver.SurfaceWidget, resolver.KeyProject,
+		resolver.WidgetHandler(store, keys, m.log))))
+	mux.Handle(resolver.ImportPattern, auth.Middleware(limiter.Handler(resolver.SurfaceImport, resolver.PathProject,
+		resolver.ImportHandler(store, m.log, m.RequestTimeout))))
 	// The operator and admin console (console/), a client of /graphql like any other.
 	consoleHandler := console.Handler("/console")
 	mux.Handle("GET /console", consoleHandler)
@@ -235,7 +263,8 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	if m.GraphiQL {
 		mux.Handle("GET /{$}", playground.Handler("Multicontact", "/graphql"))
 	}
-	handler := m.metrics.middleware(mux, requestLog(m.log, limitBody(m.MaxBodyBytes, isImport(mux), withCORS(m.CORSOrigins, mux))))
+	handler := m.metrics.middleware(mux, requestLog(m.log, withDeadline(m.RequestTimeout, isStream(mux),
+		limitBody(m.MaxBodyBytes, isImport(mux), withCORS(m.CORSOrigins, mux)))))
 
 	m.ln, err = net.Listen("tcp", m.Addr)
 	if err != nil {
@@ -262,6 +291,13 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// isStream reports whether r is a websocket or an import: streams that
+// run as long as they need, without the request deadline.
+func isStream(mux *http.ServeMux) func(*http.Request) bool {
+	imports := isImport(mux)
+	return func(r *http.Request) bool { return r.Header.Get("Upgrade") != "" || imports(r) }
 }
 
 // isImport reports whether mux routes r to the import, whose body is a
@@ -318,6 +354,10 @@ type metrics struct {
 	dropped  prometheus.Counter
 	internal prometheus.Counter
 	retries  *prometheus.CounterVec
+	// Overload and faults: calls refused by the in-flight limits, and
+	// answered UNAVAILABLE.
+	shed        *prometheus.CounterVec
+	unavailable prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -337,10 +377,27 @@ func newMetrics() *metrics {
 			Help: "Write transactions run again, by reason: deadlock, transient, race (a concurrent write deleted or changed what it had read), other."},
 			[]string{"reason"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.events, m.dropped, m.internal, m.retries,
+	m.shed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_shed_requests_total",
+		Help: "API calls refused with RATE_LIMITED, by the limit that refused them (scope: process or project) and surface (graphql, import, widget)."},
+		[]string{"scope", "surface"})
+	m.unavailable = prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_unavailable_total",
+		Help: "GraphQL errors answered UNAVAILABLE: Neo4j could not serve the call within its deadline."})
+	for _, scope := range []string{resolver.ScopeProcess, resolver.ScopeProject} {
+		for _, surface := range []string{resolver.SurfaceGraphQL, resolver.SurfaceImport, resolver.SurfaceWidget} {
+			m.shed.WithLabelValues(scope, surface) // every series shows, at 0 until it happens
+		}
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.events, m.dropped, m.internal, m.retries, m.shed, m.unavailable,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	for _, reason := range []string{graph.RetryDeadlock, graph.RetryTransient, graph.RetryRace, graph.RetryOther} {
 		m.retries.WithLabelValues(reason) // every reason shows, at 0 until it happens
 	}
 	return m
+}
+
+// watchInFlight exports the limiter's count of calls in flight.
+func (m *metrics) watchInFlight(l *resolver.Limiter) {
+	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "multicontact_inflight_requests",
+		Help: "API calls in flight (GraphQL queries and mutations, imports, widget calls), bounded by -max-inflight."},
+		func() float64 { return float64(l.InFlight()) }))
 }

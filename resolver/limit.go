@@ -1,0 +1,206 @@
+package resolver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// Limiter bounds the API calls in flight (GraphQL queries and mutations,
+// imports, widget calls), in the whole process and per project, and refuses
+// a call that would exceed either bound at once, with RATE_LIMITED, instead
+// of queueing it: under overload the calls admitted keep their latency, and
+// a refused call has done nothing. Subscriptions are not counted (they are
+// bounded per connection); their start is a read like any other.
+//
+// A nil *Limiter admits everything.
+type Limiter struct {
+	// Max bounds the calls in flight in the process, PerProject those that
+	// name one project; 0 is no bound.
+	Max, PerProject int
+	// OnShed, if set, is called for every refused call with the bound that
+	// refused it (ScopeProcess or ScopeProject) and the surface (SurfaceGraphQL,
+	// SurfaceImport, SurfaceWidget). It must be quick.
+	OnShed func(scope, surface string)
+
+	mu       sync.Mutex
+	inFlight int
+	projects map[string]int
+}
+
+// The bounds that refuse a call, and the surfaces that are bounded, as
+// OnShed names them (metric labels).
+const (
+	ScopeProcess = "process"
+	ScopeProject = "project"
+
+	SurfaceGraphQL = "graphql"
+	SurfaceImport  = "import"
+	SurfaceWidget  = "widget"
+)
+
+// InFlight is the number of calls admitted and not yet finished.
+func (l *Limiter) InFlight() int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.inFlight
+}
+
+// acquire admits a call that touches projects, or refuses it and returns
+// the scope that refused it. release must be called once the call is done.
+func (l *Limiter) acquire(surface string, projects []string) (release func(), refused string) {
+	if l == nil {
+		return func() {}, ""
+	}
+	slices.Sort(projects)
+	projects = slices.Compact(projects)
+	l.mu.Lock()
+	switch {
+	case l.Max > 0 && l.inFlight >= l.Max:
+		refused = ScopeProcess
+	case l.PerProject > 0:
+		for _, p := range projects {
+			if l.projects[p] >= l.PerProject {
+				refused = ScopeProject
+				break
+			}
+		}
+	}
+	if refused != "" {
+		l.mu.Unlock()
+		if l.OnShed != nil {
+			l.OnShed(refused, surface)
+		}
+		return nil, refused
+	}
+	l.inFlight++
+	if l.projects == nil {
+		l.projects = map[string]int{}
+	}
+	for _, p := range projects {
+		l.projects[p]++
+	}
+	l.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.inFlight--
+			for _, p := range projects {
+				if l.projects[p]--; l.projects[p] <= 0 {
+					delete(l.projects, p)
+				}
+			}
+		})
+	}, ""
+}
+
+// rateLimitedMessage says which bound refused a call.
+func rateLimitedMessage(scope string) string {
+	if scope == ScopeProject {
+		return fmt.Sprintf("too many calls in flight for this project; try again in %d s", rateLimitedRetryAfter)
+	}
+	return fmt.Sprintf("the service has too many calls in flight; try again in %d s", rateLimitedRetryAfter)
+}
+
+func rateLimitedExtensions(scope string) map[string]any {
+	return map[string]any{"code": CodeRateLimited, "scope": scope, "retryAfter": rateLimitedRetryAfter}
+}
+
+// Handler admits a plain HTTP call (the import, the widget path) before
+// next runs; project names the project the call acts on (it runs after
+// authentication, so the caller's key is known). A refused call is
+// answered 429 with Retry-After and RATE_LIMITED.
+func (l *Limiter) Handler(surface string, project func(*http.Request) string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var projects []string
+		if p := project(r); p != "" {
+			projects = []string{p}
+		}
+		release, refused := l.acquire(surface, projects)
+		if release == nil {
+			writeRetryable(w, http.StatusTooManyRequests, rateLimitedRetryAfter, rateLimitedExtensions(refused), rateLimitedMessage(refused))
+			return
+		}
+		defer release()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// PathProject is the project of a route with a {project} wildcard (the import).
+func PathProject(r *http.Request) string { return r.PathValue("project") }
+
+// KeyProject is the project of the caller's API key (the widget path).
+func KeyProject(r *http.Request) string {
+	if p := PrincipalFrom(r.Context()); p != nil {
+		return p.Project
+	}
+	return ""
+}
+
+// limitOperations admits each GraphQL query and mutation through the
+// Limiter once it is parsed, under the projects its root fields name
+// (projectId, or project's id), so a refused operation runs no resolver.
+type limitOperations struct{ l *Limiter }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.ResponseInterceptor
+} = limitOperations{}
+
+func (limitOperations) ExtensionName() string                   { return "Limiter" }
+func (limitOperations) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (x limitOperations) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if !graphql.HasOperationContext(ctx) {
+		return next(ctx)
+	}
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
+		return next(ctx) // called for every event of a subscription
+	}
+	release, refused := x.l.acquire(SurfaceGraphQL, operationProjects(oc.Operation.SelectionSet, oc, 0))
+	if release == nil {
+		return &graphql.Response{Errors: gqlerror.List{{Message: rateLimitedMessage(refused), Extensions: rateLimitedExtensions(refused)}}}
+	}
+	defer release()
+	return next(ctx)
+}
+
+// operationProjects lists the projects that the root fields of set name.
+func operationProjects(set ast.SelectionSet, oc *graphql.OperationContext, depth int) []string {
+	if depth > 8 {
+		return nil
+	}
+	var out []string
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			args := s.ArgumentMap(oc.Variables)
+			id, _ := args["projectId"].(string)
+			if id == "" && s.Name == "project" {
+				id, _ = args["id"].(string)
+			}
+			if id != "" {
+				out = append(out, id)
+			}
+		case *ast.InlineFragment:
+			out = append(out, operationProjects(s.SelectionSet, oc, depth+1)...)
+		case *ast.FragmentSpread:
+			if f := oc.Doc.Fragments.ForName(s.Name); f != nil {
+				out = append(out, operationProjects(f.SelectionSet, oc, depth+1)...)
+			}
+		}
+	}
+	return out
+}
