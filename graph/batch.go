@@ -269,7 +269,7 @@ func (s *Store) writeBatch(ctx context.Context, project string, groups [][][]str
 		if err := r.write(as, members, old); err != nil {
 			return nil, err
 		}
-		events := deriveEvents(project, as, members, old, nil, cause, r.now)
+		events := identity.DeriveEvents(project, as, members, old, nil, cause, r.now)
 		return commitEvents(ctx, tx, project, events, nil, false, r.now)
 	})
 	if err != nil {

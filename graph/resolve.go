@@ -238,7 +238,7 @@ func (r *resolution) resolve(t touched, cause identity.Cause) ([]identity.Event,
 	if err := r.write(assignments, byID, locked); err != nil {
 		return nil, err
 	}
-	return deriveEvents(r.ps.ID, assignments, byID, locked, t.updated, cause, r.now), nil
+	return identity.DeriveEvents(r.ps.ID, assignments, byID, locked, t.updated, cause, r.now), nil
 }
 
 // lock takes the write locks of the multi-contacts in ids, in sorted order,
