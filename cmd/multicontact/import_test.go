@@ -90,7 +90,7 @@ func TestImportOverHTTPReadsTheWholeStream(t *testing.T) {
 	for i := range lines {
 		phone := fmt.Sprintf("+7916%07d", i)
 		if i%10 == 0 {
-			phone = "12345" // refused, answered at once
+			phone = "12345" // refused alone (the client is written), answered at once
 		}
 		fmt.Fprintf(&b, `{"op":"client","id":"c%d","channel":{"kind":"web","account":"acme"},"attributes":[{"field":"phone","value":"%s"}]}`+"\n", i, phone)
 	}
@@ -99,7 +99,13 @@ func TestImportOverHTTPReadsTheWholeStream(t *testing.T) {
 		t.Fatalf("status %d", status)
 	}
 	sum, _ := out[len(out)-1]["summary"].(map[string]any)
-	if sum["lines"] != float64(lines) || sum["applied"] != float64(lines*9/10) || sum["refused"] != float64(lines/10) || len(out) != lines/10+1 {
+	if sum["lines"] != float64(lines) || sum["applied"] != float64(lines) || sum["refusedValues"] != float64(lines/10) || len(out) != lines/10+1 {
 		t.Errorf("summary = %v with %d response lines; want all %d lines read", sum, len(out), lines)
+	}
+	for _, l := range out[:len(out)-1] {
+		if l["applied"] != true || l["line"] == nil {
+			t.Errorf("answered %v, want a refused value of a line that applied", l)
+			break
+		}
 	}
 }
