@@ -529,11 +529,11 @@ func (r *run) upserts(ctx context.Context) error {
 	return nil
 }
 
-const clientLookup = `query($p: ID!, $c: ID!) { client(projectId: $p, id: $c) { multiContact { id size clients { id } } } }`
+const clientLookup = `query($p: ID!, $c: ID!) { client(projectId: $p, id: $c) { multiContact { id size clients { nodes { id } } } } }`
 
-const multiContactLookup = `query($p: ID!, $id: ID!) { multiContact(projectId: $p, id: $id) { id size clients { id channel { kind } lastSeenAt } } }`
+const multiContactLookup = `query($p: ID!, $id: ID!) { multiContact(projectId: $p, id: $id) { id size clients { nodes { id channel { kind } lastSeenAt } } } }`
 
-const findClients = `query($p: ID!, $v: String!) { findClients(projectId: $p, field: "phone", value: $v) { id multiContact { id } } }`
+const findClients = `query($p: ID!, $v: String!) { findClients(projectId: $p, field: "phone", value: $v) { nodes { id multiContact { id } } } }`
 
 // lookupSample is a multi-contact id and a phone that a client holds.
 type lookupSample struct{ mc, phone string }

@@ -38,7 +38,10 @@ func commitEvents(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 		rows[i] = map[string]any{"type": string(e.Type), "mc": e.MultiContactID,
 			"previous": nonNil(e.PreviousIDs), "new": nonNil(e.NewIDs), "clients": nonNil(e.ClientIDs),
 			"causeKind": string(e.Cause.Kind), "causeAction": e.Cause.Action, "causeField": e.Cause.Field,
-			"causeValue": e.Cause.Value, "causeRule": e.Cause.Rule, "at": e.At}
+			"causeValue": e.Cause.Value, "causeRule": e.Cause.Rule, "at": e.At, "forgotten": nil}
+		if f := e.Forgotten; f != nil {
+			rows[i]["forgotten"] = []int64{int64(f.Clients), int64(f.Values), int64(f.Conversations), int64(f.Links)}
+		}
 	}
 	// One round trip: number and store the events, then mark or unmark.
 	rec, err := single(ctx, tx, `MATCH (p:Project {id: $project})
@@ -50,7 +53,9 @@ func commitEvents(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 			WITH base + i + 1 AS seq, $rows[i] AS r
 			CREATE (:Event {project: $project, seq: seq, type: r.type, mc: r.mc, previous: r.previous,
 				new: r.new, clients: r.clients, causeKind: r.causeKind, causeAction: r.causeAction,
-				causeField: r.causeField, causeValue: r.causeValue, causeRule: r.causeRule, at: r.at})
+				causeField: r.causeField, causeValue: r.causeValue, causeRule: r.causeRule, at: r.at,
+				forgottenClients: r.forgotten[0], forgottenValues: r.forgotten[1],
+				forgottenConversations: r.forgotten[2], forgottenLinks: r.forgotten[3]})
 		}
 		CALL {
 			WITH p
@@ -138,14 +143,22 @@ func (s *Store) LastSeq(ctx context.Context, project string) (int64, error) {
 
 func readEvents(ctx context.Context, tx neo4j.ManagedTransaction, project string, from int64, first int) ([]identity.Event, error) {
 	recs, err := collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.seq > $from
-		RETURN e.seq AS seq, e.type AS type, e.mc AS mc, e.previous AS previous, e.new AS new,
-			e.clients AS clients, e.causeKind AS causeKind, e.causeAction AS causeAction,
-			e.causeField AS causeField, e.causeValue AS causeValue, e.causeRule AS causeRule, e.at AS at
-		ORDER BY e.seq LIMIT $first`,
+		RETURN `+eventColumns+` ORDER BY e.seq LIMIT $first`,
 		map[string]any{"project": project, "from": from, "first": first})
 	if err != nil {
 		return nil, err
 	}
+	return decodeEvents(project, recs), nil
+}
+
+// eventColumns are the columns of an event e that decodeEvents reads.
+const eventColumns = `e.seq AS seq, e.type AS type, e.mc AS mc, e.previous AS previous, e.new AS new,
+	e.clients AS clients, e.causeKind AS causeKind, e.causeAction AS causeAction,
+	e.causeField AS causeField, e.causeValue AS causeValue, e.causeRule AS causeRule, e.at AS at,
+	CASE WHEN e.forgottenClients IS NULL THEN null
+		ELSE [e.forgottenClients, e.forgottenValues, e.forgottenConversations, e.forgottenLinks] END AS forgotten`
+
+func decodeEvents(project string, recs []*neo4j.Record) []identity.Event {
 	out := make([]identity.Event, len(recs))
 	for i, rec := range recs {
 		out[i] = identity.Event{Seq: i64(rec, "seq"), Project: project, Type: identity.EventType(str(rec, "type")),
@@ -153,8 +166,13 @@ func readEvents(ctx context.Context, tx neo4j.ManagedTransaction, project string
 			ClientIDs: strs(rec, "clients"), At: when(rec, "at"),
 			Cause: identity.Cause{Kind: identity.CauseKind(str(rec, "causeKind")), Action: str(rec, "causeAction"),
 				Field: str(rec, "causeField"), Value: str(rec, "causeValue"), Rule: str(rec, "causeRule")}}
+		if n := list(rec, "forgotten"); len(n) == 4 {
+			count := func(v any) int { c, _ := v.(int64); return int(c) }
+			out[i].Forgotten = &identity.Forgotten{Clients: count(n[0]), Values: count(n[1]),
+				Conversations: count(n[2]), Links: count(n[3])}
+		}
 	}
-	return out, nil
+	return out
 }
 
 func projectExists(ctx context.Context, tx neo4j.ManagedTransaction, project string) error {

@@ -30,7 +30,8 @@ func (p *projectState) activeRules() []identity.Rule {
 
 const projectFields = `p.id AS id, p.name AS name, p.region AS region, p.keyCap AS keyCap,
 	p.valueCap AS valueCap, p.createdAt AS createdAt, p.resolution AS resolution, p.progress AS progress,
-	coalesce(p.acceptUnverifiedWidgetValues, false) AS acceptUnverifiedWidgetValues`
+	coalesce(p.acceptUnverifiedWidgetValues, false) AS acceptUnverifiedWidgetValues,
+	coalesce(p.locale, '` + identity.DefaultLocale + `') AS locale`
 
 func decodeProject(rec *neo4j.Record) identity.Project {
 	return identity.Project{
@@ -45,6 +46,7 @@ func decodeProject(rec *neo4j.Record) identity.Project {
 			Progress: f64(rec, "progress"),
 		},
 		AcceptUnverifiedWidgetValues: boolean(rec, "acceptUnverifiedWidgetValues"),
+		Locale:                       str(rec, "locale"),
 	}
 }
 
@@ -108,10 +110,11 @@ func (s *Store) CreateProject(ctx context.Context, id, name, region string) (ide
 		rec, err := single(ctx, tx, `MERGE (p:Project {id: $id})
 			ON CREATE SET p.name = $name, p.region = $region, p.keyCap = $keyCap, p.valueCap = $valueCap,
 				p.createdAt = $at, p.resolution = 'IDLE', p.progress = 1.0, p.seq = 0, p.created = true,
-				p.acceptUnverifiedWidgetValues = false
+				p.acceptUnverifiedWidgetValues = false, p.locale = $locale
 			WITH p, coalesce(p.created, false) AS created REMOVE p.created
 			RETURN created`,
-			map[string]any{"id": p.ID, "name": p.Name, "region": p.Region, "keyCap": p.KeyCap, "valueCap": p.ValueCap, "at": p.CreatedAt})
+			map[string]any{"id": p.ID, "name": p.Name, "region": p.Region, "keyCap": p.KeyCap, "valueCap": p.ValueCap, "at": p.CreatedAt,
+				"locale": p.Locale})
 		if err != nil {
 			return identity.Project{}, err
 		}
@@ -153,7 +156,7 @@ func (s *Store) UpdateProjectSettings(ctx context.Context, id string, set identi
 		rekey := p.AcceptUnverifiedWidgetValues != ps.AcceptUnverifiedWidgetValues
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
 			SET p.name = $name, p.region = $region, p.keyCap = $keyCap, p.valueCap = $valueCap,
-				p.acceptUnverifiedWidgetValues = $acceptWidget
+				p.acceptUnverifiedWidgetValues = $acceptWidget, p.locale = $locale
 			FOREACH (_ IN CASE WHEN $rerun THEN [1] ELSE [] END |
 				SET p.resolution = 'RUNNING', p.progress = 0.0, p.recheckKeys = true, p.generation = coalesce(p.generation, 0) + 1)
 			FOREACH (_ IN CASE WHEN $rekey AND NOT $rerun THEN [1] ELSE [] END |
@@ -167,7 +170,7 @@ func (s *Store) UpdateProjectSettings(ctx context.Context, id string, set identi
 			}
 			RETURN `+projectFields,
 			map[string]any{"id": id, "name": p.Name, "region": p.Region, "keyCap": p.KeyCap, "valueCap": p.ValueCap,
-				"acceptWidget": p.AcceptUnverifiedWidgetValues, "rerun": rerun, "rekey": rekey})
+				"acceptWidget": p.AcceptUnverifiedWidgetValues, "rerun": rerun, "rekey": rekey, "locale": p.Locale})
 		if err != nil {
 			return identity.Project{}, err
 		}

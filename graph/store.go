@@ -205,6 +205,9 @@ var schema = []string{
 	"CREATE INDEX matchkey_quarantined IF NOT EXISTS FOR (k:MatchKey) ON (k.project, k.quarantined)",
 	"CREATE INDEX value_field IF NOT EXISTS FOR (v:Value) ON (v.project, v.field)",
 	"CREATE INDEX value_blocked IF NOT EXISTS FOR (v:Value) ON (v.project, v.blocked)",
+	searchIndexSchema,
+	"CREATE INDEX event_mc IF NOT EXISTS FOR (e:Event) ON (e.project, e.mc)", // a multi-contact's history
+	"CREATE INDEX event_at IF NOT EXISTS FOR (e:Event) ON (e.project, e.at)", // the split that made one
 }
 
 func (s *Store) applySchema(ctx context.Context) error {

@@ -6,12 +6,16 @@ import "time"
 type EventType string
 
 // Event types. DELETED: the last member of a multi-contact was removed.
+// FORGOTTEN: the person was erased on request (GDPR, 152-FZ): every client
+// of the multi-contact with its values, conversations and links; the event
+// holds only ids and counts.
 const (
-	EventCreated EventType = "CREATED"
-	EventMerged  EventType = "MERGED"
-	EventSplit   EventType = "SPLIT"
-	EventUpdated EventType = "UPDATED"
-	EventDeleted EventType = "DELETED"
+	EventCreated   EventType = "CREATED"
+	EventMerged    EventType = "MERGED"
+	EventSplit     EventType = "SPLIT"
+	EventUpdated   EventType = "UPDATED"
+	EventDeleted   EventType = "DELETED"
+	EventForgotten EventType = "FORGOTTEN"
 )
 
 // CauseKind says what kind of change produced an event.
@@ -47,4 +51,15 @@ type Event struct {
 	ClientIDs []string
 	Cause     Cause
 	At        time.Time
+	// Forgotten counts, for FORGOTTEN, what was erased; nil otherwise.
+	Forgotten *Forgotten
+}
+
+// Forgotten counts what erasing a person removed, and holds nothing of
+// the person: the only record left of them besides ids.
+type Forgotten struct {
+	Clients       int // the clients, with their channel user ids and display names
+	Values        int // the identifiers they held (a value someone else holds stays, without them)
+	Conversations int // their conversations
+	Links         int // the manual links that touched them
 }

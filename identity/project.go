@@ -30,6 +30,10 @@ type Project struct {
 	// AcceptUnverifiedWidgetValues lets values that a website visitor typed
 	// into the widget, unproven by the business's server, link clients.
 	AcceptUnverifiedWidgetValues bool
+
+	// Locale is the language of the project's error messages ("ru" or
+	// "en", see Localize) when a request's Accept-Language names neither.
+	Locale string
 }
 
 // ResolutionState says whether every multi-contact reflects the current rules.
@@ -55,6 +59,7 @@ type Settings struct {
 	ValueCap *int
 
 	AcceptUnverifiedWidgetValues *bool
+	Locale                       *string
 }
 
 // NewProject validates a project's creation input and fills the defaults.
@@ -62,7 +67,7 @@ func NewProject(id, name, region string) (Project, error) {
 	if !projectIDPattern.MatchString(id) {
 		return Project{}, Errorf("id", CodeInvalidArgument, "a project id is 1 to 64 letters, digits, '-' or '_', starting with a letter or digit")
 	}
-	p := Project{ID: id, Name: id, KeyCap: DefaultKeyCap, ValueCap: DefaultValueCap}
+	p := Project{ID: id, Name: id, KeyCap: DefaultKeyCap, ValueCap: DefaultValueCap, Locale: DefaultLocale}
 	if region == "" {
 		region = "RU"
 	}
@@ -106,6 +111,13 @@ func (p *Project) Apply(s Settings) error {
 	}
 	if s.AcceptUnverifiedWidgetValues != nil {
 		next.AcceptUnverifiedWidgetValues = *s.AcceptUnverifiedWidgetValues
+	}
+	if s.Locale != nil {
+		l, err := ParseLocale(*s.Locale)
+		if err != nil {
+			return err
+		}
+		next.Locale = l
 	}
 	*p = next
 	return nil

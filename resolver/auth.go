@@ -273,10 +273,10 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 // rank orders the roles that include one another; WIDGET is apart.
 var rank = map[graph.Role]int{graph.RoleRead: 1, graph.RoleWrite: 2, graph.RoleAdmin: 3}
 
-// authorize checks that the caller may act with role need in project.
+// allowed checks that the caller may act with role need in project.
 // The admin token may do everything; a key only in its own project, with
 // a role at least need (WIDGET only where need is WIDGET).
-func authorize(ctx context.Context, project string, need graph.Role) error {
+func allowed(ctx context.Context, project string, need graph.Role) error {
 	p := PrincipalFrom(ctx)
 	if p == nil {
 		return errUnauthenticated

@@ -14,6 +14,8 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
+	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/identity"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -46,6 +48,17 @@ type ComplexityRoot struct {
 		ProjectID func(childComplexity int) int
 		Revoked   func(childComplexity int) int
 		Role      func(childComplexity int) int
+	}
+
+	ApiKeyConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ApiKeyEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	ApiKeySecret struct {
@@ -85,13 +98,24 @@ type ComplexityRoot struct {
 		Attributes    func(childComplexity int) int
 		Channel       func(childComplexity int) int
 		ChannelUserID func(childComplexity int) int
-		Conversations func(childComplexity int) int
+		Conversations func(childComplexity int, first *int, after *string) int
 		CreatedAt     func(childComplexity int) int
 		DisplayName   func(childComplexity int) int
 		Excluded      func(childComplexity int) int
 		ID            func(childComplexity int) int
 		LastSeenAt    func(childComplexity int) int
 		MultiContact  func(childComplexity int) int
+	}
+
+	ClientConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ClientEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	Conversation struct {
@@ -102,8 +126,20 @@ type ComplexityRoot struct {
 		Summary       func(childComplexity int) int
 	}
 
+	ConversationConnection struct {
+		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ConversationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	EventConnection struct {
 		Edges    func(childComplexity int) int
+		Nodes    func(childComplexity int) int
 		PageInfo func(childComplexity int) int
 	}
 
@@ -117,6 +153,13 @@ type ComplexityRoot struct {
 		Key     func(childComplexity int) int
 		Label   func(childComplexity int) int
 		Type    func(childComplexity int) int
+	}
+
+	ForgottenCounts struct {
+		Clients       func(childComplexity int) int
+		Conversations func(childComplexity int) int
+		Links         func(childComplexity int) int
+		Values        func(childComplexity int) int
 	}
 
 	InputError struct {
@@ -142,9 +185,10 @@ type ComplexityRoot struct {
 	MultiContact struct {
 		Aliases       func(childComplexity int) int
 		Channels      func(childComplexity int) int
-		Clients       func(childComplexity int) int
-		Conversations func(childComplexity int) int
+		Clients       func(childComplexity int, first *int, after *string) int
+		Conversations func(childComplexity int, first *int, after *string) int
 		CreatedAt     func(childComplexity int) int
+		History       func(childComplexity int, first *int, after *string) int
 		ID            func(childComplexity int) int
 		Links         func(childComplexity int) int
 		Size          func(childComplexity int) int
@@ -155,6 +199,7 @@ type ComplexityRoot struct {
 		Cause          func(childComplexity int) int
 		ClientIds      func(childComplexity int) int
 		Cursor         func(childComplexity int) int
+		Forgotten      func(childComplexity int) int
 		MultiContactID func(childComplexity int) int
 		NewIds         func(childComplexity int) int
 		PreviousIds    func(childComplexity int) int
@@ -165,10 +210,11 @@ type ComplexityRoot struct {
 		AddRule               func(childComplexity int, projectID string, input RuleInput) int
 		AllowKey              func(childComplexity int, projectID string, rule string, key string) int
 		BlockValue            func(childComplexity int, projectID string, field string, value string) int
-		CreateAPIKey          func(childComplexity int, projectID string, role Role) int
+		CreateAPIKey          func(childComplexity int, projectID string, role graph.Role) int
 		CreateProject         func(childComplexity int, input CreateProjectInput) int
 		DefineField           func(childComplexity int, projectID string, input FieldInput) int
 		ExcludeClient         func(childComplexity int, projectID string, clientID string) int
+		ForgetMultiContact    func(childComplexity int, projectID string, id string) int
 		IncludeClient         func(childComplexity int, projectID string, clientID string) int
 		LinkClients           func(childComplexity int, projectID string, a string, b string) int
 		RecordConversation    func(childComplexity int, projectID string, clientID string, input ConversationInput) int
@@ -177,7 +223,7 @@ type ComplexityRoot struct {
 		RemoveRule            func(childComplexity int, projectID string, ruleID string) int
 		RevokeAPIKey          func(childComplexity int, projectID string, id string) int
 		RotateIdentitySecret  func(childComplexity int, projectID string) int
-		SetAttribute          func(childComplexity int, projectID string, clientID string, field string, value string, source *Source, verified *bool) int
+		SetAttribute          func(childComplexity int, projectID string, clientID string, field string, value string, source *identity.Source, verified *bool) int
 		UnblockValue          func(childComplexity int, projectID string, field string, value string) int
 		UnlinkClients         func(childComplexity int, projectID string, a string, b string) int
 		UpdateProjectSettings func(childComplexity int, projectID string, input ProjectSettingsInput) int
@@ -207,6 +253,7 @@ type ComplexityRoot struct {
 		AcceptUnverifiedWidgetValues func(childComplexity int) int
 		DefaultRegion                func(childComplexity int) int
 		KeyCap                       func(childComplexity int) int
+		Locale                       func(childComplexity int) int
 		ValueCap                     func(childComplexity int) int
 	}
 
@@ -219,14 +266,15 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		APIKeys       func(childComplexity int, projectID string) int
+		APIKeys       func(childComplexity int, projectID string, first *int, after *string) int
 		Client        func(childComplexity int, projectID string, id string) int
 		Events        func(childComplexity int, projectID string, after *string, first *int) int
 		ExplainLink   func(childComplexity int, projectID string, a string, b string) int
-		FindClients   func(childComplexity int, projectID string, field string, value string) int
+		FindClients   func(childComplexity int, projectID string, field string, value string, first *int, after *string) int
 		MultiContact  func(childComplexity int, projectID string, id string) int
 		PreviewRules  func(childComplexity int, projectID string, rules []*RuleInput) int
 		Project       func(childComplexity int, id string) int
+		SearchClients func(childComplexity int, projectID string, query string, first *int, after *string) int
 		ValidateValue func(childComplexity int, projectID string, field string, value string) int
 	}
 
@@ -273,13 +321,16 @@ type ComplexityRoot struct {
 // region    ************************** generated!.gotpl **************************
 
 type ClientResolver interface {
-	Conversations(ctx context.Context, obj *Client) ([]*Conversation, error)
+	Conversations(ctx context.Context, obj *Client, first *int, after *string) (*ConversationConnection, error)
 	MultiContact(ctx context.Context, obj *Client) (*MultiContact, error)
 }
 type MultiContactResolver interface {
+	Clients(ctx context.Context, obj *MultiContact, first *int, after *string) (*ClientConnection, error)
+
 	Channels(ctx context.Context, obj *MultiContact) ([]*ChannelPresence, error)
-	Conversations(ctx context.Context, obj *MultiContact) ([]*Conversation, error)
+	Conversations(ctx context.Context, obj *MultiContact, first *int, after *string) (*ConversationConnection, error)
 	Links(ctx context.Context, obj *MultiContact) ([]*LinkStep, error)
+	History(ctx context.Context, obj *MultiContact, first *int, after *string) (*EventConnection, error)
 }
 type MutationResolver interface {
 	CreateProject(ctx context.Context, input CreateProjectInput) (*Project, error)
@@ -289,8 +340,9 @@ type MutationResolver interface {
 	UpdateRule(ctx context.Context, projectID string, ruleID string, input RuleInput) (*Rule, error)
 	RemoveRule(ctx context.Context, projectID string, ruleID string) (bool, error)
 	UpsertClient(ctx context.Context, projectID string, input ClientInput) (*Client, error)
-	SetAttribute(ctx context.Context, projectID string, clientID string, field string, value string, source *Source, verified *bool) (*SetAttributeResult, error)
+	SetAttribute(ctx context.Context, projectID string, clientID string, field string, value string, source *identity.Source, verified *bool) (*SetAttributeResult, error)
 	RemoveAttribute(ctx context.Context, projectID string, clientID string, field string, value string) (*Client, error)
+	ForgetMultiContact(ctx context.Context, projectID string, id string) (*MultiContactEvent, error)
 	RemoveClient(ctx context.Context, projectID string, clientID string) (bool, error)
 	LinkClients(ctx context.Context, projectID string, a string, b string) (*MultiContact, error)
 	UnlinkClients(ctx context.Context, projectID string, a string, b string) (bool, error)
@@ -300,7 +352,7 @@ type MutationResolver interface {
 	IncludeClient(ctx context.Context, projectID string, clientID string) (*Client, error)
 	AllowKey(ctx context.Context, projectID string, rule string, key string) (bool, error)
 	RecordConversation(ctx context.Context, projectID string, clientID string, input ConversationInput) (*Conversation, error)
-	CreateAPIKey(ctx context.Context, projectID string, role Role) (*APIKeySecret, error)
+	CreateAPIKey(ctx context.Context, projectID string, role graph.Role) (*APIKeySecret, error)
 	RevokeAPIKey(ctx context.Context, projectID string, id string) (bool, error)
 	RotateIdentitySecret(ctx context.Context, projectID string) (string, error)
 }
@@ -314,12 +366,13 @@ type QueryResolver interface {
 	Project(ctx context.Context, id string) (*Project, error)
 	Client(ctx context.Context, projectID string, id string) (*Client, error)
 	MultiContact(ctx context.Context, projectID string, id string) (*MultiContact, error)
-	FindClients(ctx context.Context, projectID string, field string, value string) ([]*Client, error)
+	FindClients(ctx context.Context, projectID string, field string, value string, first *int, after *string) (*ClientConnection, error)
+	SearchClients(ctx context.Context, projectID string, query string, first *int, after *string) (*ClientConnection, error)
 	ValidateValue(ctx context.Context, projectID string, field string, value string) (*ValidationResult, error)
 	ExplainLink(ctx context.Context, projectID string, a string, b string) ([]*LinkStep, error)
 	PreviewRules(ctx context.Context, projectID string, rules []*RuleInput) (*RulePreview, error)
 	Events(ctx context.Context, projectID string, after *string, first *int) (*EventConnection, error)
-	APIKeys(ctx context.Context, projectID string) ([]*APIKey, error)
+	APIKeys(ctx context.Context, projectID string, first *int, after *string) (*APIKeyConnection, error)
 }
 type SubscriptionResolver interface {
 	MultiContactChanged(ctx context.Context, projectID string, multiContactID *string, clientID *string) (<-chan *MultiContactEvent, error)
@@ -373,6 +426,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ApiKey.Role(childComplexity), true
+
+	case "ApiKeyConnection.edges":
+		if e.ComplexityRoot.ApiKeyConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyConnection.Edges(childComplexity), true
+	case "ApiKeyConnection.nodes":
+		if e.ComplexityRoot.ApiKeyConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyConnection.Nodes(childComplexity), true
+	case "ApiKeyConnection.pageInfo":
+		if e.ComplexityRoot.ApiKeyConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyConnection.PageInfo(childComplexity), true
+
+	case "ApiKeyEdge.cursor":
+		if e.ComplexityRoot.ApiKeyEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyEdge.Cursor(childComplexity), true
+	case "ApiKeyEdge.node":
+		if e.ComplexityRoot.ApiKeyEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ApiKeyEdge.Node(childComplexity), true
 
 	case "ApiKeySecret.key":
 		if e.ComplexityRoot.ApiKeySecret.Key == nil {
@@ -510,7 +595,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Client.Conversations(childComplexity), true
+		args, err := ec.field_Client_conversations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Client.Conversations(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Client.createdAt":
 		if e.ComplexityRoot.Client.CreatedAt == nil {
 			break
@@ -548,6 +638,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Client.MultiContact(childComplexity), true
 
+	case "ClientConnection.edges":
+		if e.ComplexityRoot.ClientConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClientConnection.Edges(childComplexity), true
+	case "ClientConnection.nodes":
+		if e.ComplexityRoot.ClientConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClientConnection.Nodes(childComplexity), true
+	case "ClientConnection.pageInfo":
+		if e.ComplexityRoot.ClientConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClientConnection.PageInfo(childComplexity), true
+
+	case "ClientEdge.cursor":
+		if e.ComplexityRoot.ClientEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClientEdge.Cursor(childComplexity), true
+	case "ClientEdge.node":
+		if e.ComplexityRoot.ClientEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClientEdge.Node(childComplexity), true
+
 	case "Conversation.clientId":
 		if e.ComplexityRoot.Conversation.ClientID == nil {
 			break
@@ -579,12 +701,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Conversation.Summary(childComplexity), true
 
+	case "ConversationConnection.edges":
+		if e.ComplexityRoot.ConversationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationConnection.Edges(childComplexity), true
+	case "ConversationConnection.nodes":
+		if e.ComplexityRoot.ConversationConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationConnection.Nodes(childComplexity), true
+	case "ConversationConnection.pageInfo":
+		if e.ComplexityRoot.ConversationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationConnection.PageInfo(childComplexity), true
+
+	case "ConversationEdge.cursor":
+		if e.ComplexityRoot.ConversationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationEdge.Cursor(childComplexity), true
+	case "ConversationEdge.node":
+		if e.ComplexityRoot.ConversationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConversationEdge.Node(childComplexity), true
+
 	case "EventConnection.edges":
 		if e.ComplexityRoot.EventConnection.Edges == nil {
 			break
 		}
 
 		return e.ComplexityRoot.EventConnection.Edges(childComplexity), true
+	case "EventConnection.nodes":
+		if e.ComplexityRoot.EventConnection.Nodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EventConnection.Nodes(childComplexity), true
 	case "EventConnection.pageInfo":
 		if e.ComplexityRoot.EventConnection.PageInfo == nil {
 			break
@@ -629,6 +789,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Field.Type(childComplexity), true
+
+	case "ForgottenCounts.clients":
+		if e.ComplexityRoot.ForgottenCounts.Clients == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ForgottenCounts.Clients(childComplexity), true
+	case "ForgottenCounts.conversations":
+		if e.ComplexityRoot.ForgottenCounts.Conversations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ForgottenCounts.Conversations(childComplexity), true
+	case "ForgottenCounts.links":
+		if e.ComplexityRoot.ForgottenCounts.Links == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ForgottenCounts.Links(childComplexity), true
+	case "ForgottenCounts.values":
+		if e.ComplexityRoot.ForgottenCounts.Values == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ForgottenCounts.Values(childComplexity), true
 
 	case "InputError.code":
 		if e.ComplexityRoot.InputError.Code == nil {
@@ -716,19 +901,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.MultiContact.Clients(childComplexity), true
+		args, err := ec.field_MultiContact_clients_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.MultiContact.Clients(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "MultiContact.conversations":
 		if e.ComplexityRoot.MultiContact.Conversations == nil {
 			break
 		}
 
-		return e.ComplexityRoot.MultiContact.Conversations(childComplexity), true
+		args, err := ec.field_MultiContact_conversations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.MultiContact.Conversations(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "MultiContact.createdAt":
 		if e.ComplexityRoot.MultiContact.CreatedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.MultiContact.CreatedAt(childComplexity), true
+	case "MultiContact.history":
+		if e.ComplexityRoot.MultiContact.History == nil {
+			break
+		}
+
+		args, err := ec.field_MultiContact_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.MultiContact.History(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "MultiContact.id":
 		if e.ComplexityRoot.MultiContact.ID == nil {
 			break
@@ -772,6 +978,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MultiContactEvent.Cursor(childComplexity), true
+	case "MultiContactEvent.forgotten":
+		if e.ComplexityRoot.MultiContactEvent.Forgotten == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MultiContactEvent.Forgotten(childComplexity), true
 	case "MultiContactEvent.multiContactId":
 		if e.ComplexityRoot.MultiContactEvent.MultiContactID == nil {
 			break
@@ -840,7 +1052,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["projectId"].(string), args["role"].(Role)), true
+		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["projectId"].(string), args["role"].(graph.Role)), true
 	case "Mutation.createProject":
 		if e.ComplexityRoot.Mutation.CreateProject == nil {
 			break
@@ -874,6 +1086,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ExcludeClient(childComplexity, args["projectId"].(string), args["clientId"].(string)), true
+	case "Mutation.forgetMultiContact":
+		if e.ComplexityRoot.Mutation.ForgetMultiContact == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_forgetMultiContact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ForgetMultiContact(childComplexity, args["projectId"].(string), args["id"].(string)), true
 	case "Mutation.includeClient":
 		if e.ComplexityRoot.Mutation.IncludeClient == nil {
 			break
@@ -972,7 +1195,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.SetAttribute(childComplexity, args["projectId"].(string), args["clientId"].(string), args["field"].(string), args["value"].(string), args["source"].(*Source), args["verified"].(*bool)), true
+		return e.ComplexityRoot.Mutation.SetAttribute(childComplexity, args["projectId"].(string), args["clientId"].(string), args["field"].(string), args["value"].(string), args["source"].(*identity.Source), args["verified"].(*bool)), true
 	case "Mutation.unblockValue":
 		if e.ComplexityRoot.Mutation.UnblockValue == nil {
 			break
@@ -1121,6 +1344,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProjectSettings.KeyCap(childComplexity), true
+	case "ProjectSettings.locale":
+		if e.ComplexityRoot.ProjectSettings.Locale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProjectSettings.Locale(childComplexity), true
 	case "ProjectSettings.valueCap":
 		if e.ComplexityRoot.ProjectSettings.ValueCap == nil {
 			break
@@ -1169,7 +1398,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.APIKeys(childComplexity, args["projectId"].(string)), true
+		return e.ComplexityRoot.Query.APIKeys(childComplexity, args["projectId"].(string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.client":
 		if e.ComplexityRoot.Query.Client == nil {
 			break
@@ -1213,7 +1442,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.FindClients(childComplexity, args["projectId"].(string), args["field"].(string), args["value"].(string)), true
+		return e.ComplexityRoot.Query.FindClients(childComplexity, args["projectId"].(string), args["field"].(string), args["value"].(string), args["first"].(*int), args["after"].(*string)), true
 
 	case "Query.multiContact":
 		if e.ComplexityRoot.Query.MultiContact == nil {
@@ -1248,6 +1477,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Project(childComplexity, args["id"].(string)), true
+	case "Query.searchClients":
+		if e.ComplexityRoot.Query.SearchClients == nil {
+			break
+		}
+
+		args, err := ec.field_Query_searchClients_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SearchClients(childComplexity, args["projectId"].(string), args["query"].(string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.validateValue":
 		if e.ComplexityRoot.Query.ValidateValue == nil {
 			break
@@ -1501,7 +1741,10 @@ channel sees them) are joined into multi-contacts by each project's merge
 rules. Every operation names its project; an API key reaches only its own
 project. Errors carry a stable extensions.code: UNAUTHENTICATED, FORBIDDEN,
 NOT_FOUND, BAD_USER_INPUT (with extensions.field and extensions.reason) or
-INTERNAL.
+INTERNAL. Messages are in Russian or English: the request's Accept-Language
+when it names either, else the project's settings.locale (default ru); the
+codes never change with the language. Lists that can grow are pages
+(first/after, each with its maximum), as events is.
 """
 schema {
   query: Query
@@ -1570,6 +1813,8 @@ enum EventType {
   UPDATED
   "A multi-contact lost its last member."
   DELETED
+  "A person was erased on request (forgetMultiContact): the event holds only ids and counts."
+  FORGOTTEN
 }
 
 "What kind of change caused an event."
@@ -1605,7 +1850,7 @@ type Query {
     "The multi-contact's id, or an id it absorbed."
     id: ID!
   ): MultiContact
-  "The clients holding a value; the value is normalized first, so any spelling of a phone finds it."
+  "The clients holding a value, by id; the value is normalized first, so any spelling of a phone finds it (first: 1 to 500, default 100)."
   findClients(
     "The project's id."
     projectId: ID!
@@ -1613,7 +1858,27 @@ type Query {
     field: String!
     "The value as written; it is normalized first."
     value: String!
-  ): [Client!]!
+    "How many clients to return, 1 to 500 (default 100)."
+    first: Int
+    "The cursor of the last client already read; omitted: from the first."
+    after: String
+  ): ClientConnection!
+  """
+  Clients whose display name or identifiers resemble the query, best first:
+  a partial or mistyped name still finds the person (full-text, fuzzy), and
+  a phone or e-mail in any spelling finds its holders. Only the project's
+  clients. first: 1 to 100, default 20; at most the best 1000 are reachable.
+  """
+  searchClients(
+    "The project's id."
+    projectId: ID!
+    "Words to look for, 1 to 200 characters, e.g. a name, part of one, or a phone."
+    query: String!
+    "How many clients to return, 1 to 100 (default 20)."
+    first: Int
+    "The cursor of the last client already read; omitted: from the best match."
+    after: String
+  ): ClientConnection!
   "Normalizes a raw value of a field without storing anything: the chat bot's check."
   validateValue(
     "The project's id."
@@ -1648,11 +1913,15 @@ type Query {
     "How many events to return, 1 to 1000 (default 100)."
     first: Int
   ): EventConnection!
-  "The project's API keys (never their secrets)."
+  "The project's API keys (never their secrets), oldest first (first: 1 to 1000, default 100)."
   apiKeys(
     "The project's id."
     projectId: ID!
-  ): [ApiKey!]!
+    "How many keys to return, 1 to 1000 (default 100)."
+    first: Int
+    "The cursor of the last key already read; omitted: from the oldest."
+    after: String
+  ): ApiKeyConnection!
 }
 
 "The changes; each names its project and needs a WRITE or ADMIN key (createProject: the admin token)."
@@ -1736,6 +2005,20 @@ type Mutation {
     "The value as written; it is normalized first."
     value: String!
   ): Client!
+  """
+  Erases a person on request (GDPR, 152-FZ; ADMIN only): every client of the
+  multi-contact with its channel user id and display name, its identifiers
+  (a value nobody else holds is deleted), conversations, manual links and
+  match keys. Earlier events keep their ids (multi-contact and client ids,
+  which are not personal data by themselves) but lose any value they named.
+  What is left is the FORGOTTEN event it returns: ids and counts only.
+  """
+  forgetMultiContact(
+    "The project's id."
+    projectId: ID!
+    "The multi-contact's id, or an id it absorbed."
+    id: ID!
+  ): MultiContactEvent!
   "Removes a client with its values and links."
   removeClient(
     "The project's id."
@@ -1890,6 +2173,8 @@ type ProjectSettings {
   but link nobody, since anyone can type anyone's e-mail into a website).
   """
   acceptUnverifiedWidgetValues: Boolean!
+  "The language of error messages when a request's Accept-Language names neither: ru (default) or en."
+  locale: String!
 }
 
 "A project's background re-resolution; progress is between 0 and 1."
@@ -1966,8 +2251,13 @@ type Client {
   lastSeenAt: Time!
   "Whether the client is kept out of every multi-contact but its own."
   excluded: Boolean!
-  "This client's conversations, newest first."
-  conversations: [Conversation!]!
+  "This client's conversations, newest first (first: 1 to 200, default 50)."
+  conversations(
+    "How many conversations to return, 1 to 200 (default 50)."
+    first: Int
+    "The cursor of the last conversation already read; omitted: from the newest."
+    after: String
+  ): ConversationConnection!
   "The multi-contact the client belongs to."
   multiContact: MultiContact!
 }
@@ -2002,16 +2292,37 @@ type MultiContact {
   size: Int!
   "When it was created."
   createdAt: Time
-  "Its members."
-  clients: [Client!]!
+  "Its members, by id (first: 1 to 500, default 100)."
+  clients(
+    "How many members to return, 1 to 500 (default 100)."
+    first: Int
+    "The cursor of the last member already read; omitted: from the first."
+    after: String
+  ): ClientConnection!
   "Ids this multi-contact absorbed; they still resolve to it."
   aliases: [ID!]!
   "One entry per reachable channel, newest activity first: where the person is now."
   channels: [ChannelPresence!]!
-  "The conversations of all members, newest first."
-  conversations: [Conversation!]!
-  "The evidence edges that hold the members together."
+  "The conversations of all members, newest first (first: 1 to 200, default 50)."
+  conversations(
+    "How many conversations to return, 1 to 200 (default 50)."
+    first: Int
+    "The cursor of the last conversation already read; omitted: from the newest."
+    after: String
+  ): ConversationConnection!
+  "The evidence edges that hold the members together (among its first 50 members)."
   links: [LinkStep!]!
+  """
+  Its events in commit order: when and why it was created, merged, split or
+  changed, including those of the ids it absorbed and the split that made it
+  (first: 1 to 1000, default 100).
+  """
+  history(
+    "How many events to return, 1 to 1000 (default 100)."
+    first: Int
+    "The cursor of the last event already read; omitted: from the first."
+    after: String
+  ): EventConnection!
 }
 
 "A channel through which a multi-contact is reachable."
@@ -2118,6 +2429,20 @@ type MultiContactEvent {
   at: Time!
   "Where the event stands in the log, for events(after:)."
   cursor: String!
+  "FORGOTTEN: what was erased; null for every other type."
+  forgotten: ForgottenCounts
+}
+
+"What forgetMultiContact erased: counts only."
+type ForgottenCounts {
+  "The clients deleted."
+  clients: Int!
+  "The identifiers they held."
+  values: Int!
+  "Their conversations."
+  conversations: Int!
+  "The manual links that touched them."
+  links: Int!
 }
 
 "Why an event happened."
@@ -2136,8 +2461,10 @@ type Cause {
 
 "A page of events."
 type EventConnection {
-  "The events of the page."
+  "The events of the page, each with its cursor."
   edges: [EventEdge!]!
+  "The events of the page, without cursors."
+  nodes: [MultiContactEvent!]!
   "Where the page ends."
   pageInfo: PageInfo!
 }
@@ -2152,10 +2479,64 @@ type EventEdge {
 
 "Where a page ends."
 type PageInfo {
-  "The cursor of the page's last event, to pass as after."
+  "The cursor of the page's last item, to pass as after; null for an empty page."
   endCursor: String
-  "Whether more events follow."
+  "Whether more items follow."
   hasNextPage: Boolean!
+}
+
+"A page of clients."
+type ClientConnection {
+  "The clients of the page, each with its cursor."
+  edges: [ClientEdge!]!
+  "The clients of the page, without cursors."
+  nodes: [Client!]!
+  "Where the page ends."
+  pageInfo: PageInfo!
+}
+
+"One client with its cursor."
+type ClientEdge {
+  "The client's cursor."
+  cursor: String!
+  "The client."
+  node: Client!
+}
+
+"A page of conversations."
+type ConversationConnection {
+  "The conversations of the page, each with its cursor."
+  edges: [ConversationEdge!]!
+  "The conversations of the page, without cursors."
+  nodes: [Conversation!]!
+  "Where the page ends."
+  pageInfo: PageInfo!
+}
+
+"One conversation with its cursor."
+type ConversationEdge {
+  "The conversation's cursor."
+  cursor: String!
+  "The conversation."
+  node: Conversation!
+}
+
+"A page of API keys."
+type ApiKeyConnection {
+  "The keys of the page, each with its cursor."
+  edges: [ApiKeyEdge!]!
+  "The keys of the page, without cursors."
+  nodes: [ApiKey!]!
+  "Where the page ends."
+  pageInfo: PageInfo!
+}
+
+"One API key with its cursor."
+type ApiKeyEdge {
+  "The key's cursor."
+  cursor: String!
+  "The key."
+  node: ApiKey!
 }
 
 "An API key, without its secret."
@@ -2202,6 +2583,8 @@ input ProjectSettingsInput {
   valueCap: Int
   "Lets unverified widget values link clients: anyone on the website could then join anyone's multi-contact by typing their e-mail."
   acceptUnverifiedWidgetValues: Boolean
+  "The language of error messages when a request's Accept-Language names neither: ru or en."
+  locale: String
 }
 
 "A new custom field."
@@ -2293,6 +2676,28 @@ func (ec *executionContext) childFields_ApiKey(ctx context.Context, field graphq
 		return ec.fieldContext_ApiKey_revoked(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ApiKey", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiKeyConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ApiKeyConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ApiKeyConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ApiKeyConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiKeyConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ApiKeyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ApiKeyEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ApiKeyEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ApiKeyEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_ApiKeySecret(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2387,6 +2792,28 @@ func (ec *executionContext) childFields_Client(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Client", field.Name)
 }
 
+func (ec *executionContext) childFields_ClientConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ClientConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ClientConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ClientConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClientConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ClientEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ClientEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ClientEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClientEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_Conversation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2403,10 +2830,34 @@ func (ec *executionContext) childFields_Conversation(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type Conversation", field.Name)
 }
 
+func (ec *executionContext) childFields_ConversationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ConversationConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_ConversationConnection_nodes(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ConversationConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConversationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ConversationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_ConversationEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_ConversationEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConversationEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_EventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "edges":
 		return ec.fieldContext_EventConnection_edges(ctx, field)
+	case "nodes":
+		return ec.fieldContext_EventConnection_nodes(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_EventConnection_pageInfo(ctx, field)
 	}
@@ -2435,6 +2886,20 @@ func (ec *executionContext) childFields_Field(ctx context.Context, field graphql
 		return ec.fieldContext_Field_builtIn(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Field", field.Name)
+}
+
+func (ec *executionContext) childFields_ForgottenCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "clients":
+		return ec.fieldContext_ForgottenCounts_clients(ctx, field)
+	case "values":
+		return ec.fieldContext_ForgottenCounts_values(ctx, field)
+	case "conversations":
+		return ec.fieldContext_ForgottenCounts_conversations(ctx, field)
+	case "links":
+		return ec.fieldContext_ForgottenCounts_links(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ForgottenCounts", field.Name)
 }
 
 func (ec *executionContext) childFields_InputError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2495,6 +2960,8 @@ func (ec *executionContext) childFields_MultiContact(ctx context.Context, field 
 		return ec.fieldContext_MultiContact_conversations(ctx, field)
 	case "links":
 		return ec.fieldContext_MultiContact_links(ctx, field)
+	case "history":
+		return ec.fieldContext_MultiContact_history(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MultiContact", field.Name)
 }
@@ -2517,6 +2984,8 @@ func (ec *executionContext) childFields_MultiContactEvent(ctx context.Context, f
 		return ec.fieldContext_MultiContactEvent_at(ctx, field)
 	case "cursor":
 		return ec.fieldContext_MultiContactEvent_cursor(ctx, field)
+	case "forgotten":
+		return ec.fieldContext_MultiContactEvent_forgotten(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MultiContactEvent", field.Name)
 }
@@ -2567,6 +3036,8 @@ func (ec *executionContext) childFields_ProjectSettings(ctx context.Context, fie
 		return ec.fieldContext_ProjectSettings_valueCap(ctx, field)
 	case "acceptUnverifiedWidgetValues":
 		return ec.fieldContext_ProjectSettings_acceptUnverifiedWidgetValues(ctx, field)
+	case "locale":
+		return ec.fieldContext_ProjectSettings_locale(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProjectSettings", field.Name)
 }
@@ -2769,6 +3240,94 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Client_conversations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_MultiContact_clients_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_MultiContact_conversations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_MultiContact_history_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2863,8 +3422,8 @@ func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context
 	}
 	args["projectId"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "role",
-		func(ctx context.Context, v any) (Role, error) {
-			return ec.unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐRole(ctx, v)
+		func(ctx context.Context, v any) (graph.Role, error) {
+			return ec.unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2928,6 +3487,28 @@ func (ec *executionContext) field_Mutation_excludeClient_args(ctx context.Contex
 		return nil, err
 	}
 	args["clientId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_forgetMultiContact_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg1
 	return args, nil
 }
 
@@ -3167,8 +3748,8 @@ func (ec *executionContext) field_Mutation_setAttribute_args(ctx context.Context
 	}
 	args["value"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "source",
-		func(ctx context.Context, v any) (*Source, error) {
-			return ec.unmarshalOSource2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐSource(ctx, v)
+		func(ctx context.Context, v any) (*identity.Source, error) {
+			return ec.unmarshalOSource2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3344,6 +3925,22 @@ func (ec *executionContext) field_Query_apiKeys_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -3456,6 +4053,22 @@ func (ec *executionContext) field_Query_findClients_args(ctx context.Context, ra
 		return nil, err
 	}
 	args["value"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
 	return args, nil
 }
 
@@ -3514,6 +4127,44 @@ func (ec *executionContext) field_Query_project_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_searchClients_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "projectId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["projectId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "query",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["query"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
 	return args, nil
 }
 
@@ -3709,8 +4360,8 @@ func (ec *executionContext) _ApiKey_role(ctx context.Context, field graphql.Coll
 			return obj.Role, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐRole(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v graph.Role) graphql.Marshaler {
+			return ec.marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3764,6 +4415,157 @@ func (ec *executionContext) _ApiKey_revoked(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_ApiKey_revoked(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ApiKey", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ApiKeyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *APIKeyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiKeyConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*APIKeyEdge) graphql.Marshaler {
+			return ec.marshalNApiKeyEdge2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐAPIKeyEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiKeyConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApiKeyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApiKeyEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApiKeyConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *APIKeyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiKeyConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*APIKey) graphql.Marshaler {
+			return ec.marshalNApiKey2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐAPIKeyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiKeyConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApiKeyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApiKey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApiKeyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *APIKeyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiKeyConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiKeyConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApiKeyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ApiKeyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *APIKeyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiKeyEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiKeyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ApiKeyEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ApiKeyEdge_node(ctx context.Context, field graphql.CollectedField, obj *APIKeyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ApiKeyEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *APIKey) graphql.Marshaler {
+			return ec.marshalNApiKey2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐAPIKey(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ApiKeyEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ApiKeyEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApiKey(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ApiKeySecret_key(ctx context.Context, field graphql.CollectedField, obj *APIKeySecret) (ret graphql.Marshaler) {
@@ -3879,8 +4681,8 @@ func (ec *executionContext) _Attribute_source(ctx context.Context, field graphql
 			return obj.Source, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v Source) graphql.Marshaler {
-			return ec.marshalNSource2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐSource(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v identity.Source) graphql.Marshaler {
+			return ec.marshalNSource2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3948,8 +4750,8 @@ func (ec *executionContext) _Cause_kind(ctx context.Context, field graphql.Colle
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v CauseKind) graphql.Marshaler {
-			return ec.marshalNCauseKind2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐCauseKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v identity.CauseKind) graphql.Marshaler {
+			return ec.marshalNCauseKind2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐCauseKind(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4418,25 +5220,37 @@ func (ec *executionContext) _Client_conversations(ctx context.Context, field gra
 			return ec.fieldContext_Client_conversations(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Client().Conversations(ctx, obj)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Client().Conversations(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*Conversation) graphql.Marshaler {
-			return ec.marshalNConversation2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐConversationᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *ConversationConnection) graphql.Marshaler {
+			return ec.marshalNConversationConnection2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐConversationConnection(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Client_conversations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Client_conversations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Client",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Conversation(ctx, field)
+			return ec.childFields_ConversationConnection(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Client_conversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -4468,6 +5282,157 @@ func (ec *executionContext) fieldContext_Client_multiContact(_ context.Context, 
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_MultiContact(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClientConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ClientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClientConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ClientEdge) graphql.Marshaler {
+			return ec.marshalNClientEdge2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐClientEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClientConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClientConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClientEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClientConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ClientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClientConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*Client) graphql.Marshaler {
+			return ec.marshalNClient2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐClientᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClientConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClientConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Client(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClientConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ClientConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClientConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClientConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClientConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClientEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ClientEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClientEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClientEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClientEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ClientEdge_node(ctx context.Context, field graphql.CollectedField, obj *ClientEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClientEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Client) graphql.Marshaler {
+			return ec.marshalNClient2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐClient(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClientEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClientEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Client(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4588,6 +5553,157 @@ func (ec *executionContext) fieldContext_Conversation_summary(_ context.Context,
 	return graphql.NewScalarFieldContext("Conversation", field, false, false, "String")
 }
 
+func (ec *executionContext) _ConversationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ConversationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ConversationEdge) graphql.Marshaler {
+			return ec.marshalNConversationEdge2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐConversationEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConversationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConversationEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConversationConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *ConversationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*Conversation) graphql.Marshaler {
+			return ec.marshalNConversation2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐConversationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConversationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConversationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ConversationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConversationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConversationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ConversationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConversationEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConversationEdge_node(ctx context.Context, field graphql.CollectedField, obj *ConversationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConversationEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Conversation) graphql.Marshaler {
+			return ec.marshalNConversation2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐConversation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConversationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConversationEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Conversation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _EventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *EventConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4615,6 +5731,38 @@ func (ec *executionContext) fieldContext_EventConnection_edges(_ context.Context
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_EventEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EventConnection_nodes(ctx context.Context, field graphql.CollectedField, obj *EventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EventConnection_nodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Nodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*MultiContactEvent) graphql.Marshaler {
+			return ec.marshalNMultiContactEvent2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐMultiContactEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EventConnection_nodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MultiContactEvent(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4765,8 +5913,8 @@ func (ec *executionContext) _Field_type(ctx context.Context, field graphql.Colle
 			return obj.Type, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v FieldType) graphql.Marshaler {
-			return ec.marshalNFieldType2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐFieldType(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v identity.FieldType) graphql.Marshaler {
+			return ec.marshalNFieldType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐFieldType(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4797,6 +5945,98 @@ func (ec *executionContext) _Field_builtIn(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_Field_builtIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Field", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ForgottenCounts_clients(ctx context.Context, field graphql.CollectedField, obj *ForgottenCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ForgottenCounts_clients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Clients, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ForgottenCounts_clients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ForgottenCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ForgottenCounts_values(ctx context.Context, field graphql.CollectedField, obj *ForgottenCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ForgottenCounts_values(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Values, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ForgottenCounts_values(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ForgottenCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ForgottenCounts_conversations(ctx context.Context, field graphql.CollectedField, obj *ForgottenCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ForgottenCounts_conversations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Conversations, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ForgottenCounts_conversations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ForgottenCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ForgottenCounts_links(ctx context.Context, field graphql.CollectedField, obj *ForgottenCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ForgottenCounts_links(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Links, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ForgottenCounts_links(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ForgottenCounts", field, false, false, "Int")
 }
 
 func (ec *executionContext) _InputError_field(ctx context.Context, field graphql.CollectedField, obj *InputError) (ret graphql.Marshaler) {
@@ -5139,25 +6379,37 @@ func (ec *executionContext) _MultiContact_clients(ctx context.Context, field gra
 			return ec.fieldContext_MultiContact_clients(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Clients, nil
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.MultiContact().Clients(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*Client) graphql.Marshaler {
-			return ec.marshalNClient2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐClientᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *ClientConnection) graphql.Marshaler {
+			return ec.marshalNClientConnection2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐClientConnection(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_MultiContact_clients(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_MultiContact_clients(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "MultiContact",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Client(ctx, field)
+			return ec.childFields_ClientConnection(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_MultiContact_clients_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -5226,25 +6478,37 @@ func (ec *executionContext) _MultiContact_conversations(ctx context.Context, fie
 			return ec.fieldContext_MultiContact_conversations(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.MultiContact().Conversations(ctx, obj)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.MultiContact().Conversations(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*Conversation) graphql.Marshaler {
-			return ec.marshalNConversation2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐConversationᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *ConversationConnection) graphql.Marshaler {
+			return ec.marshalNConversationConnection2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐConversationConnection(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_MultiContact_conversations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_MultiContact_conversations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "MultiContact",
 		Field:      field,
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Conversation(ctx, field)
+			return ec.childFields_ConversationConnection(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_MultiContact_conversations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -5281,6 +6545,50 @@ func (ec *executionContext) fieldContext_MultiContact_links(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _MultiContact_history(ctx context.Context, field graphql.CollectedField, obj *MultiContact) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MultiContact_history(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.MultiContact().History(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *EventConnection) graphql.Marshaler {
+			return ec.marshalNEventConnection2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MultiContact_history(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MultiContact",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_MultiContact_history_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _MultiContactEvent_type(ctx context.Context, field graphql.CollectedField, obj *MultiContactEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5293,8 +6601,8 @@ func (ec *executionContext) _MultiContactEvent_type(ctx context.Context, field g
 			return obj.Type, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v EventType) graphql.Marshaler {
-			return ec.marshalNEventType2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐEventType(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v identity.EventType) graphql.Marshaler {
+			return ec.marshalNEventType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐEventType(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5472,6 +6780,38 @@ func (ec *executionContext) _MultiContactEvent_cursor(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_MultiContactEvent_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MultiContactEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _MultiContactEvent_forgotten(ctx context.Context, field graphql.CollectedField, obj *MultiContactEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MultiContactEvent_forgotten(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Forgotten, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ForgottenCounts) graphql.Marshaler {
+			return ec.marshalOForgottenCounts2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐForgottenCounts(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MultiContactEvent_forgotten(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MultiContactEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ForgottenCounts(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Mutation_createProject(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -5792,7 +7132,7 @@ func (ec *executionContext) _Mutation_setAttribute(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().SetAttribute(ctx, fc.Args["projectId"].(string), fc.Args["clientId"].(string), fc.Args["field"].(string), fc.Args["value"].(string), fc.Args["source"].(*Source), fc.Args["verified"].(*bool))
+			return ec.Resolvers.Mutation().SetAttribute(ctx, fc.Args["projectId"].(string), fc.Args["clientId"].(string), fc.Args["field"].(string), fc.Args["value"].(string), fc.Args["source"].(*identity.Source), fc.Args["verified"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *SetAttributeResult) graphql.Marshaler {
@@ -5864,6 +7204,50 @@ func (ec *executionContext) fieldContext_Mutation_removeAttribute(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_removeAttribute_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_forgetMultiContact(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_forgetMultiContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ForgetMultiContact(ctx, fc.Args["projectId"].(string), fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *MultiContactEvent) graphql.Marshaler {
+			return ec.marshalNMultiContactEvent2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐMultiContactEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_forgetMultiContact(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MultiContactEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_forgetMultiContact_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6276,7 +7660,7 @@ func (ec *executionContext) _Mutation_createApiKey(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreateAPIKey(ctx, fc.Args["projectId"].(string), fc.Args["role"].(Role))
+			return ec.Resolvers.Mutation().CreateAPIKey(ctx, fc.Args["projectId"].(string), fc.Args["role"].(graph.Role))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *APIKeySecret) graphql.Marshaler {
@@ -6820,6 +8204,29 @@ func (ec *executionContext) fieldContext_ProjectSettings_acceptUnverifiedWidgetV
 	return graphql.NewScalarFieldContext("ProjectSettings", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _ProjectSettings_locale(ctx context.Context, field graphql.CollectedField, obj *ProjectSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProjectSettings_locale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Locale, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProjectSettings_locale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProjectSettings", field, false, false, "String")
+}
+
 func (ec *executionContext) _QuarantinedKey_rule(ctx context.Context, field graphql.CollectedField, obj *QuarantinedKey) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7086,11 +8493,11 @@ func (ec *executionContext) _Query_findClients(ctx context.Context, field graphq
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().FindClients(ctx, fc.Args["projectId"].(string), fc.Args["field"].(string), fc.Args["value"].(string))
+			return ec.Resolvers.Query().FindClients(ctx, fc.Args["projectId"].(string), fc.Args["field"].(string), fc.Args["value"].(string), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*Client) graphql.Marshaler {
-			return ec.marshalNClient2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐClientᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *ClientConnection) graphql.Marshaler {
+			return ec.marshalNClientConnection2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐClientConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7103,7 +8510,7 @@ func (ec *executionContext) fieldContext_Query_findClients(ctx context.Context, 
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Client(ctx, field)
+			return ec.childFields_ClientConnection(ctx, field)
 		},
 	}
 	defer func() {
@@ -7114,6 +8521,50 @@ func (ec *executionContext) fieldContext_Query_findClients(ctx context.Context, 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_findClients_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_searchClients(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_searchClients(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SearchClients(ctx, fc.Args["projectId"].(string), fc.Args["query"].(string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ClientConnection) graphql.Marshaler {
+			return ec.marshalNClientConnection2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐClientConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_searchClients(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClientConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_searchClients_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -7306,11 +8757,11 @@ func (ec *executionContext) _Query_apiKeys(ctx context.Context, field graphql.Co
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().APIKeys(ctx, fc.Args["projectId"].(string))
+			return ec.Resolvers.Query().APIKeys(ctx, fc.Args["projectId"].(string), fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*APIKey) graphql.Marshaler {
-			return ec.marshalNApiKey2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐAPIKeyᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *APIKeyConnection) graphql.Marshaler {
+			return ec.marshalNApiKeyConnection2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐAPIKeyConnection(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7323,7 +8774,7 @@ func (ec *executionContext) fieldContext_Query_apiKeys(ctx context.Context, fiel
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ApiKey(ctx, field)
+			return ec.childFields_ApiKeyConnection(ctx, field)
 		},
 	}
 	defer func() {
@@ -7428,8 +8879,8 @@ func (ec *executionContext) _Resolution_state(ctx context.Context, field graphql
 			return obj.State, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v ResolutionState) graphql.Marshaler {
-			return ec.marshalNResolutionState2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐResolutionState(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v identity.ResolutionState) graphql.Marshaler {
+			return ec.marshalNResolutionState2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐResolutionState(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9015,7 +10466,7 @@ func (ec *executionContext) unmarshalInputAttributeInput(ctx context.Context, ob
 			it.Value = data
 		case "source":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("source"))
-			data, err := ec.unmarshalOSource2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐSource(ctx, v)
+			data, err := ec.unmarshalOSource2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -9316,7 +10767,7 @@ func (ec *executionContext) unmarshalInputFieldInput(ctx context.Context, obj an
 			it.Label = data
 		case "type":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
-			data, err := ec.unmarshalNFieldType2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐFieldType(ctx, v)
+			data, err := ec.unmarshalNFieldType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐFieldType(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -9349,7 +10800,7 @@ func (ec *executionContext) unmarshalInputProjectSettingsInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "defaultRegion", "keyCap", "valueCap", "acceptUnverifiedWidgetValues"}
+	fieldsInOrder := [...]string{"name", "defaultRegion", "keyCap", "valueCap", "acceptUnverifiedWidgetValues", "locale"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -9391,6 +10842,13 @@ func (ec *executionContext) unmarshalInputProjectSettingsInput(ctx context.Conte
 				return it, err
 			}
 			it.AcceptUnverifiedWidgetValues = data
+		case "locale":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("locale"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Locale = data
 		}
 	}
 	return it, nil
@@ -9519,6 +10977,87 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "revoked":
 			out.Values[i] = ec._ApiKey_revoked(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var apiKeyConnectionImplementors = []string{"ApiKeyConnection"}
+
+func (ec *executionContext) _ApiKeyConnection(ctx context.Context, sel ast.SelectionSet, obj *APIKeyConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, apiKeyConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApiKeyConnection")
+		case "edges":
+			out.Values[i] = ec._ApiKeyConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._ApiKeyConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ApiKeyConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var apiKeyEdgeImplementors = []string{"ApiKeyEdge"}
+
+func (ec *executionContext) _ApiKeyEdge(ctx context.Context, sel ast.SelectionSet, obj *APIKeyEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, apiKeyEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ApiKeyEdge")
+		case "cursor":
+			out.Values[i] = ec._ApiKeyEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ApiKeyEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -9849,6 +11388,87 @@ func (ec *executionContext) _Client(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var clientConnectionImplementors = []string{"ClientConnection"}
+
+func (ec *executionContext) _ClientConnection(ctx context.Context, sel ast.SelectionSet, obj *ClientConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, clientConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ClientConnection")
+		case "edges":
+			out.Values[i] = ec._ClientConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._ClientConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ClientConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var clientEdgeImplementors = []string{"ClientEdge"}
+
+func (ec *executionContext) _ClientEdge(ctx context.Context, sel ast.SelectionSet, obj *ClientEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, clientEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ClientEdge")
+		case "cursor":
+			out.Values[i] = ec._ClientEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ClientEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var conversationImplementors = []string{"Conversation"}
 
 func (ec *executionContext) _Conversation(ctx context.Context, sel ast.SelectionSet, obj *Conversation) graphql.Marshaler {
@@ -9902,6 +11522,87 @@ func (ec *executionContext) _Conversation(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var conversationConnectionImplementors = []string{"ConversationConnection"}
+
+func (ec *executionContext) _ConversationConnection(ctx context.Context, sel ast.SelectionSet, obj *ConversationConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, conversationConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConversationConnection")
+		case "edges":
+			out.Values[i] = ec._ConversationConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._ConversationConnection_nodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ConversationConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var conversationEdgeImplementors = []string{"ConversationEdge"}
+
+func (ec *executionContext) _ConversationEdge(ctx context.Context, sel ast.SelectionSet, obj *ConversationEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, conversationEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConversationEdge")
+		case "cursor":
+			out.Values[i] = ec._ConversationEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._ConversationEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var eventConnectionImplementors = []string{"EventConnection"}
 
 func (ec *executionContext) _EventConnection(ctx context.Context, sel ast.SelectionSet, obj *EventConnection) graphql.Marshaler {
@@ -9915,6 +11616,11 @@ func (ec *executionContext) _EventConnection(ctx context.Context, sel ast.Select
 			out.Values[i] = graphql.MarshalString("EventConnection")
 		case "edges":
 			out.Values[i] = ec._EventConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nodes":
+			out.Values[i] = ec._EventConnection_nodes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10006,6 +11712,54 @@ func (ec *executionContext) _Field(ctx context.Context, sel ast.SelectionSet, ob
 			}
 		case "builtIn":
 			out.Values[i] = ec._Field_builtIn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var forgottenCountsImplementors = []string{"ForgottenCounts"}
+
+func (ec *executionContext) _ForgottenCounts(ctx context.Context, sel ast.SelectionSet, obj *ForgottenCounts) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, forgottenCountsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ForgottenCounts")
+		case "clients":
+			out.Values[i] = ec._ForgottenCounts_clients(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "values":
+			out.Values[i] = ec._ForgottenCounts_values(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversations":
+			out.Values[i] = ec._ForgottenCounts_conversations(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "links":
+			out.Values[i] = ec._ForgottenCounts_links(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -10192,10 +11946,11 @@ func (ec *executionContext) _MultiContact(ctx context.Context, sel ast.Selection
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "clients":
-			out.Values[i] = ec._MultiContact_clients(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MultiContact_clients(ctx, field, obj)
+				})
 		case "aliases":
 			out.Values[i] = ec._MultiContact_aliases(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10218,6 +11973,12 @@ func (ec *executionContext) _MultiContact(ctx context.Context, sel ast.Selection
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._MultiContact_links(ctx, field, obj)
+				})
+		case "history":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._MultiContact_history(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10285,6 +12046,11 @@ func (ec *executionContext) _MultiContactEvent(ctx context.Context, sel ast.Sele
 		case "cursor":
 			out.Values[i] = ec._MultiContactEvent_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "forgotten":
+			out.Values[i] = ec._MultiContactEvent_forgotten(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -10382,6 +12148,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "removeAttribute":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_removeAttribute(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "forgetMultiContact":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_forgetMultiContact(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -10638,6 +12411,11 @@ func (ec *executionContext) _ProjectSettings(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "locale":
+			out.Values[i] = ec._ProjectSettings_locale(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10750,6 +12528,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_findClients(ctx, field)
+				})
+		case "searchClients":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_searchClients(ctx, field)
 				})
 		case "validateValue":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -11448,6 +13232,38 @@ func (ec *executionContext) marshalNApiKey2ᚖgithubᚗcomᚋmulticontactᚋmult
 	return ec._ApiKey(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNApiKeyConnection2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐAPIKeyConnection(ctx context.Context, sel ast.SelectionSet, v *APIKeyConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ApiKeyConnection!")
+		return graphql.Null
+	}
+	return ec._ApiKeyConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNApiKeyEdge2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐAPIKeyEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*APIKeyEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApiKeyEdge2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐAPIKeyEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNApiKeyEdge2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐAPIKeyEdge(ctx context.Context, sel ast.SelectionSet, v *APIKeyEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ApiKeyEdge!")
+		return graphql.Null
+	}
+	return ec._ApiKeyEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNApiKeySecret2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐAPIKeySecret(ctx context.Context, sel ast.SelectionSet, v *APIKeySecret) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ApiKeySecret!")
@@ -11507,15 +13323,35 @@ func (ec *executionContext) marshalNCause2ᚖgithubᚗcomᚋmulticontactᚋmulti
 	return ec._Cause(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNCauseKind2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐCauseKind(ctx context.Context, v any) (CauseKind, error) {
-	var res CauseKind
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNCauseKind2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐCauseKind(ctx context.Context, v any) (identity.CauseKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNCauseKind2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐCauseKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNCauseKind2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐCauseKind(ctx context.Context, sel ast.SelectionSet, v CauseKind) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNCauseKind2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐCauseKind(ctx context.Context, sel ast.SelectionSet, v identity.CauseKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNCauseKind2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐCauseKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CauseKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNCauseKind2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐCauseKind = map[string]identity.CauseKind{
+		"VALUE":       identity.CauseValue,
+		"CLIENT":      identity.CauseClient,
+		"MANUAL":      identity.CauseManual,
+		"RULE_CHANGE": identity.CauseRuleChange,
+	}
+	marshalNCauseKind2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐCauseKind = map[identity.CauseKind]string{
+		identity.CauseValue:      "VALUE",
+		identity.CauseClient:     "CLIENT",
+		identity.CauseManual:     "MANUAL",
+		identity.CauseRuleChange: "RULE_CHANGE",
+	}
+)
 
 func (ec *executionContext) marshalNChannel2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐChannel(ctx context.Context, sel ast.SelectionSet, v *Channel) graphql.Marshaler {
 	if v == nil {
@@ -11578,6 +13414,38 @@ func (ec *executionContext) marshalNClient2ᚖgithubᚗcomᚋmulticontactᚋmult
 	return ec._Client(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNClientConnection2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐClientConnection(ctx context.Context, sel ast.SelectionSet, v *ClientConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ClientConnection!")
+		return graphql.Null
+	}
+	return ec._ClientConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNClientEdge2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐClientEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ClientEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNClientEdge2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐClientEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNClientEdge2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐClientEdge(ctx context.Context, sel ast.SelectionSet, v *ClientEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ClientEdge!")
+		return graphql.Null
+	}
+	return ec._ClientEdge(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNClientInput2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐClientInput(ctx context.Context, v any) (ClientInput, error) {
 	res, err := ec.unmarshalInputClientInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -11605,6 +13473,38 @@ func (ec *executionContext) marshalNConversation2ᚖgithubᚗcomᚋmulticontact�
 		return graphql.Null
 	}
 	return ec._Conversation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNConversationConnection2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐConversationConnection(ctx context.Context, sel ast.SelectionSet, v *ConversationConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConversationConnection!")
+		return graphql.Null
+	}
+	return ec._ConversationConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNConversationEdge2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐConversationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ConversationEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConversationEdge2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐConversationEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConversationEdge2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐConversationEdge(ctx context.Context, sel ast.SelectionSet, v *ConversationEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConversationEdge!")
+		return graphql.Null
+	}
+	return ec._ConversationEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNConversationInput2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐConversationInput(ctx context.Context, v any) (ConversationInput, error) {
@@ -11649,15 +13549,39 @@ func (ec *executionContext) marshalNEventEdge2ᚖgithubᚗcomᚋmulticontactᚋm
 	return ec._EventEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNEventType2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐEventType(ctx context.Context, v any) (EventType, error) {
-	var res EventType
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNEventType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐEventType(ctx context.Context, v any) (identity.EventType, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNEventType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐEventType[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNEventType2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐEventType(ctx context.Context, sel ast.SelectionSet, v EventType) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNEventType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐEventType(ctx context.Context, sel ast.SelectionSet, v identity.EventType) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNEventType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐEventType[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "EventType!")
+	}
+	return res
 }
+
+var (
+	unmarshalNEventType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐEventType = map[string]identity.EventType{
+		"CREATED":   identity.EventCreated,
+		"MERGED":    identity.EventMerged,
+		"SPLIT":     identity.EventSplit,
+		"UPDATED":   identity.EventUpdated,
+		"DELETED":   identity.EventDeleted,
+		"FORGOTTEN": identity.EventForgotten,
+	}
+	marshalNEventType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐEventType = map[identity.EventType]string{
+		identity.EventCreated:   "CREATED",
+		identity.EventMerged:    "MERGED",
+		identity.EventSplit:     "SPLIT",
+		identity.EventUpdated:   "UPDATED",
+		identity.EventDeleted:   "DELETED",
+		identity.EventForgotten: "FORGOTTEN",
+	}
+)
 
 func (ec *executionContext) marshalNField2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []*Field) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -11688,15 +13612,35 @@ func (ec *executionContext) unmarshalNFieldInput2githubᚗcomᚋmulticontactᚋm
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalNFieldType2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐFieldType(ctx context.Context, v any) (FieldType, error) {
-	var res FieldType
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNFieldType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐFieldType(ctx context.Context, v any) (identity.FieldType, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNFieldType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐFieldType[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNFieldType2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐFieldType(ctx context.Context, sel ast.SelectionSet, v FieldType) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNFieldType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐFieldType(ctx context.Context, sel ast.SelectionSet, v identity.FieldType) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNFieldType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐFieldType[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "FieldType!")
+	}
+	return res
 }
+
+var (
+	unmarshalNFieldType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐFieldType = map[string]identity.FieldType{
+		"PHONE": identity.TypePhone,
+		"EMAIL": identity.TypeEmail,
+		"TEXT":  identity.TypeText,
+		"ID":    identity.TypeID,
+	}
+	marshalNFieldType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐFieldType = map[identity.FieldType]string{
+		identity.TypePhone: "PHONE",
+		identity.TypeEmail: "EMAIL",
+		identity.TypeText:  "TEXT",
+		identity.TypeID:    "ID",
+	}
+)
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
@@ -11825,6 +13769,22 @@ func (ec *executionContext) marshalNMultiContact2ᚖgithubᚗcomᚋmulticontact�
 	return ec._MultiContact(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNMultiContactEvent2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐMultiContactEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*MultiContactEvent) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNMultiContactEvent2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐMultiContactEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNMultiContactEvent2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐMultiContactEvent(ctx context.Context, sel ast.SelectionSet, v *MultiContactEvent) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "MultiContactEvent!")
@@ -11894,25 +13854,61 @@ func (ec *executionContext) marshalNResolution2ᚖgithubᚗcomᚋmulticontactᚋ
 	return ec._Resolution(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNResolutionState2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐResolutionState(ctx context.Context, v any) (ResolutionState, error) {
-	var res ResolutionState
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNResolutionState2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐResolutionState(ctx context.Context, v any) (identity.ResolutionState, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNResolutionState2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐResolutionState[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNResolutionState2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐResolutionState(ctx context.Context, sel ast.SelectionSet, v ResolutionState) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNResolutionState2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐResolutionState(ctx context.Context, sel ast.SelectionSet, v identity.ResolutionState) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNResolutionState2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐResolutionState[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ResolutionState!")
+	}
+	return res
 }
 
-func (ec *executionContext) unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐRole(ctx context.Context, v any) (Role, error) {
-	var res Role
-	err := res.UnmarshalGQL(v)
+var (
+	unmarshalNResolutionState2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐResolutionState = map[string]identity.ResolutionState{
+		"IDLE":    identity.ResolutionIdle,
+		"RUNNING": identity.ResolutionRunning,
+	}
+	marshalNResolutionState2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐResolutionState = map[identity.ResolutionState]string{
+		identity.ResolutionIdle:    "IDLE",
+		identity.ResolutionRunning: "RUNNING",
+	}
+)
+
+func (ec *executionContext) unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole(ctx context.Context, v any) (graph.Role, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐRole(ctx context.Context, sel ast.SelectionSet, v Role) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole(ctx context.Context, sel ast.SelectionSet, v graph.Role) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Role!")
+	}
+	return res
 }
+
+var (
+	unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole = map[string]graph.Role{
+		"ADMIN":  graph.RoleAdmin,
+		"WRITE":  graph.RoleWrite,
+		"READ":   graph.RoleRead,
+		"WIDGET": graph.RoleWidget,
+	}
+	marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole = map[graph.Role]string{
+		graph.RoleAdmin:  "ADMIN",
+		graph.RoleWrite:  "WRITE",
+		graph.RoleRead:   "READ",
+		graph.RoleWidget: "WIDGET",
+	}
+)
 
 func (ec *executionContext) marshalNRule2ᚕᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []*Rule) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
@@ -11978,15 +13974,37 @@ func (ec *executionContext) marshalNSetAttributeResult2ᚖgithubᚗcomᚋmultico
 	return ec._SetAttributeResult(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNSource2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐSource(ctx context.Context, v any) (Source, error) {
-	var res Source
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNSource2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource(ctx context.Context, v any) (identity.Source, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNSource2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNSource2githubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐSource(ctx context.Context, sel ast.SelectionSet, v Source) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNSource2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource(ctx context.Context, sel ast.SelectionSet, v identity.Source) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNSource2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Source!")
+	}
+	return res
 }
+
+var (
+	unmarshalNSource2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource = map[string]identity.Source{
+		"BOT":         identity.SourceBot,
+		"WIDGET":      identity.SourceWidget,
+		"OPERATOR":    identity.SourceOperator,
+		"INTEGRATION": identity.SourceIntegration,
+		"IMPORT":      identity.SourceImport,
+	}
+	marshalNSource2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource = map[identity.Source]string{
+		identity.SourceBot:         "BOT",
+		identity.SourceWidget:      "WIDGET",
+		identity.SourceOperator:    "OPERATOR",
+		identity.SourceIntegration: "INTEGRATION",
+		identity.SourceImport:      "IMPORT",
+	}
+)
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
@@ -12249,6 +14267,13 @@ func (ec *executionContext) marshalOClient2ᚖgithubᚗcomᚋmulticontactᚋmult
 	return ec._Client(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOForgottenCounts2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐForgottenCounts(ctx context.Context, sel ast.SelectionSet, v *ForgottenCounts) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ForgottenCounts(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -12325,21 +14350,41 @@ func (ec *executionContext) marshalOProject2ᚖgithubᚗcomᚋmulticontactᚋmul
 	return ec._Project(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOSource2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐSource(ctx context.Context, v any) (*Source, error) {
+func (ec *executionContext) unmarshalOSource2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource(ctx context.Context, v any) (*identity.Source, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(Source)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOSource2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOSource2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐSource(ctx context.Context, sel ast.SelectionSet, v *Source) graphql.Marshaler {
+func (ec *executionContext) marshalOSource2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource(ctx context.Context, sel ast.SelectionSet, v *identity.Source) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOSource2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource[*v])
+	return res
 }
+
+var (
+	unmarshalOSource2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource = map[string]identity.Source{
+		"BOT":         identity.SourceBot,
+		"WIDGET":      identity.SourceWidget,
+		"OPERATOR":    identity.SourceOperator,
+		"INTEGRATION": identity.SourceIntegration,
+		"IMPORT":      identity.SourceImport,
+	}
+	marshalOSource2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource = map[identity.Source]string{
+		identity.SourceBot:         "BOT",
+		identity.SourceWidget:      "WIDGET",
+		identity.SourceOperator:    "OPERATOR",
+		identity.SourceIntegration: "INTEGRATION",
+		identity.SourceImport:      "IMPORT",
+	}
+)
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {

@@ -1,7 +1,6 @@
 package resolver
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -15,7 +14,6 @@ import (
 
 // Limits of lists that a field resolves on demand.
 const (
-	maxConversations = 200
 	maxLinkMembers   = 50
 	eventsPageSize   = 100
 	subscriberBuffer = broker.DefaultBuffer
@@ -58,57 +56,24 @@ func (r *Resolver) client(ctx context.Context, project, id string) (*Client, err
 }
 
 func (r *Resolver) multiContact(ctx context.Context, project, id string) (*MultiContact, error) {
-	m, err := r.Store.MultiContact(ctx, project, id)
+	m, err := r.Store.MultiContactHead(ctx, project, id)
 	if err != nil {
 		return nil, err
 	}
 	return multiContactOf(project, m), nil
 }
 
-func (r *Resolver) conversations(ctx context.Context, project string, clients []string) ([]*Conversation, error) {
-	cs, err := r.Store.Conversations(ctx, project, clients, maxConversations)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*Conversation, len(cs))
-	for i, c := range cs {
-		out[i] = &Conversation{ID: c.ID, ClientID: c.ClientID, StartedAt: c.StartedAt, LastMessageAt: c.LastMessageAt, Summary: c.Summary}
-	}
-	return out, nil
-}
-
 func attributeInputs(in []*AttributeInput) []identity.AttributeInput {
 	out := make([]identity.AttributeInput, len(in))
 	for i, a := range in {
 		out[i] = identity.AttributeInput{Field: a.Field, Value: a.Value,
-			Source: identity.Source(deref(a.Source, SourceIntegration)), Verified: deref(a.Verified, false)}
+			Source: deref(a.Source, identity.SourceIntegration), Verified: deref(a.Verified, false)}
 	}
 	return out
 }
 
 func ruleInput(in *RuleInput) identity.Rule {
 	return identity.Rule{Name: in.Name, Fields: in.Fields, Enabled: deref(in.Enabled, true), RequireVerified: deref(in.RequireVerified, false)}
-}
-
-// channelsOf returns one entry per channel of the members, keeping the
-// member most recently active on it, newest first.
-func channelsOf(m *MultiContact) []*ChannelPresence {
-	newest := map[identity.Channel]int{}
-	for i, c := range m.members {
-		if j, ok := newest[c.Channel]; !ok || c.LastSeenAt.After(m.members[j].LastSeenAt) {
-			newest[c.Channel] = i
-		}
-	}
-	out := make([]*ChannelPresence, 0, len(newest))
-	for ch, i := range newest {
-		c := m.members[i]
-		out = append(out, &ChannelPresence{Channel: &Channel{Kind: ch.Kind, Account: ch.Account}, ChannelUserID: c.ChannelUserID,
-			Client: m.Clients[i], LastActivityAt: c.LastSeenAt})
-	}
-	slices.SortFunc(out, func(a, b *ChannelPresence) int {
-		return cmp.Or(b.LastActivityAt.Compare(a.LastActivityAt), cmp.Compare(a.Client.ID, b.Client.ID))
-	})
-	return out
 }
 
 // preview compares the components the rules would make with the current

@@ -60,6 +60,7 @@ const ImportPattern = "POST /projects/{project}/import"
 // away it answers 503 UNAVAILABLE with Retry-After at once.
 func ImportHandler(store *graph.Store, log *slog.Logger, checkTimeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = WithLocale(r, store) // refused lines in the caller's language
 		project := r.PathValue("project")
 		if err := authorize(r.Context(), project, graph.RoleWrite); err != nil {
 			status, code := http.StatusForbidden, "FORBIDDEN"
@@ -97,7 +98,7 @@ func ImportHandler(store *graph.Store, log *slog.Logger, checkTimeout time.Durat
 			if !errors.As(e.Err, &ie) {
 				ie = identity.Errorf("line", "INTERNAL", "the line could not be applied")
 			}
-			_ = enc.Encode(ImportLineResult{Line: e.Line, EventID: e.EventID, Error: inputError(ie), Applied: e.Applied})
+			_ = enc.Encode(ImportLineResult{Line: e.Line, EventID: e.EventID, Error: localizedInputError(r.Context(), ie), Applied: e.Applied})
 			if flusher != nil {
 				flusher.Flush()
 			}

@@ -19,13 +19,13 @@ type Project struct {
 }
 
 func projectOf(p identity.Project) *Project {
-	state := ResolutionState(p.Resolution.State)
-	if !state.IsValid() {
-		state = ResolutionStateIdle
+	state := p.Resolution.State
+	if state != identity.ResolutionRunning {
+		state = identity.ResolutionIdle
 	}
 	return &Project{ID: p.ID, Name: p.Name, DefaultRegion: p.Region, CreatedAt: p.CreatedAt,
 		Settings: &ProjectSettings{DefaultRegion: p.Region, KeyCap: p.KeyCap, ValueCap: p.ValueCap,
-			AcceptUnverifiedWidgetValues: p.AcceptUnverifiedWidgetValues},
+			AcceptUnverifiedWidgetValues: p.AcceptUnverifiedWidgetValues, Locale: p.Locale},
 		Resolution: &Resolution{State: state, Progress: p.Resolution.Progress}}
 }
 
@@ -50,30 +50,21 @@ func clientOf(project string, c identity.Client) *Client {
 		ChannelUserID: c.ChannelUserID, CreatedAt: c.CreatedAt, LastSeenAt: c.LastSeenAt, Excluded: c.Excluded,
 		Attributes: make([]*Attribute, len(c.Attributes)), project: project, mc: c.MultiContactID}
 	for i, a := range c.Attributes {
-		out.Attributes[i] = &Attribute{Field: a.Field, Value: a.Value, Source: Source(a.Source), Verified: a.Verified, At: timePtr(a.At)}
+		out.Attributes[i] = &Attribute{Field: a.Field, Value: a.Value, Source: a.Source, Verified: a.Verified, At: timePtr(a.At)}
 	}
 	return out
 }
 
-func clientsOf(project string, cs []identity.Client) []*Client {
-	out := make([]*Client, len(cs))
-	for i, c := range cs {
-		out[i] = clientOf(project, c)
-	}
-	return out
-}
-
-// MultiContact is the GraphQL MultiContact; channels, conversations and
-// links are resolved on demand from its members.
+// MultiContact is the GraphQL MultiContact; its members, channels,
+// conversations, links and history are resolved on demand, a page at a
+// time, so a multi-contact of thousands is never read whole.
 type MultiContact struct {
 	ID        string
 	Size      int
 	CreatedAt *time.Time
-	Clients   []*Client
 	Aliases   []string
 
 	project string
-	members []identity.Client
 }
 
 func multiContactOf(project string, m identity.MultiContact) *MultiContact {
@@ -81,8 +72,7 @@ func multiContactOf(project string, m identity.MultiContact) *MultiContact {
 	if aliases == nil {
 		aliases = []string{}
 	}
-	return &MultiContact{ID: m.ID, Size: m.Size, CreatedAt: timePtr(m.CreatedAt), Clients: clientsOf(project, m.Clients),
-		Aliases: aliases, project: project, members: m.Clients}
+	return &MultiContact{ID: m.ID, Size: m.Size, CreatedAt: timePtr(m.CreatedAt), Aliases: aliases, project: project}
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -97,7 +87,7 @@ func ruleOf(r identity.Rule) *Rule {
 }
 
 func fieldOf(f identity.Field) *Field {
-	return &Field{Key: f.Key, Label: f.Label, Type: FieldType(f.Type), BuiltIn: f.BuiltIn}
+	return &Field{Key: f.Key, Label: f.Label, Type: f.Type, BuiltIn: f.BuiltIn}
 }
 
 func keyParts(ps []identity.KeyPart) []*KeyPart {
@@ -129,10 +119,14 @@ func eventOf(e identity.Event, cursor string) *MultiContactEvent {
 		}
 		return s
 	}
-	return &MultiContactEvent{Type: EventType(e.Type), MultiContactID: e.MultiContactID, PreviousIds: nn(e.PreviousIDs),
+	out := &MultiContactEvent{Type: e.Type, MultiContactID: e.MultiContactID, PreviousIds: nn(e.PreviousIDs),
 		NewIds: nn(e.NewIDs), ClientIds: nn(e.ClientIDs), At: e.At, Cursor: cursor,
-		Cause: &Cause{Kind: CauseKind(e.Cause.Kind), Action: e.Cause.Action, Field: opt(e.Cause.Field),
+		Cause: &Cause{Kind: e.Cause.Kind, Action: e.Cause.Action, Field: opt(e.Cause.Field),
 			Value: opt(e.Cause.Value), Rule: opt(e.Cause.Rule)}}
+	if f := e.Forgotten; f != nil {
+		out.Forgotten = &ForgottenCounts{Clients: f.Clients, Values: f.Values, Conversations: f.Conversations, Links: f.Links}
+	}
+	return out
 }
 
 func inputError(err *identity.Error) *InputError {
@@ -140,5 +134,5 @@ func inputError(err *identity.Error) *InputError {
 }
 
 func apiKeyOf(k graph.APIKey) *APIKey {
-	return &APIKey{ID: k.ID, ProjectID: k.Project, Role: Role(k.Role), CreatedAt: k.CreatedAt, Revoked: k.Revoked}
+	return &APIKey{ID: k.ID, ProjectID: k.Project, Role: k.Role, CreatedAt: k.CreatedAt, Revoked: k.Revoked}
 }

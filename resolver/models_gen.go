@@ -3,11 +3,10 @@
 package resolver
 
 import (
-	"bytes"
-	"fmt"
-	"io"
-	"strconv"
 	"time"
+
+	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/identity"
 )
 
 // An API key, without its secret.
@@ -17,11 +16,29 @@ type APIKey struct {
 	// The project it belongs to.
 	ProjectID string `json:"projectId"`
 	// What it may do.
-	Role Role `json:"role"`
+	Role graph.Role `json:"role"`
 	// When it was created.
 	CreatedAt time.Time `json:"createdAt"`
 	// Whether it was revoked.
 	Revoked bool `json:"revoked"`
+}
+
+// A page of API keys.
+type APIKeyConnection struct {
+	// The keys of the page, each with its cursor.
+	Edges []*APIKeyEdge `json:"edges"`
+	// The keys of the page, without cursors.
+	Nodes []*APIKey `json:"nodes"`
+	// Where the page ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// One API key with its cursor.
+type APIKeyEdge struct {
+	// The key's cursor.
+	Cursor string `json:"cursor"`
+	// The key.
+	Node *APIKey `json:"node"`
 }
 
 // A new API key with its secret, which is shown only once.
@@ -39,7 +56,7 @@ type Attribute struct {
 	// The normalized value.
 	Value string `json:"value"`
 	// Where the value came from.
-	Source Source `json:"source"`
+	Source identity.Source `json:"source"`
 	// Whether the value was proven (by a user token, a confirmation, an integration).
 	Verified bool `json:"verified"`
 	// When the client got the value.
@@ -53,7 +70,7 @@ type AttributeInput struct {
 	// The value as written; it is normalized first.
 	Value string `json:"value"`
 	// Where the value came from (default INTEGRATION).
-	Source *Source `json:"source,omitempty"`
+	Source *identity.Source `json:"source,omitempty"`
 	// Whether the value was proven (default false).
 	Verified *bool `json:"verified,omitempty"`
 }
@@ -61,7 +78,7 @@ type AttributeInput struct {
 // Why an event happened.
 type Cause struct {
 	// What kind of change.
-	Kind CauseKind `json:"kind"`
+	Kind identity.CauseKind `json:"kind"`
 	// The operation, e.g. setAttribute or addRule.
 	Action string `json:"action"`
 	// The field of the value involved, if any.
@@ -100,6 +117,24 @@ type ChannelPresence struct {
 	LastActivityAt time.Time `json:"lastActivityAt"`
 }
 
+// A page of clients.
+type ClientConnection struct {
+	// The clients of the page, each with its cursor.
+	Edges []*ClientEdge `json:"edges"`
+	// The clients of the page, without cursors.
+	Nodes []*Client `json:"nodes"`
+	// Where the page ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// One client with its cursor.
+type ClientEdge struct {
+	// The client's cursor.
+	Cursor string `json:"cursor"`
+	// The client.
+	Node *Client `json:"node"`
+}
+
 // A client to create or update.
 type ClientInput struct {
 	// The client's id, chosen by the caller.
@@ -128,6 +163,24 @@ type Conversation struct {
 	Summary string `json:"summary"`
 }
 
+// A page of conversations.
+type ConversationConnection struct {
+	// The conversations of the page, each with its cursor.
+	Edges []*ConversationEdge `json:"edges"`
+	// The conversations of the page, without cursors.
+	Nodes []*Conversation `json:"nodes"`
+	// Where the page ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// One conversation with its cursor.
+type ConversationEdge struct {
+	// The conversation's cursor.
+	Cursor string `json:"cursor"`
+	// The conversation.
+	Node *Conversation `json:"node"`
+}
+
 // A conversation to record.
 type ConversationInput struct {
 	// The conversation's id.
@@ -152,8 +205,10 @@ type CreateProjectInput struct {
 
 // A page of events.
 type EventConnection struct {
-	// The events of the page.
+	// The events of the page, each with its cursor.
 	Edges []*EventEdge `json:"edges"`
+	// The events of the page, without cursors.
+	Nodes []*MultiContactEvent `json:"nodes"`
 	// Where the page ends.
 	PageInfo *PageInfo `json:"pageInfo"`
 }
@@ -173,7 +228,7 @@ type Field struct {
 	// The name shown to people.
 	Label string `json:"label"`
 	// How values are normalized.
-	Type FieldType `json:"type"`
+	Type identity.FieldType `json:"type"`
 	// Whether the field comes with every project.
 	BuiltIn bool `json:"builtIn"`
 }
@@ -185,7 +240,19 @@ type FieldInput struct {
 	// The name shown to people (default: the key).
 	Label *string `json:"label,omitempty"`
 	// How its values are normalized.
-	Type FieldType `json:"type"`
+	Type identity.FieldType `json:"type"`
+}
+
+// What forgetMultiContact erased: counts only.
+type ForgottenCounts struct {
+	// The clients deleted.
+	Clients int `json:"clients"`
+	// The identifiers they held.
+	Values int `json:"values"`
+	// Their conversations.
+	Conversations int `json:"conversations"`
+	// The manual links that touched them.
+	Links int `json:"links"`
 }
 
 // A typed, human-readable refusal of an input value.
@@ -225,7 +292,7 @@ type LinkStep struct {
 // A change of one multi-contact.
 type MultiContactEvent struct {
 	// How the multi-contact changed.
-	Type EventType `json:"type"`
+	Type identity.EventType `json:"type"`
 	// The multi-contact's id after the change.
 	MultiContactID string `json:"multiContactId"`
 	// MERGED: the absorbed ids.
@@ -240,6 +307,8 @@ type MultiContactEvent struct {
 	At time.Time `json:"at"`
 	// Where the event stands in the log, for events(after:).
 	Cursor string `json:"cursor"`
+	// FORGOTTEN: what was erased; null for every other type.
+	Forgotten *ForgottenCounts `json:"forgotten,omitempty"`
 }
 
 // The changes; each names its project and needs a WRITE or ADMIN key (createProject: the admin token).
@@ -248,9 +317,9 @@ type Mutation struct {
 
 // Where a page ends.
 type PageInfo struct {
-	// The cursor of the page's last event, to pass as after.
+	// The cursor of the page's last item, to pass as after; null for an empty page.
 	EndCursor *string `json:"endCursor,omitempty"`
-	// Whether more events follow.
+	// Whether more items follow.
 	HasNextPage bool `json:"hasNextPage"`
 }
 
@@ -266,6 +335,8 @@ type ProjectSettings struct {
 	// server, link clients (default false: they are stored and shown, unverified,
 	// but link nobody, since anyone can type anyone's e-mail into a website).
 	AcceptUnverifiedWidgetValues bool `json:"acceptUnverifiedWidgetValues"`
+	// The language of error messages when a request's Accept-Language names neither: ru (default) or en.
+	Locale string `json:"locale"`
 }
 
 // The settings to change; omitted ones stay as they are.
@@ -280,6 +351,8 @@ type ProjectSettingsInput struct {
 	ValueCap *int `json:"valueCap,omitempty"`
 	// Lets unverified widget values link clients: anyone on the website could then join anyone's multi-contact by typing their e-mail.
 	AcceptUnverifiedWidgetValues *bool `json:"acceptUnverifiedWidgetValues,omitempty"`
+	// The language of error messages when a request's Accept-Language names neither: ru or en.
+	Locale *string `json:"locale,omitempty"`
 }
 
 // A match key held by more clients than the cap: it links nobody until allowed.
@@ -303,7 +376,7 @@ type Query struct {
 // A project's background re-resolution; progress is between 0 and 1.
 type Resolution struct {
 	// IDLE or RUNNING.
-	State ResolutionState `json:"state"`
+	State identity.ResolutionState `json:"state"`
 	// How far a RUNNING re-resolution got, from 0 to 1 (1 when IDLE).
 	Progress float64 `json:"progress"`
 }
@@ -370,388 +443,4 @@ type ValidationResult struct {
 	Normalized *string `json:"normalized,omitempty"`
 	// Why the value was refused, when not valid.
 	Error *InputError `json:"error,omitempty"`
-}
-
-// What kind of change caused an event.
-type CauseKind string
-
-const (
-	// A value was added, removed, blocked or unblocked.
-	CauseKindValue CauseKind = "VALUE"
-	// A client was created, removed, excluded or included.
-	CauseKindClient CauseKind = "CLIENT"
-	// Clients were linked or unlinked by hand.
-	CauseKindManual CauseKind = "MANUAL"
-	// A rule or project setting changed and the project re-resolved.
-	CauseKindRuleChange CauseKind = "RULE_CHANGE"
-)
-
-var AllCauseKind = []CauseKind{
-	CauseKindValue,
-	CauseKindClient,
-	CauseKindManual,
-	CauseKindRuleChange,
-}
-
-func (e CauseKind) IsValid() bool {
-	switch e {
-	case CauseKindValue, CauseKindClient, CauseKindManual, CauseKindRuleChange:
-		return true
-	}
-	return false
-}
-
-func (e CauseKind) String() string {
-	return string(e)
-}
-
-func (e *CauseKind) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = CauseKind(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid CauseKind", str)
-	}
-	return nil
-}
-
-func (e CauseKind) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *CauseKind) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e CauseKind) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-// How a multi-contact changed.
-type EventType string
-
-const (
-	// A new multi-contact appeared.
-	EventTypeCreated EventType = "CREATED"
-	// Multi-contacts joined; the survivor keeps its id, the others become aliases.
-	EventTypeMerged EventType = "MERGED"
-	// A multi-contact fell apart; the part holding the oldest member keeps the id.
-	EventTypeSplit EventType = "SPLIT"
-	// A member's identifiers or channels changed, and nothing merged or split.
-	EventTypeUpdated EventType = "UPDATED"
-	// A multi-contact lost its last member.
-	EventTypeDeleted EventType = "DELETED"
-)
-
-var AllEventType = []EventType{
-	EventTypeCreated,
-	EventTypeMerged,
-	EventTypeSplit,
-	EventTypeUpdated,
-	EventTypeDeleted,
-}
-
-func (e EventType) IsValid() bool {
-	switch e {
-	case EventTypeCreated, EventTypeMerged, EventTypeSplit, EventTypeUpdated, EventTypeDeleted:
-		return true
-	}
-	return false
-}
-
-func (e EventType) String() string {
-	return string(e)
-}
-
-func (e *EventType) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = EventType(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid EventType", str)
-	}
-	return nil
-}
-
-func (e EventType) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *EventType) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e EventType) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-// How a field's values are normalized and compared.
-type FieldType string
-
-const (
-	// Phone numbers, normalized to E.164 with the project's default region.
-	FieldTypePhone FieldType = "PHONE"
-	// E-mail addresses, lower-cased, with IDN domains in ASCII.
-	FieldTypeEmail FieldType = "EMAIL"
-	// Free text, NFKC-normalized and case-folded.
-	FieldTypeText FieldType = "TEXT"
-	// Identifiers compared exactly, after trimming.
-	FieldTypeID FieldType = "ID"
-)
-
-var AllFieldType = []FieldType{
-	FieldTypePhone,
-	FieldTypeEmail,
-	FieldTypeText,
-	FieldTypeID,
-}
-
-func (e FieldType) IsValid() bool {
-	switch e {
-	case FieldTypePhone, FieldTypeEmail, FieldTypeText, FieldTypeID:
-		return true
-	}
-	return false
-}
-
-func (e FieldType) String() string {
-	return string(e)
-}
-
-func (e *FieldType) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = FieldType(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid FieldType", str)
-	}
-	return nil
-}
-
-func (e FieldType) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *FieldType) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e FieldType) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-// Whether every multi-contact reflects the project's current rules.
-type ResolutionState string
-
-const (
-	// Every multi-contact reflects the current rules and settings.
-	ResolutionStateIdle ResolutionState = "IDLE"
-	// A rule or setting changed; the project is being re-resolved in the background.
-	ResolutionStateRunning ResolutionState = "RUNNING"
-)
-
-var AllResolutionState = []ResolutionState{
-	ResolutionStateIdle,
-	ResolutionStateRunning,
-}
-
-func (e ResolutionState) IsValid() bool {
-	switch e {
-	case ResolutionStateIdle, ResolutionStateRunning:
-		return true
-	}
-	return false
-}
-
-func (e ResolutionState) String() string {
-	return string(e)
-}
-
-func (e *ResolutionState) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = ResolutionState(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid ResolutionState", str)
-	}
-	return nil
-}
-
-func (e ResolutionState) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *ResolutionState) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e ResolutionState) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-// What an API key may do in its project.
-type Role string
-
-const (
-	// Settings, rules, fields and keys, and everything WRITE may do.
-	RoleAdmin Role = "ADMIN"
-	// Clients, values, links, blocks and conversations, and everything READ may do.
-	RoleWrite Role = "WRITE"
-	// Read everything in the project and subscribe to its changes.
-	RoleRead Role = "READ"
-	// Public, for the website widget: only POST /widget/identify, writing only the client its token proves.
-	RoleWidget Role = "WIDGET"
-)
-
-var AllRole = []Role{
-	RoleAdmin,
-	RoleWrite,
-	RoleRead,
-	RoleWidget,
-}
-
-func (e Role) IsValid() bool {
-	switch e {
-	case RoleAdmin, RoleWrite, RoleRead, RoleWidget:
-		return true
-	}
-	return false
-}
-
-func (e Role) String() string {
-	return string(e)
-}
-
-func (e *Role) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = Role(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid Role", str)
-	}
-	return nil
-}
-
-func (e Role) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *Role) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e Role) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-// Where a value came from.
-type Source string
-
-const (
-	// A chat bot asked the person.
-	SourceBot Source = "BOT"
-	// The website widget; unverified widget values link nobody unless the project accepts them.
-	SourceWidget Source = "WIDGET"
-	// An operator typed it in.
-	SourceOperator Source = "OPERATOR"
-	// A CRM or other system called the API.
-	SourceIntegration Source = "INTEGRATION"
-	// A bulk import.
-	SourceImport Source = "IMPORT"
-)
-
-var AllSource = []Source{
-	SourceBot,
-	SourceWidget,
-	SourceOperator,
-	SourceIntegration,
-	SourceImport,
-}
-
-func (e Source) IsValid() bool {
-	switch e {
-	case SourceBot, SourceWidget, SourceOperator, SourceIntegration, SourceImport:
-		return true
-	}
-	return false
-}
-
-func (e Source) String() string {
-	return string(e)
-}
-
-func (e *Source) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = Source(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid Source", str)
-	}
-	return nil
-}
-
-func (e Source) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *Source) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e Source) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
 }

@@ -15,8 +15,12 @@ import (
 )
 
 // Conversations is the resolver for the conversations field.
-func (r *clientResolver) Conversations(ctx context.Context, obj *Client) ([]*Conversation, error) {
-	return r.conversations(ctx, obj.project, []string{obj.ID})
+func (r *clientResolver) Conversations(ctx context.Context, obj *Client, first *int, after *string) (*ConversationConnection, error) {
+	p, err := r.Store.ConversationsPage(ctx, obj.project, obj.ID, "", deref(after, ""), deref(first, conversationsPageSize))
+	if err != nil {
+		return nil, err
+	}
+	return conversationConnection(p), nil
 }
 
 // MultiContact is the resolver for the multiContact field.
@@ -34,37 +38,41 @@ func (r *clientResolver) MultiContact(ctx context.Context, obj *Client) (*MultiC
 	return r.multiContact(ctx, obj.project, obj.mc)
 }
 
+// Clients is the resolver for the clients field.
+func (r *multiContactResolver) Clients(ctx context.Context, obj *MultiContact, first *int, after *string) (*ClientConnection, error) {
+	p, err := r.Store.MultiContactClients(ctx, obj.project, obj.ID, deref(after, ""), deref(first, clientsPageSize))
+	if err != nil {
+		return nil, err
+	}
+	return clientConnection(obj.project, p), nil
+}
+
 // Channels is the resolver for the channels field.
 func (r *multiContactResolver) Channels(ctx context.Context, obj *MultiContact) ([]*ChannelPresence, error) {
-	return channelsOf(obj), nil
+	return r.channelsOf(ctx, obj)
 }
 
 // Conversations is the resolver for the conversations field.
-func (r *multiContactResolver) Conversations(ctx context.Context, obj *MultiContact) ([]*Conversation, error) {
-	ids := make([]string, len(obj.members))
-	for i, c := range obj.members {
-		ids[i] = c.ID
+func (r *multiContactResolver) Conversations(ctx context.Context, obj *MultiContact, first *int, after *string) (*ConversationConnection, error) {
+	p, err := r.Store.ConversationsPage(ctx, obj.project, "", obj.ID, deref(after, ""), deref(first, conversationsPageSize))
+	if err != nil {
+		return nil, err
 	}
-	return r.conversations(ctx, obj.project, ids)
+	return conversationConnection(p), nil
 }
 
 // Links is the resolver for the links field.
 func (r *multiContactResolver) Links(ctx context.Context, obj *MultiContact) ([]*LinkStep, error) {
-	out := []*LinkStep{}
-	seen := map[string]bool{}
-	for i := 1; i < len(obj.members) && i < maxLinkMembers; i++ {
-		steps, err := r.Store.Explain(ctx, obj.project, obj.members[0].ID, obj.members[i].ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range steps {
-			if k := s.From + "\x00" + s.To + "\x00" + s.Rule; !seen[k] {
-				seen[k] = true
-				out = append(out, linkStepOf(s))
-			}
-		}
+	return r.links(ctx, obj)
+}
+
+// History is the resolver for the history field.
+func (r *multiContactResolver) History(ctx context.Context, obj *MultiContact, first *int, after *string) (*EventConnection, error) {
+	evs, more, err := r.Store.History(ctx, obj.project, obj.ID, deref(after, ""), deref(first, historyPageSize))
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return eventConnection(evs, more), nil
 }
 
 // CreateProject is the resolver for the createProject field.
@@ -85,7 +93,8 @@ func (r *mutationResolver) UpdateProjectSettings(ctx context.Context, projectID 
 		return nil, err
 	}
 	p, err := r.Store.UpdateProjectSettings(ctx, projectID, identity.Settings{Name: input.Name, Region: input.DefaultRegion,
-		KeyCap: input.KeyCap, ValueCap: input.ValueCap, AcceptUnverifiedWidgetValues: input.AcceptUnverifiedWidgetValues})
+		KeyCap: input.KeyCap, ValueCap: input.ValueCap, AcceptUnverifiedWidgetValues: input.AcceptUnverifiedWidgetValues,
+		Locale: input.Locale})
 	if err != nil {
 		return nil, err
 	}
@@ -155,14 +164,14 @@ func (r *mutationResolver) UpsertClient(ctx context.Context, projectID string, i
 }
 
 // SetAttribute is the resolver for the setAttribute field.
-func (r *mutationResolver) SetAttribute(ctx context.Context, projectID string, clientID string, field string, value string, source *Source, verified *bool) (*SetAttributeResult, error) {
+func (r *mutationResolver) SetAttribute(ctx context.Context, projectID string, clientID string, field string, value string, source *identity.Source, verified *bool) (*SetAttributeResult, error) {
 	if err := authorize(ctx, projectID, graph.RoleWrite); err != nil {
 		return nil, err
 	}
 	normalized, err := r.Store.SetAttribute(ctx, projectID, clientID, identity.AttributeInput{Field: field, Value: value,
-		Source: identity.Source(deref(source, SourceBot)), Verified: deref(verified, false)})
+		Source: deref(source, identity.SourceBot), Verified: deref(verified, false)})
 	if de, ok := refusal(err); ok {
-		return &SetAttributeResult{Accepted: false, Error: inputError(de)}, nil
+		return &SetAttributeResult{Accepted: false, Error: localizedInputError(ctx, de)}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -185,6 +194,18 @@ func (r *mutationResolver) RemoveAttribute(ctx context.Context, projectID string
 		return nil, err
 	}
 	return r.client(ctx, projectID, clientID)
+}
+
+// ForgetMultiContact is the resolver for the forgetMultiContact field.
+func (r *mutationResolver) ForgetMultiContact(ctx context.Context, projectID string, id string) (*MultiContactEvent, error) {
+	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
+		return nil, err
+	}
+	e, err := r.Store.ForgetMultiContact(ctx, projectID, id)
+	if err != nil {
+		return nil, err
+	}
+	return eventOf(e, graph.Cursor(e.Seq)), nil
 }
 
 // RemoveClient is the resolver for the removeClient field.
@@ -278,7 +299,7 @@ func (r *mutationResolver) RecordConversation(ctx context.Context, projectID str
 }
 
 // CreateAPIKey is the resolver for the createApiKey field.
-func (r *mutationResolver) CreateAPIKey(ctx context.Context, projectID string, role Role) (*APIKeySecret, error) {
+func (r *mutationResolver) CreateAPIKey(ctx context.Context, projectID string, role graph.Role) (*APIKeySecret, error) {
 	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
 		return nil, err
 	}
@@ -385,15 +406,27 @@ func (r *queryResolver) MultiContact(ctx context.Context, projectID string, id s
 }
 
 // FindClients is the resolver for the findClients field.
-func (r *queryResolver) FindClients(ctx context.Context, projectID string, field string, value string) ([]*Client, error) {
+func (r *queryResolver) FindClients(ctx context.Context, projectID string, field string, value string, first *int, after *string) (*ClientConnection, error) {
 	if err := authorize(ctx, projectID, graph.RoleRead); err != nil {
 		return nil, err
 	}
-	cs, err := r.Store.FindClients(ctx, projectID, field, value)
+	p, err := r.Store.FindClientsPage(ctx, projectID, field, value, deref(after, ""), deref(first, clientsPageSize))
 	if err != nil {
 		return nil, err
 	}
-	return clientsOf(projectID, cs), nil
+	return clientConnection(projectID, p), nil
+}
+
+// SearchClients is the resolver for the searchClients field.
+func (r *queryResolver) SearchClients(ctx context.Context, projectID string, query string, first *int, after *string) (*ClientConnection, error) {
+	if err := authorize(ctx, projectID, graph.RoleRead); err != nil {
+		return nil, err
+	}
+	p, err := r.Store.SearchClients(ctx, projectID, query, deref(after, ""), deref(first, searchPageSize))
+	if err != nil {
+		return nil, err
+	}
+	return clientConnection(projectID, p), nil
 }
 
 // ValidateValue is the resolver for the validateValue field.
@@ -403,7 +436,7 @@ func (r *queryResolver) ValidateValue(ctx context.Context, projectID string, fie
 	}
 	normalized, err := r.Store.Normalize(ctx, projectID, field, value)
 	if de, ok := refusal(err); ok {
-		return &ValidationResult{Valid: false, Error: inputError(de)}, nil
+		return &ValidationResult{Valid: false, Error: localizedInputError(ctx, de)}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -464,29 +497,19 @@ func (r *queryResolver) Events(ctx context.Context, projectID string, after *str
 	if err != nil {
 		return nil, err
 	}
-	conn := &EventConnection{Edges: []*EventEdge{}, PageInfo: &PageInfo{HasNextPage: len(evs) > n}}
-	for _, e := range evs[:min(n, len(evs))] {
-		c := graph.Cursor(e.Seq)
-		conn.Edges = append(conn.Edges, &EventEdge{Cursor: c, Node: eventOf(e, c)})
-		conn.PageInfo.EndCursor = &c
-	}
-	return conn, nil
+	return eventConnection(evs[:min(n, len(evs))], len(evs) > n), nil
 }
 
 // APIKeys is the resolver for the apiKeys field.
-func (r *queryResolver) APIKeys(ctx context.Context, projectID string) ([]*APIKey, error) {
+func (r *queryResolver) APIKeys(ctx context.Context, projectID string, first *int, after *string) (*APIKeyConnection, error) {
 	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
 		return nil, err
 	}
-	ks, err := r.Store.APIKeys(ctx, projectID)
+	p, err := r.Store.APIKeysPage(ctx, projectID, deref(after, ""), deref(first, apiKeysPageSize))
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*APIKey, len(ks))
-	for i, k := range ks {
-		out[i] = apiKeyOf(k)
-	}
-	return out, nil
+	return apiKeyConnection(p), nil
 }
 
 // MultiContactChanged is the resolver for the multiContactChanged field.
@@ -503,7 +526,7 @@ func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectI
 	}
 	watch := deref(multiContactID, "")
 	if watch != "" { // follow an absorbed id to its survivor
-		if m, err := r.Store.MultiContact(ctx, projectID, watch); err == nil {
+		if m, err := r.Store.MultiContactHead(ctx, projectID, watch); err == nil {
 			watch = m.ID
 		} else if identity.ErrorCode(err) != identity.CodeNotFound {
 			return nil, err

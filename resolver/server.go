@@ -134,7 +134,12 @@ func NewServer(cfg ServerConfig) http.Handler {
 		return errInternal
 	})
 	srv.SetErrorPresenter(presenter(log, cfg.OnInternalError, cfg.OnUnavailable))
+	var store *graph.Store // for the language of errors (WithLocale)
+	if cfg.Resolver != nil {
+		store = cfg.Resolver.Store
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = WithLocale(r, store)
 		switch {
 		case r.Header.Get("Upgrade") != "": // a slot for the websocket that closableImplementation accepts
 			r = r.WithContext(context.WithValue(r.Context(), closableKey{}, &closableConn{}))
@@ -248,11 +253,13 @@ func presenter(log *slog.Logger, onInternal, onUnavailable func()) graphql.Error
 		case errors.As(err, &ae):
 			out.Message, out.Extensions = ae.Message, map[string]any{"code": ae.Code}
 		case errors.As(err, &de):
-			out.Message = de.Error()
+			// In the caller's language; the domain's own English, with its
+			// details, stays in extensions.detail for developers.
+			out.Message = localize(ctx, de)
 			if de.Code == identity.CodeNotFound {
-				out.Extensions = map[string]any{"code": "NOT_FOUND"}
+				out.Extensions = map[string]any{"code": "NOT_FOUND", "detail": de.Error()}
 			} else {
-				out.Extensions = map[string]any{"code": "BAD_USER_INPUT", "reason": de.Code, "field": de.Field}
+				out.Extensions = map[string]any{"code": "BAD_USER_INPUT", "reason": de.Code, "field": de.Field, "detail": de.Error()}
 			}
 		case graph.Unavailable(err):
 			log.WarnContext(ctx, "store unavailable", "err", err, "path", out.Path.String())

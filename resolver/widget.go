@@ -215,6 +215,7 @@ func claimString(v any) (string, bool) {
 // linking nobody unless the project accepts them) when typed by the visitor.
 func WidgetHandler(store *graph.Store, keys Keys, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = WithLocale(r, store) // refusals in the visitor's language
 		p := PrincipalFrom(r.Context())
 		if p == nil {
 			writeGraphQLError(w, http.StatusUnauthorized, errUnauthenticated.Code, errUnauthenticated.Message)
@@ -232,12 +233,15 @@ func WidgetHandler(store *graph.Store, keys Keys, log *slog.Logger) http.Handler
 			return
 		}
 		ctx := r.Context()
+		noteProject(ctx, p.Project)
 		resp, refusal, err := identify(ctx, store, keys, p.Project, req)
 		switch {
 		case refusal != nil:
 			writeWidgetRefusal(w, refusal)
 		case identity.ErrorCode(err) != "":
-			writeGraphQLError(w, http.StatusBadRequest, "BAD_USER_INPUT", err.Error())
+			var de *identity.Error
+			errors.As(err, &de)
+			writeGraphQLError(w, http.StatusBadRequest, "BAD_USER_INPUT", localize(ctx, de))
 		case graph.Unavailable(err):
 			log.WarnContext(ctx, "widget: store unavailable", "err", err)
 			writeUnavailable(w, err)
@@ -336,7 +340,7 @@ func identify(ctx context.Context, store *graph.Store, keys Keys, project string
 		case err == nil:
 			res.Accepted = true
 		case errors.As(err, &de):
-			res.Verified, res.Error = false, inputError(de)
+			res.Verified, res.Error = false, localizedInputError(ctx, de)
 		default:
 			return err
 		}

@@ -230,11 +230,13 @@ func TestBotAsksAgainUntilThePhoneIsValid(t *testing.T) {
 		t.Fatalf("setAttribute(8 916 123-45-67) = %+v, want accepted as +79161234567", s)
 	}
 
-	var found struct{ FindClients []struct{ ID string } }
-	a.ok(p.read, `query($p: ID!) { findClients(projectId: $p, field: "phone", value: "+7 (916) 1234567") { id } }`,
+	var found struct {
+		FindClients struct{ Nodes []struct{ ID string } }
+	}
+	a.ok(p.read, `query($p: ID!) { findClients(projectId: $p, field: "phone", value: "+7 (916) 1234567") { nodes { id } } }`,
 		map[string]any{"p": p.id}, &found)
-	if len(found.FindClients) != 1 || found.FindClients[0].ID != "tg-1" {
-		t.Errorf("findClients with another spelling = %+v, want [tg-1]", found.FindClients)
+	if n := found.FindClients.Nodes; len(n) != 1 || n[0].ID != "tg-1" {
+		t.Errorf("findClients with another spelling = %+v, want [tg-1]", n)
 	}
 }
 
@@ -480,7 +482,8 @@ func TestTenancyAndRoles(t *testing.T) {
 		t.Run("key of A ("+name+") reads B", func(t *testing.T) {
 			a.wantCode("FORBIDDEN", key, `query($p: ID!) { project(id: $p) { id } }`, vars)
 			a.wantCode("FORBIDDEN", key, `query($p: ID!) { client(projectId: $p, id: "b-1") { id } }`, vars)
-			a.wantCode("FORBIDDEN", key, `query($p: ID!) { findClients(projectId: $p, field: "email", value: "b@example.com") { id } }`, vars)
+			a.wantCode("FORBIDDEN", key, `query($p: ID!) { findClients(projectId: $p, field: "email", value: "b@example.com") { nodes { id } } }`, vars)
+			a.wantCode("FORBIDDEN", key, `query($p: ID!) { searchClients(projectId: $p, query: "b") { nodes { id } } }`, vars)
 			a.wantCode("FORBIDDEN", key, `query($p: ID!) { events(projectId: $p) { edges { cursor } } }`, vars)
 		})
 	}
@@ -553,7 +556,7 @@ func TestErrorCodes(t *testing.T) {
 	a.wantCode("BAD_USER_INPUT", p.read, `query($p: ID!) { events(projectId: $p, after: "garbage") { edges { cursor } } }`, vars)
 	a.wantCode("GRAPHQL_PARSE_FAILED", p.read, `query { project(id: `, nil)
 	a.wantCode("GRAPHQL_VALIDATION_FAILED", p.read, `query { nope }`, nil)
-	deep := `query($p: ID!) { client(projectId: $p, id: "c") { multiContact { clients { multiContact { clients { multiContact { clients { multiContact { clients { multiContact { clients { multiContact { id } } } } } } } } } } } } }`
+	deep := `query($p: ID!) { client(projectId: $p, id: "c") { multiContact { clients { nodes { multiContact { clients { nodes { multiContact { clients { nodes { multiContact { clients { nodes { id } } } } } } } } } } } } } }`
 	res = a.wantCode("BAD_USER_INPUT", p.read, deep, vars)
 	if len(res.Errors) > 0 && res.Errors[0].Extensions["reason"] != "DEPTH_LIMIT_EXCEEDED" {
 		t.Errorf("deep query: %+v, want DEPTH_LIMIT_EXCEEDED", res.Errors[0])

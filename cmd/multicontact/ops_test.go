@@ -49,12 +49,12 @@ func TestOperatorConsoleOperations(t *testing.T) {
 			MultiContact struct {
 				ID       string
 				Size     int
-				Clients  []struct{ ID string }
+				Clients  struct{ Nodes []struct{ ID string } }
 				Channels []struct {
 					Channel struct{ Kind string }
 					Client  struct{ ID string }
 				}
-				Conversations []struct{ ID string }
+				Conversations struct{ Nodes []struct{ ID string } }
 				Links         []struct {
 					From, To string
 					RuleName *string
@@ -64,17 +64,17 @@ func TestOperatorConsoleOperations(t *testing.T) {
 		}
 	}
 	a.ok(p.read, `query($p: ID!) { client(projectId: $p, id: "a") { multiContact {
-		id size clients { id } channels { channel { kind } client { id } lastActivityAt }
-		conversations { id } links { from to ruleName values { field value } } } } }`, vars(), &mc)
+		id size clients { nodes { id } } channels { channel { kind } client { id } lastActivityAt }
+		conversations { nodes { id } } links { from to ruleName values { field value } } } } }`, vars(), &mc)
 	m := mc.Client.MultiContact
-	if m.Size != 2 || len(m.Clients) != 2 {
+	if m.Size != 2 || len(m.Clients.Nodes) != 2 {
 		t.Fatalf("multi-contact of a: %+v, want a and b", m)
 	}
 	if len(m.Channels) != 2 || m.Channels[0].Client.ID != "b" {
 		t.Errorf("channels %+v, want b (the latest activity) first", m.Channels)
 	}
-	if len(m.Conversations) != 2 || m.Conversations[0].ID != "conv-2" {
-		t.Errorf("conversations %+v, want conv-2 then conv-1", m.Conversations)
+	if c := m.Conversations.Nodes; len(c) != 2 || c[0].ID != "conv-2" {
+		t.Errorf("conversations %+v, want conv-2 then conv-1", c)
 	}
 	if len(m.Links) != 1 || len(m.Links[0].Values) != 1 || m.Links[0].Values[0].Value != "ann@example.com" {
 		t.Errorf("links %+v, want one email link", m.Links)
@@ -210,10 +210,12 @@ func TestOperatorConsoleOperations(t *testing.T) {
 	if gone.Client != nil {
 		t.Error("a removed client is still returned")
 	}
-	var keys struct{ ApiKeys []struct{ Role string } }
-	a.ok(p.admin, `query($p: ID!) { apiKeys(projectId: $p) { id role createdAt revoked } }`, vars(), &keys)
-	if len(keys.ApiKeys) != 4 {
-		t.Errorf("apiKeys = %+v, want the 4 keys of the fixture", keys.ApiKeys)
+	var keys struct {
+		ApiKeys struct{ Nodes []struct{ Role string } }
+	}
+	a.ok(p.admin, `query($p: ID!) { apiKeys(projectId: $p) { nodes { id role createdAt revoked } } }`, vars(), &keys)
+	if len(keys.ApiKeys.Nodes) != 4 {
+		t.Errorf("apiKeys = %+v, want the 4 keys of the fixture", keys.ApiKeys.Nodes)
 	}
 }
 

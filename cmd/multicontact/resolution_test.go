@@ -126,10 +126,10 @@ func TestAnAliasChainResolvesThroughTheAPI(t *testing.T) {
 				ID      string
 				Size    int
 				Aliases []string
-				Clients []struct{ ID string }
+				Clients struct{ Nodes []struct{ ID string } }
 			}
 		}
-		a.ok(p.read, `query($p: ID!, $id: ID!) { multiContact(projectId: $p, id: $id) { id size aliases clients { id } } }`,
+		a.ok(p.read, `query($p: ID!, $id: ID!) { multiContact(projectId: $p, id: $id) { id size aliases clients { nodes { id } } } }`,
 			map[string]any{"p": p.id, "id": id}, &out)
 		m := out.MultiContact
 		if m == nil {
@@ -137,9 +137,9 @@ func TestAnAliasChainResolvesThroughTheAPI(t *testing.T) {
 			continue
 		}
 		aliases := slices.Sorted(slices.Values(m.Aliases))
-		if m.ID != mcC || m.Size != 7 || len(m.Clients) != 7 || !slices.Equal(aliases, wantAliases) {
+		if m.ID != mcC || m.Size != 7 || len(m.Clients.Nodes) != 7 || !slices.Equal(aliases, wantAliases) {
 			t.Errorf("multiContact(%s) = %s size %d, %d clients, aliases %v; want %s size 7, 7 clients, aliases %v",
-				id, m.ID, m.Size, len(m.Clients), m.Aliases, mcC, wantAliases)
+				id, m.ID, m.Size, len(m.Clients.Nodes), m.Aliases, mcC, wantAliases)
 		}
 	}
 }

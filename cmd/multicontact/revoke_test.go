@@ -16,9 +16,11 @@ import (
 // keyID returns the id of the project's key with the given role.
 func (a *api) keyID(p testProject, role string) string {
 	a.t.Helper()
-	var out struct{ ApiKeys []struct{ ID, Role string } }
-	a.ok(p.admin, `query($p: ID!) { apiKeys(projectId: $p) { id role } }`, map[string]any{"p": p.id}, &out)
-	for _, k := range out.ApiKeys {
+	var out struct {
+		ApiKeys struct{ Nodes []struct{ ID, Role string } }
+	}
+	a.ok(p.admin, `query($p: ID!) { apiKeys(projectId: $p) { nodes { id role } } }`, map[string]any{"p": p.id}, &out)
+	for _, k := range out.ApiKeys.Nodes {
 		if k.Role == role {
 			return k.ID
 		}

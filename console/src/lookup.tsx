@@ -31,12 +31,12 @@ async function search(s: Session, fields: Field[], q: string, field: string): Pr
   for (const f of fields) {
     if (field !== "" && field !== f.key) continue;
     asks.push(
-      gql<{ findClients: Hit[] }>(s, `query($p: ID!, $f: String!, $v: String!) { findClients(projectId: $p, field: $f, value: $v) { ${clientFields} } }`, {
+      gql<{ findClients: { nodes: Hit[] } }>(s, `query($p: ID!, $f: String!, $v: String!) { findClients(projectId: $p, field: $f, value: $v) { nodes { ${clientFields} } } }`, {
         p: s.projectId,
         f: f.key,
         v: q,
       }).then(
-        (d) => d.findClients.forEach((c) => add(c, f.label)),
+        (d) => d.findClients.nodes.forEach((c) => add(c, f.label)),
         (e) => {
           // With "any field", a value that is no phone (say) is simply no match there.
           if (!(field === "" && e instanceof ApiError && e.code === "BAD_USER_INPUT")) throw e;

@@ -3,16 +3,16 @@
 // operator's actions (explain, link, unlink, block a value, exclude a client).
 import { useEffect, useRef, useState } from "preact/hooks";
 import { gql, subscribe, type Session } from "./api";
-import type { ChangeEvent, Client, LinkStep, MultiContact } from "./types";
+import type { ChangeEvent, Client, LinkStep, MultiContact, MultiContactPage } from "./types";
 import type { Drawing } from "./graph";
 import { Empty, ErrorBox, Loading, Section, Time, channelName, useAction, useLoad } from "./ui";
 
 const mcQuery = `query($p: ID!, $id: ID!) { multiContact(projectId: $p, id: $id) {
   id size createdAt aliases
-  clients { id displayName channel { kind account } channelUserId excluded createdAt lastSeenAt
-    attributes { field value source verified at } }
+  clients(first: 500) { nodes { id displayName channel { kind account } channelUserId excluded createdAt lastSeenAt
+    attributes { field value source verified at } } }
   channels { channel { kind account } channelUserId client { id displayName } lastActivityAt }
-  conversations { id clientId startedAt lastMessageAt summary }
+  conversations(first: 200) { nodes { id clientId startedAt lastMessageAt summary } }
   links { from to rule ruleName values { field value } manual }
 } }`;
 
@@ -22,7 +22,11 @@ const changed = `subscription($p: ID!, $mc: ID) { multiContactChanged(projectId:
 
 export function MultiContactView({ session, id }: { session: Session; id: string }) {
   const [mc, reload] = useLoad(
-    () => gql<{ multiContact: MultiContact | null }>(session, mcQuery, { p: session.projectId, id }).then((d) => d.multiContact),
+    // Members and conversations come as pages; the view shows the first page of each (500 members, 200 conversations).
+    () =>
+      gql<{ multiContact: MultiContactPage | null }>(session, mcQuery, { p: session.projectId, id }).then((d) =>
+        d.multiContact ? { ...d.multiContact, clients: d.multiContact.clients.nodes, conversations: d.multiContact.conversations.nodes } : null,
+      ),
     [session.key, id],
   );
   const [events, setEvents] = useState<ChangeEvent[]>([]);
@@ -41,7 +45,7 @@ export function MultiContactView({ session, id }: { session: Session; id: string
     return subscribe<{ multiContactChanged: ChangeEvent }>(session, changed, { p: session.projectId, mc: current }, {
       next: ({ multiContactChanged: e }) => {
         setEvents((es) => [e, ...es].slice(0, 20));
-        if (e.type === "DELETED" && e.multiContactId === current) setGone(true);
+        if ((e.type === "DELETED" || e.type === "FORGOTTEN") && e.multiContactId === current) setGone(true);
         else if (e.multiContactId !== current && e.previousIds.includes(current)) location.hash = `#/mc/${encodeURIComponent(e.multiContactId)}`;
         else reload();
       },

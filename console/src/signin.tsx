@@ -21,7 +21,7 @@ export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }) {
       // Only an ADMIN key may list keys: that tells whether to offer the settings' controls.
       let admin = true;
       try {
-        await gql(s, `query($p: ID!) { apiKeys(projectId: $p) { id } }`, { p: s.projectId });
+        await gql(s, `query($p: ID!) { apiKeys(projectId: $p, first: 1) { nodes { id } } }`, { p: s.projectId });
       } catch (err) {
         if (!(err instanceof ApiError && err.code === "FORBIDDEN")) throw err;
         admin = false;

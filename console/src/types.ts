@@ -45,8 +45,14 @@ export interface MultiContact {
   links: LinkStep[];
 }
 
+/** MultiContact as the API answers it: members and conversations in pages. */
+export type MultiContactPage = Omit<MultiContact, "clients" | "conversations"> & {
+  clients: { nodes: Client[] };
+  conversations: { nodes: Conversation[] };
+};
+
 export interface ChangeEvent {
-  type: "CREATED" | "MERGED" | "SPLIT" | "UPDATED" | "DELETED";
+  type: "CREATED" | "MERGED" | "SPLIT" | "UPDATED" | "DELETED" | "FORGOTTEN";
   multiContactId: string;
   previousIds: string[];
   newIds: string[];

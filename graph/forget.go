@@ -1,0 +1,160 @@
+package graph
+
+import (
+	"context"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/multicontact/multicontact/identity"
+)
+
+// ForgetMultiContact erases a person on request (GDPR, 152-FZ) in one write
+// transaction: every client of the multi-contact (id, or an id it absorbed)
+// with its channel user id and display name, its HAS edges and the Value
+// nodes nobody else holds, its conversations, its manual links, its MATCHES
+// edges and the match keys nobody else holds. The multi-contact's id (and
+// its aliases) resolve to nothing afterwards.
+//
+// What stays, and why: a value or key that another client also holds (it
+// is theirs too); a blocked value (the project's block list, which
+// unblockValue edits); the channel nodes (the business's accounts); the
+// import's applied event ids (ids only: an import run again does not bring
+// the person back); and earlier events, which keep their multi-contact and
+// client ids but lose any value they named (causeValue). Ids are the
+// caller's keys, not personal data by themselves; a caller whose client
+// ids embed personal data (a phone number as an id) must not rely on the
+// log forgetting them. The one event added, FORGOTTEN, holds the ids and
+// counts (identity.Forgotten), nothing else.
+func (s *Store) ForgetMultiContact(ctx context.Context, project, id string) (identity.Event, error) {
+	events, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
+		ps, err := loadProject(ctx, tx, project)
+		if err != nil {
+			return nil, err
+		}
+		rec, err := single(ctx, tx, `MATCH (a:MultiContact {project: $project, id: $id})
+			WITH coalesce(a.aliasOf, a.id) AS live
+			MATCH (m:MultiContact {project: $project, id: live}) WHERE NOT coalesce(m.dissolved, false)
+			RETURN m.id AS id`, map[string]any{"project": project, "id": id})
+		if err != nil || rec == nil {
+			return nil, orNotFound(err, "multiContact", id)
+		}
+		live := str(rec, "id")
+		// Under the multi-contact's lock no resolution moves a client into
+		// or out of it; if it was absorbed or dissolved meanwhile, run again.
+		r := resolution{ctx: ctx, tx: tx, ps: ps, now: s.now().UTC()}
+		locked, aliases := map[string]identity.MCInfo{}, map[string]bool{}
+		if err := r.lock([]string{live}, locked, aliases); err != nil {
+			return nil, err
+		}
+		if _, ok := locked[live]; !ok {
+			return nil, errRace
+		}
+		rec, err = single(ctx, tx, `MATCH (m:MultiContact {project: $project, id: $mc})
+			RETURN coalesce(m.dissolved, false) AS dissolved,
+				COLLECT { MATCH (c:Client {project: $project, mc: $mc}) RETURN c.id ORDER BY c.id } AS clients,
+				COLLECT { MATCH (x:MultiContact {project: $project, aliasOf: $mc}) RETURN x.id } AS aliases`,
+			map[string]any{"project": project, "mc": live})
+		if err != nil {
+			return nil, err
+		}
+		if boolean(rec, "dissolved") {
+			return nil, errRace
+		}
+		clients, mcs := nonNil(strs(rec, "clients")), append([]string{live}, strs(rec, "aliases")...)
+		if err := lockClientNodes(ctx, tx, project, clients); err != nil {
+			return nil, err
+		}
+		counts, err := forget(ctx, tx, project, clients, mcs)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.write(nil, nil, locked); err != nil { // the id is dissolved: it resolves to nothing
+			return nil, err
+		}
+		ev := identity.Event{Project: project, Type: identity.EventForgotten, MultiContactID: live, ClientIDs: clients,
+			Cause: identity.Cause{Kind: identity.CauseManual, Action: "forgetMultiContact"}, At: r.now, Forgotten: &counts}
+		return commitEvents(ctx, tx, project, []identity.Event{ev}, nil, false, r.now)
+	})
+	if err != nil {
+		return identity.Event{}, err
+	}
+	s.nudge(project, events)
+	return events[0], nil
+}
+
+// forget deletes the locked clients and everything of theirs that nobody
+// else holds, and blanks the values named by earlier events; it returns
+// what it deleted. A shared Value or MatchKey is locked before it is
+// checked, so a concurrent writer giving it to another client either
+// commits first (and it stays) or finds it gone and runs again.
+func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients, mcs []string) (identity.Forgotten, error) {
+	p := map[string]any{"project": project, "ids": clients, "mcs": mcs}
+	rec, err := single(ctx, tx, `
+		CALL {
+			UNWIND $ids AS id
+			MATCH (c:Client {project: $project, id: id})
+			RETURN count(c) AS clients, sum(COUNT { (c)-[:HAS]->(:Value) }) AS values
+		}
+		CALL {
+			MATCH (v:Conversation {project: $project}) WHERE v.client IN $ids
+			RETURN count(v) AS conversations
+		}
+		CALL {
+			UNWIND $ids AS id
+			MATCH (:Client {project: $project, id: id})-[l:LINKED]-()
+			RETURN count(DISTINCT l) AS links
+		}
+		RETURN clients, values, conversations, links`, p)
+	if err != nil {
+		return identity.Forgotten{}, err
+	}
+	counts := identity.Forgotten{Clients: int(i64(rec, "clients")), Values: int(i64(rec, "values")),
+		Conversations: int(i64(rec, "conversations")), Links: int(i64(rec, "links"))}
+
+	// Values and keys nobody else holds, locked in a fixed order, then checked.
+	recs, err := collect(ctx, tx, `UNWIND $ids AS id
+		MATCH (:Client {project: $project, id: id})-[:HAS]->(v:Value)
+		WITH DISTINCT v ORDER BY v.field, v.value
+		SET v.locked = true REMOVE v.locked
+		WITH v
+		WHERE NOT coalesce(v.blocked, false) AND NOT EXISTS { MATCH (v)<-[:HAS]-(o:Client) WHERE NOT o.id IN $ids }
+		WITH v, v.value AS value
+		DETACH DELETE v
+		RETURN value`, p)
+	if err != nil {
+		return identity.Forgotten{}, err
+	}
+	var values []string
+	for _, rec := range recs {
+		values = append(values, str(rec, "value"))
+	}
+	if err := exec(ctx, tx, `UNWIND $ids AS id
+		MATCH (:Client {project: $project, id: id})-[:MATCHES]->(k:MatchKey)
+		WITH DISTINCT k ORDER BY k.rule, k.key
+		SET k.locked = true REMOVE k.locked
+		WITH k
+		WHERE NOT EXISTS { MATCH (k)<-[:MATCHES]-(o:Client) WHERE NOT o.id IN $ids }
+		DETACH DELETE k`, p); err != nil {
+		return identity.Forgotten{}, err
+	}
+	if err := exec(ctx, tx, `MATCH (v:Conversation {project: $project}) WHERE v.client IN $ids DETACH DELETE v`, p); err != nil {
+		return identity.Forgotten{}, err
+	}
+	if err := exec(ctx, tx, `UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) DETACH DELETE c`, p); err != nil {
+		return identity.Forgotten{}, err
+	}
+	// Earlier events keep their ids but not the values they named: those of
+	// this multi-contact's ids, and any naming a value just deleted.
+	if err := exec(ctx, tx, `CALL {
+			UNWIND $mcs AS mc
+			MATCH (e:Event {project: $project, mc: mc}) WHERE e.causeValue IS NOT NULL AND e.causeValue <> ''
+			SET e.causeValue = null
+		}
+		CALL {
+			MATCH (e:Event {project: $project}) WHERE size($values) > 0 AND e.causeValue IN $values
+			SET e.causeValue = null
+		}`, map[string]any{"project": project, "mcs": mcs, "values": nonNil(values)}); err != nil {
+		return identity.Forgotten{}, err
+	}
+	return counts, nil
+}
