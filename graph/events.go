@@ -28,7 +28,7 @@ func sorted(s []string) []string {
 // that sees event N already sees every event below N, which is what the
 // subscribers' tailer (package broker) relies on. While the project
 // re-resolves, the changed clients are marked dirty so that the
-// re-resolution resolves them again when it finishes (DESIGN §3); its own
+// re-resolution resolves them again when it finishes (docs/architecture.md §6); its own
 // repair pass (repair) clears the mark instead.
 func commitEvents(ctx context.Context, tx neo4j.ManagedTransaction, project string, events []identity.Event,
 	clients []string, repair bool, now time.Time) ([]identity.Event, error) {

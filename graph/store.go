@@ -1,6 +1,6 @@
 // Package graph keeps the identity graph in Neo4j: projects, fields, rules,
 // clients, values, match keys and multi-contacts, resolved incrementally in
-// one write transaction per change (DESIGN §3).
+// one write transaction per change (docs/architecture.md §4).
 package graph
 
 import (

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 )
 
-// Defaults for a new project's protections (DESIGN §1).
+// Defaults for a new project's protections.
 const (
 	DefaultKeyCap   = 50 // clients per match key before it is quarantined
 	DefaultValueCap = 10 // values per field per client
