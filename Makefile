@@ -5,10 +5,12 @@ GO ?= go
 
 .PHONY: test run build check generate generate-check console console-check bench neo4j-stop cypher
 
-## test: gofmt, vet, generated code up to date, then every test (browser tests included) with the race detector against a throw-away Neo4j
+## test: gofmt, vet, generated code up to date, then every test (browser tests included) with the race detector against a throw-away Neo4j.
+## Packages run one at a time (-p 1): a store that opens resumes every project it finds RUNNING, so test binaries
+## running at once would re-resolve each other's projects in the middle of a test.
 test: check
 	scripts/console-deps.sh
-	scripts/with-neo4j.sh test $(GO) test -race -count=1 ./...
+	scripts/with-neo4j.sh test $(GO) test -race -count=1 -p 1 ./...
 
 ## check: the static checks, no Neo4j needed
 check: generate-check
