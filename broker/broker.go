@@ -174,6 +174,10 @@ func (b *Broker) closeLocked(s *Subscription) {
 	}
 }
 
+// After is the sequence number of the log's last event when the
+// subscription began: C delivers the events after it.
+func (s *Subscription) After() int64 { return s.after }
+
 // Dropped reports whether the broker dropped this subscriber for being slow.
 func (s *Subscription) Dropped() bool { return s.dropped.Load() }
 

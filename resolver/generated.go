@@ -306,7 +306,7 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		MultiContactChanged func(childComplexity int, projectID string, multiContactID *string, clientID *string) int
+		MultiContactChanged func(childComplexity int, projectID string, multiContactID *string, clientID *string, after *string) int
 	}
 
 	ValidationResult struct {
@@ -375,7 +375,7 @@ type QueryResolver interface {
 	APIKeys(ctx context.Context, projectID string, first *int, after *string) (*APIKeyConnection, error)
 }
 type SubscriptionResolver interface {
-	MultiContactChanged(ctx context.Context, projectID string, multiContactID *string, clientID *string) (<-chan *MultiContactEvent, error)
+	MultiContactChanged(ctx context.Context, projectID string, multiContactID *string, clientID *string, after *string) (<-chan *MultiContactEvent, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1604,7 +1604,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.MultiContactChanged(childComplexity, args["projectId"].(string), args["multiContactId"].(*string), args["clientId"].(*string)), true
+		return e.ComplexityRoot.Subscription.MultiContactChanged(childComplexity, args["projectId"].(string), args["multiContactId"].(*string), args["clientId"].(*string), args["after"].(*string)), true
 
 	case "ValidationResult.error":
 		if e.ComplexityRoot.ValidationResult.Error == nil {
@@ -2132,6 +2132,8 @@ type Subscription {
     multiContactId: ID
     "Only the changes of the multi-contact holding this client."
     clientId: ID
+    "Resume after this cursor (the last one seen): the events committed since are delivered first, in order, none missed or doubled."
+    after: String
   ): MultiContactEvent!
 }
 
@@ -4225,6 +4227,14 @@ func (ec *executionContext) field_Subscription_multiContactChanged_args(ctx cont
 		return nil, err
 	}
 	args["clientId"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg3
 	return args, nil
 }
 
@@ -9240,7 +9250,7 @@ func (ec *executionContext) _Subscription_multiContactChanged(ctx context.Contex
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().MultiContactChanged(ctx, fc.Args["projectId"].(string), fc.Args["multiContactId"].(*string), fc.Args["clientId"].(*string))
+			return ec.Resolvers.Subscription().MultiContactChanged(ctx, fc.Args["projectId"].(string), fc.Args["multiContactId"].(*string), fc.Args["clientId"].(*string), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *MultiContactEvent) graphql.Marshaler {

@@ -513,7 +513,7 @@ func (r *queryResolver) APIKeys(ctx context.Context, projectID string, first *in
 }
 
 // MultiContactChanged is the resolver for the multiContactChanged field.
-func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectID string, multiContactID *string, clientID *string) (<-chan *MultiContactEvent, error) {
+func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectID string, multiContactID *string, clientID *string, after *string) (<-chan *MultiContactEvent, error) {
 	if err := authorize(ctx, projectID, graph.RoleRead); err != nil {
 		return nil, err
 	}
@@ -533,6 +533,11 @@ func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectI
 		}
 	}
 	client := deref(clientID, "")
+	if after != nil { // a bad cursor is refused before anything starts
+		if _, err := r.Store.Events(ctx, projectID, *after, 1); err != nil {
+			return nil, err
+		}
+	}
 	sub, err := r.Broker.Subscribe(ctx, projectID, subscriberBuffer)
 	if err != nil {
 		return nil, err
@@ -541,6 +546,13 @@ func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectI
 	go func() {
 		defer close(out)
 		defer sub.Close()
+		// Resuming: the events between the cursor and where the live
+		// stream begins come from the log, so none is missed or doubled.
+		if after != nil {
+			if !replayEvents(ctx, r.Store, projectID, *after, sub.After(), deref(multiContactID, ""), &watch, client, out) {
+				return
+			}
+		}
 		for {
 			select {
 			case <-ctx.Done():

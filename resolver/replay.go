@@ -1,0 +1,44 @@
+package resolver
+
+import (
+	"context"
+	"slices"
+
+	"github.com/multicontact/multicontact/graph"
+)
+
+// replayEvents sends the project's events after the cursor and up to
+// upTo (inclusive) that the subscription's filters let through, in order:
+// those of the followed multi-contact (watch, its survivor today, followed
+// across merges) or of the id the subscriber named (requested, which it
+// may have had before a merge in the replayed span);
+// it reports false when the subscription ended meanwhile or the log could
+// not be read (the subscription then completes, and its client resumes
+// again from the last cursor it saw).
+func replayEvents(ctx context.Context, store *graph.Store, project, after string, upTo int64,
+	requested string, watch *string, client string, out chan<- *MultiContactEvent) bool {
+	cursor := after
+	for {
+		page, err := store.Events(ctx, project, cursor, eventsPageSize)
+		if err != nil {
+			return false
+		}
+		for _, e := range page {
+			if e.Seq > upTo {
+				return true
+			}
+			named := requested != "" && e.MultiContactID == requested && (client == "" || slices.Contains(e.ClientIDs, client))
+			if matches(e, watch, client) || named {
+				select {
+				case out <- eventOf(e, graph.Cursor(e.Seq)):
+				case <-ctx.Done():
+					return false
+				}
+			}
+			cursor = graph.Cursor(e.Seq)
+		}
+		if len(page) < eventsPageSize {
+			return true
+		}
+	}
+}
