@@ -2,34 +2,20 @@ package graph
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
+	"github.com/multicontact/multicontact/access"
 	"github.com/multicontact/multicontact/identity"
-)
-
-// Role is what an API key may do in its project.
-type Role string
-
-// The roles of API keys. ADMIN includes WRITE, which includes READ; WIDGET
-// may only write identifiers of the visitor it names.
-const (
-	RoleAdmin  Role = "ADMIN"
-	RoleWrite  Role = "WRITE"
-	RoleRead   Role = "READ"
-	RoleWidget Role = "WIDGET"
 )
 
 // APIKey is a project's API key as stored: its secret only as a SHA-256 hash.
 type APIKey struct {
 	ID        string
 	Project   string
-	Role      Role
+	Role      access.Role
 	CreatedAt time.Time
 	Revoked   bool
 }
@@ -40,29 +26,21 @@ var ErrUnknownKey = errors.New("unknown API key")
 // ErrRevokedKey says a presented secret is that of a revoked API key.
 var ErrRevokedKey = errors.New("revoked API key")
 
-// HashSecret is how API key secrets are stored and looked up.
-func HashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
-
 // CreateAPIKey makes a key for the project and returns it with its secret,
 // which is not stored and cannot be shown again.
-func (s *Store) CreateAPIKey(ctx context.Context, project string, role Role) (APIKey, string, error) {
-	switch role {
-	case RoleAdmin, RoleWrite, RoleRead, RoleWidget:
-	default:
+func (s *Store) CreateAPIKey(ctx context.Context, project string, role access.Role) (APIKey, string, error) {
+	if !role.Valid() {
 		return APIKey{}, "", identity.Errorf("role", identity.CodeInvalidArgument, "unknown role %q", role)
 	}
 	k := APIKey{ID: newID("key"), Project: project, Role: role, CreatedAt: s.now().UTC().Truncate(time.Millisecond)}
-	secret := "mck_" + rand.Text() + rand.Text()
+	secret := access.NewSecret()
 	_, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 		if err := projectExists(ctx, tx, project); err != nil {
 			return noResult{}, err
 		}
 		return noResult{}, exec(ctx, tx, `CREATE (:ApiKey {project: $project, id: $id, hash: $hash, role: $role,
 			createdAt: $at, revoked: false})`,
-			map[string]any{"project": project, "id": k.ID, "hash": HashSecret(secret), "role": string(role), "at": k.CreatedAt})
+			map[string]any{"project": project, "id": k.ID, "hash": access.Hash(secret), "role": string(role), "at": k.CreatedAt})
 	})
 	if err != nil {
 		return APIKey{}, "", err
@@ -73,7 +51,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, project string, role Role) (AP
 const apiKeyColumns = `k.id AS id, k.project AS project, k.role AS role, k.createdAt AS createdAt, k.revoked AS revoked`
 
 func decodeAPIKey(rec *neo4j.Record) APIKey {
-	return APIKey{ID: str(rec, "id"), Project: str(rec, "project"), Role: Role(str(rec, "role")),
+	return APIKey{ID: str(rec, "id"), Project: str(rec, "project"), Role: access.Role(str(rec, "role")),
 		CreatedAt: when(rec, "createdAt"), Revoked: boolean(rec, "revoked")}
 }
 
@@ -82,7 +60,7 @@ func decodeAPIKey(rec *neo4j.Record) APIKey {
 func (s *Store) Authenticate(ctx context.Context, secret string) (APIKey, error) {
 	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (APIKey, error) {
 		rec, err := single(ctx, tx, `MATCH (k:ApiKey {hash: $hash}) RETURN `+apiKeyColumns,
-			map[string]any{"hash": HashSecret(secret)})
+			map[string]any{"hash": access.Hash(secret)})
 		if err != nil {
 			return APIKey{}, err
 		}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/multicontact/multicontact/access"
 	"github.com/multicontact/multicontact/graph"
 )
 
@@ -17,7 +18,7 @@ import (
 type Principal struct {
 	Admin   bool
 	Project string
-	Role    graph.Role
+	Role    access.Role
 	KeyID   string
 }
 
@@ -182,7 +183,7 @@ func (a *Authenticator) WatchRevocations(ctx context.Context, interval time.Dura
 }
 
 func (a *Authenticator) lookup(ctx context.Context, secret string) (*Principal, error) {
-	hash := graph.HashSecret(secret)
+	hash := access.Hash(secret)
 	now := time.Now()
 	a.mu.Lock()
 	if k, ok := a.cache[hash]; ok && now.Before(k.until) {
@@ -270,13 +271,10 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// rank orders the roles that include one another; WIDGET is apart.
-var rank = map[graph.Role]int{graph.RoleRead: 1, graph.RoleWrite: 2, graph.RoleAdmin: 3}
-
 // allowed checks that the caller may act with role need in project.
 // The admin token may do everything; a key only in its own project, with
 // a role at least need (WIDGET only where need is WIDGET).
-func allowed(ctx context.Context, project string, need graph.Role) error {
+func allowed(ctx context.Context, project string, need access.Role) error {
 	p := PrincipalFrom(ctx)
 	if p == nil {
 		return errUnauthenticated
@@ -287,13 +285,7 @@ func allowed(ctx context.Context, project string, need graph.Role) error {
 	if p.Project != project {
 		return errForbidden
 	}
-	if need == graph.RoleWidget {
-		if p.Role == graph.RoleWidget {
-			return nil
-		}
-		return errForbidden
-	}
-	if p.Role == graph.RoleWidget || rank[p.Role] < rank[need] {
+	if !p.Role.Includes(need) {
 		return errForbidden
 	}
 	return nil

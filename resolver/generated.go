@@ -14,7 +14,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/introspection"
-	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/access"
 	"github.com/multicontact/multicontact/identity"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -210,7 +210,7 @@ type ComplexityRoot struct {
 		AddRule               func(childComplexity int, projectID string, input RuleInput) int
 		AllowKey              func(childComplexity int, projectID string, rule string, key string) int
 		BlockValue            func(childComplexity int, projectID string, field string, value string) int
-		CreateAPIKey          func(childComplexity int, projectID string, role graph.Role) int
+		CreateAPIKey          func(childComplexity int, projectID string, role access.Role) int
 		CreateProject         func(childComplexity int, input CreateProjectInput) int
 		DefineField           func(childComplexity int, projectID string, input FieldInput) int
 		ExcludeClient         func(childComplexity int, projectID string, clientID string) int
@@ -352,7 +352,7 @@ type MutationResolver interface {
 	IncludeClient(ctx context.Context, projectID string, clientID string) (*Client, error)
 	AllowKey(ctx context.Context, projectID string, rule string, key string) (bool, error)
 	RecordConversation(ctx context.Context, projectID string, clientID string, input ConversationInput) (*Conversation, error)
-	CreateAPIKey(ctx context.Context, projectID string, role graph.Role) (*APIKeySecret, error)
+	CreateAPIKey(ctx context.Context, projectID string, role access.Role) (*APIKeySecret, error)
 	RevokeAPIKey(ctx context.Context, projectID string, id string) (bool, error)
 	RotateIdentitySecret(ctx context.Context, projectID string) (string, error)
 }
@@ -1052,7 +1052,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["projectId"].(string), args["role"].(graph.Role)), true
+		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["projectId"].(string), args["role"].(access.Role)), true
 	case "Mutation.createProject":
 		if e.ComplexityRoot.Mutation.CreateProject == nil {
 			break
@@ -3424,8 +3424,8 @@ func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context
 	}
 	args["projectId"] = arg0
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "role",
-		func(ctx context.Context, v any) (graph.Role, error) {
-			return ec.unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole(ctx, v)
+		func(ctx context.Context, v any) (access.Role, error) {
+			return ec.unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋaccessᚐRole(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4370,8 +4370,8 @@ func (ec *executionContext) _ApiKey_role(ctx context.Context, field graphql.Coll
 			return obj.Role, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v graph.Role) graphql.Marshaler {
-			return ec.marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v access.Role) graphql.Marshaler {
+			return ec.marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋaccessᚐRole(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7670,7 +7670,7 @@ func (ec *executionContext) _Mutation_createApiKey(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CreateAPIKey(ctx, fc.Args["projectId"].(string), fc.Args["role"].(graph.Role))
+			return ec.Resolvers.Mutation().CreateAPIKey(ctx, fc.Args["projectId"].(string), fc.Args["role"].(access.Role))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *APIKeySecret) graphql.Marshaler {
@@ -13890,15 +13890,15 @@ var (
 	}
 )
 
-func (ec *executionContext) unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole(ctx context.Context, v any) (graph.Role, error) {
+func (ec *executionContext) unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋaccessᚐRole(ctx context.Context, v any) (access.Role, error) {
 	tmp, err := graphql.UnmarshalString(v)
-	res := unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole[tmp]
+	res := unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋaccessᚐRole[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole(ctx context.Context, sel ast.SelectionSet, v graph.Role) graphql.Marshaler {
+func (ec *executionContext) marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋaccessᚐRole(ctx context.Context, sel ast.SelectionSet, v access.Role) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole[v])
+	res := graphql.MarshalString(marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋaccessᚐRole[v])
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Role!")
 	}
@@ -13906,17 +13906,17 @@ func (ec *executionContext) marshalNRole2githubᚗcomᚋmulticontactᚋmulticont
 }
 
 var (
-	unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole = map[string]graph.Role{
-		"ADMIN":  graph.RoleAdmin,
-		"WRITE":  graph.RoleWrite,
-		"READ":   graph.RoleRead,
-		"WIDGET": graph.RoleWidget,
+	unmarshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋaccessᚐRole = map[string]access.Role{
+		"ADMIN":  access.RoleAdmin,
+		"WRITE":  access.RoleWrite,
+		"READ":   access.RoleRead,
+		"WIDGET": access.RoleWidget,
 	}
-	marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋgraphᚐRole = map[graph.Role]string{
-		graph.RoleAdmin:  "ADMIN",
-		graph.RoleWrite:  "WRITE",
-		graph.RoleRead:   "READ",
-		graph.RoleWidget: "WIDGET",
+	marshalNRole2githubᚗcomᚋmulticontactᚋmulticontactᚋaccessᚐRole = map[access.Role]string{
+		access.RoleAdmin:  "ADMIN",
+		access.RoleWrite:  "WRITE",
+		access.RoleRead:   "READ",
+		access.RoleWidget: "WIDGET",
 	}
 )
 

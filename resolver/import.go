@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/multicontact/multicontact/access"
 	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 	"github.com/multicontact/multicontact/ingest"
@@ -62,7 +63,7 @@ func ImportHandler(store *graph.Store, log *slog.Logger, checkTimeout time.Durat
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = WithLocale(r, store) // refused lines in the caller's language
 		project := r.PathValue("project")
-		if err := authorize(r.Context(), project, graph.RoleWrite); err != nil {
+		if err := authorize(r.Context(), project, access.RoleWrite); err != nil {
 			status, code := http.StatusForbidden, "FORBIDDEN"
 			if errors.Is(err, errUnauthenticated) {
 				status, code = http.StatusUnauthorized, "UNAUTHENTICATED"

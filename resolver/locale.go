@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/multicontact/multicontact/access"
 	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 )
@@ -86,7 +87,7 @@ func localizedInputError(ctx context.Context, e *identity.Error) *InputError {
 
 // authorize checks that the caller may act with role need in project (see
 // allowed), and notes the project for the language of the request's errors.
-func authorize(ctx context.Context, project string, need graph.Role) error {
+func authorize(ctx context.Context, project string, need access.Role) error {
 	if err := allowed(ctx, project, need); err != nil {
 		return err
 	}

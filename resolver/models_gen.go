@@ -5,7 +5,7 @@ package resolver
 import (
 	"time"
 
-	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/access"
 	"github.com/multicontact/multicontact/identity"
 )
 
@@ -16,7 +16,7 @@ type APIKey struct {
 	// The project it belongs to.
 	ProjectID string `json:"projectId"`
 	// What it may do.
-	Role graph.Role `json:"role"`
+	Role access.Role `json:"role"`
 	// When it was created.
 	CreatedAt time.Time `json:"createdAt"`
 	// Whether it was revoked.

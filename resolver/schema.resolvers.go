@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/multicontact/multicontact/access"
 	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 )
@@ -89,7 +90,7 @@ func (r *mutationResolver) CreateProject(ctx context.Context, input CreateProjec
 
 // UpdateProjectSettings is the resolver for the updateProjectSettings field.
 func (r *mutationResolver) UpdateProjectSettings(ctx context.Context, projectID string, input ProjectSettingsInput) (*Project, error) {
-	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return nil, err
 	}
 	p, err := r.Store.UpdateProjectSettings(ctx, projectID, identity.Settings{Name: input.Name, Region: input.DefaultRegion,
@@ -103,7 +104,7 @@ func (r *mutationResolver) UpdateProjectSettings(ctx context.Context, projectID 
 
 // DefineField is the resolver for the defineField field.
 func (r *mutationResolver) DefineField(ctx context.Context, projectID string, input FieldInput) (*Field, error) {
-	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return nil, err
 	}
 	f, err := r.Store.DefineField(ctx, projectID, input.Key, deref(input.Label, input.Key), identity.FieldType(input.Type))
@@ -115,7 +116,7 @@ func (r *mutationResolver) DefineField(ctx context.Context, projectID string, in
 
 // AddRule is the resolver for the addRule field.
 func (r *mutationResolver) AddRule(ctx context.Context, projectID string, input RuleInput) (*Rule, error) {
-	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return nil, err
 	}
 	rule, err := r.Store.AddRule(ctx, projectID, ruleInput(&input))
@@ -127,7 +128,7 @@ func (r *mutationResolver) AddRule(ctx context.Context, projectID string, input 
 
 // UpdateRule is the resolver for the updateRule field.
 func (r *mutationResolver) UpdateRule(ctx context.Context, projectID string, ruleID string, input RuleInput) (*Rule, error) {
-	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return nil, err
 	}
 	in := ruleInput(&input)
@@ -141,7 +142,7 @@ func (r *mutationResolver) UpdateRule(ctx context.Context, projectID string, rul
 
 // RemoveRule is the resolver for the removeRule field.
 func (r *mutationResolver) RemoveRule(ctx context.Context, projectID string, ruleID string) (bool, error) {
-	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return false, err
 	}
 	return true, r.Store.RemoveRule(ctx, projectID, ruleID)
@@ -149,7 +150,7 @@ func (r *mutationResolver) RemoveRule(ctx context.Context, projectID string, rul
 
 // UpsertClient is the resolver for the upsertClient field.
 func (r *mutationResolver) UpsertClient(ctx context.Context, projectID string, input ClientInput) (*Client, error) {
-	if err := authorize(ctx, projectID, graph.RoleWrite); err != nil {
+	if err := authorize(ctx, projectID, access.RoleWrite); err != nil {
 		return nil, err
 	}
 	c, refused, err := r.Store.UpsertClient(ctx, projectID, identity.ClientInput{ID: input.ID,
@@ -165,7 +166,7 @@ func (r *mutationResolver) UpsertClient(ctx context.Context, projectID string, i
 
 // SetAttribute is the resolver for the setAttribute field.
 func (r *mutationResolver) SetAttribute(ctx context.Context, projectID string, clientID string, field string, value string, source *identity.Source, verified *bool) (*SetAttributeResult, error) {
-	if err := authorize(ctx, projectID, graph.RoleWrite); err != nil {
+	if err := authorize(ctx, projectID, access.RoleWrite); err != nil {
 		return nil, err
 	}
 	normalized, err := r.Store.SetAttribute(ctx, projectID, clientID, identity.AttributeInput{Field: field, Value: value,
@@ -187,7 +188,7 @@ func (r *mutationResolver) SetAttribute(ctx context.Context, projectID string, c
 
 // RemoveAttribute is the resolver for the removeAttribute field.
 func (r *mutationResolver) RemoveAttribute(ctx context.Context, projectID string, clientID string, field string, value string) (*Client, error) {
-	if err := authorize(ctx, projectID, graph.RoleWrite); err != nil {
+	if err := authorize(ctx, projectID, access.RoleWrite); err != nil {
 		return nil, err
 	}
 	if err := r.Store.RemoveAttribute(ctx, projectID, clientID, field, value); err != nil {
@@ -198,7 +199,7 @@ func (r *mutationResolver) RemoveAttribute(ctx context.Context, projectID string
 
 // ForgetMultiContact is the resolver for the forgetMultiContact field.
 func (r *mutationResolver) ForgetMultiContact(ctx context.Context, projectID string, id string) (*MultiContactEvent, error) {
-	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return nil, err
 	}
 	e, err := r.Store.ForgetMultiContact(ctx, projectID, id)
@@ -210,7 +211,7 @@ func (r *mutationResolver) ForgetMultiContact(ctx context.Context, projectID str
 
 // RemoveClient is the resolver for the removeClient field.
 func (r *mutationResolver) RemoveClient(ctx context.Context, projectID string, clientID string) (bool, error) {
-	if err := authorize(ctx, projectID, graph.RoleWrite); err != nil {
+	if err := authorize(ctx, projectID, access.RoleWrite); err != nil {
 		return false, err
 	}
 	return true, r.Store.RemoveClient(ctx, projectID, clientID)
@@ -218,7 +219,7 @@ func (r *mutationResolver) RemoveClient(ctx context.Context, projectID string, c
 
 // LinkClients is the resolver for the linkClients field.
 func (r *mutationResolver) LinkClients(ctx context.Context, projectID string, a string, b string) (*MultiContact, error) {
-	if err := authorize(ctx, projectID, graph.RoleWrite); err != nil {
+	if err := authorize(ctx, projectID, access.RoleWrite); err != nil {
 		return nil, err
 	}
 	if err := r.Store.LinkClients(ctx, projectID, a, b); err != nil {
@@ -233,7 +234,7 @@ func (r *mutationResolver) LinkClients(ctx context.Context, projectID string, a 
 
 // UnlinkClients is the resolver for the unlinkClients field.
 func (r *mutationResolver) UnlinkClients(ctx context.Context, projectID string, a string, b string) (bool, error) {
-	if err := authorize(ctx, projectID, graph.RoleWrite); err != nil {
+	if err := authorize(ctx, projectID, access.RoleWrite); err != nil {
 		return false, err
 	}
 	return true, r.Store.UnlinkClients(ctx, projectID, a, b)
@@ -241,7 +242,7 @@ func (r *mutationResolver) UnlinkClients(ctx context.Context, projectID string, 
 
 // BlockValue is the resolver for the blockValue field.
 func (r *mutationResolver) BlockValue(ctx context.Context, projectID string, field string, value string) (string, error) {
-	if err := authorize(ctx, projectID, graph.RoleWrite); err != nil {
+	if err := authorize(ctx, projectID, access.RoleWrite); err != nil {
 		return "", err
 	}
 	return r.Store.BlockValue(ctx, projectID, field, value)
@@ -249,7 +250,7 @@ func (r *mutationResolver) BlockValue(ctx context.Context, projectID string, fie
 
 // UnblockValue is the resolver for the unblockValue field.
 func (r *mutationResolver) UnblockValue(ctx context.Context, projectID string, field string, value string) (string, error) {
-	if err := authorize(ctx, projectID, graph.RoleWrite); err != nil {
+	if err := authorize(ctx, projectID, access.RoleWrite); err != nil {
 		return "", err
 	}
 	return r.Store.UnblockValue(ctx, projectID, field, value)
@@ -257,7 +258,7 @@ func (r *mutationResolver) UnblockValue(ctx context.Context, projectID string, f
 
 // ExcludeClient is the resolver for the excludeClient field.
 func (r *mutationResolver) ExcludeClient(ctx context.Context, projectID string, clientID string) (*Client, error) {
-	if err := authorize(ctx, projectID, graph.RoleWrite); err != nil {
+	if err := authorize(ctx, projectID, access.RoleWrite); err != nil {
 		return nil, err
 	}
 	if err := r.Store.ExcludeClient(ctx, projectID, clientID); err != nil {
@@ -268,7 +269,7 @@ func (r *mutationResolver) ExcludeClient(ctx context.Context, projectID string, 
 
 // IncludeClient is the resolver for the includeClient field.
 func (r *mutationResolver) IncludeClient(ctx context.Context, projectID string, clientID string) (*Client, error) {
-	if err := authorize(ctx, projectID, graph.RoleWrite); err != nil {
+	if err := authorize(ctx, projectID, access.RoleWrite); err != nil {
 		return nil, err
 	}
 	if err := r.Store.IncludeClient(ctx, projectID, clientID); err != nil {
@@ -279,7 +280,7 @@ func (r *mutationResolver) IncludeClient(ctx context.Context, projectID string, 
 
 // AllowKey is the resolver for the allowKey field.
 func (r *mutationResolver) AllowKey(ctx context.Context, projectID string, rule string, key string) (bool, error) {
-	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return false, err
 	}
 	return true, r.Store.AllowKey(ctx, projectID, rule, key)
@@ -287,7 +288,7 @@ func (r *mutationResolver) AllowKey(ctx context.Context, projectID string, rule 
 
 // RecordConversation is the resolver for the recordConversation field.
 func (r *mutationResolver) RecordConversation(ctx context.Context, projectID string, clientID string, input ConversationInput) (*Conversation, error) {
-	if err := authorize(ctx, projectID, graph.RoleWrite); err != nil {
+	if err := authorize(ctx, projectID, access.RoleWrite); err != nil {
 		return nil, err
 	}
 	c, err := r.Store.RecordConversation(ctx, projectID, clientID, graph.Conversation{ID: input.ID, StartedAt: input.StartedAt,
@@ -299,11 +300,11 @@ func (r *mutationResolver) RecordConversation(ctx context.Context, projectID str
 }
 
 // CreateAPIKey is the resolver for the createApiKey field.
-func (r *mutationResolver) CreateAPIKey(ctx context.Context, projectID string, role graph.Role) (*APIKeySecret, error) {
-	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
+func (r *mutationResolver) CreateAPIKey(ctx context.Context, projectID string, role access.Role) (*APIKeySecret, error) {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return nil, err
 	}
-	k, secret, err := r.Store.CreateAPIKey(ctx, projectID, graph.Role(role))
+	k, secret, err := r.Store.CreateAPIKey(ctx, projectID, access.Role(role))
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +313,7 @@ func (r *mutationResolver) CreateAPIKey(ctx context.Context, projectID string, r
 
 // RevokeAPIKey is the resolver for the revokeApiKey field.
 func (r *mutationResolver) RevokeAPIKey(ctx context.Context, projectID string, id string) (bool, error) {
-	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return false, err
 	}
 	if err := r.Store.RevokeAPIKey(ctx, projectID, id); err != nil {
@@ -326,7 +327,7 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, projectID string, i
 
 // RotateIdentitySecret is the resolver for the rotateIdentitySecret field.
 func (r *mutationResolver) RotateIdentitySecret(ctx context.Context, projectID string) (string, error) {
-	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return "", err
 	}
 	return r.Store.RotateIdentitySecret(ctx, projectID, r.Keys)
@@ -382,7 +383,7 @@ func (r *projectResolver) BlockedValues(ctx context.Context, obj *Project) ([]*K
 
 // Project is the resolver for the project field.
 func (r *queryResolver) Project(ctx context.Context, id string) (*Project, error) {
-	if err := authorize(ctx, id, graph.RoleRead); err != nil {
+	if err := authorize(ctx, id, access.RoleRead); err != nil {
 		return nil, err
 	}
 	p, err := r.Store.Project(ctx, id)
@@ -391,7 +392,7 @@ func (r *queryResolver) Project(ctx context.Context, id string) (*Project, error
 
 // Client is the resolver for the client field.
 func (r *queryResolver) Client(ctx context.Context, projectID string, id string) (*Client, error) {
-	if err := authorize(ctx, projectID, graph.RoleRead); err != nil {
+	if err := authorize(ctx, projectID, access.RoleRead); err != nil {
 		return nil, err
 	}
 	return nilIfNotFound(r.client(ctx, projectID, id))
@@ -399,7 +400,7 @@ func (r *queryResolver) Client(ctx context.Context, projectID string, id string)
 
 // MultiContact is the resolver for the multiContact field.
 func (r *queryResolver) MultiContact(ctx context.Context, projectID string, id string) (*MultiContact, error) {
-	if err := authorize(ctx, projectID, graph.RoleRead); err != nil {
+	if err := authorize(ctx, projectID, access.RoleRead); err != nil {
 		return nil, err
 	}
 	return nilIfNotFound(r.multiContact(ctx, projectID, id))
@@ -407,7 +408,7 @@ func (r *queryResolver) MultiContact(ctx context.Context, projectID string, id s
 
 // FindClients is the resolver for the findClients field.
 func (r *queryResolver) FindClients(ctx context.Context, projectID string, field string, value string, first *int, after *string) (*ClientConnection, error) {
-	if err := authorize(ctx, projectID, graph.RoleRead); err != nil {
+	if err := authorize(ctx, projectID, access.RoleRead); err != nil {
 		return nil, err
 	}
 	p, err := r.Store.FindClientsPage(ctx, projectID, field, value, deref(after, ""), deref(first, clientsPageSize))
@@ -419,7 +420,7 @@ func (r *queryResolver) FindClients(ctx context.Context, projectID string, field
 
 // SearchClients is the resolver for the searchClients field.
 func (r *queryResolver) SearchClients(ctx context.Context, projectID string, query string, first *int, after *string) (*ClientConnection, error) {
-	if err := authorize(ctx, projectID, graph.RoleRead); err != nil {
+	if err := authorize(ctx, projectID, access.RoleRead); err != nil {
 		return nil, err
 	}
 	p, err := r.Store.SearchClients(ctx, projectID, query, deref(after, ""), deref(first, searchPageSize))
@@ -431,7 +432,7 @@ func (r *queryResolver) SearchClients(ctx context.Context, projectID string, que
 
 // ValidateValue is the resolver for the validateValue field.
 func (r *queryResolver) ValidateValue(ctx context.Context, projectID string, field string, value string) (*ValidationResult, error) {
-	if err := authorize(ctx, projectID, graph.RoleRead); err != nil {
+	if err := authorize(ctx, projectID, access.RoleRead); err != nil {
 		return nil, err
 	}
 	normalized, err := r.Store.Normalize(ctx, projectID, field, value)
@@ -446,7 +447,7 @@ func (r *queryResolver) ValidateValue(ctx context.Context, projectID string, fie
 
 // ExplainLink is the resolver for the explainLink field.
 func (r *queryResolver) ExplainLink(ctx context.Context, projectID string, a string, b string) ([]*LinkStep, error) {
-	if err := authorize(ctx, projectID, graph.RoleRead); err != nil {
+	if err := authorize(ctx, projectID, access.RoleRead); err != nil {
 		return nil, err
 	}
 	steps, err := r.Store.Explain(ctx, projectID, a, b)
@@ -462,7 +463,7 @@ func (r *queryResolver) ExplainLink(ctx context.Context, projectID string, a str
 
 // PreviewRules is the resolver for the previewRules field.
 func (r *queryResolver) PreviewRules(ctx context.Context, projectID string, rules []*RuleInput) (*RulePreview, error) {
-	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return nil, err
 	}
 	catalog, err := r.Store.Catalog(ctx, projectID)
@@ -486,7 +487,7 @@ func (r *queryResolver) PreviewRules(ctx context.Context, projectID string, rule
 
 // Events is the resolver for the events field.
 func (r *queryResolver) Events(ctx context.Context, projectID string, after *string, first *int) (*EventConnection, error) {
-	if err := authorize(ctx, projectID, graph.RoleRead); err != nil {
+	if err := authorize(ctx, projectID, access.RoleRead); err != nil {
 		return nil, err
 	}
 	n := deref(first, eventsPageSize)
@@ -502,7 +503,7 @@ func (r *queryResolver) Events(ctx context.Context, projectID string, after *str
 
 // APIKeys is the resolver for the apiKeys field.
 func (r *queryResolver) APIKeys(ctx context.Context, projectID string, first *int, after *string) (*APIKeyConnection, error) {
-	if err := authorize(ctx, projectID, graph.RoleAdmin); err != nil {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return nil, err
 	}
 	p, err := r.Store.APIKeysPage(ctx, projectID, deref(after, ""), deref(first, apiKeysPageSize))
@@ -514,7 +515,7 @@ func (r *queryResolver) APIKeys(ctx context.Context, projectID string, first *in
 
 // MultiContactChanged is the resolver for the multiContactChanged field.
 func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectID string, multiContactID *string, clientID *string, after *string) (<-chan *MultiContactEvent, error) {
-	if err := authorize(ctx, projectID, graph.RoleRead); err != nil {
+	if err := authorize(ctx, projectID, access.RoleRead); err != nil {
 		return nil, err
 	}
 	if st, ok := ctx.Value(connStateKey{}).(*connState); ok && r.MaxSubscriptions > 0 {

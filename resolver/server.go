@@ -21,6 +21,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/multicontact/multicontact/access"
 	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 )
@@ -88,7 +89,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 			case p == nil:
 				err := errors.New(`send {"authorization": "Bearer <key>"} in connection_init`)
 				return closeWith(ctx, CloseUnauthorized, "Unauthorized: "+err.Error()), nil, err
-			case !p.Admin && p.Role == graph.RoleWidget:
+			case !p.Admin && p.Role == access.RoleWidget:
 				err := errors.New("a WIDGET key may not open a websocket")
 				return closeWith(ctx, CloseForbidden, "Forbidden: "+err.Error()), nil, err
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/multicontact/multicontact/access"
 	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 )
@@ -221,7 +222,7 @@ func WidgetHandler(store *graph.Store, keys Keys, log *slog.Logger) http.Handler
 			writeGraphQLError(w, http.StatusUnauthorized, errUnauthenticated.Code, errUnauthenticated.Message)
 			return
 		}
-		if p.Admin || (p.Role != graph.RoleWidget && p.Role != graph.RoleWrite && p.Role != graph.RoleAdmin) {
+		if p.Admin || (p.Role != access.RoleWidget && p.Role != access.RoleWrite && p.Role != access.RoleAdmin) {
 			writeGraphQLError(w, http.StatusForbidden, errForbidden.Code, "the widget path takes a project's WIDGET key")
 			return
 		}
