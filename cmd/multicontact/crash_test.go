@@ -113,9 +113,15 @@ func freeAddr(t *testing.T) string {
 // importHTTP posts body to the project's import endpoint and returns the
 // answer's last line (the summary), or the error that cut it.
 func importHTTP(url, key, project string, body io.Reader) (string, error) {
-	req, _ := http.NewRequest(http.MethodPost, url+"/projects/"+project+"/import", body)
+	// An import that does not answer within minutes is a failure to report,
+	// not a test to wait on until the whole run times out.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/projects/"+project+"/import", body)
 	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
+	// A connection of its own: none left over from a service killed before.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	res, err := client.Do(req)
 	if err != nil {
 		return "", err
 	}
@@ -243,10 +249,11 @@ func TestAKilledImportRunAgainEndsAsAnUninterruptedOne(t *testing.T) {
 	step("command-line import killed")
 	// Restart, and import both again at once: the restarted service resumes
 	// their re-resolutions meanwhile.
-	startChild(t, addr)
+	restarted := startChild(t, addr)
 	step("restarted")
 	if _, err := importHTTP(a.url, httpCut.write, httpCut.id, bytes.NewReader(data.Bytes())); err != nil {
-		t.Fatal(err)
+		restarted.kill()
+		t.Fatalf("import again: %v; the service's log:\n%s", err, restarted.log.String())
 	}
 	again := exec.Command(serviceBinary(t), "import", "-project", cliCut.id, "-")
 	again.Stdin = bytes.NewReader(data.Bytes())
