@@ -157,7 +157,13 @@ func (a *api) project() testProject {
 
 func (a *api) waitIdle(p testProject) {
 	a.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	a.waitIdleWithin(p, 30*time.Second)
+}
+
+// waitIdleWithin waits until the project is IDLE, failing after d.
+func (a *api) waitIdleWithin(p testProject, d time.Duration) {
+	a.t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		var out struct {
 			Project struct{ Resolution struct{ State string } }
