@@ -6,11 +6,9 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
-	"sort"
 	"sync"
 	"testing"
 
-	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 )
 
@@ -438,7 +436,7 @@ func (r *race) check(settled bool) {
 		}
 	}
 	want := identity.Components(ids, keys, links)
-	got := partition(dump)
+	got := dump.Stored()
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("multi-contacts differ from the oracle\n got  %v\n want %v", got, want)
 	}
@@ -498,21 +496,6 @@ func resolveID(f *fixture, id string) string {
 		f.t.Fatalf("multi-contact %s: %v", id, err)
 	}
 	return mc.ID
-}
-
-// partition is the stored multi-contacts as sorted sets of members.
-func partition(d graph.Dump) [][]string {
-	byMC := map[string][]string{}
-	for _, c := range d.Clients {
-		byMC[c.MultiContactID] = append(byMC[c.MultiContactID], c.ID)
-	}
-	var out [][]string
-	for _, members := range byMC {
-		sort.Strings(members)
-		out = append(out, members)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
-	return out
 }
 
 func sortedKeys(m map[string]bool) []string {

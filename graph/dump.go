@@ -69,6 +69,23 @@ func (s *Store) DumpProject(ctx context.Context, project string) (Dump, error) {
 	})
 }
 
+// Stored is the project's multi-contacts as the graph holds them: the
+// clients grouped by their multi-contact id, each group sorted, the groups
+// in the order of their first member, as Components orders its own.
+func (d Dump) Stored() [][]string {
+	byMC := map[string][]string{}
+	for _, c := range d.Clients {
+		byMC[c.MultiContactID] = append(byMC[c.MultiContactID], c.ID)
+	}
+	out := make([][]string, 0, len(byMC))
+	for _, members := range byMC {
+		slices.Sort(members)
+		out = append(out, members)
+	}
+	slices.SortFunc(out, func(a, b []string) int { return cmp.Compare(a[0], b[0]) })
+	return out
+}
+
 // Components computes, offline, the components that the dump's rules,
 // values and links imply, without the quarantined keys.
 func (d Dump) Components() [][]string {

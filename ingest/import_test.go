@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -93,28 +92,12 @@ func state(t *testing.T, s *graph.Store, project string) string {
 			t.Errorf("project %s: client %s has no multi-contact", project, c.ID)
 		}
 	}
-	got, want := fmt.Sprint(members(d)), fmt.Sprint(d.Components())
+	got, want := fmt.Sprint(d.Stored()), fmt.Sprint(d.Components())
 	if got != want {
 		t.Errorf("project %s: stored multi-contacts differ from the oracle's components:\n%s", project, diffLines(got, want))
 	}
 	fmt.Fprintln(&b, got)
 	return b.String()
-}
-
-// members are the stored multi-contacts as sorted sets of client ids, in
-// the order of their first member.
-func members(d graph.Dump) [][]string {
-	byMC := map[string][]string{}
-	for _, c := range d.Clients {
-		byMC[c.MultiContactID] = append(byMC[c.MultiContactID], c.ID)
-	}
-	out := make([][]string, 0, len(byMC))
-	for _, m := range byMC {
-		sort.Strings(m)
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
-	return out
 }
 
 // ids is each client's multi-contact id: a re-run must keep them all.
@@ -179,13 +162,13 @@ func TestImportPathsAgreeAndReRunsChangeNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	shared, largest := 0, 0
-	for _, m := range members(d) {
+	for _, m := range d.Stored() {
 		if len(m) > 1 {
 			shared += len(m)
 		}
 		largest = max(largest, len(m))
 	}
-	want := graph.Shape{MultiContacts: len(members(d)), SharedClients: shared, Largest: largest}
+	want := graph.Shape{MultiContacts: len(d.Stored()), SharedClients: shared, Largest: largest}
 	for name, sum := range map[string]ingest.Summary{"incremental": sumSmall, "batch": sumBulk} {
 		if sum.NewClients != len(d.Clients) || sum.Before != (graph.Shape{}) || sum.After != want || sum.Joined() != shared || shared == 0 {
 			t.Errorf("%s summary: %d new clients, before %+v, after %+v, joined %d; want %d new clients, after %+v, %d joined",
