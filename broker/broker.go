@@ -69,6 +69,8 @@ type Broker struct {
 	tails  map[string]*tail
 	closed bool
 	wg     sync.WaitGroup
+
+	reads atomic.Int64 // reads of a log (EventsAfter), for Reads
 }
 
 // tail follows one project's log while it has subscribers.
@@ -220,6 +222,19 @@ func (b *Broker) Subscribers() int {
 	return n
 }
 
+// Projects returns the number of projects with subscribers: each costs one
+// read of its log per poll interval and per local commit.
+func (b *Broker) Projects() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.tails)
+}
+
+// Reads returns how many times the tailers have read a log so far (one
+// query each), for metrics: what this replica costs Neo4j to feed its
+// subscribers.
+func (b *Broker) Reads() int64 { return b.reads.Load() }
+
 // follow is a project's tailer: it delivers the events after seq, then
 // waits for a nudge or the next poll, until the last subscriber leaves.
 func (b *Broker) follow(t *tail, log Log, seq int64) {
@@ -268,6 +283,7 @@ func (b *Broker) pause(p position) time.Duration {
 // has been missing for GapWait.
 func (b *Broker) catchUp(t *tail, log Log, p *position) {
 	for t.ctx.Err() == nil {
+		b.reads.Add(1)
 		events, err := log.EventsAfter(t.ctx, t.project, p.seq, page)
 		if err != nil {
 			if t.ctx.Err() == nil {

@@ -319,3 +319,32 @@ func TestAFailingLogIsReportedAndReadAgain(t *testing.T) {
 		t.Errorf("after the log came back: %d, want 1", got)
 	}
 }
+
+// TestReadsAndProjectsCountWhatATailerCosts: a project with subscribers is
+// read about once per poll and once per nudge, however many subscribers it
+// has; one without subscribers is not read at all.
+func TestReadsAndProjectsCountWhatATailerCosts(t *testing.T) {
+	log := newMemLog()
+	log.add("p", 1)
+	log.add("q", 1)
+	b := newBroker(t, log, 50*time.Millisecond)
+	if b.Projects() != 0 || b.Reads() != 0 {
+		t.Fatalf("before any subscriber: %d projects, %d reads", b.Projects(), b.Reads())
+	}
+	s1, s2 := subscribe(t, b, "p", 8), subscribe(t, b, "p", 8)
+	if got := b.Projects(); got != 1 {
+		t.Errorf("two subscribers of one project: Projects() = %d, want 1", got)
+	}
+	time.Sleep(500 * time.Millisecond)
+	// 10 polls in 500 ms; a loaded machine may fire fewer.
+	if got := b.Reads(); got < 3 || got > 12 {
+		t.Errorf("one project for 500 ms at a 50 ms poll: %d reads, want about 10", got)
+	}
+	s1.Close()
+	s2.Close()
+	before := b.Reads()
+	time.Sleep(200 * time.Millisecond)
+	if got := b.Reads() - before; got > 1 || b.Projects() != 0 {
+		t.Errorf("after the last subscriber left: %d more reads, %d projects; want none", got, b.Projects())
+	}
+}

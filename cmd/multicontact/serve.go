@@ -200,6 +200,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	m.broker.OnPublish = func(e identity.Event) { m.metrics.events.WithLabelValues(string(e.Type)).Inc() }
 	m.broker.OnDrop = func(string) { m.metrics.dropped.Inc() }
 	m.broker.OnError = func(project string, err error) { m.log.Warn("event log", "project", project, "err", err) }
+	m.metrics.watchBroker(m.broker)
 	store, err := graph.Open(openCtx, m.Neo4j, graph.WithLogger(m.log), graph.WithNotifier(m.broker),
 		graph.WithRetryObserver(func(reason string) { m.metrics.retries.WithLabelValues(reason).Inc() }))
 	if err != nil {
@@ -393,6 +394,18 @@ func newMetrics() *metrics {
 		m.retries.WithLabelValues(reason) // every reason shows, at 0 until it happens
 	}
 	return m
+}
+
+// watchBroker exports what feeding this replica's subscribers costs:
+// projects with subscribers, and reads of their event logs (one query each).
+func (m *metrics) watchBroker(b *broker.Broker) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "multicontact_subscribed_projects",
+			Help: "Projects with at least one subscriber on this replica: each one's event log is read every -event-poll."},
+			func() float64 { return float64(b.Projects()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "multicontact_event_log_reads_total",
+			Help: "Reads of subscribed projects' event logs in Neo4j (one small query each), by polls and by local commits."},
+			func() float64 { return float64(b.Reads()) }))
 }
 
 // watchInFlight exports the limiter's count of calls in flight.
