@@ -44,6 +44,11 @@ const (
 	CodeNotFound = "NOT_FOUND"
 	// CodeConflict says a request contradicts the current state.
 	CodeConflict = "CONFLICT"
+	// CodeInvalidURL says a webhook's URL is not an absolute http(s) URL.
+	CodeInvalidURL = "INVALID_URL"
+	// CodePrivateAddress says a webhook's host is, or resolves to, a
+	// loopback, private, link-local or metadata address.
+	CodePrivateAddress = "PRIVATE_ADDRESS"
 	// CodeInvalidArgument says an argument is malformed in some other way.
 	CodeInvalidArgument = "INVALID_ARGUMENT"
 )

@@ -120,6 +120,13 @@ var catalog = map[string]text{
 	CodeConflict + " channelUserId": {
 		"Этот пользователь канала уже принадлежит другому клиенту.",
 		"This channel user already belongs to another client."},
+	CodeInvalidURL: {
+		"Адрес вебхука должен быть полным URL со схемой https:// (или http://).",
+		"A webhook's URL must be an absolute https:// (or http://) URL."},
+	CodePrivateAddress: {
+		"Адрес вебхука ведёт во внутреннюю сеть (loopback, частный, link-local или адрес метаданных облака); укажите публичный адрес.",
+		"The webhook's host is or resolves to an internal address (loopback, private, link-local or cloud metadata); use a public one."},
+	CodeNotFound + " webhook": {"Вебхук не найден.", "The webhook was not found."},
 	CodeInvalidArgument: {
 		"Аргумент {field} задан неверно.",
 		"The argument {field} is not valid."},

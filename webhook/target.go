@@ -1,0 +1,127 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/multicontact/multicontact/identity"
+)
+
+// Guard decides which endpoints the service may call, so that a webhook
+// cannot make it reach its own network (the database, a cloud's metadata
+// service). It checks a URL when the webhook is created, and again every
+// address the delivery dials, after DNS (Control): what is checked is what
+// is connected to, whatever the name resolves to by then.
+type Guard struct {
+	// AllowPrivate lets webhooks reach loopback, private and link-local
+	// addresses: for development only (MULTICONTACT_WEBHOOK_ALLOW_PRIVATE).
+	AllowPrivate bool
+	// Resolver resolves names at creation; nil is net.DefaultResolver.
+	Resolver *net.Resolver
+}
+
+// MaxURLLength bounds a webhook's URL.
+const MaxURLLength = 2048
+
+// metadata are cloud metadata services' addresses, refused even where the
+// ranges below would not catch them.
+var metadata = []netip.Addr{netip.MustParseAddr("169.254.169.254"), netip.MustParseAddr("fd00:ec2::254")}
+
+// refusedRanges are refused besides what netip classifies: "this network",
+// and the shared address space that carriers and some clouds use inside.
+var refusedRanges = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("255.255.255.255/32")}
+
+// Public reports whether a webhook may connect to a: not loopback,
+// private, link-local, unspecified, multicast or a metadata service.
+func Public(a netip.Addr) bool {
+	a = a.Unmap()
+	if !a.IsValid() || a.IsUnspecified() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() ||
+		a.IsMulticast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() {
+		return false
+	}
+	for _, m := range metadata {
+		if a == m {
+			return false
+		}
+	}
+	for _, p := range refusedRanges {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckURL refuses, with an *identity.Error on field url, a URL that is
+// not http(s) or whose host is, or resolves to, an address that is not
+// Public (unless AllowPrivate). A name that does not resolve now is
+// accepted: every delivery checks what it dials.
+func (g Guard) CheckURL(ctx context.Context, raw string) error {
+	if len(raw) > MaxURLLength {
+		return identity.Errorf("url", identity.CodeInvalidURL, "the URL is longer than %d characters", MaxURLLength)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
+		return identity.Errorf("url", identity.CodeInvalidURL, "a webhook's URL is an absolute https:// (or http://) URL")
+	}
+	if g.AllowPrivate {
+		return nil
+	}
+	host := u.Hostname()
+	if a, err := netip.ParseAddr(host); err == nil {
+		return refuseUnlessPublic(host, a)
+	}
+	r := g.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	addrs, err := r.LookupNetIP(ctx, "ip", strings.TrimSuffix(host, "."))
+	if err != nil {
+		return nil // not resolvable now; Control checks every address dialed
+	}
+	for _, a := range addrs {
+		if err := refuseUnlessPublic(host, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func refuseUnlessPublic(host string, a netip.Addr) error {
+	if Public(a) {
+		return nil
+	}
+	return identity.Errorf("url", identity.CodePrivateAddress,
+		"%s is or resolves to %s, a loopback, private, link-local or metadata address, which webhooks may not reach", host, a)
+}
+
+// RefusedAddressError says that a delivery was about to connect to an
+// address that is not Public.
+type RefusedAddressError struct{ Addr string }
+
+func (e *RefusedAddressError) Error() string {
+	return fmt.Sprintf("refused to connect to %s: a loopback, private, link-local or metadata address", e.Addr)
+}
+
+// Control is a net.Dialer Control hook: it refuses to connect to an
+// address that is not Public (unless AllowPrivate). It runs after DNS, on
+// the very address about to be dialed.
+func (g Guard) Control(network, address string, _ syscall.RawConn) error {
+	if g.AllowPrivate {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil || !Public(ap.Addr()) {
+		return &RefusedAddressError{Addr: address}
+	}
+	return nil
+}
