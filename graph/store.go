@@ -208,6 +208,10 @@ var schema = []string{
 	searchIndexSchema,
 	"CREATE INDEX event_mc IF NOT EXISTS FOR (e:Event) ON (e.project, e.mc)", // a multi-contact's history
 	"CREATE INDEX event_at IF NOT EXISTS FOR (e:Event) ON (e.project, e.at)", // the split that made one
+	"CREATE CONSTRAINT webhook_id IF NOT EXISTS FOR (w:Webhook) REQUIRE (w.project, w.id) IS UNIQUE",
+	// An attempt is claimed once: no two replicas make the same one (graph/webhook.go).
+	"CREATE CONSTRAINT webhook_attempt IF NOT EXISTS FOR (d:WebhookDelivery) REQUIRE (d.project, d.webhook, d.seq, d.attempt) IS UNIQUE",
+	"CREATE INDEX webhook_delivery_n IF NOT EXISTS FOR (d:WebhookDelivery) ON (d.project, d.webhook, d.n)",
 }
 
 func (s *Store) applySchema(ctx context.Context) error {
