@@ -3,6 +3,7 @@ package resolver
 import (
 	"context"
 	"slices"
+	"strconv"
 
 	"github.com/multicontact/multicontact/graph"
 )
@@ -41,4 +42,10 @@ func replayEvents(ctx context.Context, store *graph.Store, project, after string
 			return true
 		}
 	}
+}
+
+// cursorSeq is the log position of a cursor that Store.Events accepted.
+func cursorSeq(cursor string) int64 {
+	n, _ := strconv.ParseInt(cursor, 10, 64)
+	return n
 }

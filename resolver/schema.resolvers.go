@@ -534,10 +534,12 @@ func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectI
 		}
 	}
 	client := deref(clientID, "")
+	var seen int64    // the events up to the cursor were seen: never sent again
 	if after != nil { // a bad cursor is refused before anything starts
 		if _, err := r.Store.Events(ctx, projectID, *after, 1); err != nil {
 			return nil, err
 		}
+		seen = cursorSeq(*after)
 	}
 	sub, err := r.Broker.Subscribe(ctx, projectID, subscriberBuffer)
 	if err != nil {
@@ -561,6 +563,12 @@ func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectI
 			case e, ok := <-sub.C:
 				if !ok {
 					return // dropped for falling behind: the subscription completes
+				}
+				if e.Seq <= seen {
+					// This replica read the log behind the cursor (on a
+					// cluster, a member that lags the one the subscriber
+					// saw it through): seen already.
+					continue
 				}
 				if !matches(e, &watch, client) || ctx.Err() != nil {
 					continue // or ended meanwhile (a revoked key): send nothing more
