@@ -322,7 +322,7 @@ func (r *run) ruleChange(ctx context.Context) error {
 }
 
 func (r *run) dump(ctx context.Context) (graph.Dump, error) {
-	s, err := graph.Open(ctx, r.cfg.Neo4j)
+	s, err := graph.Open(ctx, r.cfg.Neo4j, graph.WithoutResuming())
 	if err != nil {
 		return graph.Dump{}, err
 	}

@@ -175,7 +175,7 @@ func (r *run) ceiling(ctx context.Context) error {
 		return err
 	}
 	// The service's schema, on a fresh server too: the ceiling runs first.
-	s, err := graph.Open(ctx, r.cfg.Neo4j)
+	s, err := graph.Open(ctx, r.cfg.Neo4j, graph.WithoutResuming())
 	if err != nil {
 		return err
 	}

@@ -212,6 +212,43 @@ func TestALeaseLeftByADeadReplicaIsTakenOverOnceItExpires(t *testing.T) {
 	}
 }
 
+// TestAWaiterTakesOverFromAHolderThatLetsGo: an import waits for its
+// project's re-resolution while another store holds the lease; that store
+// lets go without finishing (its process exits, or it is closed). The
+// waiter does the work itself and returns once the project is IDLE, with
+// every client resolved, instead of waiting for a holder that is gone.
+func TestAWaiterTakesOverFromAHolderThatLetsGo(t *testing.T) {
+	ctx := context.Background()
+	a, b := replica(t), replica(t)
+	project := bulkProject(t, b)
+	release, err := a.lease(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.WaitResolved(ctx, project) }()
+	select {
+	case err := <-done:
+		t.Fatalf("WaitResolved returned (%v) while another store held the lease and the project was RUNNING", err)
+	case <-time.After(2 * roundPause):
+	}
+	release() // a lets go, the work undone
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the waiter did not take over the re-resolution its holder let go of")
+	}
+	if got := state(t, b, project); got != identity.ResolutionIdle {
+		t.Errorf("state = %s, want IDLE", got)
+	}
+	if got := groupsOf(t, b, project, "x1", "x2", "y", "z"); got != "AABC" {
+		t.Errorf("multi-contacts of x1 x2 y z = %s, want AABC (x1 and x2 share a phone)", got)
+	}
+}
+
 // TestTheLeaseHolderFinishesWhatOthersChangedMeanwhile: while store a
 // re-resolves, store b is told ErrResolving and adds a rule; a's
 // re-resolution does not end until the new rule is applied too, so the

@@ -115,6 +115,10 @@ var ErrResolving = errors.New("another replica is re-resolving this project")
 // replica that dies holding it delays the others by at most this.
 const leaseTTL = 60 * time.Second
 
+// lookAgain is how often a store that found the lease taken tries to take
+// it again: a holder that stops normally releases it at once.
+const lookAgain = 5 * time.Second
+
 // lease takes the project's re-resolution lease for this store and renews
 // it until the returned release is called.
 func (s *Store) lease(ctx context.Context, project string) (release func(), err error) {
@@ -223,13 +227,16 @@ func (s *Store) progress(ctx context.Context, project string, p float64) {
 	}
 }
 
-// WaitResolved waits until the project is IDLE: after an import whose
-// re-resolution another store (a replica, or this one's background work)
-// took over, so that the import answers only once its data is resolved.
+// WaitResolved brings the project to IDLE and returns once it is: it
+// re-resolves the project itself, or, while another store (a replica, a
+// process that resumed it) holds the lease, waits and tries again, so that
+// the work is taken over as soon as that store lets go of it, whether it
+// finished, failed or exited. An import waits here so that it answers only
+// once its data is resolved.
 func (s *Store) WaitResolved(ctx context.Context, project string) error {
 	for {
-		g, err := s.generation(ctx, project)
-		if err != nil || g.state != identity.ResolutionRunning {
+		_, err := s.Reresolve(ctx, project)
+		if !errors.Is(err, ErrResolving) {
 			return err
 		}
 		select {

@@ -49,6 +49,7 @@ type Store struct {
 	// bookmarks makes every session causally after this store's earlier commits.
 	bookmarks neo4j.BookmarkManager
 	owner     string // this store's name in re-resolution leases
+	noResume  bool   // WithoutResuming: leave RUNNING projects to the services
 
 	// Background re-resolutions run under bg and are waited for at Close.
 	bg     context.Context
@@ -69,6 +70,12 @@ func WithNotifier(n Notifier) Option { return func(s *Store) { s.notifier = n } 
 func WithRetryObserver(observe func(reason string)) Option {
 	return func(s *Store) { s.retried = observe }
 }
+
+// WithoutResuming opens a store that does not take up, at Open, the
+// re-resolutions other processes left RUNNING. A short-lived process (a
+// command-line import, a benchmark, a test) should not start work that it
+// may abandon when it exits; the services resume it.
+func WithoutResuming() Option { return func(s *Store) { s.noResume = true } }
 
 // WithLogger logs through l instead of slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
@@ -107,9 +114,11 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		driver.Close(ctx)
 		return nil, err
 	}
-	if err := s.resumeRunning(ctx); err != nil {
-		driver.Close(ctx)
-		return nil, err
+	if !s.noResume {
+		if err := s.resumeRunning(ctx); err != nil {
+			driver.Close(ctx)
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -137,8 +146,9 @@ func (s *Store) kick(project string) {
 				return
 			}
 			if errors.Is(err, ErrResolving) {
-				// Another replica works on it; look again in case it dies.
-				pause = leaseTTL
+				// Another store works on it; look again soon, in case it
+				// stops (a process that exits releases its lease).
+				pause = lookAgain
 				s.log.Info("another replica re-resolves the project", "project", project)
 			} else {
 				s.log.Error("re-resolution failed; trying again", "project", project, "in", pause, "err", err)

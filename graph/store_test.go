@@ -90,16 +90,11 @@ func (f *fixture) addRule(name string, fields ...string) identity.Rule {
 	return r
 }
 
-// settle waits until the project's background re-resolution is done. Any
-// process that opens a store (another test binary, a test server) resumes
-// the projects it finds RUNNING, this one's too: then settle waits for it.
+// settle waits until the project's re-resolution is done, doing it itself
+// unless another store (a test server, another test binary) holds it.
 func (f *fixture) settle() {
 	f.t.Helper()
-	_, err := f.s.Reresolve(f.ctx, f.project)
-	if errors.Is(err, graph.ErrResolving) {
-		err = f.s.WaitResolved(f.ctx, f.project)
-	}
-	if err != nil {
+	if err := f.s.WaitResolved(f.ctx, f.project); err != nil {
 		f.t.Fatalf("re-resolve: %v", err)
 	}
 	p, err := f.s.Project(f.ctx, f.project)

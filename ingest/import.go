@@ -168,13 +168,10 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 		return sum, err
 	}
 	if bulk {
-		_, err := im.Store.Reresolve(ctx, project)
-		// Another replica re-resolving the project picks the import up too:
-		// every batch moved the generation it checks before it finishes.
-		if errors.Is(err, graph.ErrResolving) {
-			err = im.Store.WaitResolved(ctx, project)
-		}
-		if err != nil {
+		// A replica that re-resolves the project meanwhile picks the import
+		// up too: every batch moved the generation it checks before it
+		// finishes. If it stops before that, this store takes over.
+		if err := im.Store.WaitResolved(ctx, project); err != nil {
 			return sum, fmt.Errorf("resolve the import: %w", err)
 		}
 	}

@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"strings"
@@ -60,11 +59,7 @@ func newProject(t *testing.T, s *graph.Store) string {
 			t.Fatal(err)
 		}
 	}
-	_, err := s.Reresolve(ctx, id)
-	if errors.Is(err, graph.ErrResolving) {
-		err = s.WaitResolved(ctx, id) // another process's store resumed it
-	}
-	if err != nil {
+	if err := s.WaitResolved(ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	return id

@@ -106,7 +106,9 @@ func (m *ImportMain) Run(ctx context.Context) error {
 		return err
 	}
 	defer in.Close()
-	store, err := graph.Open(ctx, m.Neo4j, graph.WithLogger(m.log))
+	// The import resolves its own project before it ends; the projects
+	// other processes left RUNNING are the services' to resume.
+	store, err := graph.Open(ctx, m.Neo4j, graph.WithLogger(m.log), graph.WithoutResuming())
 	if err != nil {
 		return err
 	}

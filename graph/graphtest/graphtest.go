@@ -37,7 +37,9 @@ var (
 )
 
 // Store returns the store shared by a test binary's tests; each test
-// isolates its data in a project of its own. A test that passes options
+// isolates its data in a project of its own. Test stores do not resume
+// the re-resolutions they find RUNNING (graph.WithoutResuming): those are
+// other tests' work, in progress. A test that passes options
 // (a notifier, a logger, a retry observer) gets a store of its own, opened
 // with them and closed when the test ends: the shared store was opened
 // once, without them, and options never change a store after Open.
@@ -47,7 +49,7 @@ func Store(t testing.TB, opts ...graph.Option) *graph.Store {
 	if len(opts) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		s, err := graph.Open(ctx, Config(), opts...)
+		s, err := graph.Open(ctx, Config(), append([]graph.Option{graph.WithoutResuming()}, opts...)...)
 		if err != nil {
 			t.Fatalf("open store: %v", err)
 		}
@@ -57,7 +59,7 @@ func Store(t testing.TB, opts ...graph.Option) *graph.Store {
 	once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		store, openErr = graph.Open(ctx, Config())
+		store, openErr = graph.Open(ctx, Config(), graph.WithoutResuming())
 	})
 	if openErr != nil {
 		t.Fatalf("open store: %v", openErr)
