@@ -444,3 +444,85 @@ type ValidationResult struct {
 	// Why the value was refused, when not valid.
 	Error *InputError `json:"error,omitempty"`
 }
+
+// An endpoint that receives the project's events (docs/api.md, Webhooks).
+type Webhook struct {
+	// The webhook's id.
+	ID string `json:"id"`
+	// Where the events are POSTed.
+	URL string `json:"url"`
+	// The event types it receives: every type unless it was created with a list.
+	Events []identity.EventType `json:"events"`
+	// When it was created.
+	CreatedAt time.Time `json:"createdAt"`
+	// Whether delivery stopped after failing for 24 hours; resumeWebhook starts it again.
+	Paused bool `json:"paused"`
+	// Why it was paused, with the last error; null when it is not.
+	PausedReason *string `json:"pausedReason,omitempty"`
+	// When it was paused; null when it is not.
+	PausedAt *time.Time `json:"pausedAt,omitempty"`
+	// The cursor of the last event delivered, or passed over as not of its types: delivery goes on after it.
+	LastDeliveredCursor string `json:"lastDeliveredCursor"`
+	// Failed attempts in a row at the next event.
+	Failures int `json:"failures"`
+	// When the next event is tried again after a failure; null when none waits.
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+}
+
+// One attempt to deliver one event.
+type WebhookDelivery struct {
+	// The event's stable id, as the Multicontact-Event-Id header and the body's eventId carry it.
+	EventID string `json:"eventId"`
+	// The event's cursor in the project's log, as events and redeliver take it.
+	EventCursor string `json:"eventCursor"`
+	// The event's type.
+	EventType identity.EventType `json:"eventType"`
+	// 1 for the first attempt at this event, then 2, 3, ...
+	Attempt int `json:"attempt"`
+	// When the attempt started.
+	StartedAt time.Time `json:"startedAt"`
+	// When it ended; null while in flight.
+	FinishedAt *time.Time `json:"finishedAt,omitempty"`
+	// The HTTP status answered; null when there was no answer.
+	StatusCode *int `json:"statusCode,omitempty"`
+	// Why it failed; null when delivered or in flight.
+	Error *string `json:"error,omitempty"`
+	// Whether the endpoint answered 2xx.
+	Delivered bool `json:"delivered"`
+	// When the event is tried again after this failure; null when no retry was scheduled.
+	NextTryAt *time.Time `json:"nextTryAt,omitempty"`
+}
+
+// A page of delivery attempts.
+type WebhookDeliveryConnection struct {
+	// The attempts of the page, each with its cursor.
+	Edges []*WebhookDeliveryEdge `json:"edges"`
+	// The attempts of the page, without cursors.
+	Nodes []*WebhookDelivery `json:"nodes"`
+	// Where the page ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// One delivery attempt with its cursor.
+type WebhookDeliveryEdge struct {
+	// The attempt's cursor.
+	Cursor string `json:"cursor"`
+	// The attempt.
+	Node *WebhookDelivery `json:"node"`
+}
+
+// A webhook to create.
+type WebhookInput struct {
+	// An absolute https:// URL (http:// for development) whose host is, and resolves to, a public address.
+	URL string `json:"url"`
+	// The event types to receive; null or omitted: every type.
+	Events []identity.EventType `json:"events,omitempty"`
+}
+
+// A new webhook with its signing secret, which is shown only once.
+type WebhookSecret struct {
+	// The webhook.
+	Webhook *Webhook `json:"webhook"`
+	// The key of the HMAC-SHA256 in each delivery's Multicontact-Signature header.
+	Secret string `json:"secret"`
+}

@@ -18,6 +18,8 @@ type Resolver struct {
 	Auth *Authenticator
 	// Keys seal the projects' identity secrets.
 	Keys Keys
+	// Webhooks, when set, check webhooks' URLs and hear of their changes.
+	Webhooks Webhooks
 	// MaxSubscriptions bounds the subscriptions of one websocket connection.
 	MaxSubscriptions int
 }

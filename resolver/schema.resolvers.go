@@ -333,6 +333,60 @@ func (r *mutationResolver) RotateIdentitySecret(ctx context.Context, projectID s
 	return r.Store.RotateIdentitySecret(ctx, projectID, r.Keys)
 }
 
+// CreateWebhook is the resolver for the createWebhook field.
+func (r *mutationResolver) CreateWebhook(ctx context.Context, projectID string, input WebhookInput) (*WebhookSecret, error) {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
+		return nil, err
+	}
+	if err := r.checkWebhookURL(ctx, input.URL); err != nil {
+		return nil, err
+	}
+	w, secret, err := r.Store.CreateWebhook(ctx, projectID, input.URL, input.Events, r.Keys)
+	if err != nil {
+		return nil, err
+	}
+	r.webhookChanged(projectID, w.ID)
+	return &WebhookSecret{Webhook: webhookOf(w), Secret: secret}, nil
+}
+
+// DeleteWebhook is the resolver for the deleteWebhook field.
+func (r *mutationResolver) DeleteWebhook(ctx context.Context, projectID string, id string) (bool, error) {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
+		return false, err
+	}
+	if err := r.Store.DeleteWebhook(ctx, projectID, id); err != nil {
+		return false, err
+	}
+	r.webhookChanged(projectID, id)
+	return true, nil
+}
+
+// ResumeWebhook is the resolver for the resumeWebhook field.
+func (r *mutationResolver) ResumeWebhook(ctx context.Context, projectID string, id string) (*Webhook, error) {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
+		return nil, err
+	}
+	w, err := r.Store.ResumeWebhook(ctx, projectID, id)
+	if err != nil {
+		return nil, err
+	}
+	r.webhookChanged(projectID, id)
+	return webhookOf(w), nil
+}
+
+// Redeliver is the resolver for the redeliver field.
+func (r *mutationResolver) Redeliver(ctx context.Context, projectID string, webhookID string, after string) (*Webhook, error) {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
+		return nil, err
+	}
+	w, err := r.Store.Redeliver(ctx, projectID, webhookID, after)
+	if err != nil {
+		return nil, err
+	}
+	r.webhookChanged(projectID, webhookID)
+	return webhookOf(w), nil
+}
+
 // Fields is the resolver for the fields field.
 func (r *projectResolver) Fields(ctx context.Context, obj *Project) ([]*Field, error) {
 	fs, err := r.Store.Fields(ctx, obj.ID)
@@ -511,6 +565,34 @@ func (r *queryResolver) APIKeys(ctx context.Context, projectID string, first *in
 		return nil, err
 	}
 	return apiKeyConnection(p), nil
+}
+
+// Webhooks is the resolver for the webhooks field.
+func (r *queryResolver) Webhooks(ctx context.Context, projectID string) ([]*Webhook, error) {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
+		return nil, err
+	}
+	ws, err := r.Store.Webhooks(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Webhook, len(ws))
+	for i, w := range ws {
+		out[i] = webhookOf(w)
+	}
+	return out, nil
+}
+
+// WebhookDeliveries is the resolver for the webhookDeliveries field.
+func (r *queryResolver) WebhookDeliveries(ctx context.Context, projectID string, webhookID string, first *int, after *string) (*WebhookDeliveryConnection, error) {
+	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
+		return nil, err
+	}
+	p, err := r.Store.WebhookDeliveriesPage(ctx, projectID, webhookID, deref(after, ""), deref(first, webhookDeliveriesPageSize))
+	if err != nil {
+		return nil, err
+	}
+	return webhookDeliveryConnection(p), nil
 }
 
 // MultiContactChanged is the resolver for the multiContactChanged field.

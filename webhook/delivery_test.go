@@ -136,11 +136,11 @@ func (f *fixture) ref() webhook.Ref { return webhook.Ref{Project: f.project, ID:
 
 // manager starts a delivery manager on store with a fast schedule.
 func (f *fixture) manager(store webhook.Store, first time.Duration) *webhook.Manager {
-	m := webhook.New(webhook.Config{Store: store, Keys: f.keys, Guard: webhook.Guard{AllowPrivate: true},
+	m := webhook.New(webhook.Config{Keys: f.keys, Guard: webhook.Guard{AllowPrivate: true},
 		Schedule: webhook.Schedule{First: first, Max: 4 * first, GiveUp: time.Hour},
 		Timeout:  2 * time.Second, Poll: 50 * time.Millisecond, Scan: 100 * time.Millisecond, LeaseTTL: 3 * time.Second,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	m.Start()
+	m.Start(store)
 	f.t.Cleanup(m.Close)
 	return m
 }
@@ -319,11 +319,11 @@ func TestDeliveryResumesAfterRestart(t *testing.T) {
 		return s
 	}
 	s1 := open()
-	m1 := webhook.New(webhook.Config{Store: s1, Keys: f.keys, Guard: webhook.Guard{AllowPrivate: true},
+	m1 := webhook.New(webhook.Config{Keys: f.keys, Guard: webhook.Guard{AllowPrivate: true},
 		Schedule: webhook.Schedule{First: 2 * time.Second, Max: 2 * time.Second, GiveUp: time.Hour},
 		Poll:     50 * time.Millisecond, Scan: 100 * time.Millisecond, LeaseTTL: 3 * time.Second,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	m1.Start()
+	m1.Start(s1)
 	f.client("a", "+79161234567")
 	eventually(t, 10*time.Second, "the first attempt recorded", func() bool {
 		p, err := s1.WebhookDeliveriesPage(context.Background(), f.project, f.hook.ID, "", 1)
@@ -429,11 +429,11 @@ func TestPauseResumeAndReplay(t *testing.T) {
 	})
 	f := newFixture(t, rc, nil)
 	ctx := context.Background()
-	m := webhook.New(webhook.Config{Store: f.store, Keys: f.keys, Guard: webhook.Guard{AllowPrivate: true},
+	m := webhook.New(webhook.Config{Keys: f.keys, Guard: webhook.Guard{AllowPrivate: true},
 		Schedule: webhook.Schedule{First: 20 * time.Millisecond, Max: 50 * time.Millisecond, GiveUp: time.Second},
 		Poll:     50 * time.Millisecond, Scan: 100 * time.Millisecond, LeaseTTL: 3 * time.Second,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	m.Start()
+	m.Start(f.store)
 	t.Cleanup(m.Close)
 	f.client("a", "+79161234567")
 	var hook graph.Webhook

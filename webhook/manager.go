@@ -29,7 +29,6 @@ const (
 
 // Config configures a Manager; zero fields take the defaults.
 type Config struct {
-	Store Store
 	Keys  Opener
 	Guard Guard
 	// Schedule is when failed deliveries are tried again (DefaultSchedule).
@@ -64,6 +63,7 @@ type Config struct {
 type Manager struct {
 	cfg    Config
 	client *http.Client
+	store  Store
 
 	ctx  context.Context
 	stop context.CancelFunc
@@ -121,14 +121,16 @@ func (m *Manager) CheckURL(ctx context.Context, raw string) error {
 	return m.cfg.Guard.CheckURL(ctx, raw)
 }
 
-// Start starts working the webhooks; Close stops it.
-func (m *Manager) Start() {
+// Start starts working the webhooks of store; Close stops it. It is
+// separate from New because the store that implements Store is opened
+// with the manager as its notifier.
+func (m *Manager) Start(store Store) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.started || m.ctx.Err() != nil {
 		return
 	}
-	m.started = true
+	m.started, m.store = true, store
 	m.wg.Add(1)
 	go m.supervise()
 }
@@ -179,7 +181,7 @@ func (m *Manager) supervise() {
 	defer m.wg.Done()
 	for {
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.Scan+m.cfg.Timeout)
-		refs, err := m.cfg.Store.ActiveWebhooks(ctx)
+		refs, err := m.store.ActiveWebhooks(ctx)
 		cancel()
 		if err != nil && m.ctx.Err() == nil {
 			m.cfg.Log.Warn("list webhooks", "err", err)
@@ -228,7 +230,7 @@ func (m *Manager) run(ref Ref, w *worker) {
 		if held { // so that another replica takes over now, not when the lease expires
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := m.cfg.Store.ReleaseWebhook(ctx, ref, m.cfg.Owner); err != nil {
+			if err := m.store.ReleaseWebhook(ctx, ref, m.cfg.Owner); err != nil {
 				log.Warn("could not release the webhook's lease; it expires by itself", "err", err)
 			}
 		}
@@ -237,7 +239,7 @@ func (m *Manager) run(ref Ref, w *worker) {
 	for m.ctx.Err() == nil {
 		w.refresh.Store(false)
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.Timeout)
-		h, ok, gone, err := m.cfg.Store.AcquireWebhook(ctx, ref, m.cfg.Owner, m.cfg.LeaseTTL)
+		h, ok, gone, err := m.store.AcquireWebhook(ctx, ref, m.cfg.Owner, m.cfg.LeaseTTL)
 		cancel()
 		switch {
 		case err != nil:
@@ -281,7 +283,7 @@ func (m *Manager) run(ref Ref, w *worker) {
 func (m *Manager) release(ref Ref) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = m.cfg.Store.ReleaseWebhook(ctx, ref, m.cfg.Owner) // it expires by itself otherwise
+	_ = m.store.ReleaseWebhook(ctx, ref, m.cfg.Owner) // it expires by itself otherwise
 }
 
 // pageSize is how many events a worker reads at once.
@@ -304,7 +306,7 @@ func (m *Manager) deliver(log *slog.Logger, w *worker, h Hook, secret string) er
 			continue
 		}
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.Timeout)
-		events, err := m.cfg.Store.EventsAfter(ctx, h.Project, h.Cursor, pageSize)
+		events, err := m.store.EventsAfter(ctx, h.Project, h.Cursor, pageSize)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("read the event log after %d: %w", h.Cursor, err)
@@ -324,7 +326,7 @@ func (m *Manager) deliver(log *slog.Logger, w *worker, h Hook, secret string) er
 			// None of these is for this webhook: move past them.
 			last := events[len(events)-1].Seq
 			ctx, cancel := context.WithTimeout(m.ctx, m.cfg.Timeout)
-			ok, err := m.cfg.Store.SkipEvents(ctx, h.Ref, m.cfg.Owner, h.Epoch, h.Cursor, last, m.cfg.LeaseTTL)
+			ok, err := m.store.SkipEvents(ctx, h.Ref, m.cfg.Owner, h.Epoch, h.Cursor, last, m.cfg.LeaseTTL)
 			cancel()
 			if err != nil || !ok {
 				return err
@@ -349,7 +351,7 @@ func (m *Manager) attempt(log *slog.Logger, h *Hook, secret string, e identity.E
 	c := Claim{Ref: h.Ref, Owner: m.cfg.Owner, Epoch: h.Epoch, Cursor: h.Cursor, Seq: e.Seq,
 		EventID: EventID(h.Project, e.Seq), Type: e.Type, At: started}
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.Timeout)
-	n, ok, err := m.cfg.Store.ClaimDelivery(ctx, c, m.cfg.LeaseTTL)
+	n, ok, err := m.store.ClaimDelivery(ctx, c, m.cfg.LeaseTTL)
 	cancel()
 	if err != nil || !ok {
 		return false, err
@@ -393,7 +395,7 @@ func (m *Manager) attempt(log *slog.Logger, h *Hook, secret string, e identity.E
 	// Recorded even while stopping, so that the attempt does not stay open.
 	ctx, cancel = context.WithTimeout(context.WithoutCancel(m.ctx), m.cfg.Timeout)
 	defer cancel()
-	if err := m.cfg.Store.FinishDelivery(ctx, r); err != nil {
+	if err := m.store.FinishDelivery(ctx, r); err != nil {
 		return false, fmt.Errorf("record attempt %d at event %d: %w", n, e.Seq, err)
 	}
 	if r.PausedReason != "" {

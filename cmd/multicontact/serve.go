@@ -26,6 +26,7 @@ import (
 	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 	"github.com/multicontact/multicontact/resolver"
+	"github.com/multicontact/multicontact/webhook"
 )
 
 // ServeMain is the `serve` command: it opens the store and serves HTTP.
@@ -65,10 +66,17 @@ type ServeMain struct {
 	// a call is refused with RATE_LIMITED (see resolver.Limiter).
 	MaxInFlight           int
 	MaxInFlightPerProject int
+	// WebhookAllowPrivate lets webhooks reach loopback and private
+	// addresses (MULTICONTACT_WEBHOOK_ALLOW_PRIVATE): development only.
+	WebhookAllowPrivate bool
+	// WebhookSchedule is when failed webhook deliveries are tried again;
+	// zero is webhook.DefaultSchedule (tests shorten it).
+	WebhookSchedule webhook.Schedule
 
 	log     *slog.Logger
 	store   *graph.Store
 	broker  *broker.Broker
+	hooks   *webhook.Manager
 	metrics *metrics
 	server  *http.Server
 	ln      net.Listener
@@ -111,6 +119,8 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 		"API calls in flight in this process before more are refused with RATE_LIMITED, 0 for no bound (MULTICONTACT_MAX_INFLIGHT)")
 	fs.IntVar(&m.MaxInFlightPerProject, "max-inflight-per-project", envInt(getenv, "MULTICONTACT_MAX_INFLIGHT_PER_PROJECT", m.MaxInFlightPerProject),
 		"API calls in flight for one project before more are refused with RATE_LIMITED, 0 for no bound (MULTICONTACT_MAX_INFLIGHT_PER_PROJECT)")
+	fs.BoolVar(&m.WebhookAllowPrivate, "webhook-allow-private", envBool(getenv, "MULTICONTACT_WEBHOOK_ALLOW_PRIVATE", m.WebhookAllowPrivate),
+		"let webhooks reach loopback, private and link-local addresses: development only (MULTICONTACT_WEBHOOK_ALLOW_PRIVATE)")
 	origins := fs.String("cors-origins", getenv("MULTICONTACT_CORS_ORIGINS"), "comma-separated browser origins allowed (MULTICONTACT_CORS_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -201,7 +211,10 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	m.broker.OnDrop = func(string) { m.metrics.dropped.Inc() }
 	m.broker.OnError = func(project string, err error) { m.log.Warn("event log", "project", project, "err", err) }
 	m.metrics.watchBroker(m.broker)
-	store, err := graph.Open(openCtx, m.Neo4j, graph.WithLogger(m.log), graph.WithNotifier(m.broker),
+	// Webhooks are fed from the same log; a local commit wakes their workers too.
+	m.hooks = webhook.New(webhook.Config{Keys: keys, Guard: webhook.Guard{AllowPrivate: m.WebhookAllowPrivate},
+		Schedule: m.WebhookSchedule, Log: m.log, OnAttempt: m.metrics.webhookAttempt, OnPause: m.metrics.webhookPaused.Inc})
+	store, err := graph.Open(openCtx, m.Neo4j, graph.WithLogger(m.log), graph.WithNotifier(notifiers{m.broker, m.hooks}),
 		graph.WithRetryObserver(func(reason string) { m.metrics.retries.WithLabelValues(reason).Inc() }))
 	if err != nil {
 		return err
@@ -216,6 +229,10 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		m.log.Info("sealed identity secrets under the current secret key", "projects", n)
 	}
 	m.broker.Start(store)
+	m.hooks.Start(store)
+	if m.WebhookAllowPrivate {
+		m.log.Warn("MULTICONTACT_WEBHOOK_ALLOW_PRIVATE is set: webhooks may reach loopback and private addresses")
+	}
 	if m.AdminToken == "" {
 		m.log.Warn("MULTICONTACT_ADMIN_TOKEN is not set: nobody can create projects")
 	}
@@ -224,7 +241,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		OnShed: func(scope, surface string) { m.metrics.shed.WithLabelValues(scope, surface).Inc() }}
 	m.metrics.watchInFlight(limiter)
 	api := resolver.NewServer(resolver.ServerConfig{
-		Resolver:        &resolver.Resolver{Store: store, Broker: m.broker, Auth: auth, Keys: keys, MaxSubscriptions: m.MaxSubscriptions},
+		Resolver:        &resolver.Resolver{Store: store, Broker: m.broker, Auth: auth, Keys: keys, MaxSubscriptions: m.MaxSubscriptions, Webhooks: m.hooks},
 		Auth:            auth,
 		Log:             m.log,
 		ComplexityLimit: m.ComplexityLimit,
@@ -331,6 +348,9 @@ func (m *ServeMain) Close() error {
 			errs = append(errs, errors.New("handlers still running after 10s"))
 		}
 	}
+	if m.hooks != nil { // before the store: its workers record their last attempts
+		m.hooks.Close()
+	}
 	if m.broker != nil {
 		m.broker.Close()
 	}
@@ -338,6 +358,15 @@ func (m *ServeMain) Close() error {
 		errs = append(errs, m.store.Close(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// notifiers hears the store's nudges for each of its members.
+type notifiers []graph.Notifier
+
+func (ns notifiers) Nudge(project string) {
+	for _, n := range ns {
+		n.Nudge(project)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -359,6 +388,11 @@ type metrics struct {
 	// answered UNAVAILABLE.
 	shed        *prometheus.CounterVec
 	unavailable prometheus.Counter
+	// Webhooks: attempts by outcome, the delay from commit to delivery,
+	// and webhooks paused for failing too long.
+	webhookAttempts *prometheus.CounterVec
+	webhookLag      prometheus.Histogram
+	webhookPaused   prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -388,6 +422,17 @@ func newMetrics() *metrics {
 			m.shed.WithLabelValues(scope, surface) // every series shows, at 0 until it happens
 		}
 	}
+	m.webhookAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_webhook_deliveries_total",
+		Help: "Webhook delivery attempts made by this replica, by outcome: delivered (2xx), failed (another answer, or none within 10 s), refused (the endpoint resolved to a private address)."},
+		[]string{"outcome"})
+	for _, o := range []string{webhook.OutcomeDelivered, webhook.OutcomeFailed, webhook.OutcomeRefused} {
+		m.webhookAttempts.WithLabelValues(o) // every outcome shows, at 0 until it happens
+	}
+	m.webhookLag = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "multicontact_webhook_delivery_lag_seconds",
+		Help: "Time from an event's commit to its delivery (2xx) to a webhook, retries included.", Buckets: prometheus.ExponentialBuckets(0.05, 4, 10)})
+	m.webhookPaused = prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_webhooks_paused_total",
+		Help: "Webhooks paused after failing for the whole retry schedule (24 h)."})
+	m.registry.MustRegister(m.webhookAttempts, m.webhookLag, m.webhookPaused)
 	m.registry.MustRegister(m.requests, m.latency, m.events, m.dropped, m.internal, m.retries, m.shed, m.unavailable,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	for _, reason := range []string{graph.RetryDeadlock, graph.RetryTransient, graph.RetryRace, graph.RetryOther} {
@@ -406,6 +451,14 @@ func (m *metrics) watchBroker(b *broker.Broker) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "multicontact_event_log_reads_total",
 			Help: "Reads of subscribed projects' event logs in Neo4j (one small query each), by polls and by local commits."},
 			func() float64 { return float64(b.Reads()) }))
+}
+
+// webhookAttempt counts a webhook attempt, and the lag of a delivery.
+func (m *metrics) webhookAttempt(outcome string, lag time.Duration) {
+	m.webhookAttempts.WithLabelValues(outcome).Inc()
+	if outcome == webhook.OutcomeDelivered {
+		m.webhookLag.Observe(lag.Seconds())
+	}
 }
 
 // watchInFlight exports the limiter's count of calls in flight.
