@@ -670,3 +670,111 @@ func TestAResumedSubscriptionSkipsWhatItsCursorCovers(t *testing.T) {
 		t.Errorf("resumed after %d: got %v, want only %d", head+2, seqs, head+3)
 	}
 }
+
+// TestReplicaCostMeasured measures what tailing the log costs, for
+// docs/operations.md: a replica's CPU and its reads of Neo4j with no
+// subscriber and with subscribers on 1, 10 and 50 projects, beside what
+// Neo4j itself does for the poll's query and for a point read. It takes
+// about two minutes and runs only when MULTICONTACT_MEASURE_REPLICAS=1.
+func TestReplicaCostMeasured(t *testing.T) {
+	if os.Getenv("MULTICONTACT_MEASURE_REPLICAS") != "1" {
+		t.Skip("set MULTICONTACT_MEASURE_REPLICAS=1 to measure (about two minutes)")
+	}
+	graphtest.Require(t)
+	store := graphtest.Store(t)
+	ctx := context.Background()
+
+	// Neo4j's own rates, through the same driver configuration as the
+	// service: the poll's query on a project whose log has no new event
+	// (what nearly every poll finds), and a point read of a client's
+	// multi-contact by (project, id), as the benchmark's ceiling does.
+	A := startReplica(t, freeAddr(t), graphtest.Config().URI)
+	onA := &api{t: t, url: A.url()}
+	p := onA.project()
+	for i := range 20 {
+		onA.client(p, fmt.Sprint("c", i), "web", "email", fmt.Sprintf("c%d@example.com", i))
+	}
+	head, err := store.LastSeq(ctx, p.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := graphtest.Config()
+	driver, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer driver.Close(ctx)
+	rate := func(workers int, d time.Duration, op func(i int) error) (float64, time.Duration, time.Duration) {
+		var mu sync.Mutex
+		var lat []time.Duration
+		var wg sync.WaitGroup
+		end := time.Now().Add(d)
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; time.Now().Before(end); i += workers {
+					s := time.Now()
+					if err := op(i); err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					lat = append(lat, time.Since(s))
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		slices.Sort(lat)
+		return float64(len(lat)) / d.Seconds(), percentile(lat, 0.5), percentile(lat, 0.99)
+	}
+	poll := func(int) error { _, err := store.EventsAfter(ctx, p.id, head, 256); return err }
+	point := func(i int) error {
+		sess := driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: cfg.Database, AccessMode: neo4j.AccessModeRead})
+		defer sess.Close(ctx)
+		_, err := neo4j.ExecuteRead(ctx, sess, func(tx neo4j.ManagedTransaction) (any, error) {
+			r, err := tx.Run(ctx, "MATCH (c:Client {project: $p, id: $id}) RETURN c.mc AS mc", map[string]any{"p": p.id, "id": fmt.Sprint("c", i%20)})
+			if err != nil {
+				return nil, err
+			}
+			return r.Collect(ctx)
+		})
+		return err
+	}
+	for _, workers := range []int{1, 8} {
+		r, p50, p99 := rate(workers, 3*time.Second, poll)
+		t.Logf("Neo4j: the poll's query (no new event), %d worker(s): %.0f/s, p50 %s p99 %s", workers, r, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
+		r, p50, p99 = rate(workers, 3*time.Second, point)
+		t.Logf("Neo4j: point read of a client's multi-contact, %d worker(s): %.0f/s, p50 %s p99 %s", workers, r, p50.Round(10*time.Microsecond), p99.Round(10*time.Microsecond))
+	}
+
+	// A replica with no subscriber, then with subscribers on more and more
+	// projects, each window idle (no writes).
+	B := startReplica(t, freeAddr(t), graphtest.Config().URI)
+	const window = 10 * time.Second
+	measure := func(what string) {
+		t.Helper()
+		cpu0, reads0 := B.metric(t, "process_cpu_seconds_total"), B.metric(t, "multicontact_event_log_reads_total")
+		time.Sleep(window)
+		cpu1, reads1 := B.metric(t, "process_cpu_seconds_total"), B.metric(t, "multicontact_event_log_reads_total")
+		t.Logf("replica, %s (%.0f projects tailed): %.1f log reads/s, CPU %.1f ms/s (%.2f%% of one core)", what,
+			B.metric(t, "multicontact_subscribed_projects"), (reads1-reads0)/window.Seconds(),
+			(cpu1-cpu0)*1000/window.Seconds(), (cpu1-cpu0)*100/window.Seconds())
+	}
+	time.Sleep(2 * time.Second) // past the start
+	measure("no subscriber")
+	subscribed := 0
+	for _, n := range []int{1, 10, 50} {
+		for ; subscribed < n; subscribed++ {
+			id := fmt.Sprintf("cost-%d-%d", time.Now().UnixNano(), subscribed)
+			onA.ok(testAdminToken, `mutation($id: ID!) { createProject(input: {id: $id, name: "Cost", defaultRegion: "RU"}) { id } }`,
+				map[string]any{"id": id}, nil)
+			var key struct{ CreateApiKey struct{ Secret string } }
+			onA.ok(testAdminToken, `mutation($p: ID!) { createApiKey(projectId: $p, role: READ) { secret } }`, map[string]any{"p": id}, &key)
+			subscribeOn(t, B.url(), key.CreateApiKey.Secret, map[string]any{"p": id})
+		}
+		time.Sleep(time.Second)
+		measure(fmt.Sprintf("subscribers on %d project(s)", n))
+	}
+}
