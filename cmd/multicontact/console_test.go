@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,10 +13,13 @@ import (
 )
 
 // TestConsoleInBrowser drives the console at /console in headless Chromium
-// (console/test/e2e.mjs, playwright-core) against the real service and Neo4j:
-// sign-in, a rule added after its preview, lookup by a differently typed
-// phone, a merge arriving live, and a manual link undone. scripts/console-deps.sh
-// installs what it needs. CONSOLE_SCREENSHOTS=docs/screenshots (relative to
+// (console/test/e2e.mjs, playwright-core) against the real service and Neo4j,
+// clicking every action the console offers: sign-in, a rule added after its
+// preview, a quarantined key allowed, lookup by a differently typed phone and
+// search by name, a merge arriving live, explainLink by mouse and keyboard,
+// links, blocks and exclusions made and undone, the history, a person
+// forgotten, and the console in Russian. scripts/console-deps.sh installs
+// what it needs. CONSOLE_SCREENSHOTS=docs/screenshots (relative to
 // the repository) refreshes the committed screenshots.
 func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
@@ -80,7 +84,9 @@ func TestConsoleInBrowser(t *testing.T) {
 
 // seedConsole gives the project people to find: Anna on three channels (by
 // phone and email), Boris on two not yet linked, two Carls sharing a contract
-// number that no rule uses yet, and a client with nothing in common.
+// number that no rule uses yet, a client with nothing in common, three Danas
+// whose shared e-mail is over the key cap (2) and so quarantined, and 21
+// guests, one more than a page of search results.
 func seedConsole(a *api, p testProject) {
 	a.t.Helper()
 	type attr struct{ field, value string }
@@ -105,6 +111,8 @@ func seedConsole(a *api, p testProject) {
 		a.ok(p.admin, `mutation($p: ID!, $r: ID!, $in: RuleInput!) { updateRule(projectId: $p, ruleId: $r, input: $in) { id } }`,
 			map[string]any{"p": p.id, "r": r.ID, "in": map[string]any{"name": "Same " + strings.Join(r.Fields, " and "), "fields": r.Fields}}, nil)
 	}
+	a.ok(p.admin, `mutation($p: ID!) { updateProjectSettings(projectId: $p, input: {keyCap: 2}) { id } }`, map[string]any{"p": p.id}, nil)
+	a.waitIdle(p)
 	put("tg-anna", "telegram", "Anna Petrova", attr{"phone", "+7 916 123-45-67"}, attr{"email", "anna@example.com"})
 	put("web-anna", "web", "Anna (site)", attr{"email", "Anna@Example.com"})
 	put("wa-anna", "whatsapp", "Anna P.", attr{"phone", "89161234567"})
@@ -113,6 +121,12 @@ func seedConsole(a *api, p testProject) {
 	put("web-carl", "web", "Carl", attr{"contract", "C-1001"})
 	put("vk-carl", "vk", "Carl K", attr{"contract", "C-1001"})
 	put("web-solo", "web", "Visitor 7")
+	put("web-dana", "web", "Dana Smirnova", attr{"email", "dana@example.com"})
+	put("tg-dana", "telegram", "Dana S", attr{"email", "dana@example.com"})
+	put("vk-dana", "vk", "Dana", attr{"email", "DANA@example.com"})
+	for i := 1; i <= 21; i++ {
+		put(fmt.Sprintf("web-guest-%d", i), "web", fmt.Sprintf("Guest %d", i))
+	}
 	const conv = `mutation($p: ID!, $c: ID!, $in: ConversationInput!) { recordConversation(projectId: $p, clientId: $c, input: $in) { id } }`
 	now := time.Now().UTC()
 	for i, c := range []struct{ client, summary string }{

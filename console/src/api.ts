@@ -1,6 +1,7 @@
 // The console talks to the public GraphQL API only: queries and mutations
 // over fetch, subscriptions over graphql-transport-ws (graphql-ws).
 import { createClient, type Client as WSClient } from "graphql-ws";
+import { lang, t } from "./i18n";
 
 /** A session: the project and the API key it was opened with. */
 export interface Session {
@@ -17,41 +18,40 @@ export class ApiError extends Error {
   }
 }
 
-const messages: Record<string, string> = {
-  UNAUTHENTICATED: "The API key is not valid (or was revoked). Sign in again.",
-  FORBIDDEN: "This API key's role may not do that.",
-  NOT_FOUND: "Not found.",
-  INTERNAL: "The server failed; try again in a moment.",
-};
-
 /** describe turns any error into one sentence fit for the page. */
 export function describe(err: unknown): string {
+  const messages: Record<string, string> = {
+    UNAUTHENTICATED: t.errUnauthenticated,
+    FORBIDDEN: t.errForbidden,
+    NOT_FOUND: t.errNotFound,
+    INTERNAL: t.errInternal,
+  };
   if (err instanceof ApiError) {
     if (err.code === "BAD_USER_INPUT" || err.code === "NOT_FOUND") return err.message || messages[err.code];
     return messages[err.code] ?? err.message;
   }
-  if (err instanceof TypeError) return "The server cannot be reached.";
+  if (err instanceof TypeError) return t.errUnreachable;
   return err instanceof Error ? err.message : String(err);
 }
 
-/** gql runs one query or mutation with the session's key. */
+/** gql runs one query or mutation with the session's key, asking for the API's messages in the console's language. */
 export async function gql<T>(s: Pick<Session, "key">, query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const res = await fetch("../graphql", {
     method: "POST",
-    headers: { "Content-Type": "application/json", Authorization: `Bearer ${s.key}` },
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${s.key}`, "Accept-Language": lang },
     body: JSON.stringify({ query, variables }),
   });
   let body: { data?: T; errors?: { message: string; extensions?: { code?: string; field?: string } }[] };
   try {
     body = await res.json();
   } catch {
-    throw new ApiError(`The server answered ${res.status}.`, res.status === 401 ? "UNAUTHENTICATED" : "INTERNAL");
+    throw new ApiError(t.errStatus(res.status), res.status === 401 ? "UNAUTHENTICATED" : "INTERNAL");
   }
   if (body.errors?.length) {
     const e = body.errors[0];
     throw new ApiError(e.message, e.extensions?.code ?? "INTERNAL", e.extensions?.field);
   }
-  if (!body.data) throw new ApiError("The server answered no data.", "INTERNAL");
+  if (!body.data) throw new ApiError(t.errNoData, "INTERNAL");
   return body.data;
 }
 
@@ -64,7 +64,11 @@ function wsClient(key: string): WSClient {
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   const client = createClient({
     url: url.href,
-    connectionParams: { authorization: `Bearer ${key}` },
+    // A browser lets no script set the websocket handshake's headers, so the
+    // handshake carries the browser's own Accept-Language, not the console's
+    // choice; acceptLanguage in connection_init says the choice, but the
+    // server reads only authorization there today.
+    connectionParams: () => ({ authorization: `Bearer ${key}`, acceptLanguage: lang }),
     retryAttempts: Infinity,
     shouldRetry: () => true,
     retryWait: async (n) => new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** n, 15000))),

@@ -5,14 +5,15 @@ import cytoscape, { type Core, type ElementDefinition } from "cytoscape";
 import type { MultiContact } from "./types";
 
 export interface Drawing {
-  update(mc: MultiContact, selected: string[]): void;
+  /** update redraws mc with the selected clients marked, focused ringed (the keyboard's place), manual edges labelled manualLabel. */
+  update(mc: MultiContact, selected: string[], focused: string | null, manualLabel: string): void;
   destroy(): void;
 }
 
 const keyLabel = (values: { field: string; value: string }[]) => values.map((v) => `${v.field}: ${v.value}`).join("\n");
 
 /** elements turns a multi-contact into the graph's nodes and edges. */
-export function elements(mc: MultiContact, selected: string[]): ElementDefinition[] {
+export function elements(mc: MultiContact, selected: string[], focused: string | null, manualLabel: string): ElementDefinition[] {
   const out: ElementDefinition[] = [];
   const seen = new Set<string>();
   const add = (e: ElementDefinition) => {
@@ -23,7 +24,7 @@ export function elements(mc: MultiContact, selected: string[]): ElementDefinitio
     }
   };
   for (const c of mc.clients) {
-    const classes = ["client", c.excluded ? "excluded" : "", selected.includes(c.id) ? "picked" : ""].filter(Boolean).join(" ");
+    const classes = ["client", c.excluded ? "excluded" : "", selected.includes(c.id) ? "picked" : "", focused === c.id ? "focused" : ""].filter(Boolean).join(" ");
     add({ group: "nodes", data: { id: `c:${c.id}`, client: c.id, label: c.displayName ? `${c.displayName}\n${c.id}` : c.id }, classes });
     const ch = `ch:${c.channel.kind}/${c.channel.account}`;
     add({ group: "nodes", data: { id: ch, label: `${c.channel.kind}\n${c.channel.account}` }, classes: "channel" });
@@ -32,7 +33,7 @@ export function elements(mc: MultiContact, selected: string[]): ElementDefinitio
   for (const l of mc.links) {
     if (l.manual) {
       const [a, b] = [l.from, l.to].sort();
-      add({ group: "edges", data: { id: `m:${a}|${b}`, source: `c:${a}`, target: `c:${b}`, label: "manual link" }, classes: "manual" });
+      add({ group: "edges", data: { id: `m:${a}|${b}`, source: `c:${a}`, target: `c:${b}`, label: manualLabel }, classes: "manual" });
       continue;
     }
     const key = `k:${l.rule ?? ""}:${keyLabel(l.values)}`;
@@ -50,6 +51,7 @@ const style: cytoscape.StylesheetJson = [
   { selector: "node.client", style: { shape: "ellipse", width: 34, height: 34, "background-color": "#2563eb", "border-width": 2, "border-color": "#1e40af" } },
   { selector: "node.client.excluded", style: { "background-color": "#9ca3af", "border-style": "dashed" } },
   { selector: "node.client.picked", style: { "border-width": 5, "border-color": "#f59e0b" } },
+  { selector: "node.client.focused", style: { "underlay-color": "#f59e0b", "underlay-opacity": 0.45, "underlay-padding": 9, "underlay-shape": "ellipse" } },
   { selector: "node.channel", style: { shape: "round-rectangle", width: 26, height: 20, "background-color": "#10b981" } },
   { selector: "node.key", style: { shape: "diamond", width: 22, height: 22, "background-color": "#8b5cf6" } },
   { selector: "node.new", style: { "overlay-color": "#f59e0b", "overlay-opacity": 0.35, "overlay-padding": 8 } },
@@ -74,8 +76,9 @@ export function draw(container: HTMLElement, onPick: (clientId: string) => void)
   let timer: ReturnType<typeof setTimeout> | undefined;
   let layout: cytoscape.Layouts | undefined;
   return {
-    update(mc, selected) {
-      const want = elements(mc, selected);
+    update(mc, selected, focused, manualLabel) {
+      const want = elements(mc, selected, focused, manualLabel);
+      container.dataset.focused = focused ?? ""; // what the canvas rings, for tests and for reading the page
       const ids = new Set(want.map((e) => e.data.id!));
       const added: string[] = [];
       cy.batch(() => {

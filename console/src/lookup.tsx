@@ -1,18 +1,48 @@
-// Lookup: find clients by any identifier (a phone typed any way, an email, ...)
-// or by client id. With "any field", every field of the project is asked,
-// since the API normalizes per field.
+// Lookup: find clients by any identifier (a phone typed any way, an email, ...),
+// by client id, or by name. With "any field", every field of the project is
+// asked, since the API normalizes per field; when none holds what was typed
+// and it is no phone or e-mail, the full-text search (searchClients) looks
+// for names and text like it.
+// "name or text" asks the search alone.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, gql, type Session } from "./api";
+import { t } from "./i18n";
 import type { Client, Field } from "./types";
-import { Empty, ErrorBox, Loading, Section, Time, channelName, useLoad } from "./ui";
+import { Empty, ErrorBox, Loading, Section, Time, channelName, useAction, useLoad } from "./ui";
+
+// Hit.matchedBy holds field labels, or these two, named in the reader's language when shown.
+const byId = "#id", byText = "#text";
+const matchedBy = (m: string) => (m === byId ? t.foundById : m === byText ? t.foundByName : m);
 
 type Hit = Client & { matchedBy: string[]; multiContact: { id: string; size: number } };
 
 const clientFields = `id displayName channel { kind account } channelUserId excluded createdAt lastSeenAt
   attributes { field value source verified at } multiContact { id size }`;
 
-async function search(s: Session, fields: Field[], q: string, field: string): Promise<Hit[]> {
+/** What a lookup found: by name means the full-text search, with next the cursor of its next page. */
+interface Found {
+  hits: Hit[];
+  byName: boolean;
+  next: string | null;
+}
+
+const nameQuery = `query($p: ID!, $q: String!, $after: String) { searchClients(projectId: $p, query: $q, first: 20, after: $after) {
+  nodes { ${clientFields} } pageInfo { endCursor hasNextPage } } }`;
+
+async function searchByName(s: Session, q: string, after: string | null): Promise<Found> {
+  const d = await gql<{ searchClients: { nodes: Hit[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } } }>(s, nameQuery, {
+    p: s.projectId,
+    q,
+    after,
+  });
+  const page = d.searchClients;
+  return { hits: page.nodes.map((c) => ({ ...c, matchedBy: [byText] })), byName: true, next: page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null };
+}
+
+async function search(s: Session, fields: Field[], q: string, field: string): Promise<Found> {
+  if (field === "name") return searchByName(s, q, null);
   const hits = new Map<string, Hit>();
+  let identifier = false; // a phone or e-mail field took the value: it is no name
   const add = (c: Omit<Hit, "matchedBy">, by: string) => {
     const h = hits.get(c.id) ?? { ...c, matchedBy: [] };
     h.matchedBy.push(by);
@@ -23,7 +53,7 @@ async function search(s: Session, fields: Field[], q: string, field: string): Pr
     asks.push(
       gql<{ client: Hit | null }>(s, `query($p: ID!, $id: ID!) { client(projectId: $p, id: $id) { ${clientFields} } }`, { p: s.projectId, id: q }).then(
         (d) => {
-          if (d.client) add(d.client, "client id");
+          if (d.client) add(d.client, byId);
         },
       ),
     );
@@ -36,7 +66,10 @@ async function search(s: Session, fields: Field[], q: string, field: string): Pr
         f: f.key,
         v: q,
       }).then(
-        (d) => d.findClients.nodes.forEach((c) => add(c, f.label)),
+        (d) => {
+          if (f.type === "PHONE" || f.type === "EMAIL") identifier = true;
+          d.findClients.nodes.forEach((c) => add(c, f.label));
+        },
         (e) => {
           // With "any field", a value that is no phone (say) is simply no match there.
           if (!(field === "" && e instanceof ApiError && e.code === "BAD_USER_INPUT")) throw e;
@@ -45,7 +78,15 @@ async function search(s: Session, fields: Field[], q: string, field: string): Pr
     );
   }
   await Promise.all(asks);
-  return [...hits.values()];
+  if (hits.size === 0 && field === "" && !identifier) {
+    // Neither a phone nor an e-mail, and no identifier anybody holds: perhaps a name.
+    try {
+      return await searchByName(s, q, null);
+    } catch (e) {
+      if (!(e instanceof ApiError && e.code === "BAD_USER_INPUT")) throw e;
+    }
+  }
+  return { hits: [...hits.values()], byName: false, next: null };
 }
 
 export function Lookup({ session, q, field }: { session: Session; q: string; field: string }) {
@@ -69,6 +110,17 @@ export function Lookup({ session, q, field }: { session: Session; q: string; fie
     () => (q && fields.state === "ok" ? search(session, fields.data, q, field) : Promise.resolve(null)),
     [session.key, q, field, fields.state],
   );
+  // Further pages of a name search, added below the first.
+  const [more, setMore] = useState<Found | null>(null);
+  const [moreBusy, moreError, runMore] = useAction();
+  useEffect(() => setMore(null), [results]);
+  const found: Found | null = results.state === "ok" && results.data ? (more ? { ...more, hits: [...results.data.hits, ...more.hits] } : results.data) : null;
+  const loadMore = () =>
+    found?.next &&
+    runMore(async () => {
+      const page = await searchByName(session, q, found.next);
+      setMore({ ...page, hits: [...(more?.hits ?? []), ...page.hits] });
+    });
 
   const submit = (e: Event) => {
     e.preventDefault();
@@ -81,60 +133,62 @@ export function Lookup({ session, q, field }: { session: Session; q: string; fie
 
   return (
     <>
-      <h1>Lookup</h1>
+      <h1>{t.lookupTitle}</h1>
       <form class="card search" role="search" onSubmit={submit}>
         <label class="grow">
-          Identifier or client id
-          <input name="q" type="search" required placeholder="+7 916 123-45-67, ann@example.com, tg-42…" value={text} onInput={(e) => setText(e.currentTarget.value)} />
+          {t.lookupLabel}
+          <input name="q" type="search" required maxLength={200} placeholder={t.lookupPlaceholder} value={text} onInput={(e) => setText(e.currentTarget.value)} />
         </label>
         <label>
-          Search in
+          {t.searchIn}
           <select name="field" value={by} onChange={(e) => setBy(e.currentTarget.value)}>
-            <option value="">any field</option>
-            <option value="id">client id</option>
+            <option value="">{t.anyField}</option>
+            <option value="name">{t.byName}</option>
+            <option value="id">{t.clientIdOption}</option>
             {fields.state === "ok" && fields.data.map((f) => <option value={f.key}>{f.label}</option>)}
           </select>
         </label>
         <button type="submit" class="primary">
-          Search
+          {t.search}
         </button>
       </form>
       {fields.state === "error" ? (
         <ErrorBox error={fields.error} />
       ) : !q ? (
-        <Empty>Type a phone (any spelling), an email or another identifier, or a client id.</Empty>
+        <Empty>{t.lookupEmpty}</Empty>
       ) : results.state === "loading" || fields.state === "loading" ? (
-        <Loading what="results" />
+        <Loading what={t.loadingResults} />
       ) : results.state === "error" ? (
         <ErrorBox error={results.error} retry={reload} />
-      ) : !results.data?.length ? (
-        <Empty>No client holds “{q}”.</Empty>
+      ) : !found?.hits.length ? (
+        <Empty>{t.noHolder(q)}</Empty>
       ) : (
-        <Section title={`${results.data.length} client${results.data.length === 1 ? "" : "s"}`} id="results">
+        <Section title={found.next ? t.clientsAndMore(found.hits.length) : t.clients(found.hits.length)} id="results">
+          {found.byName && field !== "name" && <p class="muted" data-testid="by-name">{t.nameFallback(q)}</p>}
           <div class="table-wrap">
             <table class="results">
               <thead>
                 <tr>
-                  <th scope="col">Client</th>
-                  <th scope="col">Channel</th>
-                  <th scope="col">Found by</th>
-                  <th scope="col">Last seen</th>
-                  <th scope="col">Multi-contact</th>
+                  <th scope="col">{t.colClient}</th>
+                  <th scope="col">{t.colChannel}</th>
+                  <th scope="col">{t.colFoundBy}</th>
+                  <th scope="col">{t.colLastSeen}</th>
+                  <th scope="col">{t.colMultiContact}</th>
                 </tr>
               </thead>
               <tbody>
-                {results.data.map((c) => (
+                {found.hits.map((c) => (
                   <tr data-client={c.id}>
                     <td>
                       <strong>{c.displayName || c.id}</strong>
                       <div class="muted mono">{c.id}</div>
-                      {c.excluded && <span class="badge warn">excluded</span>}
+                      {c.excluded && <span class="badge warn">{t.excluded}</span>}
                     </td>
                     <td>
                       <span class={`chan chan-${c.channel.kind}`}>{channelName(c.channel)}</span>
                       <div class="muted mono">{c.channelUserId}</div>
                     </td>
-                    <td>{c.matchedBy.join(", ")}</td>
+                    <td>{c.matchedBy.map(matchedBy).join(", ")}</td>
                     <td>
                       <Time at={c.lastSeenAt} />
                     </td>
@@ -142,15 +196,19 @@ export function Lookup({ session, q, field }: { session: Session; q: string; fie
                       <a href={`#/mc/${encodeURIComponent(c.multiContact.id)}`} class="mono">
                         {c.multiContact.id}
                       </a>
-                      <div class="muted">
-                        {c.multiContact.size} client{c.multiContact.size === 1 ? "" : "s"}
-                      </div>
+                      <div class="muted">{t.clients(c.multiContact.size)}</div>
                     </td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </div>
+          {moreError != null && <ErrorBox error={moreError} />}
+          {found.next && (
+            <button type="button" disabled={moreBusy} onClick={loadMore}>
+              {t.moreResults}
+            </button>
+          )}
         </Section>
       )}
     </>

@@ -7,6 +7,7 @@ import { SignIn } from "./signin";
 import { Lookup } from "./lookup";
 import { Settings } from "./settings";
 import { MultiContactView } from "./multicontact";
+import { lang, langs, ready, setLang, t, type Lang } from "./i18n";
 import "./style.css";
 
 const storageKey = "multicontact.session";
@@ -36,8 +37,31 @@ function route(hash: string): { parts: string[]; query: URLSearchParams } {
   return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), query: new URLSearchParams(q ?? "") };
 }
 
+/** LangSwitch chooses the console's language; its name is in both languages, for whoever reads neither page text. */
+function LangSwitch({ onChange }: { onChange: () => void }) {
+  return (
+    <label class="lang">
+      <span class="sr">Language · Язык</span>
+      <select
+        name="lang"
+        value={lang}
+        onChange={(e) => void setLang(e.currentTarget.value as Lang).then(onChange, onChange)}
+      >
+        {langs.map((l) => (
+          <option value={l.code} lang={l.code}>
+            {l.name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 function App() {
   const [session, setSession] = useState<Session | null>(loadSession);
+  const [, setShownLang] = useState(lang);
+  const langSwitch = <LangSwitch onChange={() => setShownLang(lang)} />;
+  document.title = t.consoleTitle;
   const hash = useHash();
   const { parts, query } = route(hash);
 
@@ -50,6 +74,7 @@ function App() {
   if (!session) {
     return (
       <SignIn
+        langSwitch={langSwitch}
         onSignIn={(s) => {
           sessionStorage.setItem(storageKey, JSON.stringify(s));
           setSession(s);
@@ -78,19 +103,20 @@ function App() {
   return (
     <>
       <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); document.getElementById("main")?.focus(); }}>
-        Skip to content
+        {t.skip}
       </a>
       <header class="top">
         <span class="brand">Multicontact</span>
-        <nav aria-label="Main">
-          {nav("lookup", "Lookup")}
-          {nav("settings", "Settings")}
+        <nav aria-label={t.mainNav}>
+          {nav("lookup", t.navLookup)}
+          {nav("settings", t.navSettings)}
         </nav>
         <span class="who">
-          <span class="muted">Project</span> <strong>{session.projectId}</strong>
-          {!session.admin && <span class="badge">operator</span>}
+          <span class="muted">{t.project}</span> <strong>{session.projectId}</strong>
+          {!session.admin && <span class="badge">{t.operator}</span>}
+          {langSwitch}
           <button type="button" class="link" onClick={signOut}>
-            Sign out
+            {t.signOut}
           </button>
         </span>
       </header>
@@ -101,6 +127,7 @@ function App() {
   );
 }
 
+await ready; // the texts of the console's language
 const root = document.getElementById("app")!;
 root.textContent = ""; // the "Loading" placeholder of index.html
 render(<App />, root);

@@ -1,9 +1,12 @@
 // The multi-contact view: members with channels and identifiers, where to
-// answer, conversations, a live drawing of what links the members, and the
-// operator's actions (explain, link, unlink, block a value, exclude a client).
-import { useEffect, useRef, useState } from "preact/hooks";
+// answer, conversations, a live drawing of what links the members (reachable
+// by keyboard through the list of its clients), its history, and the
+// operator's actions (explain, link, unlink, block a value, exclude a client;
+// with an ADMIN key, forget the person).
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { gql, subscribe, type Session } from "./api";
-import type { ChangeEvent, Client, LinkStep, MultiContact, MultiContactPage } from "./types";
+import { t } from "./i18n";
+import type { ChangeEvent, Client, ForgottenCounts, LinkStep, MultiContact, MultiContactPage } from "./types";
 import type { Drawing } from "./graph";
 import { Empty, ErrorBox, Loading, Section, Time, channelName, useAction, useLoad } from "./ui";
 
@@ -18,7 +21,10 @@ const mcQuery = `query($p: ID!, $id: ID!) { multiContact(projectId: $p, id: $id)
 
 const changed = `subscription($p: ID!, $mc: ID) { multiContactChanged(projectId: $p, multiContactId: $mc) {
   type multiContactId previousIds newIds clientIds at cause { kind action field value rule }
+  forgotten { clients values conversations links }
 } }`;
+
+const eventFields = `type multiContactId previousIds newIds clientIds at cause { kind action field value rule } forgotten { clients values conversations links }`;
 
 export function MultiContactView({ session, id }: { session: Session; id: string }) {
   const [mc, reload] = useLoad(
@@ -32,6 +38,7 @@ export function MultiContactView({ session, id }: { session: Session; id: string
   const [events, setEvents] = useState<ChangeEvent[]>([]);
   const [live, setLive] = useState(false);
   const [gone, setGone] = useState(false);
+  const [forgotten, setForgotten] = useState<ForgottenCounts | null>(null);
   const [picked, setPicked] = useState<string[]>([]);
 
   const current = mc.state === "ok" ? mc.data?.id : undefined;
@@ -45,7 +52,8 @@ export function MultiContactView({ session, id }: { session: Session; id: string
     return subscribe<{ multiContactChanged: ChangeEvent }>(session, changed, { p: session.projectId, mc: current }, {
       next: ({ multiContactChanged: e }) => {
         setEvents((es) => [e, ...es].slice(0, 20));
-        if ((e.type === "DELETED" || e.type === "FORGOTTEN") && e.multiContactId === current) setGone(true);
+        if (e.type === "FORGOTTEN" && e.multiContactId === current) setForgotten(e.forgotten ?? { clients: 0, values: 0, conversations: 0, links: 0 });
+        else if (e.type === "DELETED" && e.multiContactId === current) setGone(true);
         else if (e.multiContactId !== current && e.previousIds.includes(current)) location.hash = `#/mc/${encodeURIComponent(e.multiContactId)}`;
         else reload();
       },
@@ -53,10 +61,17 @@ export function MultiContactView({ session, id }: { session: Session; id: string
     });
   }, [current, id, session.key]);
 
-  if (mc.state === "loading") return <><h1>Multi-contact</h1><Loading what="the multi-contact" /></>;
-  if (mc.state === "error") return <><h1>Multi-contact</h1><ErrorBox error={mc.error} retry={reload} /></>;
+  const title = (
+    <h1>
+      {t.mcTitle} <span class="mono">{mc.state === "ok" && mc.data ? mc.data.id : id}</span>
+    </h1>
+  );
+  // A forgotten person leaves the screen too: only the counts of what was erased stay.
+  if (forgotten) return <>{title}<Forgotten counts={forgotten} /></>;
+  if (mc.state === "loading") return <>{title}<Loading what={t.loadingMc} /></>;
+  if (mc.state === "error") return <>{title}<ErrorBox error={mc.error} retry={reload} /></>;
   const m = mc.data;
-  if (!m) return <><h1>Multi-contact</h1><Empty>There is no multi-contact “{id}” in this project. <a href="#/lookup">Look a client up</a> instead.</Empty></>;
+  if (!m) return <>{title}<Empty>{t.noMc}{id}{t.noMcEnd} <a href="#/lookup">{t.lookInstead}</a>{t.instead}</Empty></>;
 
   const pick = (clientId: string) => setPicked((p) => (p.includes(clientId) ? p.filter((x) => x !== clientId) : [...p.slice(-1), clientId]));
   const name = (clientId: string) => {
@@ -67,18 +82,16 @@ export function MultiContactView({ session, id }: { session: Session; id: string
   return (
     <>
       <div class="page-head">
-        <h1>
-          Multi-contact <span class="mono">{m.id}</span>
-        </h1>
-        <span class={`live ${live ? "on" : ""}`} role="status" title="Changes arrive through the multiContactChanged subscription">
-          {live ? "● live" : "○ connecting"}
+        {title}
+        <span class={`live ${live ? "on" : ""}`} role="status" title={t.liveTitle}>
+          {live ? t.live : t.connecting}
         </span>
       </div>
       <p class="muted" data-testid="summary">
-        {m.size} client{m.size === 1 ? "" : "s"} · since <Time at={m.createdAt} />
-        {m.aliases.length > 0 && <> · also known as {m.aliases.join(", ")}</>}
+        {t.clients(m.size)} · {t.since} <Time at={m.createdAt} />
+        {m.aliases.length > 0 && <> · {t.aka} {m.aliases.join(", ")}</>}
       </p>
-      {gone && <p class="note" role="alert">This multi-contact was deleted; what you see is its last state.</p>}
+      {gone && <p class="note" role="alert">{t.deleted}</p>}
       <div class="mc-grid">
         <div class="col">
           <AnswerHere mc={m} />
@@ -86,27 +99,47 @@ export function MultiContactView({ session, id }: { session: Session; id: string
           <Conversations mc={m} name={name} />
         </div>
         <div class="col">
-          <Section title="Graph" id="graph">
+          <Section title={t.graph} id="graph">
             <GraphView mc={m} picked={picked} onPick={pick} />
             <p class="legend muted">
-              <span class="dot client" /> client <span class="dot channel" /> channel <span class="dot key" /> value that links (edge: rule){" "}
-              <span class="dash" /> manual link. Click two clients to explain their link.
+              <span class="dot client" /> {t.legendClient} <span class="dot channel" /> {t.legendChannel} <span class="dot key" /> {t.legendKey}{" "}
+              <span class="dash" /> {t.legendManual}
             </p>
           </Section>
           <Explain session={session} mc={m} picked={picked} setPicked={setPicked} />
           <Links session={session} mc={m} name={name} onChanged={reload} />
           <LiveLog events={events} />
+          <History session={session} id={m.id} version={events.length ? events[0] : null} />
+          {session.admin && <Forget session={session} mc={m} onForgotten={setForgotten} />}
         </div>
       </div>
     </>
   );
 }
 
+function Forgotten({ counts }: { counts: ForgottenCounts }) {
+  const box = useRef<HTMLDivElement>(null);
+  useLayoutEffect(() => box.current?.focus(), []);
+  return (
+    <>
+      <div class="note" role="status" data-testid="forgotten" tabIndex={-1} ref={box}>
+        <p>
+          <strong>{t.forgotten}</strong>
+        </p>
+        <p>{t.forgottenCounts(counts)}</p>
+      </div>
+      <p>
+        <a href="#/lookup">{t.lookInstead}</a>
+      </p>
+    </>
+  );
+}
+
 function AnswerHere({ mc }: { mc: MultiContact }) {
   return (
-    <Section title="Answer here" id="answer">
+    <Section title={t.answerHere} id="answer">
       {mc.channels.length === 0 ? (
-        <Empty>No channel has activity yet.</Empty>
+        <Empty>{t.noChannel}</Empty>
       ) : (
         <ol class="channels">
           {mc.channels.map((c, i) => (
@@ -115,7 +148,7 @@ function AnswerHere({ mc }: { mc: MultiContact }) {
               <span class="muted">
                 {c.client.displayName || c.client.id} · <Time at={c.lastActivityAt} />
               </span>
-              {i === 0 && <span class="badge ok">answer here</span>}
+              {i === 0 && <span class="badge ok">{t.answerBadge}</span>}
             </li>
           ))}
         </ol>
@@ -128,7 +161,7 @@ function Members({ session, mc, onChanged }: { session: Session; mc: MultiContac
   const [busy, error, run] = useAction();
   const act = async (query: string, vars: Record<string, unknown>) => (await run(() => gql(session, query, { p: session.projectId, ...vars }))) && onChanged();
   return (
-    <Section title={`Members (${mc.clients.length})`} id="members">
+    <Section title={t.members(mc.clients.length)} id="members">
       {error != null && <ErrorBox error={error} />}
       <ul class="members">
         {mc.clients.map((c: Client) => (
@@ -136,12 +169,12 @@ function Members({ session, mc, onChanged }: { session: Session; mc: MultiContac
             <div class="member-head">
               <div>
                 <strong>{c.displayName || c.id}</strong> <span class="muted mono">{c.id}</span>
-                {c.excluded && <span class="badge warn">excluded</span>}
+                {c.excluded && <span class="badge warn">{t.excluded}</span>}
                 <div>
                   <span class={`chan chan-${c.channel.kind}`}>{channelName(c.channel)}</span> <span class="muted mono">{c.channelUserId}</span>
                 </div>
                 <div class="muted">
-                  last activity <Time at={c.lastSeenAt} />
+                  {t.lastActivity} <Time at={c.lastSeenAt} />
                 </div>
               </div>
               <button
@@ -154,21 +187,21 @@ function Members({ session, mc, onChanged }: { session: Session; mc: MultiContac
                     : act(`mutation($p: ID!, $c: ID!) { excludeClient(projectId: $p, clientId: $c) { id } }`, { c: c.id })
                 }
               >
-                {c.excluded ? "Include" : "Exclude"}
+                {c.excluded ? t.include : t.exclude}
                 <span class="sr"> {c.displayName || c.id}</span>
               </button>
             </div>
             {c.attributes.length === 0 ? (
-              <p class="muted">No identifiers.</p>
+              <p class="muted">{t.noIdentifiers}</p>
             ) : (
               <table class="attrs">
-                <caption class="sr">Identifiers of {c.displayName || c.id}</caption>
+                <caption class="sr">{t.identifiersOf(c.displayName || c.id)}</caption>
                 <thead>
                   <tr>
-                    <th scope="col">Field</th>
-                    <th scope="col">Value</th>
-                    <th scope="col">Source</th>
-                    <th scope="col"><span class="sr">Actions</span></th>
+                    <th scope="col">{t.colField}</th>
+                    <th scope="col">{t.colValue}</th>
+                    <th scope="col">{t.colSource}</th>
+                    <th scope="col"><span class="sr">{t.colActions}</span></th>
                   </tr>
                 </thead>
                 <tbody>
@@ -176,9 +209,9 @@ function Members({ session, mc, onChanged }: { session: Session; mc: MultiContac
                     <tr>
                       <td>{a.field}</td>
                       <td class="mono">
-                        {a.value} {a.verified && <span class="badge ok" title="signed by the business's server">verified</span>}
+                        {a.value} {a.verified && <span class="badge ok" title={t.verifiedTitle}>{t.verified}</span>}
                       </td>
-                      <td class="muted">{a.source.toLowerCase()}</td>
+                      <td class="muted">{t.sources[a.source] ?? a.source.toLowerCase()}</td>
                       <td>
                         <button
                           type="button"
@@ -186,7 +219,7 @@ function Members({ session, mc, onChanged }: { session: Session; mc: MultiContac
                           disabled={busy}
                           onClick={() => act(`mutation($p: ID!, $f: String!, $v: String!) { blockValue(projectId: $p, field: $f, value: $v) }`, { f: a.field, v: a.value })}
                         >
-                          Block<span class="sr"> {a.field} {a.value}</span>
+                          {t.block}<span class="sr"> {a.field} {a.value}</span>
                         </button>
                       </td>
                     </tr>
@@ -203,9 +236,9 @@ function Members({ session, mc, onChanged }: { session: Session; mc: MultiContac
 
 function Conversations({ mc, name }: { mc: MultiContact; name: (id: string) => string }) {
   return (
-    <Section title="Conversations" id="conversations">
+    <Section title={t.conversations} id="conversations">
       {mc.conversations.length === 0 ? (
-        <Empty>No conversations recorded for these clients.</Empty>
+        <Empty>{t.noConversations}</Empty>
       ) : (
         <ul class="plain convs">
           {mc.conversations.map((c) => (
@@ -213,7 +246,7 @@ function Conversations({ mc, name }: { mc: MultiContact; name: (id: string) => s
               <div>
                 <strong>{name(c.clientId)}</strong> <span class="muted">· <Time at={c.lastMessageAt} /></span>
               </div>
-              <div>{c.summary || <span class="muted">(no summary)</span>}</div>
+              <div>{c.summary || <span class="muted">{t.noSummary}</span>}</div>
             </li>
           ))}
         </ul>
@@ -222,22 +255,37 @@ function Conversations({ mc, name }: { mc: MultiContact; name: (id: string) => s
   );
 }
 
+/**
+ * GraphView draws the multi-contact on a canvas and mirrors its clients in a
+ * listbox below it with a roving tabindex: Tab enters the list at the client
+ * last visited, arrows (and Home, End) move between clients, and the canvas
+ * rings the client that has the focus. Enter or Space picks a client as a
+ * click on the canvas does, and two picked clients are explained.
+ */
 function GraphView({ mc, picked, onPick }: { mc: MultiContact; picked: string[]; onPick: (id: string) => void }) {
   const box = useRef<HTMLDivElement>(null);
+  const list = useRef<HTMLUListElement>(null);
   const drawing = useRef<Drawing | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [active, setActive] = useState("");
+  const [focused, setFocused] = useState(false);
+  const activeId = mc.clients.some((c) => c.id === active) ? active : (mc.clients[0]?.id ?? "");
+  const ring = focused ? activeId : null;
   const pickRef = useRef(onPick);
   pickRef.current = onPick;
-  const latest = useRef({ mc, picked });
-  latest.current = { mc, picked };
+  const latest = useRef({ mc, picked, ring });
+  latest.current = { mc, picked, ring };
 
   useEffect(() => {
     let dead = false;
     import("./graph").then(
       ({ draw }) => {
         if (dead || !box.current) return;
-        drawing.current = draw(box.current, (id) => pickRef.current(id));
-        drawing.current.update(latest.current.mc, latest.current.picked);
+        drawing.current = draw(box.current, (id) => {
+          pickRef.current(id);
+          setActive(id);
+        });
+        drawing.current.update(latest.current.mc, latest.current.picked, latest.current.ring, t.manualEdge);
       },
       (e) => setError(e),
     );
@@ -247,14 +295,62 @@ function GraphView({ mc, picked, onPick }: { mc: MultiContact; picked: string[];
       drawing.current = null;
     };
   }, []);
-  useEffect(() => drawing.current?.update(mc, picked), [mc, picked]);
+  useEffect(() => drawing.current?.update(mc, picked, ring, t.manualEdge), [mc, picked, ring, t]);
+
+  const moveTo = (i: number) => {
+    const c = mc.clients[Math.max(0, Math.min(mc.clients.length - 1, i))];
+    if (!c) return;
+    setActive(c.id);
+    list.current?.querySelector<HTMLElement>(`[data-node="${CSS.escape(c.id)}"]`)?.focus();
+  };
+  const onKey = (e: KeyboardEvent) => {
+    const i = mc.clients.findIndex((c) => c.id === activeId);
+    const to: Record<string, number> = { ArrowRight: i + 1, ArrowDown: i + 1, ArrowLeft: i - 1, ArrowUp: i - 1, Home: 0, End: mc.clients.length - 1 };
+    if (e.key in to) moveTo(to[e.key]);
+    else if (e.key === "Enter" || e.key === " ") onPick(activeId);
+    else return;
+    e.preventDefault();
+  };
 
   if (error) return <ErrorBox error={error} />;
-  return <div class="graph" ref={box} role="img" aria-label={`Graph of ${mc.clients.length} clients and what links them; the lists beside it say the same in text.`} data-nodes={mc.clients.map((c) => c.id).join(" ")} />;
+  return (
+    <>
+      <div class="graph" ref={box} role="img" aria-label={t.graphImg(mc.clients.length)} data-nodes={mc.clients.map((c) => c.id).join(" ")} />
+      <p class="muted small-print" id="graph-keys">
+        {t.graphKeys}
+      </p>
+      <ul
+        class="graph-nodes"
+        role="listbox"
+        aria-label={t.graphNodes}
+        aria-describedby="graph-keys"
+        aria-multiselectable="true"
+        ref={list}
+        onKeyDown={onKey}
+        onFocusCapture={() => setFocused(true)}
+        onBlurCapture={() => setFocused(false)}
+      >
+        {mc.clients.map((c) => (
+          <li
+            role="option"
+            data-node={c.id}
+            tabIndex={c.id === activeId ? 0 : -1}
+            aria-selected={picked.includes(c.id)}
+            onClick={() => {
+              setActive(c.id);
+              onPick(c.id);
+            }}
+          >
+            {c.displayName || c.id} <span class="muted">· {c.channel.kind}</span>
+          </li>
+        ))}
+      </ul>
+    </>
+  );
 }
 
 function stepText(s: LinkStep, name: (id: string) => string) {
-  const how = s.manual ? "linked by hand" : `${s.ruleName ?? s.rule}: ${s.values.map((v) => `${v.field} ${v.value}`).join(" + ")}`;
+  const how = s.manual ? t.linkedByHand : `${s.ruleName ?? s.rule}: ${s.values.map((v) => `${v.field} ${v.value}`).join(" + ")}`;
   return `${name(s.from)} → ${name(s.to)} (${how})`;
 }
 
@@ -271,28 +367,28 @@ function Explain({ session, mc, picked, setPicked }: { session: Session; mc: Mul
     <label>
       {label}
       <select value={value} onChange={(e) => set(e.currentTarget.value)}>
-        <option value="">choose a client</option>
+        <option value="">{t.chooseClient}</option>
         {mc.clients.map((c) => <option value={c.id}>{c.displayName ? `${c.displayName} (${c.id})` : c.id}</option>)}
       </select>
     </label>
   );
   return (
-    <Section title="Why are they linked?" id="explain">
+    <Section title={t.whyLinked} id="explain">
       <div class="inline">
-        {select("Client A", a, (v) => setPicked([v, b].filter(Boolean)))}
-        {select("Client B", b, (v) => setPicked([a, v].filter(Boolean)))}
+        {select(t.clientA, a, (v) => setPicked([v, b].filter(Boolean)))}
+        {select(t.clientB, b, (v) => setPicked([a, v].filter(Boolean)))}
       </div>
       <div aria-live="polite">
         {!a || !b ? (
-          <p class="muted">Pick two clients here or click them in the graph.</p>
+          <p class="muted">{t.pickTwo}</p>
         ) : a === b ? (
-          <p class="muted">Pick two different clients.</p>
+          <p class="muted">{t.pickDifferent}</p>
         ) : busy ? (
-          <Loading what="the explanation" />
+          <Loading what={t.loadingExplain} />
         ) : error != null ? (
           <ErrorBox error={error} />
         ) : steps && steps.length === 0 ? (
-          <Empty>These two clients are not linked.</Empty>
+          <Empty>{t.notLinked}</Empty>
         ) : steps ? (
           <ol class="steps" data-testid="explain">
             {steps.map((s) => <li>{stepText(s, name)}</li>)}
@@ -321,16 +417,16 @@ function Links({ session, mc, name, onChanged }: { session: Session; mc: MultiCo
   const unlink = async (l: LinkStep) =>
     (await run(() => gql(session, `mutation($p: ID!, $a: ID!, $b: ID!) { unlinkClients(projectId: $p, a: $a, b: $b) }`, { p: session.projectId, a: l.from, b: l.to }))) && onChanged();
   return (
-    <Section title="Manual links" id="links">
+    <Section title={t.manualLinks} id="links">
       {manual.length === 0 ? (
-        <Empty>No manual links.</Empty>
+        <Empty>{t.noManualLinks}</Empty>
       ) : (
         <ul class="plain">
           {manual.map((l) => (
             <li data-link={`${l.from}|${l.to}`}>
               {name(l.from)} ↔ {name(l.to)}{" "}
               <button type="button" class="small danger" disabled={busy} onClick={() => unlink(l)}>
-                Unlink<span class="sr"> {name(l.from)} and {name(l.to)}</span>
+                {t.unlink}<span class="sr"> {name(l.from)} {t.and} {name(l.to)}</span>
               </button>
             </li>
           ))}
@@ -338,17 +434,17 @@ function Links({ session, mc, name, onChanged }: { session: Session; mc: MultiCo
       )}
       <form class="inline" onSubmit={link}>
         <label>
-          Member
+          {t.member}
           <select value={from} onChange={(e) => setFrom(e.currentTarget.value)}>
             {mc.clients.map((c) => <option value={c.id}>{c.displayName || c.id}</option>)}
           </select>
         </label>
         <label class="grow">
-          Link to client id
-          <input name="link-to" required value={other} onInput={(e) => setOther(e.currentTarget.value)} placeholder="another client's id" />
+          {t.linkTo}
+          <input name="link-to" required value={other} onInput={(e) => setOther(e.currentTarget.value)} placeholder={t.linkToPlaceholder} />
         </label>
         <button type="submit" disabled={busy || !other.trim()}>
-          Link
+          {t.link}
         </button>
       </form>
       {error != null && <ErrorBox error={error} />}
@@ -356,25 +452,161 @@ function Links({ session, mc, name, onChanged }: { session: Session; mc: MultiCo
   );
 }
 
+/** causeText says why an event happened: its kind, the operation, the value or rule involved, the ids it joined or split off. */
+function causeText(e: ChangeEvent) {
+  const c = e.cause;
+  const parts = [t.causeKinds[c.kind] ?? c.kind, c.action];
+  if (c.field) parts.push(c.value ? `${c.field} ${c.value}` : c.field);
+  if (c.rule) parts.push(`${t.rule} ${c.rule}`);
+  if (e.type === "MERGED" && e.previousIds.length) parts.push(`${t.absorbed} ${e.previousIds.join(", ")}`);
+  if (e.type === "SPLIT" && e.newIds.length) parts.push(`${t.splitOff} ${e.newIds.join(", ")}`);
+  return parts.join(" · ");
+}
+
+function EventLine({ e }: { e: ChangeEvent }) {
+  return (
+    <>
+      <span class={`badge ev-${e.type.toLowerCase()}`}>{t.eventTypes[e.type] ?? e.type}</span> <Time at={e.at} /> <span class="muted">{causeText(e)}</span>
+    </>
+  );
+}
+
 function LiveLog({ events }: { events: ChangeEvent[] }) {
   return (
-    <Section title="Live changes" id="live">
+    <Section title={t.liveChanges} id="live">
       {events.length === 0 ? (
-        <Empty>No changes since you opened this view; merges and splits appear here as they happen.</Empty>
+        <Empty>{t.noLiveChanges}</Empty>
       ) : (
         <ul class="plain events" aria-live="polite">
           {events.map((e) => (
             <li data-type={e.type}>
-              <span class={`badge ev-${e.type.toLowerCase()}`}>{e.type}</span> <Time at={e.at} />{" "}
-              <span class="muted">
-                {e.cause.action}
-                {e.cause.field ? ` ${e.cause.field}` : ""}
-                {e.cause.rule ? ` (rule ${e.cause.rule})` : ""} · {e.clientIds.join(", ")}
-              </span>
+              <EventLine e={e} /> <span class="muted">· {e.clientIds.join(", ")}</span>
             </li>
           ))}
         </ul>
       )}
+    </Section>
+  );
+}
+
+const historyQuery = `query($p: ID!, $id: ID!, $after: String) { multiContact(projectId: $p, id: $id) {
+  history(first: 1000, after: $after) { nodes { ${eventFields} } pageInfo { endCursor hasNextPage } } } }`;
+const historyPages = 10; // pages of 1000 read at most
+const historyStep = 20; // events shown per "show older"
+
+/**
+ * loadHistory reads the multi-contact's events. The API gives them oldest
+ * first, a page after another; the view shows them newest first, so it reads
+ * every page (up to historyPages) and turns them round.
+ */
+async function loadHistory(s: Session, id: string): Promise<{ events: ChangeEvent[]; cut: boolean }> {
+  const all: ChangeEvent[] = [];
+  let after: string | null = null;
+  for (let i = 0; i < historyPages; i++) {
+    const d: { multiContact: { history: { nodes: ChangeEvent[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } } } | null } = await gql(s, historyQuery, {
+      p: s.projectId,
+      id,
+      after,
+    });
+    const h = d.multiContact?.history;
+    if (!h) break;
+    all.push(...h.nodes);
+    if (!h.pageInfo.hasNextPage) return { events: all.reverse(), cut: false };
+    after = h.pageInfo.endCursor;
+  }
+  return { events: all.reverse(), cut: all.length > 0 };
+}
+
+function History({ session, id, version }: { session: Session; id: string; version: unknown }) {
+  const [history, reload] = useLoad(() => loadHistory(session, id), [session.key, id]);
+  const [shown, setShown] = useState(historyStep);
+  const first = useRef(true);
+  useEffect(() => {
+    // Every live change adds to the history: read it again, quietly.
+    if (first.current) first.current = false;
+    else reload();
+  }, [version]);
+  return (
+    <Section title={t.history} id="history">
+      {history.state === "loading" ? (
+        <Loading what={t.loadingHistory} />
+      ) : history.state === "error" ? (
+        <ErrorBox error={history.error} retry={reload} />
+      ) : history.data.events.length === 0 ? (
+        <Empty>{t.noHistory}</Empty>
+      ) : (
+        <>
+          <p class="muted" data-testid="history-count">
+            {t.historyCount(Math.min(shown, history.data.events.length), history.data.events.length)}
+            {history.data.cut && <> {t.historyCut(historyPages * 1000)}</>}
+          </p>
+          <ol class="plain history">
+            {history.data.events.slice(0, shown).map((e) => (
+              <li data-type={e.type}>
+                <EventLine e={e} />
+              </li>
+            ))}
+          </ol>
+          {shown < history.data.events.length && (
+            <button type="button" class="small" onClick={() => setShown((n) => n + historyStep)}>
+              {t.moreHistory(Math.min(historyStep, history.data.events.length - shown))}
+            </button>
+          )}
+        </>
+      )}
+    </Section>
+  );
+}
+
+const forgetMutation = `mutation($p: ID!, $id: ID!) { forgetMultiContact(projectId: $p, id: $id) { type forgotten { clients values conversations links } } }`;
+
+/** Forget erases the person (ADMIN keys only), after a dialog that says what goes and that it cannot be undone. */
+function Forget({ session, mc, onForgotten }: { session: Session; mc: MultiContact; onForgotten: (c: ForgottenCounts) => void }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [busy, error, run, clear] = useAction();
+  const forget = async () => {
+    let counts: ForgottenCounts | null = null;
+    const ok = await run(async () => {
+      const d = await gql<{ forgetMultiContact: ChangeEvent }>(session, forgetMutation, { p: session.projectId, id: mc.id });
+      counts = d.forgetMultiContact.forgotten ?? null;
+    });
+    if (ok) {
+      dialog.current?.close();
+      onForgotten(counts ?? { clients: mc.size, values: 0, conversations: 0, links: 0 });
+    }
+  };
+  return (
+    <Section title={t.forgetTitle} id="forget">
+      <p class="muted">{t.forgetIntro}</p>
+      <button
+        type="button"
+        class="danger"
+        aria-haspopup="dialog"
+        onClick={() => {
+          clear();
+          dialog.current?.showModal();
+        }}
+      >
+        {t.forgetButton}
+      </button>
+      <dialog ref={dialog} class="confirm" aria-labelledby="forget-dialog-h" aria-describedby="forget-dialog-d">
+        <h2 id="forget-dialog-h">{t.forgetDialog}</h2>
+        <div id="forget-dialog-d">
+          <p>{t.forgetWhat(mc.size, mc.id)}</p>
+          <p>
+            <strong>{t.forgetUndo}</strong>
+          </p>
+        </div>
+        {error != null && <ErrorBox error={error} />}
+        <div class="row-actions">
+          <button type="button" autoFocus disabled={busy} onClick={() => dialog.current?.close()}>
+            {t.cancel}
+          </button>
+          <button type="button" class="danger solid" disabled={busy} onClick={forget}>
+            {busy ? t.forgetting : t.forgetConfirm}
+          </button>
+        </div>
+      </dialog>
     </Section>
   );
 }

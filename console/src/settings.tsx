@@ -3,6 +3,7 @@
 // (how many multi-contacts would merge or split) before it is saved.
 import { useState } from "preact/hooks";
 import { gql, type Session } from "./api";
+import { t } from "./i18n";
 import type { Field, KeyPart, Project, Rule, RuleInput, RulePreview } from "./types";
 import { Empty, ErrorBox, Loading, Section, Time, useAction, useLoad } from "./ui";
 
@@ -31,36 +32,36 @@ export function Settings({ session }: { session: Session }) {
   );
   const [pending, setPending] = useState<Pending | null>(null);
 
-  if (project.state === "loading") return <><h1>Settings</h1><Loading what="the project's settings" /></>;
-  if (project.state === "error") return <><h1>Settings</h1><ErrorBox error={project.error} retry={reload} /></>;
+  if (project.state === "loading") return <><h1>{t.settingsTitle}</h1><Loading what={t.loadingSettings} /></>;
+  if (project.state === "error") return <><h1>{t.settingsTitle}</h1><ErrorBox error={project.error} retry={reload} /></>;
   const p = project.data;
-  if (!p) return <><h1>Settings</h1><Empty>The project no longer exists.</Empty></>;
+  if (!p) return <><h1>{t.settingsTitle}</h1><Empty>{t.noProjectLeft}</Empty></>;
 
   const fieldLabel = (key: string) => p.fields.find((f) => f.key === key)?.label ?? key;
   const propose = (title: string, rules: RuleInput[], save: () => Promise<unknown>) => setPending({ title, rules, save });
 
   return (
     <>
-      <h1>Settings → Multi-contacts</h1>
-      {!session.admin && <p class="note">You are signed in with an operator key: you can block values here; changing rules, fields and caps needs an ADMIN key.</p>}
+      <h1>{t.settingsTitle}</h1>
+      {!session.admin && <p class="note">{t.operatorNote}</p>}
       {p.resolution.state === "RUNNING" && (
         <p class="note" role="status">
-          Re-resolving the project under the new rules: {Math.round(p.resolution.progress * 100)}%{" "}
-          <button type="button" class="link" onClick={reload}>refresh</button>
+          {t.reResolving(Math.round(p.resolution.progress * 100))}{" "}
+          <button type="button" class="link" onClick={reload}>{t.refresh}</button>
         </p>
       )}
       <div class="settings-grid">
-        <Section title="Rules" id="rules">
-          <p class="muted">Clients sharing a value of every field of a rule are one multi-contact.</p>
+        <Section title={t.rules} id="rules">
+          <p class="muted">{t.rulesIntro}</p>
           {p.rules.length === 0 ? (
-            <Empty>No rules yet: every client is its own multi-contact.</Empty>
+            <Empty>{t.noRules}</Empty>
           ) : (
             <ul class="rules">
               {p.rules.map((r) => (
                 <li class={r.enabled ? "" : "off"} data-rule={r.id}>
                   <div>
-                    <strong>{r.name}</strong> {!r.enabled && <span class="badge">off</span>}
-                    {r.requireVerified && <span class="badge">verified only</span>}
+                    <strong>{r.name}</strong> {!r.enabled && <span class="badge">{t.off}</span>}
+                    {r.requireVerified && <span class="badge">{t.verifiedOnly}</span>}
                     <div class="muted">{r.fields.map(fieldLabel).join(" + ")}</div>
                   </div>
                   {session.admin && (
@@ -70,25 +71,25 @@ export function Settings({ session }: { session: Session }) {
                         disabled={pending != null}
                         onClick={() =>
                           propose(
-                            `${r.enabled ? "Switch off" : "Switch on"} “${r.name}”`,
+                            `${r.enabled ? t.switchOff : t.switchOn} “${r.name}”`,
                             p.rules.map((x) => (x.id === r.id ? { ...asInput(x), enabled: !x.enabled } : asInput(x))),
                             () => gql(session, `mutation($p: ID!, $r: ID!, $in: RuleInput!) { updateRule(projectId: $p, ruleId: $r, input: $in) { id } }`, { p: p.id, r: r.id, in: { ...asInput(r), enabled: !r.enabled } }),
                           )
                         }
                       >
-                        {r.enabled ? "Switch off" : "Switch on"}
+                        {r.enabled ? t.switchOff : t.switchOn}
                       </button>
                       <button
                         type="button"
                         class="danger"
                         disabled={pending != null}
                         onClick={() =>
-                          propose(`Remove “${r.name}”`, p.rules.filter((x) => x.id !== r.id).map(asInput), () =>
+                          propose(`${t.remove} “${r.name}”`, p.rules.filter((x) => x.id !== r.id).map(asInput), () =>
                             gql(session, `mutation($p: ID!, $r: ID!) { removeRule(projectId: $p, ruleId: $r) }`, { p: p.id, r: r.id }),
                           )
                         }
                       >
-                        Remove
+                        {t.remove}
                       </button>
                     </div>
                   )}
@@ -108,7 +109,7 @@ export function Settings({ session }: { session: Session }) {
           )}
           {session.admin && !pending && (
             <AddRule session={session} project={p} onFieldAdded={reload} onPropose={(rule) =>
-              propose(`Add rule “${rule.name}”`, [...p.rules.map(asInput), rule], () =>
+              propose(t.addRuleTitle(rule.name), [...p.rules.map(asInput), rule], () =>
                 gql(session, `mutation($p: ID!, $in: RuleInput!) { addRule(projectId: $p, input: $in) { id } }`, { p: p.id, in: rule }),
               )
             } />
@@ -132,26 +133,26 @@ function PreviewPanel({ session, pending, onDone }: { session: Session; pending:
   const [busy, error, run] = useAction();
   return (
     <div class="preview" role="region" aria-labelledby="preview-h" aria-live="polite">
-      <h3 id="preview-h">Preview: {pending.title}</h3>
+      <h3 id="preview-h">{t.previewOf(pending.title)}</h3>
       {preview.state === "loading" ? (
-        <Loading what="the preview" />
+        <Loading what={t.loadingPreview} />
       ) : preview.state === "error" ? (
         <ErrorBox error={preview.error} retry={retry} />
       ) : (
         <dl class="numbers" data-testid="preview">
-          <div><dt>would merge</dt><dd data-k="merges">{preview.data.merges}</dd></div>
-          <div><dt>would split</dt><dd data-k="splits">{preview.data.splits}</dd></div>
-          <div><dt>multi-contacts after</dt><dd data-k="multiContacts">{preview.data.multiContacts}</dd></div>
-          <div><dt>largest after</dt><dd data-k="largest">{preview.data.largest}</dd></div>
+          <div><dt>{t.wouldMerge}</dt><dd data-k="merges">{preview.data.merges}</dd></div>
+          <div><dt>{t.wouldSplit}</dt><dd data-k="splits">{preview.data.splits}</dd></div>
+          <div><dt>{t.mcsAfter}</dt><dd data-k="multiContacts">{preview.data.multiContacts}</dd></div>
+          <div><dt>{t.largestAfter}</dt><dd data-k="largest">{preview.data.largest}</dd></div>
         </dl>
       )}
       {error != null && <ErrorBox error={error} />}
       <div class="row-actions">
         <button type="button" class="primary" disabled={busy || preview.state !== "ok"} onClick={async () => (await run(pending.save)) && onDone(true)}>
-          {busy ? "Saving…" : "Save change"}
+          {busy ? t.saving : t.saveChange}
         </button>
         <button type="button" disabled={busy} onClick={() => onDone(false)}>
-          Cancel
+          {t.cancel}
         </button>
       </div>
     </div>
@@ -168,7 +169,7 @@ function AddRule({ session, project, onPropose, onFieldAdded }: { session: Sessi
   if (!open) {
     return (
       <button type="button" class="primary" onClick={() => setOpen(true)}>
-        Add rule
+        {t.addRule}
       </button>
     );
   }
@@ -177,21 +178,21 @@ function AddRule({ session, project, onPropose, onFieldAdded }: { session: Sessi
     e.preventDefault();
     if (!chosen.length) return;
     const auto = chosen.map((k) => project.fields.find((f) => f.key === k)?.label ?? k).join(" + ");
-    onPropose({ name: name.trim() || `by ${auto}`, fields: chosen, enabled: true, requireVerified: verified });
+    onPropose({ name: name.trim() || t.byFields(auto), fields: chosen, enabled: true, requireVerified: verified });
   };
   return (
     <form class="add-rule" onSubmit={submit} aria-labelledby="add-rule-h">
-      <h3 id="add-rule-h">Add a rule</h3>
+      <h3 id="add-rule-h">{t.addARule}</h3>
       <label>
-        Name
-        <input name="rule-name" placeholder="e.g. by phone and contract" value={name} onInput={(e) => setName(e.currentTarget.value)} />
+        {t.name}
+        <input name="rule-name" placeholder={t.ruleNamePlaceholder} value={name} onInput={(e) => setName(e.currentTarget.value)} />
       </label>
       <fieldset class="fields">
-        <legend>Fields that must all match</legend>
+        <legend>{t.fieldsMustMatch}</legend>
         {project.fields.map((f) => (
           <label class="check">
             <input type="checkbox" name="field" value={f.key} checked={chosen.includes(f.key)} onChange={() => toggle(f.key)} />
-            {f.label} <span class="muted">({f.builtIn ? f.type.toLowerCase() : `custom ${f.type.toLowerCase()}`})</span>
+            {f.label} <span class="muted">({f.builtIn ? t.fieldTypes[f.type] : t.custom(t.fieldTypes[f.type])})</span>
           </label>
         ))}
       </fieldset>
@@ -208,18 +209,18 @@ function AddRule({ session, project, onPropose, onFieldAdded }: { session: Sessi
         />
       ) : (
         <button type="button" class="link" onClick={() => setCreating(true)}>
-          + Create your own field
+          {t.createOwnField}
         </button>
       )}
       <label class="check">
-        <input type="checkbox" checked={verified} onChange={(e) => setVerified(e.currentTarget.checked)} /> Only verified values link
+        <input type="checkbox" checked={verified} onChange={(e) => setVerified(e.currentTarget.checked)} /> {t.onlyVerified}
       </label>
       <div class="row-actions">
         <button type="submit" class="primary" disabled={!chosen.length}>
-          Preview rule
+          {t.previewRule}
         </button>
         <button type="button" onClick={() => setOpen(false)}>
-          Cancel
+          {t.cancel}
         </button>
       </div>
     </form>
@@ -244,31 +245,28 @@ function NewField({ session, onDone }: { session: Session; onDone: (f: Field | n
   };
   return (
     <div class="new-field" role="group" aria-labelledby="new-field-h">
-      <h4 id="new-field-h">Create your own field</h4>
+      <h4 id="new-field-h">{t.createOwnFieldTitle}</h4>
       <label>
-        Key
+        {t.key}
         <input name="field-key" required pattern="[A-Za-z][A-Za-z0-9_]*" placeholder="loyaltyCard" value={key} onInput={(e) => setKey(e.currentTarget.value)} />
       </label>
       <label>
-        Label
+        {t.label}
         <input name="field-label" placeholder="Loyalty card" value={label} onInput={(e) => setLabel(e.currentTarget.value)} />
       </label>
       <label>
-        Type
+        {t.type}
         <select name="field-type" value={type} onChange={(e) => setType(e.currentTarget.value as Field["type"])}>
-          <option value="TEXT">text</option>
-          <option value="ID">id (exact)</option>
-          <option value="PHONE">phone</option>
-          <option value="EMAIL">email</option>
+          {(["TEXT", "ID", "PHONE", "EMAIL"] as const).map((k) => <option value={k}>{t.fieldTypes[k]}</option>)}
         </select>
       </label>
       {error != null && <ErrorBox error={error} />}
       <div class="row-actions">
         <button type="button" class="primary" disabled={busy || !key.trim()} onClick={create}>
-          {busy ? "Creating…" : "Create field"}
+          {busy ? t.creating : t.createField}
         </button>
         <button type="button" onClick={() => onDone(null)}>
-          Cancel
+          {t.cancel}
         </button>
       </div>
     </div>
@@ -295,24 +293,24 @@ function Caps({ session, project, onSaved }: { session: Session; project: Projec
     }
   };
   return (
-    <Section title="Caps" id="caps">
+    <Section title={t.caps} id="caps">
       <form onSubmit={save} class="caps">
         <p class="muted">
-          {project.name} · default region {project.settings.defaultRegion}
+          {project.name} · {t.defaultRegion} {project.settings.defaultRegion}
         </p>
         <label>
-          Clients per match key before it is quarantined
+          {t.keyCap}
           <input type="number" name="keyCap" min={1} required disabled={!session.admin} value={keyCap} onInput={(e) => setKeyCap(e.currentTarget.value)} />
         </label>
         <label>
-          Values per field per client
+          {t.valueCap}
           <input type="number" name="valueCap" min={1} required disabled={!session.admin} value={valueCap} onInput={(e) => setValueCap(e.currentTarget.value)} />
         </label>
         {error != null && <ErrorBox error={error} />}
-        {saved && <p role="status" class="ok">Saved; the project re-resolves under the new caps.</p>}
+        {saved && <p role="status" class="ok">{t.capsSaved}</p>}
         {session.admin && (
           <button type="submit" disabled={busy}>
-            {busy ? "Saving…" : "Save caps"}
+            {busy ? t.saving : t.saveCaps}
           </button>
         )}
       </form>
@@ -339,11 +337,10 @@ function WidgetValues({ session, project, onSaved }: { session: Session; project
     }
   };
   return (
-    <Section title="Website widget" id="widget">
+    <Section title={t.widget} id="widget">
       <form onSubmit={save} class="caps">
         <p class="muted">
-          Values that a visitor types into the website widget are kept and shown as unverified. Values in a user token signed by your server are verified
-          and always link.
+          {t.widgetIntro}
         </p>
         <label class="check">
           <input
@@ -353,17 +350,16 @@ function WidgetValues({ session, project, onSaved }: { session: Session; project
             checked={accept}
             onChange={(e) => setAccept(e.currentTarget.checked)}
           />
-          Let unverified widget values link clients
+          {t.widgetAccept}
         </label>
         <p class="muted">
-          Risk: anyone who opens your website can then type someone else's e-mail or phone and be joined to that person's multi-contact, seeing nothing
-          but making operators see a stranger as that person.
+          {t.widgetRisk}
         </p>
         {error != null && <ErrorBox error={error} />}
-        {saved && <p role="status" class="ok">Saved; the project re-resolves.</p>}
+        {saved && <p role="status" class="ok">{t.savedReResolves}</p>}
         {session.admin && (
           <button type="submit" disabled={busy || accept === project.settings.acceptUnverifiedWidgetValues}>
-            {busy ? "Saving…" : "Save"}
+            {busy ? t.saving : t.save}
           </button>
         )}
       </form>
@@ -386,17 +382,17 @@ function Blocked({ session, project, onChanged }: { session: Session; project: P
     if (await run(() => gql(session, `mutation($p: ID!, $f: String!, $v: String!) { unblockValue(projectId: $p, field: $f, value: $v) }`, { p: project.id, f: b.field, v: b.value }))) onChanged();
   };
   return (
-    <Section title="Blocked values" id="blocked">
-      <p class="muted">A blocked value links nobody (a shop's own phone, a test email).</p>
+    <Section title={t.blockedValues} id="blocked">
+      <p class="muted">{t.blockedIntro}</p>
       {project.blockedValues.length === 0 ? (
-        <Empty>No blocked values.</Empty>
+        <Empty>{t.noBlocked}</Empty>
       ) : (
         <ul class="plain">
           {project.blockedValues.map((b) => (
             <li>
               <span class="mono">{b.field}: {b.value}</span>{" "}
-              <button type="button" class="small" disabled={busy} onClick={() => unblock(b)} aria-label={`Unblock ${b.field} ${b.value}`}>
-                Unblock
+              <button type="button" class="small" disabled={busy} onClick={() => unblock(b)} aria-label={`${t.unblock} ${b.field} ${b.value}`}>
+                {t.unblock}
               </button>
             </li>
           ))}
@@ -404,16 +400,16 @@ function Blocked({ session, project, onChanged }: { session: Session; project: P
       )}
       <form class="inline" onSubmit={block}>
         <label>
-          Field
+          {t.colField}
           <select value={field} onChange={(e) => setField(e.currentTarget.value)}>
             {project.fields.map((f) => <option value={f.key}>{f.label}</option>)}
           </select>
         </label>
         <label class="grow">
-          Value
+          {t.value}
           <input required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
         </label>
-        <button type="submit" disabled={busy}>Block</button>
+        <button type="submit" disabled={busy}>{t.block}</button>
       </form>
       {error != null && <ErrorBox error={error} />}
     </Section>
@@ -424,17 +420,17 @@ function Quarantine({ session, project, onChanged }: { session: Session; project
   const [busy, error, run] = useAction();
   const ruleName = (id: string) => project.rules.find((r) => r.id === id)?.name ?? id;
   return (
-    <Section title="Quarantined keys" id="quarantine">
-      <p class="muted">A match key held by more than {project.settings.keyCap} clients links nobody until you allow it.</p>
+    <Section title={t.quarantined} id="quarantine">
+      <p class="muted">{t.quarantineIntro(project.settings.keyCap)}</p>
       {project.quarantinedKeys.length === 0 ? (
-        <Empty>No quarantined keys.</Empty>
+        <Empty>{t.noQuarantined}</Empty>
       ) : (
         <ul class="plain">
           {project.quarantinedKeys.map((q) => (
             <li>
               <span class="mono">{q.parts.map((x) => `${x.field}: ${x.value}`).join(" + ")}</span>{" "}
               <span class="muted">
-                {ruleName(q.rule)} · {q.size} clients · since <Time at={q.since} />
+                {ruleName(q.rule)} · {t.clients(q.size)} · {t.since} <Time at={q.since} />
               </span>{" "}
               {session.admin && (
                 <button
@@ -443,7 +439,8 @@ function Quarantine({ session, project, onChanged }: { session: Session; project
                   disabled={busy}
                   onClick={async () => (await run(() => gql(session, `mutation($p: ID!, $r: ID!, $k: String!) { allowKey(projectId: $p, rule: $r, key: $k) }`, { p: project.id, r: q.rule, k: q.key }))) && onChanged()}
                 >
-                  Allow
+                  {t.allow}
+                  <span class="sr"> {q.parts.map((x) => `${x.field} ${x.value}`).join(" + ")}</span>
                 </button>
               )}
             </li>

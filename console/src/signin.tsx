@@ -1,10 +1,12 @@
 // Sign-in with a project id and one of its API keys. The key is kept in
 // sessionStorage only: closing the tab forgets it.
+import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { ApiError, gql, type Session } from "./api";
+import { t } from "./i18n";
 import { ErrorBox } from "./ui";
 
-export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }) {
+export function SignIn({ onSignIn, langSwitch }: { onSignIn: (s: Session) => void; langSwitch: ComponentChildren }) {
   const [projectId, setProjectId] = useState("");
   const [key, setKey] = useState("");
   const [busy, setBusy] = useState(false);
@@ -17,7 +19,7 @@ export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }) {
     const s = { projectId: projectId.trim(), key: key.trim() };
     try {
       const d = await gql<{ project: { id: string } | null }>(s, `query($p: ID!) { project(id: $p) { id } }`, { p: s.projectId });
-      if (!d.project) throw new ApiError(`There is no project "${s.projectId}".`, "NOT_FOUND");
+      if (!d.project) throw new ApiError(t.noProject(s.projectId), "NOT_FOUND");
       // Only an ADMIN key may list keys: that tells whether to offer the settings' controls.
       let admin = true;
       try {
@@ -28,7 +30,7 @@ export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }) {
       }
       onSignIn({ ...s, admin });
     } catch (err) {
-      setError(err instanceof ApiError && err.code === "FORBIDDEN" ? new ApiError("This key does not belong to that project.", "NOT_FOUND") : err);
+      setError(err instanceof ApiError && err.code === "FORBIDDEN" ? new ApiError(t.keyNotOfProject, "NOT_FOUND") : err);
     } finally {
       setBusy(false);
     }
@@ -37,19 +39,22 @@ export function SignIn({ onSignIn }: { onSignIn: (s: Session) => void }) {
   return (
     <main class="signin" id="main" tabIndex={-1}>
       <form class="card" onSubmit={submit} aria-labelledby="signin-h">
-        <h1 id="signin-h">Multicontact console</h1>
-        <p class="muted">Sign in with one of the project's API keys. The key stays in this tab only and is forgotten when it closes.</p>
+        <div class="card-head">
+          <h1 id="signin-h">{t.consoleTitle}</h1>
+          {langSwitch}
+        </div>
+        <p class="muted">{t.signInIntro}</p>
         <label>
-          Project id
+          {t.projectId}
           <input name="project" required autoComplete="off" spellcheck={false} value={projectId} onInput={(e) => setProjectId(e.currentTarget.value)} />
         </label>
         <label>
-          API key
+          {t.apiKey}
           <input name="key" type="password" required autoComplete="off" value={key} onInput={(e) => setKey(e.currentTarget.value)} />
         </label>
         {error != null && <ErrorBox error={error} />}
         <button type="submit" class="primary" disabled={busy}>
-          {busy ? "Signing in…" : "Sign in"}
+          {busy ? t.signingIn : t.signIn}
         </button>
       </form>
     </main>

@@ -51,6 +51,8 @@ export type MultiContactPage = Omit<MultiContact, "clients" | "conversations"> &
   conversations: { nodes: Conversation[] };
 };
 
+export interface ForgottenCounts { clients: number; values: number; conversations: number; links: number }
+
 export interface ChangeEvent {
   type: "CREATED" | "MERGED" | "SPLIT" | "UPDATED" | "DELETED" | "FORGOTTEN";
   multiContactId: string;
@@ -59,4 +61,5 @@ export interface ChangeEvent {
   clientIds: string[];
   cause: { kind: string; action: string; field: string | null; value: string | null; rule: string | null };
   at: string;
+  forgotten?: ForgottenCounts | null;
 }

@@ -3,11 +3,13 @@
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { describe } from "./api";
+import { lang, t } from "./i18n";
 
+/** Loading says what is being loaded, in a whole sentence ("Loading the history…"). */
 export function Loading({ what }: { what: string }) {
   return (
     <p class="state loading" role="status" aria-live="polite">
-      <span class="spinner" aria-hidden="true" /> Loading {what}…
+      <span class="spinner" aria-hidden="true" /> {what}
     </p>
   );
 }
@@ -18,7 +20,7 @@ export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void 
       <p>{describe(error)}</p>
       {retry && (
         <button type="button" onClick={retry}>
-          Try again
+          {t.tryAgain}
         </button>
       )}
     </div>
@@ -35,7 +37,7 @@ export function Time({ at }: { at: string | null | undefined }) {
   const d = new Date(at);
   return (
     <time dateTime={at} title={at}>
-      {d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}
+      {d.toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" })}
     </time>
   );
 }

@@ -59,6 +59,11 @@ const shot = (name, opts = {}) => page.screenshot({ path: join(shots, `${name}.p
 const expectText = async (locator, text) => {
   await locator.filter({ hasText: text }).first().waitFor();
 };
+// The history's times never grow down the list.
+const assertNewestFirst = async () => {
+  const times = await page.locator("#history li time").evaluateAll((ts) => ts.map((t) => Date.parse(t.getAttribute("datetime"))));
+  for (let i = 1; i < times.length; i++) if (times[i] > times[i - 1]) throw new Error(`history not newest first at ${i}: ${times.join(" ")}`);
+};
 
 let failed = false;
 try {
@@ -97,6 +102,13 @@ try {
     await expectText(page.locator("ul.rules li"), "by Contract number");
   });
 
+  await scenario("allows a quarantined key", async () => {
+    const row = page.locator("#quarantine li").filter({ hasText: "dana@example.com" });
+    await expectText(row, "3 clients");
+    await page.getByRole("button", { name: "Allow email dana@example.com" }).click();
+    await page.locator("#quarantine").getByText("No quarantined keys.").waitFor();
+  });
+
   await scenario("creates its own field from the rule picker", async () => {
     await page.getByRole("button", { name: "Add rule" }).click();
     await page.getByRole("button", { name: "+ Create your own field" }).click();
@@ -109,13 +121,36 @@ try {
 
   await scenario("looks a client up by a differently typed phone", async () => {
     await page.getByRole("link", { name: "Lookup" }).click();
-    await page.getByLabel("Identifier or client id").fill("8 (916) 123 45 67");
+    await page.getByLabel("Identifier, name or client id").fill("8 (916) 123 45 67");
     await page.getByRole("button", { name: "Search" }).click();
     const row = page.locator('tr[data-client="tg-anna"]');
     await row.waitFor();
     await expectText(row, "telegram");
     await page.locator('tr[data-client="wa-anna"]').waitFor();
     await shot("lookup");
+  });
+
+  await scenario("searches by name, a page at a time, and by a mistyped name", async () => {
+    const field = page.getByLabel("Identifier, name or client id");
+    await field.fill("Guest");
+    await page.getByLabel("Search in").selectOption("name");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("heading", { name: "20 clients, more to load" }).waitFor();
+    if ((await page.locator('tr[data-client^="web-guest-"]').count()) !== 20) throw new Error("the first page of the search is not 20 guests");
+    await page.getByRole("button", { name: "More results" }).click();
+    await page.getByRole("heading", { name: "21 clients" }).waitFor();
+    await page.locator('tr[data-client^="web-guest-"]').nth(20).waitFor();
+    if (await page.getByRole("button", { name: "More results" }).count()) throw new Error("More results is offered after the last page");
+    // The Danas, whose key was just allowed, are one multi-contact now.
+    await field.fill("Dana");
+    await page.getByRole("button", { name: "Search" }).click();
+    await expectText(page.locator('tr[data-client="web-dana"]'), "3 clients");
+    // "any field": nothing holds a mistyped surname, so names are searched.
+    await page.getByLabel("Search in").selectOption("");
+    await field.fill("Petrva");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.locator('[data-testid="by-name"]').waitFor();
+    await expectText(page.locator('tr[data-client="tg-anna"]'), "name or text");
   });
 
   await scenario("shows a multi-contact: members, where to answer, conversations, graph", async () => {
@@ -126,11 +161,53 @@ try {
     await page.locator(".graph canvas").first().waitFor();
     await page.waitForTimeout(600); // the graph's layout settles
     await shot("multicontact");
+  });
+
+  await scenario("shows the multi-contact's history, newest first", async () => {
+    const items = page.locator("#history li");
+    await items.first().waitFor();
+    const types = await items.evaluateAll((ls) => ls.map((l) => l.dataset.type));
+    if (types.length < 3 || types.at(-1) !== "CREATED") throw new Error(`history ${types.join(" ")}: want the three clients' arrivals, CREATED last (oldest)`);
+    for (const text of await items.allTextContents()) if (!text.includes("client · upsertClient")) throw new Error(`history item without its cause: ${text}`);
+    await assertNewestFirst();
+  });
+
+  await scenario("blocks a value, then unblocks it in the settings", async () => {
+    await page.getByRole("table", { name: "Identifiers of Anna Petrova" }).getByRole("button", { name: "Block phone +79161234567" }).click();
+    await page.getByRole("heading", { name: "Members (2)" }).waitFor();
+    await page.locator('#live li[data-type="SPLIT"]').waitFor();
+    await expectText(page.locator('#history li[data-type="SPLIT"]'), "blockValue · phone"); // the history follows live
+    if (await page.locator('#members li[data-client="wa-anna"]').count()) throw new Error("wa-anna is still a member after its phone was blocked");
+    const back = page.url();
+    await page.getByRole("link", { name: "Settings" }).click();
+    await expectText(page.locator("#blocked li"), "phone: +79161234567");
+    await page.getByRole("button", { name: "Unblock phone +79161234567" }).click();
+    await page.locator("#blocked").getByText("No blocked values.").waitFor();
+    await page.goto(back);
+    await page.getByRole("heading", { name: "Members (3)" }).waitFor();
+    await page.locator('#members li[data-client="wa-anna"]').waitFor();
+  });
+
+  await scenario("excludes a client, then includes it again", async () => {
+    await page.getByRole("button", { name: "Exclude Anna (site)" }).click();
+    await page.getByRole("heading", { name: "Members (2)" }).waitFor();
+    await page.getByRole("link", { name: "Lookup" }).click();
+    await page.getByLabel("Identifier, name or client id").fill("web-anna");
+    await page.getByRole("button", { name: "Search" }).click();
+    const row = page.locator('tr[data-client="web-anna"]');
+    await expectText(row, "excluded");
+    await expectText(row, "1 client");
+    await row.locator("a").click();
+    await page.getByRole("heading", { name: "Members (1)" }).waitFor();
+    await page.getByRole("button", { name: "Include Anna (site)" }).click();
+    await page.getByRole("heading", { name: "Members (3)" }).waitFor();
+    await page.locator('#members li[data-client="tg-anna"]').waitFor();
+    if (await page.locator("#members .badge.warn").count()) throw new Error("a member is still marked excluded");
     await page.getByRole("link", { name: "Lookup" }).click();
   });
 
   await scenario("sees a merge arrive live in an open multi-contact view", async () => {
-    await page.getByLabel("Identifier or client id").fill("vk-boris");
+    await page.getByLabel("Identifier, name or client id").fill("vk-boris");
     await page.getByRole("button", { name: "Search" }).click();
     await page.locator('tr[data-client="vk-boris"] a').click();
     await page.getByRole("heading", { name: "Members (1)" }).waitFor();
@@ -147,6 +224,35 @@ try {
     await page.getByLabel("Client A").selectOption("vk-boris");
     await page.getByLabel("Client B").selectOption("tg-boris");
     await expectText(page.locator('[data-testid="explain"] li'), "phone +79035550011");
+  });
+
+  await scenario("moves through the graph by keyboard and explains a link with Enter", async () => {
+    await page.reload(); // nothing picked
+    await page.getByRole("heading", { name: "Members (2)" }).waitFor();
+    await page.locator(".graph canvas").first().waitFor();
+    const nodes = page.getByRole("listbox", { name: "Clients in the graph" });
+    let inGraph = false;
+    for (let i = 0; i < 60 && !inGraph; i++) {
+      await page.keyboard.press("Tab");
+      inGraph = await page.evaluate(() => document.activeElement?.matches('.graph-nodes [role="option"]') ?? false);
+    }
+    if (!inGraph) throw new Error("Tab never reaches the graph's clients");
+    const focused = () => page.evaluate(() => document.activeElement?.getAttribute("data-node"));
+    const first = await focused();
+    await page.locator(`.graph[data-focused="${first}"]`).waitFor(); // the canvas rings it
+    await page.keyboard.press("ArrowRight");
+    const second = await focused();
+    if (!second || second === first) throw new Error(`ArrowRight stays on ${first}`);
+    await page.locator(`.graph[data-focused="${second}"]`).waitFor();
+    await page.keyboard.press("Enter");
+    await nodes.getByRole("option", { selected: true }).first().waitFor();
+    await page.keyboard.press("ArrowLeft");
+    if ((await focused()) !== first) throw new Error("ArrowLeft does not come back");
+    await page.keyboard.press("Enter");
+    if ((await nodes.getByRole("option", { selected: true }).count()) !== 2) throw new Error("Enter did not pick both clients");
+    await expectText(page.locator('[data-testid="explain"] li'), "phone +79035550011");
+    await page.keyboard.press("Tab"); // leaving the list takes the ring off the canvas
+    await page.locator('.graph[data-focused=""]').waitFor();
   });
 
   await scenario("links a client by hand and undoes it", async () => {
@@ -172,6 +278,106 @@ try {
     if (overflow.by > 0) throw new Error(`the page scrolls sideways by ${overflow.by}px at 390px: ${overflow.wide.join(", ")}`);
     await page.evaluate(() => scrollTo(0, 0));
     await shot("multicontact-narrow", { fullPage: false });
+  });
+
+  await scenario("pages through a long history", async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    for (let i = 1; i <= 12; i++) {
+      await api(`mutation($p: ID!, $v: String!) { setAttribute(projectId: $p, clientId: "web-carl", field: "skype", value: $v) { accepted } }`, { p: project, v: `carl.${i}` });
+      await api(`mutation($p: ID!, $v: String!) { removeAttribute(projectId: $p, clientId: "web-carl", field: "skype", value: $v) { id } }`, { p: project, v: `carl.${i}` });
+    }
+    await page.getByRole("link", { name: "Lookup" }).click();
+    await page.getByLabel("Identifier, name or client id").fill("web-carl");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.locator('tr[data-client="web-carl"] a').click();
+    await page.getByRole("heading", { name: "Members (2)" }).waitFor();
+    const items = page.locator("#history li");
+    await items.first().waitFor();
+    if ((await items.count()) !== 20) throw new Error(`the history shows ${await items.count()} events at first, want 20`);
+    if ((await items.first().getAttribute("data-type")) !== "UPDATED") throw new Error("the newest event is not the last removeAttribute");
+    await expectText(items.first(), "removeAttribute");
+    await page.getByRole("button", { name: /^Show \d+ older$/ }).click();
+    await page.locator('#history li[data-type="CREATED"]').first().waitFor();
+    if (await page.getByRole("button", { name: /^Show \d+ older$/ }).count()) throw new Error("more is offered after the oldest event");
+    await assertNewestFirst();
+  });
+
+  await scenario("forgets a person only after a confirmation, and the person is gone", async () => {
+    await page.getByRole("link", { name: "Lookup" }).click();
+    await page.getByLabel("Identifier, name or client id").fill("dana@example.com");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.locator('tr[data-client="vk-dana"] a').click();
+    await page.getByRole("heading", { name: "Members (3)" }).waitFor();
+    const mcUrl = page.url();
+    const dialog = page.getByRole("dialog", { name: "Forget this person?" });
+    await page.getByRole("button", { name: /^Forget this person/ }).click();
+    await expectText(dialog, "3 clients");
+    await expectText(dialog, "This cannot be undone.");
+    if (!(await page.evaluate(() => document.activeElement?.textContent === "Cancel"))) throw new Error("the dialog does not start on Cancel");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    await page.getByRole("heading", { name: "Members (3)" }).waitFor();
+    await page.getByRole("button", { name: /^Forget this person/ }).click();
+    await dialog.getByRole("button", { name: "Forget for good" }).click();
+    const done = page.locator('[data-testid="forgotten"]');
+    await expectText(done, "This person was forgotten.");
+    await expectText(done, "Erased: 3 clients, 3 identifiers");
+    if (await page.locator("#members").count()) throw new Error("the forgotten person's members are still on the screen");
+    // Gone: by the e-mail, by name and by the multi-contact's address.
+    await page.getByRole("link", { name: "Lookup" }).click();
+    await page.getByLabel("Identifier, name or client id").fill("dana@example.com");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByText("No client holds or is called “dana@example.com”.").waitFor();
+    await page.getByLabel("Identifier, name or client id").fill("Dana Smirnova");
+    await page.getByLabel("Search in").selectOption("name");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.locator('#results, .state.empty').first().waitFor();
+    if (await page.locator('tr[data-client$="-dana"]').count()) throw new Error("search by name still finds a Dana");
+    await page.goto(mcUrl);
+    await page.getByText(/There is no multi-contact/).waitFor();
+  });
+
+  await scenario("speaks Russian when the browser does, and switches to English", async () => {
+    const ru = await context.newPage();
+    ru.on("pageerror", (e) => problems.push(`page error (ru): ${e.stack ?? e.message}`));
+    ru.on("console", (m) => m.type() === "error" && problems.push(`console error (ru): ${m.text()}`));
+    await ru.addInitScript(() => Object.defineProperty(navigator, "languages", { get: () => ["ru-RU", "ru", "en"] }));
+    await ru.goto(`${base}/console/`);
+    await ru.getByRole("heading", { name: "Консоль Multicontact" }).waitFor();
+    if ((await ru.evaluate(() => document.documentElement.lang)) !== "ru") throw new Error("the page's lang is not ru");
+    await ru.getByLabel("Идентификатор проекта").fill(project);
+    await ru.getByLabel("Ключ API").fill(writeKey);
+    await ru.getByRole("button", { name: "Войти" }).click();
+    await ru.getByRole("heading", { name: "Поиск" }).waitFor();
+    await ru.locator(".top .badge").getByText("оператор").waitFor();
+    // The API's refusal in Russian too, though Chromium itself asks for English.
+    const lookup = async (q, field) => {
+      await ru.locator('input[name="q"]').fill(q);
+      await ru.locator('select[name="field"]').selectOption(field);
+      await ru.locator('form[role="search"] button[type="submit"]').click();
+    };
+    await lookup("no phone", "phone");
+    const refusal = ru.getByRole("alert");
+    await refusal.waitFor();
+    if (!/[А-Яа-яЁё]/.test(await refusal.textContent())) throw new Error(`the API's refusal is not in Russian: ${await refusal.textContent()}`);
+    await lookup("anna@example.com", "");
+    await ru.locator('tr[data-client="web-anna"]').getByText("3 клиента").waitFor();
+    await ru.locator('tr[data-client="web-anna"] a').click();
+    await ru.getByRole("heading", { name: "Участники (3)" }).waitFor();
+    await ru.getByRole("heading", { name: "История" }).waitFor();
+    await ru.getByRole("heading", { name: "Почему они связаны?" }).waitFor();
+    if (await ru.locator("#forget").count()) throw new Error("a WRITE key is offered to forget the person");
+    await ru.screenshot({ path: join(shots, "multicontact-ru.png") });
+    await ru.getByLabel("Language · Язык").selectOption("en");
+    await ru.getByRole("heading", { name: "Members (3)" }).waitFor();
+    await ru.getByRole("heading", { name: "History" }).waitFor();
+    await ru.getByRole("link", { name: "Lookup" }).click();
+    await lookup("no phone", "phone");
+    await ru.getByRole("alert").waitFor();
+    const en = await ru.getByRole("alert").textContent();
+    if (/[А-Яа-яЁё]/.test(en)) throw new Error(`after switching to English the API still answers in Russian: ${en}`);
+    await ru.goto("about:blank");
+    await ru.close();
   });
 
   await scenario("is usable by keyboard", async () => {
