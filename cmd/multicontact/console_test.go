@@ -18,8 +18,8 @@ import (
 // preview, a quarantined key allowed, lookup by a differently typed phone and
 // search by name, a merge arriving live, explainLink by mouse and keyboard,
 // links, blocks and exclusions made and undone, the history, a person
-// forgotten, and the console in Russian. scripts/console-deps.sh installs
-// what it needs. CONSOLE_SCREENSHOTS=docs/screenshots (relative to
+// forgotten, and the console in Russian; axe-core audits every view it
+// passes (WCAG 2.1 AA). scripts/console-deps.sh installs what it needs. CONSOLE_SCREENSHOTS=docs/screenshots (relative to
 // the repository) refreshes the committed screenshots.
 func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
@@ -41,8 +41,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal("node is missing: the console's browser test needs Node.js 20+; `make test` runs scripts/console-deps.sh")
 	}
-	if _, err := os.Stat(filepath.Join(root, "console", "node_modules", "playwright-core")); err != nil {
-		t.Fatal("console/node_modules is missing: run the tests with `make test`, or scripts/console-deps.sh first (npm ci in console/)")
+	for _, pkg := range []string{"playwright-core", "axe-core"} { // the browser's driver, the accessibility audit
+		if _, err := os.Stat(filepath.Join(root, "console", "node_modules", pkg)); err != nil {
+			t.Fatalf("console/node_modules/%s is missing: run the tests with `make test`, or scripts/console-deps.sh first (npm ci in console/)", pkg)
+		}
 	}
 
 	a := startAPI(t) // fails naming `make test` when no Neo4j is configured

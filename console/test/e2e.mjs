@@ -9,7 +9,8 @@
 //   CONSOLE_SHOTS     where to write screenshots (docs/screenshots to refresh them)
 // It exits non-zero on the first failed scenario.
 import { chromium } from "playwright-core";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -59,6 +60,20 @@ const shot = (name, opts = {}) => page.screenshot({ path: join(shots, `${name}.p
 const expectText = async (locator, text) => {
   await locator.filter({ hasText: text }).first().waitFor();
 };
+// audit runs axe-core (WCAG 2.1 A and AA, and axe's best practices) on what
+// the page shows now and fails on any violation. axe is evaluated through the
+// DevTools protocol, which the console's Content-Security-Policy does not
+// stop (a <script> tag would be refused, rightly).
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const audit = async (p, where) => {
+  if (!(await p.evaluate(() => "axe" in window))) await p.evaluate(axeSource);
+  const r = await p.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } }),
+  );
+  const bad = r.violations.map((v) => `${v.id} (${v.impact}): ${v.help}: ${v.nodes.slice(0, 4).map((n) => n.target.join(" ")).join(", ")}`);
+  console.log(`     audit of ${where}: ${r.passes.length} rules pass`);
+  if (bad.length) throw new Error(`accessibility audit of ${where}:\n  ${bad.join("\n  ")}`);
+};
 // The history's times never grow down the list.
 const assertNewestFirst = async () => {
   const times = await page.locator("#history li time").evaluateAll((ts) => ts.map((t) => Date.parse(t.getAttribute("datetime"))));
@@ -72,6 +87,7 @@ try {
     if (!res.ok()) throw new Error(`GET /console: ${res.status()}`);
     if (!page.url().endsWith("/console/")) throw new Error(`not redirected to /console/: ${page.url()}`);
     await page.getByRole("heading", { name: "Multicontact console" }).waitFor();
+    await audit(page, "the sign-in");
   });
 
   await scenario("refuses a wrong key, then signs in with the project key", async () => {
@@ -98,6 +114,7 @@ try {
     await merges.waitFor();
     if (Number(await merges.textContent()) < 1) throw new Error(`preview shows ${await merges.textContent()} merges, want at least 1 (the two Carls)`);
     await shot("settings");
+    await audit(page, "the settings with a rule's preview");
     await page.getByRole("button", { name: "Save change" }).click();
     await expectText(page.locator("ul.rules li"), "by Contract number");
   });
@@ -105,6 +122,7 @@ try {
   await scenario("allows a quarantined key", async () => {
     const row = page.locator("#quarantine li").filter({ hasText: "dana@example.com" });
     await expectText(row, "3 clients");
+    await audit(page, "the settings with a quarantined key");
     await page.getByRole("button", { name: "Allow email dana@example.com" }).click();
     await page.locator("#quarantine").getByText("No quarantined keys.").waitFor();
   });
@@ -128,6 +146,7 @@ try {
     await expectText(row, "telegram");
     await page.locator('tr[data-client="wa-anna"]').waitFor();
     await shot("lookup");
+    await audit(page, "the lookup's results");
   });
 
   await scenario("searches by name, a page at a time, and by a mistyped name", async () => {
@@ -151,6 +170,7 @@ try {
     await page.getByRole("button", { name: "Search" }).click();
     await page.locator('[data-testid="by-name"]').waitFor();
     await expectText(page.locator('tr[data-client="tg-anna"]'), "name or text");
+    await audit(page, "the results of a search by name");
   });
 
   await scenario("shows a multi-contact: members, where to answer, conversations, graph", async () => {
@@ -161,6 +181,7 @@ try {
     await page.locator(".graph canvas").first().waitFor();
     await page.waitForTimeout(600); // the graph's layout settles
     await shot("multicontact");
+    await audit(page, "a multi-contact");
   });
 
   await scenario("shows the multi-contact's history, newest first", async () => {
@@ -253,6 +274,7 @@ try {
     await expectText(page.locator('[data-testid="explain"] li'), "phone +79035550011");
     await page.keyboard.press("Tab"); // leaving the list takes the ring off the canvas
     await page.locator('.graph[data-focused=""]').waitFor();
+    await audit(page, "a multi-contact with two clients picked in the graph");
   });
 
   await scenario("links a client by hand and undoes it", async () => {
@@ -313,6 +335,7 @@ try {
     await page.getByRole("button", { name: /^Forget this person/ }).click();
     await expectText(dialog, "3 clients");
     await expectText(dialog, "This cannot be undone.");
+    await audit(page, "the dialog that forgets a person");
     if (!(await page.evaluate(() => document.activeElement?.textContent === "Cancel"))) throw new Error("the dialog does not start on Cancel");
     await dialog.getByRole("button", { name: "Cancel" }).click();
     await dialog.waitFor({ state: "hidden" });
@@ -322,6 +345,7 @@ try {
     const done = page.locator('[data-testid="forgotten"]');
     await expectText(done, "This person was forgotten.");
     await expectText(done, "Erased: 3 clients, 3 identifiers");
+    await audit(page, "a forgotten person's page");
     if (await page.locator("#members").count()) throw new Error("the forgotten person's members are still on the screen");
     // Gone: by the e-mail, by name and by the multi-contact's address.
     await page.getByRole("link", { name: "Lookup" }).click();
@@ -344,6 +368,7 @@ try {
     await ru.addInitScript(() => Object.defineProperty(navigator, "languages", { get: () => ["ru-RU", "ru", "en"] }));
     await ru.goto(`${base}/console/`);
     await ru.getByRole("heading", { name: "Консоль Multicontact" }).waitFor();
+    await audit(ru, "the sign-in in Russian");
     if ((await ru.evaluate(() => document.documentElement.lang)) !== "ru") throw new Error("the page's lang is not ru");
     await ru.getByLabel("Идентификатор проекта").fill(project);
     await ru.getByLabel("Ключ API").fill(writeKey);
@@ -367,6 +392,7 @@ try {
     await ru.getByRole("heading", { name: "История" }).waitFor();
     await ru.getByRole("heading", { name: "Почему они связаны?" }).waitFor();
     if (await ru.locator("#forget").count()) throw new Error("a WRITE key is offered to forget the person");
+    await audit(ru, "a multi-contact in Russian");
     await ru.screenshot({ path: join(shots, "multicontact-ru.png") });
     await ru.getByLabel("Language · Язык").selectOption("en");
     await ru.getByRole("heading", { name: "Members (3)" }).waitFor();
