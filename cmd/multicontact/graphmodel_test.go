@@ -83,8 +83,9 @@ func keysOf[V any](m map[string]V) []string {
 // TestGraphModelIsTheReadmes populates a project through the API (an
 // import with event ids and a conversation, merges, a manual link, a
 // removed client, a custom field, keys of every role, an identity secret,
-// a cap change) and compares what Neo4j holds with README.md's model: the
-// labels and relationship types, db.labels() and db.relationshipTypes(),
+// a cap change, a webhook and its first attempt) and compares what Neo4j
+// holds with README.md's model: the labels and relationship types,
+// db.labels() and db.relationshipTypes(),
 // the properties of every node and relationship, which node carries
 // `project`, and which labels a relationship joins.
 func TestGraphModelIsTheReadmes(t *testing.T) {
@@ -94,6 +95,11 @@ func TestGraphModelIsTheReadmes(t *testing.T) {
 	vars := map[string]any{"p": p.id}
 	a.ok(p.admin, `mutation($p: ID!) { defineField(projectId: $p, input: {key: "loyaltyCard", label: "Loyalty card", type: ID}) { key } }`, vars, nil)
 	a.ok(p.admin, `mutation($p: ID!) { rotateIdentitySecret(projectId: $p) }`, vars, nil)
+	// A webhook to a public address that answers nobody here: its first
+	// attempt is recorded when it is claimed, whatever happens to it.
+	var hook createdWebhook
+	a.ok(p.admin, createWebhook, map[string]any{"p": p.id, "url": "https://192.0.2.1/crm", "events": []string{"CREATED", "MERGED"}}, &hook)
+	a.deleteWebhookAtEnd(p, hook.CreateWebhook.Webhook.ID)
 	status, lines := a.postImport(p.write, p.id, `{"op":"client","eventId":"e1","id":"tg-1","channel":{"kind":"telegram","account":"main"},"channelUserId":"555","displayName":"Anna","attributes":[{"field":"phone","value":"8 916 123-45-67"}]}
 {"op":"client","eventId":"e2","id":"wa-1","channel":{"kind":"whatsapp","account":"main"},"attributes":[{"field":"email","value":"anna@example.com"}]}
 {"op":"attribute","eventId":"e3","client":"wa-1","field":"phone","value":"+7 916 123 45 67"}
@@ -109,6 +115,14 @@ func TestGraphModelIsTheReadmes(t *testing.T) {
 	a.ok(p.write, `mutation($p: ID!) { removeClient(projectId: $p, clientId: "gone-1") }`, vars, nil)
 	a.ok(p.admin, `mutation($p: ID!) { updateProjectSettings(projectId: $p, input: {keyCap: 40}) { id } }`, vars, nil)
 	a.waitIdle(p)
+	eventually(t, 30*time.Second, "a webhook attempt", func() bool {
+		var d struct {
+			WebhookDeliveries struct{ Nodes []struct{ Attempt int } }
+		}
+		a.ok(p.admin, `query($p: ID!, $w: ID!) { webhookDeliveries(projectId: $p, webhookId: $w) { nodes { attempt } } }`,
+			map[string]any{"p": p.id, "w": hook.CreateWebhook.Webhook.ID}, &d)
+		return len(d.WebhookDeliveries.Nodes) > 0
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

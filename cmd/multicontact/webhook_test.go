@@ -151,6 +151,10 @@ func TestWebhookThroughTheAPI(t *testing.T) {
 		t.Errorf("replay headers = %v", headers[1])
 	}
 	a.wantCode("BAD_USER_INPUT", p.admin, `mutation($p: ID!, $w: ID!) { redeliver(projectId: $p, webhookId: $w, after: "x") { id } }`, vars)
+	eventually(t, 5*time.Second, "two deliveries and their lags on /metrics", func() bool {
+		return a.metric(`multicontact_webhook_deliveries_total{outcome="delivered"}`) == "2" &&
+			a.metric("multicontact_webhook_delivery_lag_seconds_count") == "2"
+	})
 
 	var deleted struct{ DeleteWebhook bool }
 	a.ok(p.admin, `mutation($p: ID!, $w: ID!) { deleteWebhook(projectId: $p, id: $w) }`, vars, &deleted)
