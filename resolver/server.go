@@ -47,7 +47,14 @@ type ServerConfig struct {
 	OnUnavailable func()
 	// Limiter, if set, admits every query and mutation (RATE_LIMITED beyond it).
 	Limiter *Limiter
+	// Stopping, if set, reports that the service is shutting down: the
+	// websockets it ends then close with 1001 Going Away and say so.
+	Stopping func() bool
 }
+
+// CloseGoingAway ends a websocket when the service shuts down: its client
+// reconnects, with the last cursor it saw, to another replica or later.
+const CloseGoingAway = 1001
 
 // NewServer builds the GraphQL handler: POST, GET and websocket transports
 // (graphql-transport-ws and graphql-ws), authentication of the websocket's
@@ -143,7 +150,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 		r = WithLocale(r, store)
 		switch {
 		case r.Header.Get("Upgrade") != "": // a slot for the websocket that closableImplementation accepts
-			r = r.WithContext(context.WithValue(r.Context(), closableKey{}, &closableConn{}))
+			r = r.WithContext(context.WithValue(r.Context(), closableKey{}, &closableConn{stopping: cfg.Stopping}))
 		case r.Method == http.MethodGet:
 			refused := &getRefused{}
 			r = r.WithContext(context.WithValue(r.Context(), getRefusedKey{}, refused))
@@ -186,9 +193,10 @@ func (c closableImplementation) Accept(w http.ResponseWriter, r *http.Request, o
 // set by closeWith, whatever gqlgen asks for.
 type closableConn struct {
 	transport.WebsocketConn
-	mu     sync.Mutex
-	code   int
-	reason string
+	stopping func() bool // the service shuts down: close with 1001
+	mu       sync.Mutex
+	code     int
+	reason   string
 }
 
 var (
@@ -207,8 +215,11 @@ func (c *closableConn) closeWith(code int, reason string) {
 // WriteClose closes with the chosen code, if one was chosen.
 func (c *closableConn) WriteClose(code int, reason string) error {
 	c.mu.Lock()
-	if c.code != 0 {
+	switch {
+	case c.code != 0:
 		code, reason = c.code, c.reason
+	case c.stopping != nil && c.stopping():
+		code, reason = CloseGoingAway, "the service is shutting down: reconnect with the last cursor seen"
 	}
 	c.mu.Unlock()
 	return c.WebsocketConn.WriteClose(code, reason)

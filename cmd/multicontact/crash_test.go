@@ -65,10 +65,10 @@ type child struct {
 	log  bytes.Buffer
 }
 
-func startChild(t *testing.T, addr string) *child {
+func startChild(t *testing.T, addr string, flags ...string) *child {
 	t.Helper()
 	c := &child{t: t, addr: addr}
-	c.cmd = exec.Command(serviceBinary(t), "serve", "-addr", addr)
+	c.cmd = exec.Command(serviceBinary(t), append([]string{"serve", "-addr", addr}, flags...)...)
 	c.cmd.Env = append(os.Environ(), "MULTICONTACT_ADMIN_TOKEN="+testAdminToken)
 	c.cmd.Stdout, c.cmd.Stderr = &c.log, &c.log
 	if err := c.cmd.Start(); err != nil {

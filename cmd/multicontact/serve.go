@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
@@ -72,6 +73,9 @@ type ServeMain struct {
 	// WebhookSchedule is when failed webhook deliveries are tried again;
 	// zero is webhook.DefaultSchedule (tests shorten it).
 	WebhookSchedule webhook.Schedule
+	// ShutdownGrace is how long Close lets the calls in flight finish
+	// before it cuts them (MULTICONTACT_SHUTDOWN_GRACE).
+	ShutdownGrace time.Duration
 
 	log     *slog.Logger
 	store   *graph.Store
@@ -86,6 +90,10 @@ type ServeMain struct {
 	base     context.Context
 	stopBase context.CancelFunc
 	inflight sync.WaitGroup
+	// calls counts the requests in flight other than websockets, which
+	// Close lets finish; draining is set when it starts.
+	calls    sync.WaitGroup
+	draining atomic.Bool
 
 	// usageOut is where -h prints the usage; nil is os.Stderr.
 	usageOut io.Writer
@@ -95,7 +103,7 @@ type ServeMain struct {
 func NewServeMain(log *slog.Logger) *ServeMain {
 	return &ServeMain{Addr: "127.0.0.1:8080", log: log, GraphiQL: true, ComplexityLimit: 1000, DepthLimit: 12,
 		MaxBodyBytes: 1 << 20, KeepAlive: 15 * time.Second, MaxSubscriptions: 20, EventPoll: broker.DefaultPoll,
-		RequestTimeout: 10 * time.Second, MaxInFlight: 256, MaxInFlightPerProject: 64}
+		RequestTimeout: 10 * time.Second, MaxInFlight: 256, MaxInFlightPerProject: 64, ShutdownGrace: 20 * time.Second}
 }
 
 // ParseFlags reads flags, with defaults from the environment (getenv).
@@ -121,6 +129,8 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 		"API calls in flight for one project before more are refused with RATE_LIMITED, 0 for no bound (MULTICONTACT_MAX_INFLIGHT_PER_PROJECT)")
 	fs.BoolVar(&m.WebhookAllowPrivate, "webhook-allow-private", envBool(getenv, "MULTICONTACT_WEBHOOK_ALLOW_PRIVATE", m.WebhookAllowPrivate),
 		"let webhooks reach loopback, private and link-local addresses: development only (MULTICONTACT_WEBHOOK_ALLOW_PRIVATE)")
+	fs.DurationVar(&m.ShutdownGrace, "shutdown-grace", envDuration(getenv, "MULTICONTACT_SHUTDOWN_GRACE", m.ShutdownGrace),
+		"on SIGTERM, how long calls in flight (imports included) may take to finish before they are cut (MULTICONTACT_SHUTDOWN_GRACE)")
 	origins := fs.String("cors-origins", getenv("MULTICONTACT_CORS_ORIGINS"), "comma-separated browser origins allowed (MULTICONTACT_CORS_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -252,6 +262,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		OnInternalError: func() { m.metrics.internal.Inc() },
 		OnUnavailable:   func() { m.metrics.unavailable.Inc() },
 		Limiter:         limiter,
+		Stopping:        m.draining.Load,
 	})
 
 	mux := http.NewServeMux()
@@ -259,6 +270,10 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if m.draining.Load() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 		defer cancel()
 		if err := store.Ready(ctx); err != nil {
@@ -298,6 +313,14 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.inflight.Add(1)
 		defer m.inflight.Done()
+		if r.Header.Get("Upgrade") == "" {
+			m.calls.Add(1)
+			defer m.calls.Done()
+		}
+		if m.draining.Load() && !isProbe(r) {
+			refuseWhileStopping(w)
+			return
+		}
 		handler.ServeHTTP(w, r)
 	})
 	m.server = &http.Server{Handler: counted, ReadHeaderTimeout: 10 * time.Second,
@@ -330,22 +353,40 @@ func isImport(mux *http.ServeMux) func(*http.Request) bool {
 // URL is the address the server listens on, for tests that listen on port 0.
 func (m *ServeMain) URL() string { return "http://" + m.ln.Addr().String() }
 
-// Close stops serving: it refuses new connections, waits up to 10s for
-// requests in flight, ends open websockets, waits for their handlers, and
-// then closes the store.
+// Close shuts the service down within ShutdownGrace (docs/operations.md):
+//  1. /readyz answers 503 and new calls are refused with 503 UNAVAILABLE,
+//     so that a load balancer sends them to another replica;
+//  2. the calls in flight, imports included, finish, until the grace
+//     period ends; those still running then are cut, and what they had
+//     not answered is not acknowledged (their transactions roll back);
+//  3. open websockets close with 1001 Going Away, the subscribers
+//     reconnect with their last cursor;
+//  4. the webhook workers, the broker and the store stop.
 func (m *ServeMain) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	grace := m.ShutdownGrace
+	if grace <= 0 {
+		grace = 20 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	var errs []error
 	if m.server != nil {
-		errs = append(errs, m.server.Shutdown(ctx))
-		m.stopBase()
-		done := make(chan struct{})
-		go func() { m.inflight.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			errs = append(errs, errors.New("handlers still running after 10s"))
+		m.draining.Store(true)
+		if !waitFor(ctx, &m.calls) {
+			m.log.Warn("shutdown: calls still in flight at the end of the grace period are cut", "grace", grace)
+		}
+		m.stopBase() // ends websockets (1001) and cancels what is left
+		end, cancelEnd := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancelEnd()
+		if err := m.server.Shutdown(end); err != nil {
+			// A call still waiting on its client (an import whose body
+			// is still coming) ends when its connection closes.
+			errs = append(errs, m.server.Close())
+		}
+		last, cancelLast := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancelLast()
+		if !waitFor(last, &m.inflight) {
+			errs = append(errs, errors.New("handlers still running after the grace period"))
 		}
 	}
 	if m.hooks != nil { // before the store: its workers record their last attempts
@@ -355,9 +396,43 @@ func (m *ServeMain) Close() error {
 		m.broker.Close()
 	}
 	if m.store != nil {
-		errs = append(errs, m.store.Close(ctx))
+		end, cancelEnd := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancelEnd()
+		errs = append(errs, m.store.Close(end))
 	}
 	return errors.Join(errs...)
+}
+
+// waitFor waits for wg until ctx ends, and reports whether it was done.
+func waitFor(ctx context.Context, wg *sync.WaitGroup) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// isProbe reports whether r asks for health, readiness or metrics, which
+// keep answering while the service shuts down.
+func isProbe(r *http.Request) bool {
+	switch r.URL.Path {
+	case "/healthz", "/readyz", "/metrics":
+		return true
+	}
+	return false
+}
+
+// refuseWhileStopping answers a call that arrives while the service shuts
+// down: retryable, like a database away, so that clients try again.
+func refuseWhileStopping(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	writeJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []map[string]any{{
+		"message":    "the service is shutting down; try again",
+		"extensions": map[string]any{"code": resolver.CodeUnavailable, "retryAfter": 1},
+	}}})
 }
 
 // notifiers hears the store's nudges for each of its members.
