@@ -46,6 +46,10 @@ type WebhookDelivery struct {
 // MaxDeliveriesPage is the largest page of webhookDeliveries.
 const MaxDeliveriesPage = 500
 
+// WebhookAttemptsKept is how many of a webhook's latest attempts are kept;
+// each attempt recorded deletes up to 100 older ones.
+const WebhookAttemptsKept = 10000
+
 const webhookColumns = `w.id AS id, w.project AS project, w.url AS url, w.events AS events, w.createdAt AS createdAt,
 	w.cursor AS cursor, w.paused AS paused, w.pausedReason AS pausedReason, w.pausedAt AS pausedAt,
 	coalesce(w.failures, 0) AS failures, w.nextAttemptAt AS nextAttemptAt, w.lastDeliveredAt AS lastDeliveredAt`
@@ -391,6 +395,12 @@ func (s *Store) FinishDelivery(ctx context.Context, r webhook.Result) error {
 			}
 			CALL {
 				WITH w
+				MATCH (old:WebhookDelivery {project: $project, webhook: $id}) WHERE old.n <= w.deliveries - $kept
+				WITH old LIMIT 100
+				DELETE old
+			}
+			CALL {
+				WITH w
 				WITH w WHERE NOT $delivered AND NOT $abandoned AND w.lease = $owner AND w.epoch = $epoch AND w.cursor = $seq - 1
 				SET w.failures = $failures, w.failingSince = $since, w.nextAttemptAt = $next,
 					w.paused = $reason IS NOT NULL, w.pausedReason = $reason,
@@ -399,7 +409,7 @@ func (s *Store) FinishDelivery(ctx context.Context, r webhook.Result) error {
 			map[string]any{"project": r.Project, "id": r.ID, "seq": r.Seq, "attempt": r.Attempt, "at": r.At,
 				"delivered": r.Delivered, "status": optInt(r.Status), "error": optStr(r.Error), "next": opt(r.NextTry),
 				"epoch": r.Epoch, "abandoned": r.Abandoned, "owner": r.Owner, "failures": r.Failures,
-				"since": opt(r.FailingSince), "reason": optStr(r.PausedReason)})
+				"since": opt(r.FailingSince), "reason": optStr(r.PausedReason), "kept": WebhookAttemptsKept})
 	})
 	return err
 }

@@ -452,3 +452,42 @@ func TestPauseResumeAndReplay(t *testing.T) {
 		t.Errorf("replay past the log's end: %v", err)
 	}
 }
+
+// A URL that passed its check but resolves, when dialed, to a private
+// address (here: created in the store directly, as if DNS had changed) is
+// refused at the connection, and the receiver never hears of it.
+func TestDialRefusesPrivateAddresses(t *testing.T) {
+	rc := newReceiver(t, always(http.StatusOK))
+	f := newFixture(t, rc, nil) // rc.URL is http://127.0.0.1:port
+	var mu sync.Mutex
+	var outcomes []string
+	m := webhook.New(webhook.Config{Keys: f.keys, Guard: webhook.Guard{},
+		Schedule: webhook.Schedule{First: time.Second, Max: time.Second, GiveUp: time.Hour},
+		Poll:     50 * time.Millisecond, Scan: 100 * time.Millisecond, LeaseTTL: 3 * time.Second,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnAttempt: func(outcome string, _ time.Duration) {
+			mu.Lock()
+			defer mu.Unlock()
+			outcomes = append(outcomes, outcome)
+		}})
+	m.Start(f.store)
+	t.Cleanup(m.Close)
+	f.client("a", "+79161234567")
+	var p graph.Page[graph.WebhookDelivery]
+	eventually(t, 10*time.Second, "the attempt recorded", func() bool {
+		var err error
+		p, err = f.store.WebhookDeliveriesPage(context.Background(), f.project, f.hook.ID, "", 1)
+		return err == nil && len(p.Items) == 1 && !p.Items[0].FinishedAt.IsZero()
+	})
+	if d := p.Items[0]; d.Delivered || d.Status != 0 || !strings.Contains(d.Error, "refused to connect to 127.0.0.1") {
+		t.Errorf("attempt = %+v, want refused", d)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(outcomes) == 0 || outcomes[0] != webhook.OutcomeRefused {
+		t.Errorf("outcomes = %v, want refused", outcomes)
+	}
+	if n := len(rc.requests()); n != 0 {
+		t.Errorf("the receiver got %d requests", n)
+	}
+}

@@ -252,9 +252,9 @@ func (m *Manager) run(ref Ref, w *worker) {
 			continue
 		case gone: // paused or deleted: a later scan starts a worker if it comes back
 			return
-		case !ok: // another replica works it; look again in case it dies
+		case !ok: // another replica works it; look again in case it dies (not at every nudge)
 			held = false
-			sleep(m.ctx, m.cfg.LeaseTTL/2, w.wake)
+			sleep(m.ctx, m.cfg.LeaseTTL/2, nil)
 			continue
 		}
 		held = true
@@ -302,7 +302,7 @@ func (m *Manager) deliver(log *slog.Logger, w *worker, h Hook, secret string) er
 			return nil
 		}
 		if wait := time.Until(h.NextAttemptAt); wait > 0 {
-			sleep(m.ctx, min(wait, due), nil)
+			sleep(m.ctx, min(wait, due), w.wake) // a replay or resume (refresh) ends the wait
 			continue
 		}
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.Timeout)
