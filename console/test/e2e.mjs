@@ -266,6 +266,8 @@ try {
     if (!second || second === first) throw new Error(`ArrowRight stays on ${first}`);
     await page.locator(`.graph[data-focused="${second}"]`).waitFor();
     await page.keyboard.press("Enter");
+    await page.waitForTimeout(300); // the ring and the pick reach the canvas
+    await page.locator("#graph").screenshot({ path: join(shots, "graph-keyboard.png") });
     await nodes.getByRole("option", { selected: true }).first().waitFor();
     await page.keyboard.press("ArrowLeft");
     if ((await focused()) !== first) throw new Error("ArrowLeft does not come back");
@@ -336,6 +338,7 @@ try {
     await expectText(dialog, "3 clients");
     await expectText(dialog, "This cannot be undone.");
     await audit(page, "the dialog that forgets a person");
+    await shot("forget");
     if (!(await page.evaluate(() => document.activeElement?.textContent === "Cancel"))) throw new Error("the dialog does not start on Cancel");
     await dialog.getByRole("button", { name: "Cancel" }).click();
     await dialog.waitFor({ state: "hidden" });
