@@ -491,3 +491,42 @@ func TestDialRefusesPrivateAddresses(t *testing.T) {
 		t.Errorf("the receiver got %d requests", n)
 	}
 }
+
+// A replica that dies holding the lease, mid-attempt, delays the webhook
+// until its lease expires; the next replica marks the attempt it left and
+// makes the next one.
+func TestTakesOverFromADeadReplica(t *testing.T) {
+	rc := newReceiver(t, always(http.StatusOK))
+	f := newFixture(t, rc, nil)
+	ctx := context.Background()
+	f.client("a", "+79161234567")
+	e := f.log()[0]
+	const ttl = 2 * time.Second
+	h, ok, _, err := f.store.AcquireWebhook(ctx, f.ref(), "dead-replica", ttl)
+	if err != nil || !ok {
+		t.Fatalf("acquire: %v %v", ok, err)
+	}
+	n, ok, err := f.store.ClaimDelivery(ctx, webhook.Claim{Ref: f.ref(), Owner: "dead-replica", Epoch: h.Epoch, Cursor: h.Cursor,
+		Seq: e.Seq, EventID: webhook.EventID(f.project, e.Seq), Type: e.Type, At: time.Now().UTC()}, ttl)
+	if err != nil || !ok || n != 1 {
+		t.Fatalf("claim: %d %v %v", n, ok, err)
+	}
+	died := time.Now()
+	m := webhook.New(webhook.Config{Keys: f.keys, Guard: webhook.Guard{AllowPrivate: true},
+		Poll: 50 * time.Millisecond, Scan: 100 * time.Millisecond, LeaseTTL: ttl,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	m.Start(f.store)
+	t.Cleanup(m.Close)
+	eventually(t, 10*time.Second, "delivered by the next replica", func() bool { return len(rc.delivered()) == 1 })
+	if waited := time.Since(died); waited < ttl-200*time.Millisecond {
+		t.Errorf("delivered %s after the death, before the lease expired", waited)
+	}
+	if got := rc.requests(); len(got) != 1 || got[0].attempt != "2" {
+		t.Errorf("requests = %+v, want attempt 2 only", got)
+	}
+	p, err := f.store.WebhookDeliveriesPage(ctx, f.project, f.hook.ID, "", 10)
+	if err != nil || len(p.Items) != 2 || p.Items[1].Attempt != 1 || p.Items[1].FinishedAt.IsZero() ||
+		!strings.Contains(p.Items[1].Error, "no outcome recorded") {
+		t.Errorf("attempts = %+v, %v", p.Items, err)
+	}
+}
