@@ -19,12 +19,9 @@ const mcQuery = `query($p: ID!, $id: ID!) { multiContact(projectId: $p, id: $id)
   links { from to rule ruleName values { field value } manual }
 } }`;
 
-const changed = `subscription($p: ID!, $mc: ID) { multiContactChanged(projectId: $p, multiContactId: $mc) {
-  type multiContactId previousIds newIds clientIds at cause { kind action field value rule }
-  forgotten { clients values conversations links }
-} }`;
-
 const eventFields = `type multiContactId previousIds newIds clientIds at cause { kind action field value rule } forgotten { clients values conversations links }`;
+
+const changed = `subscription($p: ID!, $mc: ID) { multiContactChanged(projectId: $p, multiContactId: $mc) { ${eventFields} } }`;
 
 export function MultiContactView({ session, id }: { session: Session; id: string }) {
   const [mc, reload] = useLoad(
