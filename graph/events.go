@@ -38,9 +38,12 @@ func commitEvents(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 		rows[i] = map[string]any{"type": string(e.Type), "mc": e.MultiContactID,
 			"previous": nonNil(e.PreviousIDs), "new": nonNil(e.NewIDs), "clients": nonNil(e.ClientIDs),
 			"causeKind": string(e.Cause.Kind), "causeAction": e.Cause.Action, "causeField": e.Cause.Field,
-			"causeValue": e.Cause.Value, "causeRule": e.Cause.Rule, "at": e.At, "forgotten": nil}
+			"causeValue": e.Cause.Value, "causeRule": e.Cause.Rule, "at": e.At, "forgotten": nil, "quarantined": nil}
 		if f := e.Forgotten; f != nil {
 			rows[i]["forgotten"] = []int64{int64(f.Clients), int64(f.Values), int64(f.Conversations), int64(f.Links)}
+		}
+		if q := e.Quarantined; q != nil {
+			rows[i]["quarantined"] = map[string]any{"rule": q.Rule, "key": q.Key, "size": q.Size, "since": q.Since}
 		}
 	}
 	// One round trip: number and store the events, then mark or unmark.
@@ -55,7 +58,9 @@ func commitEvents(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 				new: r.new, clients: r.clients, causeKind: r.causeKind, causeAction: r.causeAction,
 				causeField: r.causeField, causeValue: r.causeValue, causeRule: r.causeRule, at: r.at,
 				forgottenClients: r.forgotten[0], forgottenValues: r.forgotten[1],
-				forgottenConversations: r.forgotten[2], forgottenLinks: r.forgotten[3]})
+				forgottenConversations: r.forgotten[2], forgottenLinks: r.forgotten[3],
+				quarantinedRule: r.quarantined.rule, quarantinedKey: r.quarantined.key,
+				quarantinedSize: r.quarantined.size, quarantinedSince: r.quarantined.since})
 		}
 		CALL {
 			WITH p
@@ -156,7 +161,9 @@ const eventColumns = `e.seq AS seq, e.type AS type, e.mc AS mc, e.previous AS pr
 	e.clients AS clients, e.causeKind AS causeKind, e.causeAction AS causeAction,
 	e.causeField AS causeField, e.causeValue AS causeValue, e.causeRule AS causeRule, e.at AS at,
 	CASE WHEN e.forgottenClients IS NULL THEN null
-		ELSE [e.forgottenClients, e.forgottenValues, e.forgottenConversations, e.forgottenLinks] END AS forgotten`
+		ELSE [e.forgottenClients, e.forgottenValues, e.forgottenConversations, e.forgottenLinks] END AS forgotten,
+	CASE WHEN e.quarantinedKey IS NULL THEN null
+		ELSE {rule: e.quarantinedRule, key: e.quarantinedKey, size: e.quarantinedSize, since: e.quarantinedSince} END AS quarantined`
 
 func decodeEvents(project string, recs []*neo4j.Record) []identity.Event {
 	out := make([]identity.Event, len(recs))
@@ -170,6 +177,13 @@ func decodeEvents(project string, recs []*neo4j.Record) []identity.Event {
 			count := func(v any) int { c, _ := v.(int64); return int(c) }
 			out[i].Forgotten = &identity.Forgotten{Clients: count(n[0]), Values: count(n[1]),
 				Conversations: count(n[2]), Links: count(n[3])}
+		}
+		if q, ok := rec.AsMap()["quarantined"].(map[string]any); ok {
+			key := mapStr(q, "key")
+			size, _ := q["size"].(int64)
+			since, _ := q["since"].(time.Time)
+			out[i].Quarantined = &identity.QuarantinedKey{Rule: mapStr(q, "rule"), Key: key, Parts: identity.KeyParts(key),
+				Size: int(size), Since: since.UTC()}
 		}
 	}
 	return out

@@ -169,7 +169,7 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 		if t.empty() {
 			return nil, nil
 		}
-		seeds, err := refreshKeys(ctx, tx, ps, t.clients)
+		seeds, quarantined, err := refreshKeys(ctx, tx, ps, t.clients)
 		if err != nil {
 			return nil, err
 		}
@@ -179,6 +179,7 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 		if err != nil {
 			return nil, err
 		}
+		events = append(events, r.quarantineEvents(quarantined, causeOf(ops[0]))...)
 		attributeCauses(events, ops)
 		if groupFault != nil {
 			if err := groupFault(); err != nil {

@@ -47,7 +47,7 @@ func (s *Store) applyChange(ctx context.Context, project string, cause identity.
 		if err != nil || t.empty() {
 			return nil, err
 		}
-		seeds, err := refreshKeys(ctx, tx, ps, t.clients)
+		seeds, quarantined, err := refreshKeys(ctx, tx, ps, t.clients)
 		if err != nil {
 			return nil, err
 		}
@@ -57,6 +57,7 @@ func (s *Store) applyChange(ctx context.Context, project string, cause identity.
 		if err != nil {
 			return nil, err
 		}
+		events = append(events, r.quarantineEvents(quarantined, cause)...)
 		return commitEvents(ctx, tx, ps.ID, events, t.clients, repair, r.now)
 	})
 	if err != nil {
@@ -66,12 +67,19 @@ func (s *Store) applyChange(ctx context.Context, project string, cause identity.
 	return events, nil
 }
 
+// quarantine is a key that a write has just pushed over the project's cap.
+type quarantine struct {
+	key     identity.QuarantinedKey
+	writer  string   // the client whose new key passed the cap
+	holders []string // the clients that hold it
+}
+
 // refreshKeys makes the clients' MATCHES edges equal to the keys that their
 // unblocked linking values (identity.LinkingValues) yield under the enabled
 // rules (none for an excluded client). It returns the multi-contacts of
-// every member of a key that has just passed the cap: the key stops
-// linking, so they are resolved too.
-func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, clients []string) ([]string, error) {
+// every member of a key that has just passed the cap (the key stops
+// linking, so they are resolved too), and those keys.
+func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, clients []string) ([]string, []quarantine, error) {
 	recs, err := collect(ctx, tx, `UNWIND $ids AS id
 		MATCH (c:Client {project: $project, id: id})
 		RETURN c.id AS id, coalesce(c.excluded, false) AS excluded,
@@ -80,7 +88,7 @@ func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectSt
 			[(c)-[:MATCHES]->(k:MatchKey) | {rule: k.rule, key: k.key}] AS keys`,
 		map[string]any{"project": ps.ID, "ids": clients})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rules := ps.activeRules()
 	var add, del []map[string]any
@@ -113,11 +121,11 @@ func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectSt
 		if err := exec(ctx, tx, `UNWIND $rows AS r
 			MATCH (:Client {project: $project, id: r.client})-[m:MATCHES]->(:MatchKey {project: $project, rule: r.rule, key: r.key})
 			DELETE m`, map[string]any{"project": ps.ID, "rows": del}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if len(add) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	sort.Slice(add, func(i, j int) bool { // a fixed order of key locks makes deadlocks rarer
 		return add[i]["rule"].(string)+add[i]["key"].(string) < add[j]["rule"].(string)+add[j]["key"].(string)
@@ -127,19 +135,27 @@ func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectSt
 		MERGE (k:MatchKey {project: $project, rule: r.rule, key: r.key})
 		ON CREATE SET k.quarantined = false, k.allowed = false
 		MERGE (c)-[:MATCHES]->(k)
-		WITH DISTINCT k
+		WITH k, min(c.id) AS writer
 		WHERE NOT k.quarantined AND NOT k.allowed AND COUNT { (k)<-[:MATCHES]-() } > $cap
 		SET k.quarantined = true, k.quarantinedAt = datetime()
-		RETURN [(k)<-[:MATCHES]-(o:Client) WHERE o.mc IS NOT NULL | o.mc] AS mcs`,
+		RETURN k.rule AS rule, k.key AS key, k.quarantinedAt AS since, writer,
+			[(k)<-[:MATCHES]-(o:Client) | o.id] AS holders,
+			[(k)<-[:MATCHES]-(o:Client) WHERE o.mc IS NOT NULL | o.mc] AS mcs`,
 		map[string]any{"project": ps.ID, "rows": add, "cap": ps.KeyCap})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var seeds []string
+	var quarantined []quarantine
 	for _, rec := range recs {
 		seeds = append(seeds, strs(rec, "mcs")...)
+		holders := sorted(strs(rec, "holders"))
+		key := str(rec, "key")
+		quarantined = append(quarantined, quarantine{writer: str(rec, "writer"), holders: holders,
+			key: identity.QuarantinedKey{Rule: str(rec, "rule"), Key: key, Parts: identity.KeyParts(key),
+				Size: len(holders), Since: when(rec, "since").UTC()}})
 	}
-	return seeds, nil
+	return seeds, quarantined, nil
 }
 
 // resolution resolves the components around a change inside one transaction.
@@ -149,6 +165,7 @@ type resolution struct {
 	ps    *projectState
 	now   time.Time
 	newID func() string
+	mcOf  map[string]string // after resolve: each resolved client's multi-contact
 }
 
 // member is a client as resolution loads it.
@@ -235,10 +252,28 @@ func (r *resolution) resolve(t touched, cause identity.Cause) ([]identity.Event,
 		byID[id] = m.Member
 	}
 	assignments := identity.AssignIDs(uf.Groups(), byID, locked, r.newID)
+	r.mcOf = map[string]string{}
+	for _, a := range assignments {
+		for _, c := range a.Members {
+			r.mcOf[c] = a.ID
+		}
+	}
 	if err := r.write(assignments, byID, locked); err != nil {
 		return nil, err
 	}
 	return identity.DeriveEvents(r.ps.ID, assignments, byID, locked, t.updated, cause, r.now), nil
+}
+
+// quarantineEvents makes a QUARANTINED event of each key a write pushed
+// over the cap, on the multi-contact its writer has after the resolution.
+func (r *resolution) quarantineEvents(qs []quarantine, cause identity.Cause) []identity.Event {
+	var out []identity.Event
+	for _, q := range qs {
+		key := q.key
+		out = append(out, identity.Event{Project: r.ps.ID, Type: identity.EventQuarantined, MultiContactID: r.mcOf[q.writer],
+			ClientIDs: q.holders, Cause: cause, At: r.now, Quarantined: &key})
+	}
+	return out
 }
 
 // lock takes the write locks of the multi-contacts in ids, in sorted order,

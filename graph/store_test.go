@@ -354,8 +354,35 @@ func TestKeyOverTheCapIsQuarantinedUntilAllowed(t *testing.T) {
 	f.client("a", "web", "phone", "+74951234567")
 	f.client("b", "vk", "phone", "+74951234567")
 	f.wantGroups([][]string{{"a", "b"}}, "a", "b")
+	before, err := f.s.LastSeq(f.ctx, f.project)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.client("c", "telegram", "phone", "+74951234567")
 	f.wantGroups([][]string{{"a"}, {"b"}, {"c"}}, "a", "b", "c")
+	// The project is told at once, in its log: which key, how many hold it.
+	events, err := f.s.EventsAfter(f.ctx, f.project, before, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts []identity.Event
+	for _, e := range events {
+		if e.Type == identity.EventQuarantined {
+			alerts = append(alerts, e)
+		}
+	}
+	if len(alerts) != 1 {
+		t.Fatalf("QUARANTINED events after the third holder's write: %d, want 1 (%+v)", len(alerts), events)
+	}
+	q := alerts[0]
+	if q.Quarantined == nil || q.Quarantined.Size != 3 || len(q.Quarantined.Parts) != 1 ||
+		q.Quarantined.Parts[0] != (identity.KeyPart{Field: "phone", Value: "+74951234567"}) || q.Quarantined.Since.IsZero() {
+		t.Errorf("QUARANTINED carries %+v, want the phone's key held by 3 clients, with its time", q.Quarantined)
+	}
+	if q.MultiContactID != f.mc("c") || !slices.Equal(q.ClientIDs, []string{"a", "b", "c"}) || q.Cause.Action != "upsertClient" {
+		t.Errorf("QUARANTINED on %s with clients %v caused by %q, want c's multi-contact %s, a b c, upsertClient",
+			q.MultiContactID, q.ClientIDs, q.Cause.Action, f.mc("c"))
+	}
 	keys, err := f.s.QuarantinedKeys(f.ctx, f.project)
 	if err != nil || len(keys) != 1 || keys[0].Size != 3 || keys[0].Parts[0] != (identity.KeyPart{Field: "phone", Value: "+74951234567"}) {
 		t.Fatalf("quarantined keys = %+v, %v", keys, err)

@@ -94,7 +94,10 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 			}
 			t, err := edit(ctx, tx, ps)
 			if err == nil && len(t.clients) > 0 {
-				_, err = refreshKeys(ctx, tx, ps, t.clients)
+				// Keys a large import pushes over the cap are quarantined
+				// here and listed in quarantinedKeys, without an event: the
+				// import is resolved as a whole later.
+				_, _, err = refreshKeys(ctx, tx, ps, t.clients)
 			}
 			if err == nil && len(t.clients) > 0 {
 				err = markUnresolved(ctx, tx, project)

@@ -8,14 +8,18 @@ type EventType string
 // Event types. DELETED: the last member of a multi-contact was removed.
 // FORGOTTEN: the person was erased on request (GDPR, 152-FZ): every client
 // of the multi-contact with its values, conversations and links; the event
-// holds only ids and counts.
+// holds only ids and counts. QUARANTINED: a match key passed the project's
+// cap and stops linking (the shared office phone); the event names the
+// multi-contact of the client whose write pushed it over, lists the key's
+// holders and carries the key.
 const (
-	EventCreated   EventType = "CREATED"
-	EventMerged    EventType = "MERGED"
-	EventSplit     EventType = "SPLIT"
-	EventUpdated   EventType = "UPDATED"
-	EventDeleted   EventType = "DELETED"
-	EventForgotten EventType = "FORGOTTEN"
+	EventCreated     EventType = "CREATED"
+	EventMerged      EventType = "MERGED"
+	EventSplit       EventType = "SPLIT"
+	EventUpdated     EventType = "UPDATED"
+	EventDeleted     EventType = "DELETED"
+	EventForgotten   EventType = "FORGOTTEN"
+	EventQuarantined EventType = "QUARANTINED"
 )
 
 // CauseKind says what kind of change produced an event.
@@ -53,6 +57,8 @@ type Event struct {
 	At        time.Time
 	// Forgotten counts, for FORGOTTEN, what was erased; nil otherwise.
 	Forgotten *Forgotten
+	// Quarantined is, for QUARANTINED, the key and how many clients hold it.
+	Quarantined *QuarantinedKey
 }
 
 // Forgotten counts what erasing a person removed, and holds nothing of

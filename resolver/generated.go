@@ -203,6 +203,7 @@ type ComplexityRoot struct {
 		MultiContactID func(childComplexity int) int
 		NewIds         func(childComplexity int) int
 		PreviousIds    func(childComplexity int) int
+		Quarantined    func(childComplexity int) int
 		Type           func(childComplexity int) int
 	}
 
@@ -1056,6 +1057,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MultiContactEvent.PreviousIds(childComplexity), true
+	case "MultiContactEvent.quarantined":
+		if e.ComplexityRoot.MultiContactEvent.Quarantined == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MultiContactEvent.Quarantined(childComplexity), true
 	case "MultiContactEvent.type":
 		if e.ComplexityRoot.MultiContactEvent.Type == nil {
 			break
@@ -2103,6 +2110,8 @@ enum EventType {
   DELETED
   "A person was erased on request (forgetMultiContact): the event holds only ids and counts."
   FORGOTTEN
+  "A match key passed the project's cap and links nobody any more (a shared office phone): quarantined says which key and how many clients hold it; multiContactId is that of the client whose write pushed it over, clientIds are the key's holders."
+  QUARANTINED
 }
 
 "What kind of change caused an event."
@@ -2771,6 +2780,8 @@ type MultiContactEvent {
   cursor: String!
   "FORGOTTEN: what was erased; null for every other type."
   forgotten: ForgottenCounts
+  "QUARANTINED: the key that passed the cap, and how many clients hold it; null for every other type."
+  quarantined: QuarantinedKey
 }
 
 "What forgetMultiContact erased: counts only."
@@ -3408,6 +3419,8 @@ func (ec *executionContext) childFields_MultiContactEvent(ctx context.Context, f
 		return ec.fieldContext_MultiContactEvent_cursor(ctx, field)
 	case "forgotten":
 		return ec.fieldContext_MultiContactEvent_forgotten(ctx, field)
+	case "quarantined":
+		return ec.fieldContext_MultiContactEvent_quarantined(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MultiContactEvent", field.Name)
 }
@@ -7471,6 +7484,38 @@ func (ec *executionContext) fieldContext_MultiContactEvent_forgotten(_ context.C
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ForgottenCounts(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _MultiContactEvent_quarantined(ctx context.Context, field graphql.CollectedField, obj *MultiContactEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MultiContactEvent_quarantined(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quarantined, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *QuarantinedKey) graphql.Marshaler {
+			return ec.marshalOQuarantinedKey2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐQuarantinedKey(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MultiContactEvent_quarantined(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "MultiContactEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QuarantinedKey(ctx, field)
 		},
 	}
 	return fc, nil
@@ -13694,6 +13739,11 @@ func (ec *executionContext) _MultiContactEvent(ctx context.Context, sel ast.Sele
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "quarantined":
+			out.Values[i] = ec._MultiContactEvent_quarantined(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -15522,20 +15572,22 @@ func (ec *executionContext) marshalNEventType2githubᚗcomᚋmulticontactᚋmult
 
 var (
 	unmarshalNEventType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐEventType = map[string]identity.EventType{
-		"CREATED":   identity.EventCreated,
-		"MERGED":    identity.EventMerged,
-		"SPLIT":     identity.EventSplit,
-		"UPDATED":   identity.EventUpdated,
-		"DELETED":   identity.EventDeleted,
-		"FORGOTTEN": identity.EventForgotten,
+		"CREATED":     identity.EventCreated,
+		"MERGED":      identity.EventMerged,
+		"SPLIT":       identity.EventSplit,
+		"UPDATED":     identity.EventUpdated,
+		"DELETED":     identity.EventDeleted,
+		"FORGOTTEN":   identity.EventForgotten,
+		"QUARANTINED": identity.EventQuarantined,
 	}
 	marshalNEventType2githubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐEventType = map[identity.EventType]string{
-		identity.EventCreated:   "CREATED",
-		identity.EventMerged:    "MERGED",
-		identity.EventSplit:     "SPLIT",
-		identity.EventUpdated:   "UPDATED",
-		identity.EventDeleted:   "DELETED",
-		identity.EventForgotten: "FORGOTTEN",
+		identity.EventCreated:     "CREATED",
+		identity.EventMerged:      "MERGED",
+		identity.EventSplit:       "SPLIT",
+		identity.EventUpdated:     "UPDATED",
+		identity.EventDeleted:     "DELETED",
+		identity.EventForgotten:   "FORGOTTEN",
+		identity.EventQuarantined: "QUARANTINED",
 	}
 )
 
@@ -16463,6 +16515,13 @@ func (ec *executionContext) marshalOProject2ᚖgithubᚗcomᚋmulticontactᚋmul
 		return graphql.Null
 	}
 	return ec._Project(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOQuarantinedKey2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐQuarantinedKey(ctx context.Context, sel ast.SelectionSet, v *QuarantinedKey) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._QuarantinedKey(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOSource2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐSource(ctx context.Context, v any) (*identity.Source, error) {

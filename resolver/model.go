@@ -126,7 +126,14 @@ func eventOf(e identity.Event, cursor string) *MultiContactEvent {
 	if f := e.Forgotten; f != nil {
 		out.Forgotten = &ForgottenCounts{Clients: f.Clients, Values: f.Values, Conversations: f.Conversations, Links: f.Links}
 	}
+	if q := e.Quarantined; q != nil {
+		out.Quarantined = quarantinedKeyOf(*q)
+	}
 	return out
+}
+
+func quarantinedKeyOf(k identity.QuarantinedKey) *QuarantinedKey {
+	return &QuarantinedKey{Rule: k.Rule, Key: k.Key, Parts: keyParts(k.Parts), Size: k.Size, Since: timePtr(k.Since)}
 }
 
 func inputError(err *identity.Error) *InputError {

@@ -309,6 +309,8 @@ type MultiContactEvent struct {
 	Cursor string `json:"cursor"`
 	// FORGOTTEN: what was erased; null for every other type.
 	Forgotten *ForgottenCounts `json:"forgotten,omitempty"`
+	// QUARANTINED: the key that passed the cap, and how many clients hold it; null for every other type.
+	Quarantined *QuarantinedKey `json:"quarantined,omitempty"`
 }
 
 // The changes; each names its project and needs a WRITE or ADMIN key (createProject: the admin token).

@@ -421,7 +421,7 @@ func (r *projectResolver) QuarantinedKeys(ctx context.Context, obj *Project) ([]
 	}
 	out := make([]*QuarantinedKey, len(ks))
 	for i, k := range ks {
-		out[i] = &QuarantinedKey{Rule: k.Rule, Key: k.Key, Parts: keyParts(k.Parts), Size: k.Size, Since: timePtr(k.Since)}
+		out[i] = quarantinedKeyOf(k)
 	}
 	return out, nil
 }

@@ -21,7 +21,7 @@ const webhookDeliveriesPageSize = 50
 
 // eventTypes are the types that a webhook created without a list receives.
 var eventTypes = []identity.EventType{identity.EventCreated, identity.EventMerged, identity.EventSplit,
-	identity.EventUpdated, identity.EventDeleted, identity.EventForgotten}
+	identity.EventUpdated, identity.EventDeleted, identity.EventForgotten, identity.EventQuarantined}
 
 // checkWebhookURL refuses a URL that deliveries could not reach; without
 // workers (a server built for tests), with the default guard.

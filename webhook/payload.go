@@ -22,6 +22,21 @@ type payload struct {
 	At             time.Time          `json:"at"`
 	Cursor         string             `json:"cursor"`
 	Forgotten      *forgotten         `json:"forgotten"`
+	Quarantined    *quarantined       `json:"quarantined"`
+}
+
+// quarantined is the key of a QUARANTINED event, as QuarantinedKey in the schema.
+type quarantined struct {
+	Rule  string    `json:"rule"`
+	Key   string    `json:"key"`
+	Parts []keyPart `json:"parts"`
+	Size  int       `json:"size"`
+	Since time.Time `json:"since"`
+}
+
+type keyPart struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
 }
 
 type cause struct {
@@ -59,6 +74,12 @@ func Body(e identity.Event) ([]byte, error) {
 		Cause:  cause{Kind: e.Cause.Kind, Action: e.Cause.Action, Field: opt(e.Cause.Field), Value: opt(e.Cause.Value), Rule: opt(e.Cause.Rule)}}
 	if f := e.Forgotten; f != nil {
 		p.Forgotten = &forgotten{Clients: f.Clients, Values: f.Values, Conversations: f.Conversations, Links: f.Links}
+	}
+	if q := e.Quarantined; q != nil {
+		p.Quarantined = &quarantined{Rule: q.Rule, Key: q.Key, Parts: []keyPart{}, Size: q.Size, Since: q.Since.UTC()}
+		for _, kp := range q.Parts {
+			p.Quarantined.Parts = append(p.Quarantined.Parts, keyPart{Field: kp.Field, Value: kp.Value})
+		}
 	}
 	return json.Marshal(p)
 }
