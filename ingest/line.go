@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
@@ -107,7 +108,7 @@ func ParseLine(n int, raw []byte) (graph.Op, error) {
 	case "":
 		return op, identity.Errorf("op", identity.CodeInvalidArgument, "the line has no op")
 	default:
-		return op, identity.Errorf("op", identity.CodeInvalidArgument, "unknown op %q (want client, attribute, removeAttribute or conversation)", l.Op)
+		return op, identity.Errorf("op", identity.CodeInvalidArgument, "unknown op %q (want client, attribute, removeAttribute or conversation)", clipped(l.Op, 64))
 	}
 	return op, nil
 }
@@ -128,7 +129,20 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("%v at byte %d", syntax, syntax.Offset)
 	case errors.As(err, &typ):
 		return fmt.Sprintf("%s must be %s", typ.Field, typ.Type)
-	default:
-		return err.Error()
+	default: // an unknown field's name is echoed: keep it short
+		return clipped(err.Error(), 200)
 	}
+}
+
+// clipped shortens s to at most n bytes, at a rune boundary, marking the
+// cut: a refused line's message names what is wrong without echoing a
+// value of any length.
+func clipped(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
