@@ -135,7 +135,10 @@ const en = {
   moreHistory: (n: number) => `Show ${n} older`,
   historyCount: (shown: number, all: number) => `${shown} of ${enPlural(all, "event")}, newest first`,
   historyCut: (n: number) => `Only the first ${n} events are read.`,
-  eventTypes: { CREATED: "created", MERGED: "merged", SPLIT: "split", UPDATED: "updated", DELETED: "deleted", FORGOTTEN: "forgotten" } as Record<string, string>,
+  eventTypes: { CREATED: "created", MERGED: "merged", SPLIT: "split", UPDATED: "updated", DELETED: "deleted", FORGOTTEN: "forgotten", QUARANTINED: "key quarantined" } as Record<string, string>,
+  quarantineAlert: (key: string, size: number) =>
+    `${key} is now held by ${enPlural(size, "client")}, more than the project's cap: it was quarantined and links nobody.`,
+  reviewQuarantine: "Review it in Settings",
   causeKinds: { VALUE: "value", CLIENT: "client", MANUAL: "by hand", RULE_CHANGE: "rule change" } as Record<string, string>,
   absorbed: "absorbed",
   splitOff: "split off",

@@ -19,7 +19,7 @@ const mcQuery = `query($p: ID!, $id: ID!) { multiContact(projectId: $p, id: $id)
   links { from to rule ruleName values { field value } manual }
 } }`;
 
-const eventFields = `type multiContactId previousIds newIds clientIds at cause { kind action field value rule } forgotten { clients values conversations links }`;
+const eventFields = `type multiContactId previousIds newIds clientIds at cause { kind action field value rule } forgotten { clients values conversations links } quarantined { size parts { field value } }`;
 
 const changed = `subscription($p: ID!, $mc: ID) { multiContactChanged(projectId: $p, multiContactId: $mc) { ${eventFields} } }`;
 
@@ -36,6 +36,7 @@ export function MultiContactView({ session, id }: { session: Session; id: string
   const [live, setLive] = useState(false);
   const [gone, setGone] = useState(false);
   const [forgotten, setForgotten] = useState<ForgottenCounts | null>(null);
+  const [quarantine, setQuarantine] = useState<ChangeEvent["quarantined"]>(null);
   const [picked, setPicked] = useState<string[]>([]);
 
   const current = mc.state === "ok" ? mc.data?.id : undefined;
@@ -49,6 +50,7 @@ export function MultiContactView({ session, id }: { session: Session; id: string
     return subscribe<{ multiContactChanged: ChangeEvent }>(session, changed, { p: session.projectId, mc: current }, {
       next: ({ multiContactChanged: e }) => {
         setEvents((es) => [e, ...es].slice(0, 20));
+        if (e.type === "QUARANTINED" && e.quarantined) setQuarantine(e.quarantined);
         if (e.type === "FORGOTTEN" && e.multiContactId === current) setForgotten(e.forgotten ?? { clients: 0, values: 0, conversations: 0, links: 0 });
         else if (e.type === "DELETED" && e.multiContactId === current) setGone(true);
         else if (e.multiContactId !== current && e.previousIds.includes(current)) location.hash = `#/mc/${encodeURIComponent(e.multiContactId)}`;
@@ -89,6 +91,12 @@ export function MultiContactView({ session, id }: { session: Session; id: string
         {m.aliases.length > 0 && <> · {t.aka} {m.aliases.join(", ")}</>}
       </p>
       {gone && <p class="note" role="alert">{t.deleted}</p>}
+      {quarantine && (
+        <p class="note" role="alert" data-testid="quarantine-alert">
+          {t.quarantineAlert(quarantine.parts.map((p) => `${p.field} ${p.value}`).join(" + "), quarantine.size)}{" "}
+          <a href="#/settings">{t.reviewQuarantine}</a>
+        </p>
+      )}
       <div class="mc-grid">
         <div class="col">
           <AnswerHere mc={m} />

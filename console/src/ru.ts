@@ -122,7 +122,10 @@ export const ru: Texts = {
   moreHistory: (n: number) => `Показать ещё ${n}`,
   historyCount: (shown: number, all: number) => `${shown} из ${ruPlural(all, "события", "событий", "событий")}, сначала новые`,
   historyCut: (n: number) => `Прочитаны только первые ${n} событий.`,
-  eventTypes: { CREATED: "создан", MERGED: "слияние", SPLIT: "разделение", UPDATED: "изменён", DELETED: "удалён", FORGOTTEN: "забыт" },
+  eventTypes: { CREATED: "создан", MERGED: "слияние", SPLIT: "разделение", UPDATED: "изменён", DELETED: "удалён", FORGOTTEN: "забыт", QUARANTINED: "ключ в карантине" },
+  quarantineAlert: (key, size) =>
+    `${key} теперь есть у ${ruPlural(size, "клиента", "клиентов", "клиентов")}, больше порога проекта: ключ помещён в карантин и никого не связывает.`,
+  reviewQuarantine: "Проверить в настройках",
   causeKinds: { VALUE: "значение", CLIENT: "клиент", MANUAL: "вручную", RULE_CHANGE: "смена правил" },
   absorbed: "поглощены",
   splitOff: "отделились",

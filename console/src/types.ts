@@ -54,7 +54,7 @@ export type MultiContactPage = Omit<MultiContact, "clients" | "conversations"> &
 export interface ForgottenCounts { clients: number; values: number; conversations: number; links: number }
 
 export interface ChangeEvent {
-  type: "CREATED" | "MERGED" | "SPLIT" | "UPDATED" | "DELETED" | "FORGOTTEN";
+  type: "CREATED" | "MERGED" | "SPLIT" | "UPDATED" | "DELETED" | "FORGOTTEN" | "QUARANTINED";
   multiContactId: string;
   previousIds: string[];
   newIds: string[];
@@ -62,4 +62,5 @@ export interface ChangeEvent {
   cause: { kind: string; action: string; field: string | null; value: string | null; rule: string | null };
   at: string;
   forgotten?: ForgottenCounts | null;
+  quarantined?: { size: number; parts: { field: string; value: string }[] } | null;
 }

@@ -326,6 +326,31 @@ try {
     await assertNewestFirst();
   });
 
+  await scenario("is told at once when a write puts a key in quarantine", async () => {
+    // Two desks share the office phone; a third desk is open in the view when it learns the phone too (the cap is 2).
+    const desk = (id, attributes) =>
+      api(`mutation($p: ID!, $in: ClientInput!) { upsertClient(projectId: $p, input: $in) { id } }`, {
+        p: project,
+        in: { id, channel: { kind: "web", account: "office" }, attributes },
+      });
+    await desk("desk-1", [{ field: "phone", value: "+7 495 700-00-00" }]);
+    await desk("desk-2", [{ field: "phone", value: "8 495 700 00 00" }]);
+    await desk("desk-3", []);
+    await page.getByRole("link", { name: "Lookup" }).click();
+    await page.getByLabel("Identifier, name or client id").fill("desk-3");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.locator('tr[data-client="desk-3"] a').click();
+    await page.getByRole("heading", { name: "Members (1)" }).waitFor();
+    await page.locator(".live.on").waitFor();
+    await api(`mutation($p: ID!) { setAttribute(projectId: $p, clientId: "desk-3", field: "phone", value: "84957000000") { accepted } }`, { p: project });
+    const alert = page.getByTestId("quarantine-alert");
+    await expectText(alert, "phone +74957000000 is now held by 3 clients");
+    if ((await alert.getAttribute("role")) !== "alert") throw new Error("the quarantine notice is not announced as an alert");
+    await page.locator('.events li[data-type="QUARANTINED"]').waitFor();
+    await alert.getByRole("link", { name: "Review it in Settings" }).click();
+    await expectText(page.locator("#quarantine"), "+74957000000");
+  });
+
   await scenario("forgets a person only after a confirmation, and the person is gone", async () => {
     await page.getByRole("link", { name: "Lookup" }).click();
     await page.getByLabel("Identifier, name or client id").fill("dana@example.com");
