@@ -3,7 +3,7 @@
 
 GO ?= go
 
-.PHONY: test run build check generate generate-check console console-check bench neo4j-stop cypher
+.PHONY: test run build check generate generate-check console console-check bench soak neo4j-stop cypher
 
 ## test: gofmt, vet, generated code up to date, then every test (browser tests included) with the race detector against a throw-away Neo4j.
 ## Packages run one at a time (-p 1): a store that opens resumes every project it finds RUNNING, so test binaries
@@ -50,6 +50,14 @@ CLIENTS ?= 100000
 bench: build
 	NEO4J_HEAP=$${NEO4J_HEAP:-3g} NEO4J_PAGECACHE=$${NEO4J_PAGECACHE:-4g} NEO4J_TX_MEMORY=$${NEO4J_TX_MEMORY:-2g} \
 		scripts/with-neo4j.sh bench bin/multicontact bench --clients $(CLIENTS) --out bench-result.md
+
+## soak: DURATION (1h) of mixed load on the service (API writers on shared values, imports, a subscriber), killed with SIGKILL
+## and restarted every KILL_EVERY (60s), then checked: nothing acknowledged lost, the oracle's multi-contacts, every event once;
+## one table, and a failure if anything was lost or differs. On a throw-away Neo4j, or on NEO4J_URI's server when set.
+DURATION ?= 1h
+KILL_EVERY ?= 60s
+soak: build
+	scripts/with-neo4j.sh test bin/multicontact soak -duration $(DURATION) -kill-every $(KILL_EVERY)
 
 ## cypher: cypher-shell on the dev Neo4j that `make run` uses, started if needed (ARGS passes cypher-shell's arguments)
 cypher:

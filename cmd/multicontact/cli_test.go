@@ -45,6 +45,8 @@ func TestHelpPrintsUsageWithAnExample(t *testing.T) {
 		{[]string{"serve", "--help"}, "usage: multicontact serve [flags]"},
 		{[]string{"gen", "-h"}, "usage: multicontact gen [flags]"},
 		{[]string{"bench", "-h"}, "usage: multicontact bench [flags]"},
+		{[]string{"help", "soak"}, "usage: multicontact soak [flags]"},
+		{[]string{"soak", "-h"}, "usage: multicontact soak [flags]"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -70,6 +72,7 @@ func TestCommandHelpListsFlagsAndExample(t *testing.T) {
 		"serve":  {"-addr", "-neo4j-uri", "-cors-origins"},
 		"gen":    {"-clients", "-seed", "-out", "-truth"},
 		"bench":  {"-clients", "-out"},
+		"soak":   {"-duration", "-kill-every", "-writers", "-import-every"},
 	} {
 		stdout, _, err := runCLI(t, "help", name)
 		if err != nil {

@@ -4,6 +4,7 @@
 //	multicontact import    NDJSON identity events into a project
 //	multicontact gen       a realistic population as NDJSON, for tests and benchmarks
 //	multicontact bench     the benchmark: import, re-resolution, writes and lookups, one table
+//	multicontact soak      mixed load on the service, killed and restarted, then checked: nothing acknowledged lost
 //	multicontact help CMD  the usage of a command, with an example
 //
 // Configuration comes from flags and the environment (see README.md).
@@ -47,12 +48,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		}
 		if _, ok := commands[args[1]]; !ok {
-			return fmt.Errorf("unknown command %q (want serve, import, gen or bench)", args[1])
+			return fmt.Errorf("unknown command %q (want serve, import, gen, bench or soak)", args[1])
 		}
 		args = []string{args[1], "-h"}
 	}
 	if _, ok := commands[args[0]]; !ok {
-		return fmt.Errorf("unknown command %q (want serve, import, gen or bench; multicontact help shows how)", args[0])
+		return fmt.Errorf("unknown command %q (want serve, import, gen, bench or soak; multicontact help shows how)", args[0])
 	}
 	// Help goes to stdout, so that it pipes into a pager; the command's
 	// other messages go to stderr.
@@ -95,6 +96,12 @@ func run(ctx context.Context, args []string, stdout, stderr, usageOut io.Writer)
 			return err
 		}
 		return m.Run()
+	case "soak":
+		m := &SoakMain{stdout: stdout, stderr: stderr, usageOut: usageOut}
+		if err := m.ParseFlags(args[1:], os.Getenv); err != nil {
+			return err
+		}
+		return m.Run(ctx)
 	default: // "bench"
 		m := &BenchMain{stdout: stdout, stderr: stderr, usageOut: usageOut}
 		if err := m.ParseFlags(args[1:], os.Getenv); err != nil {
@@ -142,6 +149,16 @@ var commands = map[string]usage{
 		about:    "Runs the benchmark (import, re-resolution, writes, lookups) against Neo4j and prints one table.",
 		example:  "NEO4J_URI=bolt://localhost:7687 NEO4J_PASSWORD=secret multicontact bench -clients 100000 -out bench-result.md",
 	},
+	"soak": {
+		synopsis: "soak [flags]",
+		about: "Runs the service as a child process under mixed load (API writers on shared clients and values, imports,\n" +
+			"a subscriber), kills it with SIGKILL every -kill-every and restarts it, then checks that every acknowledged\n" +
+			"write is in the graph, that every multi-contact is the offline oracle's and that the subscriber got every\n" +
+			"event once; prints one table and fails if anything acknowledged was lost or differs.",
+		example: "NEO4J_URI=bolt://localhost:7687 NEO4J_PASSWORD=secret multicontact soak -duration 1h -kill-every 60s\n" +
+			"        an hour of load, the service killed and restarted every minute (make soak DURATION=1h does the same\n" +
+			"        on a throw-away Neo4j)",
+	},
 }
 
 // printUsage prints the usage of the whole command.
@@ -155,6 +172,7 @@ commands:
   import   NDJSON identity events into a project
   gen      a realistic population as NDJSON, for tests and benchmarks
   bench    the benchmark: import, re-resolution, writes and lookups, one table
+  soak     mixed load on the service, killed and restarted, then checked: nothing acknowledged lost
   help     the usage of a command, with an example: multicontact help import
 
 Neo4j is found with NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD; see README.md.
