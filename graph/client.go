@@ -63,7 +63,7 @@ func (s *Store) RemoveClient(ctx context.Context, project, client string) error 
 const clientColumns = `c.id AS id, c.displayName AS displayName, c.createdAt AS createdAt,
 	c.lastSeenAt AS lastSeenAt, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
 	[(c)-[v:VIA]->(ch:Channel) | {kind: ch.kind, account: ch.account, channelUserId: v.channelUserId}][0] AS channel,
-	[(c)-[h:HAS]->(v:Value) | {field: v.field, value: v.value, source: h.source, verified: h.verified, at: h.at}] AS attributes`
+	[(c)-[h:HAS]->(v:Value) | {field: v.field, value: v.value, source: h.source, verified: h.verified, at: h.at, extension: h.extension}] AS attributes`
 
 func decodeClient(rec *neo4j.Record) identity.Client {
 	c := identity.Client{ID: str(rec, "id"), DisplayName: str(rec, "displayName"), CreatedAt: when(rec, "createdAt"),
@@ -76,7 +76,7 @@ func decodeClient(rec *neo4j.Record) identity.Client {
 		m, _ := a.(map[string]any)
 		at, _ := m["at"].(time.Time)
 		c.Attributes = append(c.Attributes, identity.Attribute{Field: mapStr(m, "field"), Value: mapStr(m, "value"),
-			Source: identity.Source(mapStr(m, "source")), Verified: mapBool(m, "verified"), At: at})
+			Source: identity.Source(mapStr(m, "source")), Verified: mapBool(m, "verified"), At: at, Extension: mapStr(m, "extension")})
 	}
 	sortAttributes(c.Attributes)
 	return c

@@ -121,9 +121,9 @@ func (d *decision) upsert(op Op) error {
 	// nothing. Outside a strict write, a bad value is refused alone and the
 	// client is written with the others.
 	attrs := in.Attributes
-	values, err := d.checkAdd(st, attrs)
+	values, exts, err := d.checkAdd(st, attrs)
 	if err != nil && !d.strict {
-		attrs, values = d.keepGood(st, op)
+		attrs, values, exts = d.keepGood(st, op)
 	} else if err != nil {
 		return err
 	}
@@ -139,19 +139,19 @@ func (d *decision) upsert(op Op) error {
 		st.channelUserID = in.ChannelUserID
 	}
 	d.upserts = append(d.upserts, row)
-	d.add(id, attrs, values)
+	d.add(id, attrs, values, exts)
 	return nil
 }
 
 // keepGood checks an upsert's attributes one by one, in order, and returns
 // those that pass with their normalized values; each one refused is a
 // warning of the op's line.
-func (d *decision) keepGood(st *clientState, op Op) ([]identity.AttributeInput, []string) {
+func (d *decision) keepGood(st *clientState, op Op) ([]identity.AttributeInput, []string, []string) {
 	var attrs []identity.AttributeInput
-	var values []string
+	var values, exts []string
 	held := &clientState{values: maps.Clone(st.values), counts: maps.Clone(st.counts)}
 	for _, a := range op.Client.Attributes {
-		v, err := d.checkAdd(held, []identity.AttributeInput{a})
+		v, ext, err := d.checkAdd(held, []identity.AttributeInput{a})
 		if err != nil {
 			d.res.Warnings = append(d.res.Warnings, LineError{Line: op.Line, EventID: op.EventID, Err: err, Applied: true})
 			continue
@@ -160,9 +160,9 @@ func (d *decision) keepGood(st *clientState, op Op) ([]identity.AttributeInput, 
 			held.values[fv] = true
 			held.counts[a.Field]++
 		}
-		attrs, values = append(attrs, a), append(values, v[0])
+		attrs, values, exts = append(attrs, a), append(values, v[0]), append(exts, ext[0])
 	}
-	return attrs, values
+	return attrs, values, exts
 }
 
 // addValues gives an existing client values; it returns the first
@@ -172,20 +172,21 @@ func (d *decision) addValues(id string, attrs []identity.AttributeInput) (string
 	if !st.exists {
 		return "", notFound("client", id)
 	}
-	values, err := d.checkAdd(st, attrs)
+	values, exts, err := d.checkAdd(st, attrs)
 	if err != nil {
 		return "", err
 	}
-	d.add(id, attrs, values)
+	d.add(id, attrs, values, exts)
 	return values[0], nil
 }
 
 // checkAdd normalizes the attributes and checks the cap of values per
-// field against what the client holds now.
-func (d *decision) checkAdd(st *clientState, attrs []identity.AttributeInput) ([]string, error) {
-	values, err := normalizeAttrs(d.ps, attrs, true)
+// field against what the client holds now; it returns the values and their
+// extensions (a phone's, else "").
+func (d *decision) checkAdd(st *clientState, attrs []identity.AttributeInput) (values, exts []string, err error) {
+	values, exts, err = normalizeAttrs(d.ps, attrs, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var fresh [][2]string
 	for j, v := range values {
@@ -195,14 +196,14 @@ func (d *decision) checkAdd(st *clientState, attrs []identity.AttributeInput) ([
 		}
 	}
 	if field := overCap(st.counts, fresh, d.ps.ValueCap); field != "" {
-		return nil, identity.Errorf(field, identity.CodeTooManyValues,
+		return nil, nil, identity.Errorf(field, identity.CodeTooManyValues,
 			"a client holds at most %d values of %s; remove one first", d.ps.ValueCap, field)
 	}
-	return values, nil
+	return values, exts, nil
 }
 
 // add records checked values of a client.
-func (d *decision) add(id string, attrs []identity.AttributeInput, values []string) {
+func (d *decision) add(id string, attrs []identity.AttributeInput, values, exts []string) {
 	st := d.state[id]
 	for j, v := range values {
 		fv := [2]string{attrs[j].Field, v}
@@ -219,7 +220,10 @@ func (d *decision) add(id string, attrs []identity.AttributeInput, values []stri
 		}
 		delete(d.removes, k) // removed and added again in one batch: the edge stays
 		d.adds[k] = map[string]any{"client": id, "field": fv[0], "value": fv[1],
-			"source": string(attrs[j].Source), "verified": attrs[j].Verified}
+			"source": string(attrs[j].Source), "verified": attrs[j].Verified, "extension": nil}
+		if exts[j] != "" {
+			d.adds[k]["extension"] = exts[j]
+		}
 	}
 }
 
@@ -228,7 +232,7 @@ func (d *decision) removeValue(id string, a identity.AttributeInput) (string, er
 	if !st.exists {
 		return "", notFound("client", id)
 	}
-	values, err := normalizeAttrs(d.ps, []identity.AttributeInput{a}, false)
+	values, _, err := normalizeAttrs(d.ps, []identity.AttributeInput{a}, false)
 	if err != nil {
 		return "", err
 	}
@@ -302,22 +306,21 @@ func validateClient(in identity.ClientInput) error {
 }
 
 // normalizeAttrs normalizes every attribute or refuses them all; adding
-// needs a valid source.
-func normalizeAttrs(ps *projectState, attrs []identity.AttributeInput, adding bool) ([]string, error) {
-	out := make([]string, len(attrs))
+// needs a valid source. A phone's extension ("доб. 12") is not part of
+// its value, which is what matches; it is returned beside it, to be kept.
+func normalizeAttrs(ps *projectState, attrs []identity.AttributeInput, adding bool) (values, exts []string, err error) {
+	values, exts = make([]string, len(attrs)), make([]string, len(attrs))
 	for i, a := range attrs {
-		v, err := ps.catalog.Normalize(a.Field, a.Value)
-		if err != nil {
-			return nil, err
+		if values[i], exts[i], err = ps.catalog.NormalizeWithExtension(a.Field, a.Value); err != nil {
+			return nil, nil, err
 		}
 		if adding {
 			if _, err := identity.ParseSource(string(a.Source)); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
-		out[i] = v
 	}
-	return out, nil
+	return values, exts, nil
 }
 
 func overCap(counts map[string]int, fresh [][2]string, limit int) string {

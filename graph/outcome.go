@@ -70,10 +70,10 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 			MERGE (v:Value {project: $project, field: r.field, value: r.value})
 			ON CREATE SET v.blocked = false
 			MERGE (c)-[h:HAS]->(v)
-			ON CREATE SET h.source = r.source, h.verified = r.verified, h.at = $now
+			ON CREATE SET h.source = r.source, h.verified = r.verified, h.at = $now, h.extension = r.extension
 			ON MATCH SET h.source = CASE WHEN r.verified AND NOT h.verified THEN r.source
 					WHEN h.source = 'WIDGET' AND NOT h.verified AND r.source <> 'WIDGET' THEN r.source ELSE h.source END,
-				h.verified = h.verified OR r.verified`, p(map[string]any{"rows": adds})); err != nil {
+				h.verified = h.verified OR r.verified, h.extension = coalesce(r.extension, h.extension)`, p(map[string]any{"rows": adds})); err != nil {
 			return fmt.Errorf("add values: %w", err)
 		}
 	}

@@ -676,3 +676,37 @@ func TestAnUpsertKeepsItsGoodValuesAndRefusesTheBadOnes(t *testing.T) {
 		t.Errorf("a strictly refused line wrote its client: %v", err)
 	}
 }
+
+// A phone given with an extension ("доб. 12") is stored as the number,
+// which is what matches, with the extension kept beside it: the client
+// shows it, a later write of the bare number keeps it, and a client with
+// the same number and no extension merges.
+func TestAPhoneExtensionIsKeptBesideTheNumber(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("office", "web", "phone", "+7 495 123-45-67 доб. 12")
+	f.client("mobile", "telegram", "phone", "8 495 123 45 67")
+	f.wantGroups([][]string{{"office", "mobile"}}, "office", "mobile")
+	f.set("office", "phone", "+74951234567") // the bare number again
+	extension := func(id string) string {
+		c, err := f.s.Client(f.ctx, f.project, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range c.Attributes {
+			if a.Field == "phone" {
+				if a.Value != "+74951234567" {
+					t.Errorf("%s's phone = %q, want +74951234567", id, a.Value)
+				}
+				return a.Extension
+			}
+		}
+		t.Fatalf("%s has no phone", id)
+		return ""
+	}
+	if got := extension("office"); got != "12" {
+		t.Errorf("office's extension = %q, want 12", got)
+	}
+	if got := extension("mobile"); got != "" {
+		t.Errorf("mobile's extension = %q, want none", got)
+	}
+}

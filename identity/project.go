@@ -157,11 +157,12 @@ func (c Channel) Validate() error {
 
 // Attribute is one identifier a client holds, with where it came from.
 type Attribute struct {
-	Field    string
-	Value    string // normalized
-	Source   Source
-	Verified bool
-	At       time.Time
+	Field     string
+	Value     string // normalized
+	Extension string // a phone's extension, kept beside the number (not matched)
+	Source    Source
+	Verified  bool
+	At        time.Time
 }
 
 // Client is one person as one channel sees them.

@@ -67,11 +67,12 @@ type ComplexityRoot struct {
 	}
 
 	Attribute struct {
-		At       func(childComplexity int) int
-		Field    func(childComplexity int) int
-		Source   func(childComplexity int) int
-		Value    func(childComplexity int) int
-		Verified func(childComplexity int) int
+		At        func(childComplexity int) int
+		Extension func(childComplexity int) int
+		Field     func(childComplexity int) int
+		Source    func(childComplexity int) int
+		Value     func(childComplexity int) int
+		Verified  func(childComplexity int) int
 	}
 
 	Cause struct {
@@ -533,6 +534,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Attribute.At(childComplexity), true
+	case "Attribute.extension":
+		if e.ComplexityRoot.Attribute.Extension == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attribute.Extension(childComplexity), true
 	case "Attribute.field":
 		if e.ComplexityRoot.Attribute.Field == nil {
 			break
@@ -2631,6 +2638,8 @@ type Attribute {
   verified: Boolean!
   "When the client got the value."
   at: Time
+  "For a phone: the extension dialled after the call connects (\"доб. 12\", \"ext. 12\"), kept beside the number; only the number matches. Null when none was given."
+  extension: String
 }
 
 "One person across channels."
@@ -3155,6 +3164,8 @@ func (ec *executionContext) childFields_Attribute(ctx context.Context, field gra
 		return ec.fieldContext_Attribute_verified(ctx, field)
 	case "at":
 		return ec.fieldContext_Attribute_at(ctx, field)
+	case "extension":
+		return ec.fieldContext_Attribute_extension(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Attribute", field.Name)
 }
@@ -5411,6 +5422,29 @@ func (ec *executionContext) _Attribute_at(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_Attribute_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Attribute", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Attribute_extension(ctx context.Context, field graphql.CollectedField, obj *Attribute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Attribute_extension(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Extension, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Attribute_extension(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Attribute", field, false, false, "String")
 }
 
 func (ec *executionContext) _Cause_kind(ctx context.Context, field graphql.CollectedField, obj *Cause) (ret graphql.Marshaler) {
@@ -12835,6 +12869,11 @@ func (ec *executionContext) _Attribute(ctx context.Context, sel ast.SelectionSet
 			}
 		case "at":
 			out.Values[i] = ec._Attribute_at(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "extension":
+			out.Values[i] = ec._Attribute_extension(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

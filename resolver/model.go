@@ -51,6 +51,9 @@ func clientOf(project string, c identity.Client) *Client {
 		Attributes: make([]*Attribute, len(c.Attributes)), project: project, mc: c.MultiContactID}
 	for i, a := range c.Attributes {
 		out.Attributes[i] = &Attribute{Field: a.Field, Value: a.Value, Source: a.Source, Verified: a.Verified, At: timePtr(a.At)}
+		if a.Extension != "" {
+			out.Attributes[i].Extension = &a.Extension
+		}
 	}
 	return out
 }

@@ -61,6 +61,8 @@ type Attribute struct {
 	Verified bool `json:"verified"`
 	// When the client got the value.
 	At *time.Time `json:"at,omitempty"`
+	// For a phone: the extension dialled after the call connects ("доб. 12", "ext. 12"), kept beside the number; only the number matches. Null when none was given.
+	Extension *string `json:"extension,omitempty"`
 }
 
 // One identifier of a client as a caller writes it, before normalization.
