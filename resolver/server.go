@@ -137,6 +137,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 		srv.Use(depthLimit(cfg.DepthLimit))
 	}
 	srv.Use(queriesOnlyOverGET{})
+	srv.Use(subscriptionsOnlyOverWebsockets{})
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
 		log.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		return errInternal
@@ -403,6 +404,29 @@ func (queriesOnlyOverGET) MutateOperationContext(ctx context.Context, oc *graphq
 	refused.Store(true)
 	return &gqlerror.Error{Message: fmt.Sprintf("a %s must be sent with POST (or, a subscription, over a websocket); GET allows only queries",
 		oc.Operation.Operation), Extensions: map[string]any{"code": "BAD_USER_INPUT", "reason": "GET_ALLOWS_ONLY_QUERIES"}}
+}
+
+// subscriptionsOnlyOverWebsockets refuses a subscription sent with POST,
+// with BAD_USER_INPUT and reason SUBSCRIPTION_NEEDS_WEBSOCKET: gqlgen
+// would hold the request open until its deadline and then answer a bare
+// null. NewServer marks websocket requests (closableKey).
+type subscriptionsOnlyOverWebsockets struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = subscriptionsOnlyOverWebsockets{}
+
+func (subscriptionsOnlyOverWebsockets) ExtensionName() string {
+	return "SubscriptionsOnlyOverWebsockets"
+}
+func (subscriptionsOnlyOverWebsockets) Validate(graphql.ExecutableSchema) error { return nil }
+func (subscriptionsOnlyOverWebsockets) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if _, ws := ctx.Value(closableKey{}).(*closableConn); ws || oc.Operation == nil || oc.Operation.Operation != ast.Subscription {
+		return nil
+	}
+	return &gqlerror.Error{Message: "a subscription must be sent over a websocket (graphql-transport-ws)",
+		Extensions: map[string]any{"code": "BAD_USER_INPUT", "reason": "SUBSCRIPTION_NEEDS_WEBSOCKET"}}
 }
 
 type getRefusedKey struct{}
