@@ -266,11 +266,9 @@ func (s *Store) writeBatch(ctx context.Context, project string, groups [][][]str
 				old[id] = locked[id]
 			}
 		}
-		if err := r.write(as, members, old); err != nil {
-			return nil, err
-		}
+		r.write(as, members, old)
 		events := identity.DeriveEvents(project, as, members, old, nil, cause, r.now)
-		return commitEvents(ctx, tx, project, events, nil, false, r.now)
+		return r.commit(events, nil, false)
 	})
 	if err != nil {
 		return err

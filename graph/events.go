@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -19,7 +20,9 @@ func sorted(s []string) []string {
 	return out
 }
 
-// commitEvents numbers the events in commit order and stores them. Taking
+// commit stores, in one statement, the multi-contact changes that write
+// prepared (none if it was not called) and the events, numbered in commit
+// order. Taking
 // the project's lock last (after the multi-contacts') keeps the lock order
 // fixed and makes sequence order equal commit order: Cypher write-locks p
 // before it reads the p.seq that its SET depends on, and holds the lock
@@ -30,8 +33,9 @@ func sorted(s []string) []string {
 // re-resolves, the changed clients are marked dirty so that the
 // re-resolution resolves them again when it finishes (docs/architecture.md §6); its own
 // repair pass (repair) clears the mark instead.
-func commitEvents(ctx context.Context, tx neo4j.ManagedTransaction, project string, events []identity.Event,
-	clients []string, repair bool, now time.Time) ([]identity.Event, error) {
+func (r *resolution) commit(events []identity.Event, clients []string, repair bool) ([]identity.Event, error) {
+	params := map[string]any{"project": r.ps.ID, "now": r.now, "mcs": []any{}, "absorbed": []any{}, "dissolved": []any{}, "clients": []any{}}
+	maps.Copy(params, r.changes)
 	rows := make([]map[string]any, len(events))
 	for i := range events {
 		e := &events[i]
@@ -46,8 +50,12 @@ func commitEvents(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 			rows[i]["quarantined"] = map[string]any{"rule": q.Rule, "key": q.Key, "size": q.Size, "since": q.Since}
 		}
 	}
-	// One round trip: number and store the events, then mark or unmark.
-	rec, err := single(ctx, tx, `MATCH (p:Project {id: $project})
+	params["rows"], params["ids"], params["repair"] = rows, nonNil(clients), repair
+	// One round trip: the multi-contacts' changes, then number and store
+	// the events, then mark or unmark.
+	rec, err := single(r.ctx, r.tx, writeMultiContacts+`
+		WITH count(*) AS written
+		MATCH (p:Project {id: $project})
 		SET p.seq = p.seq + size($rows)
 		WITH p, p.seq - size($rows) AS base
 		CALL {
@@ -69,7 +77,7 @@ func commitEvents(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 			SET c.dirty = CASE WHEN $repair THEN null ELSE true END
 		}
 		RETURN base`,
-		map[string]any{"project": project, "rows": rows, "ids": nonNil(clients), "repair": repair})
+		params)
 	if err != nil {
 		return nil, err
 	}

@@ -68,12 +68,10 @@ func (s *Store) ForgetMultiContact(ctx context.Context, project, id string) (ide
 		if err != nil {
 			return nil, err
 		}
-		if err := r.write(nil, nil, locked); err != nil { // the id is dissolved: it resolves to nothing
-			return nil, err
-		}
+		r.write(nil, nil, locked) // the id is dissolved: it resolves to nothing
 		ev := identity.Event{Project: project, Type: identity.EventForgotten, MultiContactID: live, ClientIDs: clients,
 			Cause: identity.Cause{Kind: identity.CauseManual, Action: "forgetMultiContact"}, At: r.now, Forgotten: &counts}
-		return commitEvents(ctx, tx, project, []identity.Event{ev}, nil, false, r.now)
+		return r.commit([]identity.Event{ev}, nil, false)
 	})
 	if err != nil {
 		return identity.Event{}, err

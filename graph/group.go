@@ -186,7 +186,7 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 				return nil, err
 			}
 		}
-		return commitEvents(ctx, tx, ps.ID, events, t.clients, false, now)
+		return r.commit(events, t.clients, false)
 	})
 	if err != nil {
 		return err

@@ -58,7 +58,7 @@ func (s *Store) applyChange(ctx context.Context, project string, cause identity.
 			return nil, err
 		}
 		events = append(events, r.quarantineEvents(quarantined, cause)...)
-		return commitEvents(ctx, tx, ps.ID, events, t.clients, repair, r.now)
+		return r.commit(events, t.clients, repair)
 	})
 	if err != nil {
 		return nil, err
@@ -166,6 +166,8 @@ type resolution struct {
 	now   time.Time
 	newID func() string
 	mcOf  map[string]string // after resolve: each resolved client's multi-contact
+	// changes are the multi-contact writes that write prepared and commit stores.
+	changes map[string]any
 }
 
 // member is a client as resolution loads it.
@@ -258,9 +260,7 @@ func (r *resolution) resolve(t touched, cause identity.Cause) ([]identity.Event,
 			r.mcOf[c] = a.ID
 		}
 	}
-	if err := r.write(assignments, byID, locked); err != nil {
-		return nil, err
-	}
+	r.write(assignments, byID, locked)
 	return identity.DeriveEvents(r.ps.ID, assignments, byID, locked, t.updated, cause, r.now), nil
 }
 
@@ -355,11 +355,13 @@ func lockClientNodes(ctx context.Context, tx neo4j.ManagedTransaction, project s
 		map[string]any{"project": project, "ids": dedupe(ids)})
 }
 
-// write stores the assignments: new multi-contacts, sizes, aliases of the
-// absorbed ids, dissolved ids, and the mc of every member whose id changed.
-func (r *resolution) write(as []identity.Assignment, members map[string]identity.Member, locked map[string]identity.MCInfo) error {
+// write prepares the assignments' changes, which commit stores in the
+// statement that numbers the events: new multi-contacts, sizes, aliases of
+// the absorbed ids, dissolved ids, and the mc of every member whose id
+// changed.
+func (r *resolution) write(as []identity.Assignment, members map[string]identity.Member, locked map[string]identity.MCInfo) {
 	var mcRows, clientRows []map[string]any
-	var absorbed []map[string]any
+	absorbed := []map[string]any{}
 	kept := map[string]bool{}
 	for _, a := range as {
 		kept[a.ID] = true
@@ -374,13 +376,18 @@ func (r *resolution) write(as []identity.Assignment, members map[string]identity
 			}
 		}
 	}
-	var dissolved []string
+	dissolved := []string{}
 	for id := range locked {
 		if !kept[id] {
 			dissolved = append(dissolved, id)
 		}
 	}
-	return exec(r.ctx, r.tx, `
+	r.changes = map[string]any{"mcs": nonNilRows(mcRows), "absorbed": absorbed, "dissolved": dissolved, "clients": nonNilRows(clientRows)}
+}
+
+// writeMultiContacts is the part of commit's statement that stores what
+// write prepared, under the multi-contacts' locks taken before.
+const writeMultiContacts = `
 		CALL {
 			UNWIND [row IN $mcs WHERE row.new] AS row
 			CREATE (:MultiContact {project: $project, id: row.id, size: row.size, createdAt: $now, updatedAt: $now, version: 1})
@@ -407,9 +414,14 @@ func (r *resolution) write(as []identity.Assignment, members map[string]identity
 			UNWIND $clients AS row
 			MATCH (c:Client {project: $project, id: row.id})
 			SET c.mc = row.mc
-		}`,
-		map[string]any{"project": r.ps.ID, "mcs": mcRows, "absorbed": absorbed, "dissolved": dissolved,
-			"clients": clientRows, "now": r.now})
+		}
+`
+
+func nonNilRows(rows []map[string]any) []map[string]any {
+	if rows == nil {
+		return []map[string]any{}
+	}
+	return rows
 }
 
 func keysOf[V any](m map[string]V) []string {
