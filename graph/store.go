@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -55,6 +56,7 @@ type Store struct {
 	bg     context.Context
 	stop   context.CancelFunc
 	worker sync.WaitGroup
+	calls  atomic.Int64 // sessions open (see session)
 }
 
 // Option changes how Open builds the store.
@@ -124,10 +126,20 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 }
 
 // Close stops background re-resolutions (a RUNNING project resumes at the
-// next Open) and releases the driver's connections.
+// next Open), waits until ctx ends for the calls in flight (a subscription
+// still reading the log as its websocket closes), and releases the
+// driver's connections.
 func (s *Store) Close(ctx context.Context) error {
 	s.stop()
 	s.worker.Wait()
+	for s.calls.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			s.log.Warn("closing the store with calls still in flight", "calls", s.calls.Load())
+			return s.driver.Close(context.Background())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	return s.driver.Close(ctx)
 }
 
@@ -241,9 +253,15 @@ func (s *Store) applySchema(ctx context.Context) error {
 
 // session opens a session that shares this store's bookmarks: on a cluster
 // (a neo4j:// URI), a read after a write through this process waits for
-// that write, so a caller reads its own writes.
-func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) neo4j.SessionWithContext {
-	return s.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: s.database, AccessMode: mode, BookmarkManager: s.bookmarks})
+// that write, so a caller reads its own writes. The session counts as a
+// call in flight until end is called: Close waits for those.
+func (s *Store) session(ctx context.Context, mode neo4j.AccessMode) (sess neo4j.SessionWithContext, end func()) {
+	s.calls.Add(1)
+	sess = s.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: s.database, AccessMode: mode, BookmarkManager: s.bookmarks})
+	return sess, func() {
+		sess.Close(ctx)
+		s.calls.Add(-1)
+	}
 }
 
 // noResult is the result of a transaction that returns nothing.
@@ -252,8 +270,8 @@ type noResult struct{}
 // readTx runs work in a managed read transaction (retried on transient errors).
 func readTx[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTransaction) (T, error)) (T, error) {
 	return retryVanished(func() (T, error) {
-		sess := s.session(ctx, neo4j.AccessModeRead)
-		defer sess.Close(ctx)
+		sess, end := s.session(ctx, neo4j.AccessModeRead)
+		defer end()
 		return neo4j.ExecuteRead(ctx, sess, work)
 	})
 }
@@ -268,8 +286,8 @@ func writeTx[T any](ctx context.Context, s *Store, work func(tx neo4j.ManagedTra
 	runs := 0
 	var last error
 	return retryVanished(func() (T, error) {
-		sess := s.session(ctx, neo4j.AccessModeWrite)
-		defer sess.Close(ctx)
+		sess, end := s.session(ctx, neo4j.AccessModeWrite)
+		defer end()
 		v, err := neo4j.ExecuteWrite(ctx, sess, func(tx neo4j.ManagedTransaction) (T, error) {
 			if runs++; runs > 1 {
 				s.retry(last)
@@ -345,8 +363,8 @@ func retryVanished[T any](run func() (T, error)) (T, error) {
 // (a deadlock with a writer), as a managed transaction would.
 func (s *Store) autocommit(ctx context.Context, q string, params map[string]any) error {
 	run := func() error {
-		sess := s.session(ctx, neo4j.AccessModeWrite)
-		defer sess.Close(ctx)
+		sess, end := s.session(ctx, neo4j.AccessModeWrite)
+		defer end()
 		res, err := sess.Run(ctx, q, params)
 		if err != nil {
 			return err
