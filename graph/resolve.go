@@ -194,13 +194,11 @@ func (r *resolution) resolve(t touched, cause identity.Cause) ([]identity.Event,
 		}
 	}
 	var members map[string]*member
+	var more []string // partner clients to lock in the next round
 	for {
-		if err := r.lock(want, locked, aliases); err != nil {
-			return nil, err
-		}
 		var outside, unresolved []string
 		var err error
-		members, outside, unresolved, err = r.load(keysOf(locked), clients)
+		members, outside, unresolved, err = r.lockAndLoad(more, want, locked, aliases, clients)
 		if err != nil {
 			return nil, err
 		}
@@ -212,14 +210,11 @@ func (r *resolution) resolve(t touched, cause identity.Cause) ([]identity.Event,
 		}
 		// Partners that no multi-contact holds yet (a large import's, before
 		// its re-resolution) join this resolution, locked like the others.
-		var more []string
+		more = nil
 		for _, c := range unresolved {
 			if !slices.Contains(clients, c) {
 				more = append(more, c)
 			}
-		}
-		if err := lockClientNodes(r.ctx, r.tx, r.ps.ID, more); err != nil {
-			return nil, err
 		}
 		clients = append(clients, more...)
 		if len(want) == 0 && len(more) == 0 {
@@ -276,8 +271,92 @@ func (r *resolution) quarantineEvents(qs []quarantine, cause identity.Cause) []i
 	return out
 }
 
+// lockAndLoad is one round of the resolution, in one statement: it takes
+// the write locks of the partner clients found in the round before, then
+// of the multi-contacts in want, in sorted order, recording what they are
+// (live ones in locked, absorbed ones in aliases); then it reads the
+// members of every locked multi-contact and the touched clients, with
+// their linking keys and links, and what they link to outside the set:
+// multi-contacts, and clients that have none yet.
+func (r *resolution) lockAndLoad(lockClients, want []string, locked map[string]identity.MCInfo, aliases map[string]bool,
+	clients []string) (members map[string]*member, outside, unresolved []string, err error) {
+	want = dedupe(want)
+	recs, err := collect(r.ctx, r.tx, `
+		CALL {
+			UNWIND $lockClients AS id
+			MATCH (c:Client {project: $project, id: id})
+			SET c.locked = true REMOVE c.locked
+		}
+		CALL {
+			UNWIND $want AS id
+			MATCH (m:MultiContact {project: $project, id: id})
+			SET m.version = coalesce(m.version, 0) + 1
+			RETURN collect({id: m.id, size: m.size, createdAt: m.createdAt, alias: m.aliasOf IS NOT NULL}) AS found
+		}
+		WITH found, $locked + [x IN found WHERE NOT x.alias | x.id] AS mcs
+		CALL {
+			WITH mcs
+			UNWIND mcs AS mc MATCH (c:Client {project: $project, mc: mc}) RETURN c
+			UNION
+			WITH mcs
+			UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) RETURN c
+			UNION
+			RETURN null AS c // a row for found even when no client is left
+		}
+		RETURN found, c.id AS id, c.createdAt AS createdAt, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
+			[(c)-[:MATCHES]->(k:MatchKey) WHERE NOT k.quarantined | elementId(k)] AS keys,
+			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) | o.id] AS links,
+			[(c)-[:MATCHES]->(k:MatchKey)<-[:MATCHES]-(o:Client) WHERE NOT k.quarantined AND NOT o.mc IN mcs | o.mc] +
+			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) AND NOT o.mc IN mcs | o.mc] AS outside,
+			[(c)-[:MATCHES]->(k:MatchKey)<-[:MATCHES]-(o:Client) WHERE NOT k.quarantined AND o.mc IS NULL | o.id] +
+			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) AND o.mc IS NULL | o.id] AS unresolved`,
+		map[string]any{"project": r.ps.ID, "lockClients": dedupe(lockClients), "want": want, "locked": keysOf(locked), "ids": clients})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(recs) > 0 {
+		for _, f := range list(recs[0], "found") {
+			m, _ := f.(map[string]any)
+			id := mapStr(m, "id")
+			if mapBool(m, "alias") {
+				aliases[id] = true
+				continue
+			}
+			size, _ := m["size"].(int64)
+			created, _ := m["createdAt"].(time.Time)
+			locked[id] = identity.MCInfo{ID: id, Size: int(size), CreatedAt: created.UnixMilli()}
+		}
+	}
+	for _, id := range want { // an id with no node (never created): nothing to lock
+		if _, ok := locked[id]; !ok {
+			aliases[id] = true
+		}
+	}
+	mcs := keysOf(locked)
+	members = make(map[string]*member, len(recs))
+	for _, rec := range recs {
+		if rec.AsMap()["id"] == nil {
+			continue // the row that carries found
+		}
+		m := &member{
+			Member:   identity.Member{ID: str(rec, "id"), CreatedAt: when(rec, "createdAt").UnixMilli(), MC: str(rec, "mc")},
+			excluded: boolean(rec, "excluded"),
+			keys:     strs(rec, "keys"),
+			links:    strs(rec, "links"),
+		}
+		members[m.ID] = m
+		outside = append(outside, strs(rec, "outside")...)
+		unresolved = append(unresolved, strs(rec, "unresolved")...)
+		if m.MC != "" && !slices.Contains(mcs, m.MC) {
+			outside = append(outside, m.MC) // a touched client's own multi-contact
+		}
+	}
+	return members, dedupe(outside), dedupe(unresolved), nil
+}
+
 // lock takes the write locks of the multi-contacts in ids, in sorted order,
-// and records what they are: live ones in locked, absorbed ones in aliases.
+// and records what they are: live ones in locked, absorbed ones in aliases
+// (for the batch path and erasure, which read the members themselves).
 func (r *resolution) lock(ids []string, locked map[string]identity.MCInfo, aliases map[string]bool) error {
 	ids = dedupe(ids)
 	if len(ids) == 0 {
@@ -305,44 +384,6 @@ func (r *resolution) lock(ids []string, locked map[string]identity.MCInfo, alias
 		}
 	}
 	return nil
-}
-
-// load reads the members of the locked multi-contacts and the touched
-// clients, with their linking keys and links, and what they link to
-// outside the set: multi-contacts, and clients that have none yet.
-func (r *resolution) load(mcs, clients []string) (members map[string]*member, outside, unresolved []string, err error) {
-	recs, err := collect(r.ctx, r.tx, `CALL {
-			UNWIND $mcs AS mc MATCH (c:Client {project: $project, mc: mc}) RETURN c
-			UNION
-			UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) RETURN c
-		}
-		RETURN c.id AS id, c.createdAt AS createdAt, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
-			[(c)-[:MATCHES]->(k:MatchKey) WHERE NOT k.quarantined | elementId(k)] AS keys,
-			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) | o.id] AS links,
-			[(c)-[:MATCHES]->(k:MatchKey)<-[:MATCHES]-(o:Client) WHERE NOT k.quarantined AND NOT o.mc IN $mcs | o.mc] +
-			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) AND NOT o.mc IN $mcs | o.mc] AS outside,
-			[(c)-[:MATCHES]->(k:MatchKey)<-[:MATCHES]-(o:Client) WHERE NOT k.quarantined AND o.mc IS NULL | o.id] +
-			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) AND o.mc IS NULL | o.id] AS unresolved`,
-		map[string]any{"project": r.ps.ID, "mcs": mcs, "ids": clients})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	members = make(map[string]*member, len(recs))
-	for _, rec := range recs {
-		m := &member{
-			Member:   identity.Member{ID: str(rec, "id"), CreatedAt: when(rec, "createdAt").UnixMilli(), MC: str(rec, "mc")},
-			excluded: boolean(rec, "excluded"),
-			keys:     strs(rec, "keys"),
-			links:    strs(rec, "links"),
-		}
-		members[m.ID] = m
-		outside = append(outside, strs(rec, "outside")...)
-		unresolved = append(unresolved, strs(rec, "unresolved")...)
-		if m.MC != "" && !slices.Contains(mcs, m.MC) {
-			outside = append(outside, m.MC) // a touched client's own multi-contact
-		}
-	}
-	return members, dedupe(outside), dedupe(unresolved), nil
 }
 
 // lockClientNodes takes the write locks of the clients, in sorted order,
