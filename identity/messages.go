@@ -73,6 +73,7 @@ var catalog = map[string]text{
 	CodeTooLong + " name":        {"Название слишком длинное (не больше 200 символов).", "The name is too long (at most 200 characters)."},
 	CodeTooLong + " summary":     {"Описание разговора слишком длинное.", "The conversation's summary is too long."},
 	CodeTooLong + " displayName": {"Имя слишком длинное.", "The display name is too long."},
+	CodeTooLong + " line":        {"Строка импорта длиннее 1 МБ.", "The import line is longer than 1 MB."},
 	CodeEmpty: {
 		"Значение пустое. Пришлите его, пожалуйста, ещё раз.",
 		"The value is empty. Please send it again."},

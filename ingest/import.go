@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -96,8 +97,7 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 	t := &tally{sum: Summary{Events: map[identity.EventType]int{}, Before: before}, im: im, start: start}
 	counter := &countingReader{r: r}
 	t.bytes = func() int64 { return atomic.LoadInt64(&counter.n) }
-	sc := bufio.NewScanner(counter)
-	sc.Buffer(make([]byte, 64*1024), maxLineBytes)
+	sc := &lineReader{r: bufio.NewReaderSize(counter, 64*1024), max: maxLineBytes}
 
 	var pending []graph.Op
 	eof, n := false, 0
@@ -112,6 +112,15 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 			}
 			n++
 			t.line()
+			if sc.tooLong {
+				t.refuse(graph.LineError{Line: n, Err: identity.Errorf("line", identity.CodeTooLong,
+					"the line is longer than %d bytes", maxLineBytes)})
+				if im.Strict {
+					t.stop(n)
+					return nil
+				}
+				continue
+			}
 			raw := sc.Bytes()
 			if len(trimSpace(raw)) == 0 {
 				continue
@@ -260,6 +269,61 @@ func (t *tally) snapshot() Summary {
 	s.Events = maps.Clone(t.sum.Events)
 	return s
 }
+
+// lineReader reads NDJSON lines as bufio.Scanner's ScanLines does, but
+// a line longer than max is read through and flagged (tooLong), so that it
+// is refused like any bad line instead of ending the import.
+type lineReader struct {
+	r       *bufio.Reader
+	max     int
+	line    []byte
+	tooLong bool
+	done    bool
+	err     error
+}
+
+// Scan reads the next line; false at the end of the input or on an error (Err).
+func (l *lineReader) Scan() bool {
+	if l.done {
+		return false
+	}
+	l.line, l.tooLong = l.line[:0], false
+	read := 0
+	for {
+		chunk, err := l.r.ReadSlice('\n')
+		read += len(chunk)
+		if !l.tooLong {
+			l.line = append(l.line, chunk...)
+			if len(l.line) > l.max+2 { // the line, and "\r\n"
+				l.line, l.tooLong = l.line[:0], true
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			l.done = true
+			if err != io.EOF {
+				l.err = err
+				return false
+			}
+			if read == 0 {
+				return false
+			}
+		}
+		l.line = bytes.TrimSuffix(bytes.TrimSuffix(l.line, []byte("\n")), []byte("\r"))
+		if len(l.line) > l.max {
+			l.line, l.tooLong = l.line[:0], true
+		}
+		return true
+	}
+}
+
+// Bytes is the line read by Scan, without its end of line; valid until the next Scan.
+func (l *lineReader) Bytes() []byte { return l.line }
+
+// Err is the error that ended the input, other than its end.
+func (l *lineReader) Err() error { return l.err }
 
 type countingReader struct {
 	r io.Reader

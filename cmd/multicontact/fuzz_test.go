@@ -247,3 +247,77 @@ func FuzzGraphQL(f *testing.F) {
 		}
 	})
 }
+
+// FuzzImport posts arbitrary NDJSON to the service's import path with a
+// fresh project's key ("@P@" stands for the project's id): lines over
+// 1 MB, invalid UTF-8 across lines, anything. The answer is never a 5xx;
+// with 200 it is NDJSON whose every refused line names its line and
+// carries a coded error with a field and a message, and whose last line is
+// the summary, never INTERNAL; an import that applied no line changed
+// nothing.
+func FuzzImport(f *testing.F) {
+	if testing.Short() {
+		f.Skip("needs Neo4j")
+	}
+	s := startFuzzService(f)
+	client := `{"op":"client","eventId":"e1","id":"c9","channel":{"kind":"web","account":"a"},"attributes":[{"field":"email","value":"c9@example.com"}]}`
+	attr := `{"op":"attribute","client":"c1","field":"phone","value":"8 916 123-45-67"}`
+	big := strings.Repeat("я", 1<<19)
+	for _, b := range []string{
+		client + "\n" + attr + "\n",
+		attr, "\n\n\n", "", "{", "null\n[]\n42\n",
+		`{"op":"attribute","client":"c1","field":"email","value":"\xff\xfe"}` + "\n" + `{"op":"attribute","client":"c1","field":"email","value":"a\xff` + "\n" + `b@example.com"}`,
+		"\xff\xfe\n\xef\xbb\xbf" + attr + "\r\n",
+		`{"op":"removeAttribute","client":"nobody","field":"email","value":"x@y.z"}`,
+		`{"op":"conversation","client":"c1","id":"k1","summary":"hi","startedAt":"2024-01-01T00:00:00Z"}`,
+		`{"op":"attribute","client":"c1","field":"fax","value":"1","colour":"red"}`,
+		`{"op":"attribute","client":"c1","field":"email","value":"` + big + `"}`,
+		`{"op":"attribute","client":"c1","field":"email","value":"` + big + big + `"}` + "\n" + attr,
+		attr + "\n" + strings.Repeat("x", 1<<20+10) + "\n" + attr,
+		`{"op":"client","id":"c9","channel":{"kind":"web","account":"a"},"attributes":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`,
+	} {
+		f.Add([]byte(b))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		body = bytes.ReplaceAll(body, []byte("@P@"), []byte(s.project))
+		before := s.state(t)
+		req := httptest.NewRequest(http.MethodPost, "/projects/"+s.project+"/import", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+s.key)
+		rec := httptest.NewRecorder()
+		s.handler.ServeHTTP(rec, req)
+		answer := rec.Body.Bytes()
+		if rec.Code >= 500 {
+			t.Fatalf("HTTP %d for %.300q: %.300s", rec.Code, body, answer)
+		}
+		if rec.Code != http.StatusOK {
+			return
+		}
+		lines := bytes.Split(bytes.TrimRight(answer, "\n"), []byte("\n"))
+		for _, l := range lines[:len(lines)-1] {
+			var r struct {
+				Line  int
+				Error *struct{ Field, Code, Message string }
+			}
+			if err := json.Unmarshal(l, &r); err != nil || r.Line <= 0 || r.Error == nil || r.Error.Field == "" || r.Error.Code == "" || r.Error.Message == "" {
+				t.Fatalf("import of %.300q: a refused line without its line number and a coded error: %.300s", body, l)
+			}
+		}
+		var sum struct {
+			Summary *struct {
+				Applied   int
+				ErrorCode string
+			}
+		}
+		if err := json.Unmarshal(lines[len(lines)-1], &sum); err != nil || sum.Summary == nil {
+			t.Fatalf("import of %.300q: no summary at the end: %.300s", body, answer)
+		}
+		if code := sum.Summary.ErrorCode; code == "INTERNAL" {
+			t.Fatalf("import of %.300q: the summary says INTERNAL: %.300s", body, answer)
+		}
+		if sum.Summary.Applied == 0 {
+			if after := s.state(t); after != before {
+				t.Fatalf("import of %.300q applied no line, but the project changed:\nbefore %.500s\nafter  %.500s", body, before, after)
+			}
+		}
+	})
+}
