@@ -442,10 +442,12 @@ func (s *soak) count(f func(*SoakResult)) {
 // importer imports a generated population every ImportEvery, each with
 // client ids and a channel account of its own.
 func (s *soak) importer(ctx context.Context) {
+	wait := s.m.ImportEvery / 2 // the first halfway, so that a short run imports too
 	for i := 1; ; i++ {
-		if !sleep(ctx, s.m.ImportEvery) {
+		if !sleep(ctx, wait) {
 			return
 		}
+		wait = s.m.ImportEvery
 		var data bytes.Buffer
 		if _, err := population.Write(&data, nil, population.Config{Clients: s.m.ImportClients, Seed: s.m.Seed*1000 + uint64(i),
 			Account: fmt.Sprintf("soak%d", i)}); err != nil {
