@@ -411,8 +411,12 @@ func (s *soak) writer(ctx context.Context, rng *mrand.Rand) {
 		case a.code == "INTERNAL":
 			s.count(func(r *SoakResult) { r.Internal++; r.Unknown++ })
 		case a.unknown || a.code == "UNAVAILABLE":
-			if a.code == "UNAVAILABLE" {
-				op.end = farFuture // its transaction may commit after the answer
+			var timeout net.Error
+			if a.code == "UNAVAILABLE" || errors.As(a.err, &timeout) && timeout.Timeout() {
+				// Its transaction may commit after the answer, or after
+				// the caller gave up. (A call cut by a kill committed, if
+				// at all, before its connection broke.)
+				op.end = farFuture
 			}
 			s.count(func(r *SoakResult) { r.Unknown++ })
 		case a.code != "":
