@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/multicontact/multicontact/identity"
 )
 
 // claimEventIDs records the event ids (sorted, distinct) as applied and
@@ -40,35 +42,50 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 	map[string]*clientState, map[string]string, map[channelUser]string, error) {
 	state := make(map[string]*clientState, len(ids))
 	for _, id := range ids {
-		state[id] = &clientState{values: map[[2]string]bool{}, counts: map[string]int{}, widgetOnly: map[[2]string]bool{}}
+		state[id] = &clientState{values: map[[2]string]bool{}, counts: map[string]int{}, widgetOnly: map[[2]string]bool{},
+			held: map[[2]string]heldValue{}, keys: map[[2]string]bool{}}
 	}
 	recs, err := collect(ctx, tx, `UNWIND $ids AS id
 		MATCH (c:Client {project: $project, id: id})
 		SET c.locked = true REMOVE c.locked
 		WITH c
-		RETURN c.id AS id, c.mc AS mc, [(c)-[u:VIA]->(ch:Channel) | [ch.kind, ch.account, coalesce(u.channelUserId, '')]][0] AS channel,
-			[(c)-[h:HAS]->(v:Value) | [v.field, v.value, h.source = 'WIDGET' AND NOT h.verified]] AS values`,
+		RETURN c.id AS id, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
+			[(c)-[u:VIA]->(ch:Channel) | [ch.kind, ch.account, coalesce(u.channelUserId, '')]][0] AS channel,
+			[(c)-[h:HAS]->(v:Value) | [v.field, v.value, coalesce(h.source, ''), coalesce(h.verified, false), coalesce(v.blocked, false)]] AS values,
+			[(c)-[:MATCHES]->(k:MatchKey) | [k.rule, k.key]] AS keys`,
 		map[string]any{"project": project, "ids": ids})
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	for _, rec := range recs {
 		st := state[str(rec, "id")]
-		st.exists, st.mc = true, str(rec, "mc")
+		st.exists, st.mc, st.excluded = true, str(rec, "mc"), boolean(rec, "excluded")
 		if ch := strs(rec, "channel"); len(ch) == 3 {
 			st.kind, st.account, st.channelUserID = ch[0], ch[1], ch[2]
 		}
 		for _, v := range list(rec, "values") {
 			fv, _ := v.([]any)
-			if len(fv) != 3 {
+			if len(fv) != 5 {
 				continue
 			}
 			f, _ := fv[0].(string)
 			val, _ := fv[1].(string)
-			widgetOnly, _ := fv[2].(bool)
+			source, _ := fv[2].(string)
+			verified, _ := fv[3].(bool)
+			blocked, _ := fv[4].(bool)
+			h := heldValue{source: identity.Source(source), verified: verified, blocked: blocked}
 			st.values[[2]string{f, val}] = true
-			st.widgetOnly[[2]string{f, val}] = widgetOnly
+			st.widgetOnly[[2]string{f, val}] = h.source == identity.SourceWidget && !h.verified
+			st.held[[2]string{f, val}] = h
 			st.counts[f]++
+		}
+		for _, k := range list(rec, "keys") {
+			rk, _ := k.([]any)
+			if len(rk) == 2 {
+				rule, _ := rk[0].(string)
+				key, _ := rk[1].(string)
+				st.keys[[2]string{rule, key}] = true
+			}
 		}
 	}
 	owners := map[string]string{}

@@ -3,6 +3,7 @@ package graph
 import (
 	"maps"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -20,6 +21,11 @@ type clientState struct {
 	widgetOnly    map[[2]string]bool // values that only an unverified widget call gave
 	counts        map[string]int     // values per field
 	changed       bool               // identifiers or channel fields changed
+
+	// What its match keys follow, as read under its lock (keys.go).
+	excluded bool
+	held     map[[2]string]heldValue // its values as stored before the batch
+	keys     map[[2]string]bool      // rule, key: its MATCHES edges
 }
 
 // decision decides a batch of ops in Go, one after the other, against the
@@ -200,6 +206,50 @@ func (d *decision) checkAdd(st *clientState, attrs []identity.AttributeInput) (v
 			"a client holds at most %d values of %s; remove one first", d.ps.ValueCap, field)
 	}
 	return values, exts, nil
+}
+
+// keyState is what client id's match keys follow once the batch is
+// written: its values as Neo4j now holds them (the edges written by
+// writeOutcome, with its rules for a value given again), without those
+// blocked.
+func (d *decision) keyState(id string, blocked map[[3]string]bool) keyState {
+	st := d.state[id]
+	ks := keyState{excluded: st.excluded, keys: st.keys}
+	for _, fv := range sortedPairs(st.values) {
+		h, had := st.held[fv]
+		if row := d.adds[[3]string{id, fv[0], fv[1]}]; row != nil {
+			source, verified := identity.Source(row["source"].(string)), row["verified"].(bool)
+			switch {
+			case !had:
+				h = heldValue{source: source, verified: verified}
+			case verified && !h.verified, h.source == identity.SourceWidget && !h.verified && source != identity.SourceWidget:
+				h.source, h.verified = source, h.verified || verified
+			default:
+				h.verified = h.verified || verified
+			}
+			h.blocked = blocked[[3]string{id, fv[0], fv[1]}]
+		}
+		if !h.blocked {
+			ks.values = append(ks.values, identity.Value{Field: fv[0], Value: fv[1], Verified: h.verified, Source: h.source})
+		}
+	}
+	return ks
+}
+
+func sortedPairs(m map[[2]string]bool) [][2]string {
+	out := make([][2]string, 0, len(m))
+	for fv, ok := range m {
+		if ok {
+			out = append(out, fv)
+		}
+	}
+	slices.SortFunc(out, func(a, b [2]string) int {
+		if c := strings.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return strings.Compare(a[1], b[1])
+	})
+	return out
 }
 
 // add records checked values of a client.

@@ -169,17 +169,12 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 		if t.empty() {
 			return nil, nil
 		}
-		seeds, quarantined, err := refreshKeys(ctx, tx, ps, t.clients)
-		if err != nil {
-			return nil, err
-		}
-		t.seeds = append(t.seeds, seeds...)
 		r := resolution{ctx: ctx, tx: tx, ps: ps, now: now, newID: func() string { return newID("mc") }}
 		events, err := r.resolve(t, causeOf(ops[0]))
 		if err != nil {
 			return nil, err
 		}
-		events = append(events, r.quarantineEvents(quarantined, causeOf(ops[0]))...)
+		events = append(events, r.quarantineEvents(t.quarantined, causeOf(ops[0]))...)
 		attributeCauses(events, ops)
 		if groupFault != nil {
 			if err := groupFault(); err != nil {

@@ -20,6 +20,10 @@ type touched struct {
 	seeds   []string
 	updated []string
 	locked  bool // the edit holds the clients' locks already
+	// keysSynced says that the edit brought the clients' match keys up to
+	// date itself (syncKeys), and quarantined what that quarantined.
+	keysSynced  bool
+	quarantined []quarantine
 }
 
 func (t *touched) empty() bool { return len(t.clients) == 0 && len(t.seeds) == 0 }
@@ -47,17 +51,19 @@ func (s *Store) applyChange(ctx context.Context, project string, cause identity.
 		if err != nil || t.empty() {
 			return nil, err
 		}
-		seeds, quarantined, err := refreshKeys(ctx, tx, ps, t.clients)
-		if err != nil {
-			return nil, err
+		if !t.keysSynced {
+			seeds, quarantined, err := refreshKeys(ctx, tx, ps, t.clients)
+			if err != nil {
+				return nil, err
+			}
+			t.seeds, t.quarantined = append(t.seeds, seeds...), quarantined
 		}
-		t.seeds = append(t.seeds, seeds...)
 		r := resolution{ctx: ctx, tx: tx, ps: ps, now: s.now().UTC(), newID: func() string { return newID("mc") }}
 		events, err := r.resolve(t, cause)
 		if err != nil {
 			return nil, err
 		}
-		events = append(events, r.quarantineEvents(quarantined, cause)...)
+		events = append(events, r.quarantineEvents(t.quarantined, cause)...)
 		return r.commit(events, t.clients, repair)
 	})
 	if err != nil {
@@ -65,97 +71,6 @@ func (s *Store) applyChange(ctx context.Context, project string, cause identity.
 	}
 	s.nudge(project, events)
 	return events, nil
-}
-
-// quarantine is a key that a write has just pushed over the project's cap.
-type quarantine struct {
-	key     identity.QuarantinedKey
-	writer  string   // the client whose new key passed the cap
-	holders []string // the clients that hold it
-}
-
-// refreshKeys makes the clients' MATCHES edges equal to the keys that their
-// unblocked linking values (identity.LinkingValues) yield under the enabled
-// rules (none for an excluded client). It returns the multi-contacts of
-// every member of a key that has just passed the cap (the key stops
-// linking, so they are resolved too), and those keys.
-func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, clients []string) ([]string, []quarantine, error) {
-	recs, err := collect(ctx, tx, `UNWIND $ids AS id
-		MATCH (c:Client {project: $project, id: id})
-		RETURN c.id AS id, coalesce(c.excluded, false) AS excluded,
-			[(c)-[h:HAS]->(v:Value) WHERE NOT coalesce(v.blocked, false) |
-				{field: v.field, value: v.value, verified: h.verified, source: h.source}] AS values,
-			[(c)-[:MATCHES]->(k:MatchKey) | {rule: k.rule, key: k.key}] AS keys`,
-		map[string]any{"project": ps.ID, "ids": clients})
-	if err != nil {
-		return nil, nil, err
-	}
-	rules := ps.activeRules()
-	var add, del []map[string]any
-	for _, rec := range recs {
-		id := str(rec, "id")
-		want := map[[2]string]bool{}
-		if !boolean(rec, "excluded") {
-			vals := identity.LinkingValues(valuesOf(rec), ps.AcceptUnverifiedWidgetValues)
-			for _, r := range rules {
-				keys, _ := identity.MatchKeys(r, vals) // bounded; the cut is deterministic
-				for _, k := range keys {
-					want[[2]string{r.ID, k}] = true
-				}
-			}
-		}
-		for _, k := range list(rec, "keys") {
-			m, _ := k.(map[string]any)
-			rk := [2]string{mapStr(m, "rule"), mapStr(m, "key")}
-			if want[rk] {
-				delete(want, rk)
-			} else {
-				del = append(del, map[string]any{"client": id, "rule": rk[0], "key": rk[1]})
-			}
-		}
-		for rk := range want {
-			add = append(add, map[string]any{"client": id, "rule": rk[0], "key": rk[1]})
-		}
-	}
-	if len(del) > 0 {
-		if err := exec(ctx, tx, `UNWIND $rows AS r
-			MATCH (:Client {project: $project, id: r.client})-[m:MATCHES]->(:MatchKey {project: $project, rule: r.rule, key: r.key})
-			DELETE m`, map[string]any{"project": ps.ID, "rows": del}); err != nil {
-			return nil, nil, err
-		}
-	}
-	if len(add) == 0 {
-		return nil, nil, nil
-	}
-	sort.Slice(add, func(i, j int) bool { // a fixed order of key locks makes deadlocks rarer
-		return add[i]["rule"].(string)+add[i]["key"].(string) < add[j]["rule"].(string)+add[j]["key"].(string)
-	})
-	recs, err = collect(ctx, tx, `UNWIND $rows AS r
-		MATCH (c:Client {project: $project, id: r.client})
-		MERGE (k:MatchKey {project: $project, rule: r.rule, key: r.key})
-		ON CREATE SET k.quarantined = false, k.allowed = false
-		MERGE (c)-[:MATCHES]->(k)
-		WITH k, min(c.id) AS writer
-		WHERE NOT k.quarantined AND NOT k.allowed AND COUNT { (k)<-[:MATCHES]-() } > $cap
-		SET k.quarantined = true, k.quarantinedAt = datetime()
-		RETURN k.rule AS rule, k.key AS key, k.quarantinedAt AS since, writer,
-			[(k)<-[:MATCHES]-(o:Client) | o.id] AS holders,
-			[(k)<-[:MATCHES]-(o:Client) WHERE o.mc IS NOT NULL | o.mc] AS mcs`,
-		map[string]any{"project": ps.ID, "rows": add, "cap": ps.KeyCap})
-	if err != nil {
-		return nil, nil, err
-	}
-	var seeds []string
-	var quarantined []quarantine
-	for _, rec := range recs {
-		seeds = append(seeds, strs(rec, "mcs")...)
-		holders := sorted(strs(rec, "holders"))
-		key := str(rec, "key")
-		quarantined = append(quarantined, quarantine{writer: str(rec, "writer"), holders: holders,
-			key: identity.QuarantinedKey{Rule: str(rec, "rule"), Key: key, Parts: identity.KeyParts(key),
-				Size: len(holders), Since: when(rec, "since").UTC()}})
-	}
-	return seeds, quarantined, nil
 }
 
 // resolution resolves the components around a change inside one transaction.

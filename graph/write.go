@@ -92,13 +92,11 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 			if err != nil {
 				return noResult{}, err
 			}
+			// writeOps brings the keys up to date too. Keys a large import
+			// pushes over the cap are quarantined there and listed in
+			// quarantinedKeys, without an event: the import is resolved as a
+			// whole later.
 			t, err := edit(ctx, tx, ps)
-			if err == nil && len(t.clients) > 0 {
-				// Keys a large import pushes over the cap are quarantined
-				// here and listed in quarantinedKeys, without an event: the
-				// import is resolved as a whole later.
-				_, _, err = refreshKeys(ctx, tx, ps, t.clients)
-			}
 			if err == nil && len(t.clients) > 0 {
 				err = markUnresolved(ctx, tx, project)
 			}
@@ -193,9 +191,23 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 		}
 		d.decide(i, op)
 	}
-	if err := writeOutcome(ctx, tx, ps.ID, d.upserts, rowsOf(d.adds), removeRows(d.removes), d.conversations, d.unclaimed, now); err != nil {
+	blocked, err := writeOutcome(ctx, tx, ps.ID, d.upserts, rowsOf(d.adds), removeRows(d.removes), d.conversations, d.unclaimed, now)
+	if err != nil {
 		return writeResult{}, err
 	}
+	// The changed clients' keys follow from the state decided here: no
+	// need to read their values again.
+	states := map[string]keyState{}
+	for _, id := range keysOf(state) {
+		if state[id].changed {
+			states[id] = d.keyState(id, blocked)
+		}
+	}
+	seeds, quarantined, err := syncKeys(ctx, tx, ps, states)
+	if err != nil {
+		return writeResult{}, err
+	}
+	d.res.touched.seeds, d.res.touched.quarantined, d.res.touched.keysSynced = seeds, quarantined, true
 	for _, id := range keysOf(state) {
 		st := state[id]
 		if !st.changed {
