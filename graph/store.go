@@ -217,6 +217,13 @@ var schema = []string{
 	"CREATE CONSTRAINT conversation_id IF NOT EXISTS FOR (v:Conversation) REQUIRE (v.project, v.id) IS UNIQUE",
 	"CREATE INDEX conversation_client IF NOT EXISTS FOR (v:Conversation) ON (v.project, v.client)",
 	"CREATE INDEX client_project IF NOT EXISTS FOR (c:Client) ON (c.project)",
+	// A composite index serves only a query that names all its properties:
+	// reading a project's rules, fields, keys or webhooks by project alone
+	// needs one of its own, or it scans every project's.
+	"CREATE INDEX rule_project IF NOT EXISTS FOR (r:Rule) ON (r.project)",
+	"CREATE INDEX field_project IF NOT EXISTS FOR (f:Field) ON (f.project)",
+	"CREATE INDEX apikey_project IF NOT EXISTS FOR (k:ApiKey) ON (k.project)",
+	"CREATE INDEX webhook_project IF NOT EXISTS FOR (w:Webhook) ON (w.project)",
 	"CREATE INDEX via_channel_user IF NOT EXISTS FOR ()-[v:VIA]-() ON (v.channelUserId)",
 	"CREATE INDEX matchkey_project IF NOT EXISTS FOR (k:MatchKey) ON (k.project)",
 	"CREATE INDEX matchkey_rule IF NOT EXISTS FOR (k:MatchKey) ON (k.project, k.rule)",
