@@ -94,6 +94,33 @@ func (s *Store) Client(ctx context.Context, project, id string) (identity.Client
 	})
 }
 
+// ClientWithMultiContact returns a client and, in the same statement, the
+// head of its multi-contact (as MultiContactHead gives it; zero when the
+// client has none yet): a lookup that shows both costs one round trip.
+func (s *Store) ClientWithMultiContact(ctx context.Context, project, id string) (identity.Client, identity.MultiContact, error) {
+	type both struct {
+		c identity.Client
+		m identity.MultiContact
+	}
+	b, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) (both, error) {
+		rec, err := single(ctx, tx, `MATCH (c:Client {project: $project, id: $id})
+			OPTIONAL MATCH (m:MultiContact {project: $project, id: c.mc}) WHERE NOT coalesce(m.dissolved, false)
+			RETURN `+clientColumns+`, m.id AS mcId, m.size AS size, m.createdAt AS mcCreatedAt,
+				COLLECT { MATCH (x:MultiContact {project: $project, aliasOf: m.id}) RETURN x.id } AS aliases`,
+			map[string]any{"project": project, "id": id})
+		if err != nil || rec == nil {
+			return both{}, orNotFound(err, "client", id)
+		}
+		b := both{c: decodeClient(rec)}
+		if mc := str(rec, "mcId"); mc != "" {
+			b.m = identity.MultiContact{ID: mc, Size: int(i64(rec, "size")), CreatedAt: when(rec, "mcCreatedAt"),
+				Aliases: sorted(strs(rec, "aliases"))}
+		}
+		return b, nil
+	})
+	return b.c, b.m, err
+}
+
 // FindClients returns the clients holding a value of field; raw is
 // normalized first, so any spelling of a phone finds it.
 func (s *Store) FindClients(ctx context.Context, project, field, raw string) ([]identity.Client, error) {

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/multicontact/multicontact/broker"
 	"github.com/multicontact/multicontact/graph"
@@ -47,12 +48,41 @@ func deref[T any](p *T, def T) T {
 	return *p
 }
 
+// client reads a client; when the query asks for more of its multi-contact
+// than the id, the multi-contact's head comes in the same statement.
 func (r *Resolver) client(ctx context.Context, project, id string) (*Client, error) {
-	c, err := r.Store.Client(ctx, project, id)
+	if !wantsMultiContactHead(ctx) {
+		c, err := r.Store.Client(ctx, project, id)
+		if err != nil {
+			return nil, err
+		}
+		return clientOf(project, c), nil
+	}
+	c, m, err := r.Store.ClientWithMultiContact(ctx, project, id)
 	if err != nil {
 		return nil, err
 	}
-	return clientOf(project, c), nil
+	out := clientOf(project, c)
+	if m.ID != "" {
+		out.head = multiContactOf(project, m)
+	}
+	return out, nil
+}
+
+// wantsMultiContactHead reports whether the client being resolved is asked
+// for its multi-contact with more than the id.
+func wantsMultiContactHead(ctx context.Context) bool {
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name != "multiContact" {
+			continue
+		}
+		for _, sub := range f.Selections {
+			if sf, ok := sub.(*ast.Field); !ok || sf.Name != "id" && sf.Name != "__typename" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (r *Resolver) multiContact(ctx context.Context, project, id string) (*MultiContact, error) {

@@ -43,6 +43,7 @@ type Client struct {
 
 	project string
 	mc      string
+	head    *MultiContact // its multi-contact, when read with the client
 }
 
 func clientOf(project string, c identity.Client) *Client {

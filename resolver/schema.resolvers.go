@@ -36,6 +36,9 @@ func (r *clientResolver) MultiContact(ctx context.Context, obj *Client) (*MultiC
 	if onlyID(ctx) { // findClients { multiContact { id } }: no need to load the members
 		return &MultiContact{ID: obj.mc, project: obj.project}, nil
 	}
+	if obj.head != nil && obj.head.ID == obj.mc { // read with the client
+		return obj.head, nil
+	}
 	return r.multiContact(ctx, obj.project, obj.mc)
 }
 
