@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -28,7 +29,7 @@ import (
 // round trips, few enough to keep a transaction's locks and memory small.
 const maxGroup = 64
 
-// groupTimeout bounds one group's transaction, whoever is waiting for it.
+// groupTimeout bounds one group's transaction, however long its callers wait.
 const groupTimeout = time.Minute
 
 // groupFault, set only by tests, can fail a group's transaction just before
@@ -129,6 +130,18 @@ func (s *Store) commitGroups(project string, q *groupQueue) {
 func (s *Store) commitGroup(project string, group []*groupWrite) {
 	ctx, cancel := context.WithTimeout(s.bg, groupTimeout)
 	defer cancel()
+	// Once every caller has stopped waiting, nobody is left to answer: the
+	// transaction stops too, instead of retrying on (Neo4j away) while the
+	// writes that arrived since wait behind it.
+	left := int64(len(group))
+	for _, w := range group {
+		stop := context.AfterFunc(w.ctx, func() {
+			if atomic.AddInt64(&left, -1) == 0 {
+				cancel()
+			}
+		})
+		defer stop()
+	}
 	err := s.applyGroup(ctx, project, group)
 	if err != nil && len(group) > 1 {
 		for _, w := range group {
