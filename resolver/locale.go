@@ -38,6 +38,18 @@ func WithLocale(r *http.Request, store *graph.Store) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), localeKey{}, l))
 }
 
+// withConnectionLanguage applies a websocket's connection_init
+// "acceptLanguage" (an Accept-Language value): a browser cannot set the
+// upgrade request's headers, so a console passes its language there.
+func withConnectionLanguage(ctx context.Context, payload map[string]any) {
+	lang, _ := payload["acceptLanguage"].(string)
+	if l, ok := ctx.Value(localeKey{}).(*requestLocale); ok && lang != "" {
+		if matched, ok := identity.MatchAcceptLanguage(lang); ok {
+			l.accept = matched // before any operation of the connection runs
+		}
+	}
+}
+
 // noteProject records the project a request acts in (the first one named).
 func noteProject(ctx context.Context, project string) {
 	if l, ok := ctx.Value(localeKey{}).(*requestLocale); ok {

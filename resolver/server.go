@@ -73,6 +73,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 		InitTimeout:           10 * time.Second,
 		InitFunc: func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 			ctx = context.WithValue(ctx, connStateKey{}, &connState{})
+			withConnectionLanguage(ctx, payload)
 			p := PrincipalFrom(ctx) // authenticated by the upgrade request's header, or:
 			if p == nil {
 				var err error

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/multicontact/multicontact/graph/graphtest"
@@ -544,4 +546,47 @@ func TestErrorLanguage(t *testing.T) {
 		t.Errorf("apiKeys(first: 0) in ru: %+v", res.Errors)
 	}
 	a.wantCode("BAD_USER_INPUT", p.admin, `mutation($p: ID!) { updateProjectSettings(projectId: $p, input: {locale: "de"}) { id } }`, map[string]any{"p": p.id})
+}
+
+// A browser cannot set a websocket's headers: the language of a
+// subscription's errors comes from connection_init's acceptLanguage, as the
+// console sends it; without it, from the project's locale.
+func TestSubscriptionErrorLanguage(t *testing.T) {
+	a := startAPI(t)
+	p := a.project()
+	a.ok(p.admin, `mutation($p: ID!) { updateProjectSettings(projectId: $p, input: {locale: "en"}) { id } }`, map[string]any{"p": p.id}, nil)
+	cyrillic := func(s string) bool { return strings.ContainsAny(s, "аеиоуыэюяАЕИОУЫЭЮЯ") }
+	for _, tc := range []struct {
+		lang   string
+		wantRu bool
+	}{{"", false}, {"ru-RU,ru;q=0.9", true}, {"en", false}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(a.url, "http")+"/graphql",
+			&websocket.DialOptions{Subprotocols: []string{"graphql-transport-ws"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		init, _ := json.Marshal(map[string]string{"authorization": "Bearer " + p.read, "acceptLanguage": tc.lang})
+		if err := wsjson.Write(ctx, ws, wsMessage{Type: "connection_init", Payload: init}); err != nil {
+			t.Fatal(err)
+		}
+		var ack wsMessage
+		if err := wsjson.Read(ctx, ws, &ack); err != nil || ack.Type != "connection_ack" {
+			t.Fatalf("connection_init: %+v %v", ack, err)
+		}
+		c := &wsClient{t: t, conn: ws}
+		c.subscribe("1", `subscription($p: ID!) { multiContactChanged(projectId: $p, after: "not a cursor") { type } }`, map[string]any{"p": p.id})
+		m, err := c.next(10 * time.Second)
+		cancel()
+		ws.CloseNow()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out gqlResponse // a resolver's refusal comes as a result with errors
+		_ = json.Unmarshal(m.Payload, &out)
+		errs := out.Errors
+		if len(errs) == 0 || errs[0].Extensions["code"] != "BAD_USER_INPUT" || cyrillic(errs[0].Message) != tc.wantRu {
+			t.Errorf("acceptLanguage %q: %s %s, want BAD_USER_INPUT in Russian %v", tc.lang, m.Type, m.Payload, tc.wantRu)
+		}
+	}
 }
