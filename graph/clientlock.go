@@ -35,29 +35,41 @@ func claimEventIDs(ctx context.Context, tx neo4j.ManagedTransaction, project str
 
 // lockClients takes the write locks of the named clients that exist and
 // then reads their channels and values, so that every check made on them
-// (the value cap, the channel) holds until commit. It also reads which
-// client owns each conversation. A client that does not exist yet is
-// locked when it is created (see writeOutcome).
+// (the value cap, the channel) holds until commit, and, in the same
+// statement, the version of the project's configuration (see projectAt).
+// It also reads which client owns each conversation. A client that does
+// not exist yet is locked when it is created (see writeOutcome).
 func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids, convIDs []string, users []map[string]any) (
-	map[string]*clientState, map[string]string, map[channelUser]string, error) {
+	map[string]*clientState, map[string]string, map[channelUser]string, int64, error) {
 	state := make(map[string]*clientState, len(ids))
 	for _, id := range ids {
 		state[id] = &clientState{values: map[[2]string]bool{}, counts: map[string]int{}, widgetOnly: map[[2]string]bool{},
 			held: map[[2]string]heldValue{}, keys: map[[2]string]bool{}}
 	}
-	recs, err := collect(ctx, tx, `UNWIND $ids AS id
-		MATCH (c:Client {project: $project, id: id})
-		SET c.locked = true REMOVE c.locked
-		WITH c
-		RETURN c.id AS id, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
+	recs, err := collect(ctx, tx, `OPTIONAL MATCH (p:Project {id: $project})
+		WITH coalesce(p.configVersion, 0) AS version
+		CALL {
+			UNWIND $ids AS id
+			MATCH (c:Client {project: $project, id: id})
+			SET c.locked = true REMOVE c.locked
+			RETURN c
+			UNION
+			RETURN null AS c // a row for the version even when no client exists yet
+		}
+		RETURN version, c.id AS id, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
 			[(c)-[u:VIA]->(ch:Channel) | [ch.kind, ch.account, coalesce(u.channelUserId, '')]][0] AS channel,
 			[(c)-[h:HAS]->(v:Value) | [v.field, v.value, coalesce(h.source, ''), coalesce(h.verified, false), coalesce(v.blocked, false)]] AS values,
 			[(c)-[:MATCHES]->(k:MatchKey) | [k.rule, k.key]] AS keys`,
 		map[string]any{"project": project, "ids": ids})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, 0, err
 	}
+	var version int64
 	for _, rec := range recs {
+		version = i64(rec, "version")
+		if rec.AsMap()["id"] == nil {
+			continue // the version's row
+		}
 		st := state[str(rec, "id")]
 		st.exists, st.mc, st.excluded = true, str(rec, "mc"), boolean(rec, "excluded")
 		if ch := strs(rec, "channel"); len(ch) == 3 {
@@ -93,7 +105,7 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 		recs, err = collect(ctx, tx, `UNWIND $ids AS id MATCH (v:Conversation {project: $project, id: id}) RETURN v.id AS id, v.client AS client`,
 			map[string]any{"project": project, "ids": convIDs})
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, 0, err
 		}
 		for _, rec := range recs {
 			owners[str(rec, "id")] = str(rec, "client")
@@ -106,13 +118,13 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 			RETURN u.kind AS kind, u.account AS account, u.uid AS uid, o.id AS id`,
 			map[string]any{"project": project, "users": users})
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, 0, err
 		}
 		for _, rec := range recs {
 			byUser[channelUser{str(rec, "kind"), str(rec, "account"), str(rec, "uid")}] = str(rec, "id")
 		}
 	}
-	return state, owners, byUser, nil
+	return state, owners, byUser, version, nil
 }
 
 // channelUser is a person's id on one channel account: it belongs to one client.

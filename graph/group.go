@@ -170,14 +170,12 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 	}
 	var res writeResult
 	events, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
-		ps, err := loadProject(ctx, tx, project)
-		if err != nil {
-			return nil, err
-		}
 		now := s.now().UTC()
-		if res, err = writeOps(ctx, tx, ps, ops, false, now); err != nil {
+		var err error
+		if res, err = s.writeOps(ctx, tx, project, nil, ops, false, now); err != nil {
 			return nil, err
 		}
+		ps := res.ps
 		t := res.touched
 		if t.empty() {
 			return nil, nil

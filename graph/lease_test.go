@@ -316,3 +316,42 @@ func TestTheLeaseHolderFinishesWhatOthersChangedMeanwhile(t *testing.T) {
 		t.Errorf("lease holder after the work = %q, want none", got)
 	}
 }
+
+// TestAReplicaSeesAnotherReplicasRuleAtOnce: a store keeps the project's
+// configuration it read last, by version. A rule that another store (a
+// replica) adds is used by this store's very next write, and a field that
+// the other defines is known to it at once.
+func TestAReplicaSeesAnotherReplicasRuleAtOnce(t *testing.T) {
+	ctx := context.Background()
+	a, b := replica(t), replica(t)
+	project := fmt.Sprintf("cfg%d", time.Now().UnixNano())
+	if _, err := a.CreateProject(ctx, project, "", "RU"); err != nil {
+		t.Fatal(err)
+	}
+	web := identity.Channel{Kind: "web", Account: "acme"}
+	upsert := func(s *Store, id string, kv ...string) {
+		t.Helper()
+		in := identity.ClientInput{ID: id, Channel: web}
+		for i := 0; i+1 < len(kv); i += 2 {
+			in.Attributes = append(in.Attributes, identity.AttributeInput{Field: kv[i], Value: kv[i+1], Source: identity.SourceOperator})
+		}
+		if _, _, err := s.UpsertClient(ctx, project, in); err != nil {
+			t.Fatalf("upsert %s: %v", id, err)
+		}
+	}
+	upsert(a, "x", "email", "x@example.com") // a reads and keeps the configuration: no rule
+	if _, err := b.AddRule(ctx, project, identity.Rule{Name: "email", Fields: []string{"email"}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitResolved(ctx, project); err != nil {
+		t.Fatal(err)
+	}
+	upsert(a, "y", "email", "X@example.com")
+	if got := groupsOf(t, a, project, "x", "y"); got != "AA" {
+		t.Errorf("after another store added the rule {email}, x and y = %s, want AA (one multi-contact)", got)
+	}
+	if _, err := b.DefineField(ctx, project, "loyalty", "Loyalty card", identity.TypeID); err != nil {
+		t.Fatal(err)
+	}
+	upsert(a, "z", "loyalty", "L-1") // refused as an unknown field if a kept the old configuration
+}

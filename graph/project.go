@@ -15,6 +15,9 @@ type projectState struct {
 	identity.Project
 	catalog *identity.Catalog
 	rules   []identity.Rule // all rules, sorted by id
+	// version counts the changes of the above (configVersion): a store
+	// keeps the last state it read and reads it again when this moved.
+	version int64
 }
 
 // activeRules are the rules that link clients now.
@@ -65,7 +68,7 @@ func (s *Store) acceptsUnverifiedWidgetValues(ctx context.Context, project strin
 
 // loadProject reads a project with its fields and rules inside tx.
 func loadProject(ctx context.Context, tx neo4j.ManagedTransaction, id string) (*projectState, error) {
-	rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN `+projectFields+`,
+	rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN `+projectFields+`, coalesce(p.configVersion, 0) AS configVersion,
 		COLLECT { MATCH (f:Field {project: $id}) RETURN {key: f.key, label: f.label, type: f.type} } AS fields,
 		COLLECT { MATCH (r:Rule {project: $id}) WHERE NOT coalesce(r.removed, false)
 			RETURN {id: r.id, name: r.name, fields: r.fields, enabled: r.enabled, requireVerified: r.requireVerified} } AS rules`,
@@ -76,7 +79,7 @@ func loadProject(ctx context.Context, tx neo4j.ManagedTransaction, id string) (*
 	if rec == nil {
 		return nil, notFound("project", id)
 	}
-	p := &projectState{Project: decodeProject(rec)}
+	p := &projectState{Project: decodeProject(rec), version: i64(rec, "configVersion")}
 	var custom []identity.Field
 	for _, f := range list(rec, "fields") {
 		m, _ := f.(map[string]any)
@@ -91,6 +94,20 @@ func loadProject(ctx context.Context, tx neo4j.ManagedTransaction, id string) (*
 	}
 	sort.Slice(p.rules, func(i, j int) bool { return p.rules[i].ID < p.rules[j].ID })
 	return p, nil
+}
+
+// projectAt returns the project's configuration at version (as lockClients
+// read it): the state this store read last if it is that version, else
+// read again, in tx. A configuration changes only with its version.
+func (s *Store) projectAt(ctx context.Context, tx neo4j.ManagedTransaction, project string, version int64) (*projectState, error) {
+	if v, ok := s.configs.Load(project); ok && v.(*projectState).version == version {
+		return v.(*projectState), nil
+	}
+	ps, err := loadProject(ctx, tx, project)
+	if err == nil {
+		s.configs.Store(project, ps)
+	}
+	return ps, err
 }
 
 func decodeRule(m map[string]any) identity.Rule {
@@ -156,7 +173,8 @@ func (s *Store) UpdateProjectSettings(ctx context.Context, id string, set identi
 		rekey := p.AcceptUnverifiedWidgetValues != ps.AcceptUnverifiedWidgetValues
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
 			SET p.name = $name, p.region = $region, p.keyCap = $keyCap, p.valueCap = $valueCap,
-				p.acceptUnverifiedWidgetValues = $acceptWidget, p.locale = $locale
+				p.acceptUnverifiedWidgetValues = $acceptWidget, p.locale = $locale,
+				p.configVersion = coalesce(p.configVersion, 0) + 1
 			FOREACH (_ IN CASE WHEN $rerun THEN [1] ELSE [] END |
 				SET p.resolution = 'RUNNING', p.progress = 0.0, p.recheckKeys = true, p.generation = coalesce(p.generation, 0) + 1)
 			FOREACH (_ IN CASE WHEN $rekey AND NOT $rerun THEN [1] ELSE [] END |
@@ -202,6 +220,9 @@ func (s *Store) DefineField(ctx context.Context, project, key, label string, t i
 		rec, err := single(ctx, tx, `MERGE (f:Field {project: $project, key: $key})
 			ON CREATE SET f.label = $label, f.type = $type, f.created = true
 			WITH f, coalesce(f.created, false) AS created REMOVE f.created
+			WITH created
+			MATCH (p:Project {id: $project})
+			SET p.configVersion = coalesce(p.configVersion, 0) + CASE WHEN created THEN 1 ELSE 0 END
 			RETURN created`,
 			map[string]any{"project": project, "key": f.Key, "label": f.Label, "type": string(f.Type)})
 		if err != nil {
@@ -255,7 +276,7 @@ func (s *Store) saveRule(ctx context.Context, project string, r identity.Rule, c
 			MERGE (r:Rule {project: $project, id: $id})
 			ON CREATE SET r.createdAt = $at
 			SET r.name = $name, r.fields = $fields, r.enabled = $enabled, r.requireVerified = $requireVerified,
-				r.stale = true, r.removed = false,
+				r.stale = true, r.removed = false, p.configVersion = coalesce(p.configVersion, 0) + 1,
 				p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1`,
 			map[string]any{"project": project, "id": r.ID, "name": r.Name, "fields": r.Fields,
 				"enabled": r.Enabled, "requireVerified": r.RequireVerified, "at": s.now().UTC()})
@@ -275,7 +296,7 @@ func (s *Store) RemoveRule(ctx context.Context, project, ruleID string) error {
 			return noResult{}, notFound("rule", ruleID)
 		}
 		return noResult{}, exec(ctx, tx, `MATCH (p:Project {id: $project}), (r:Rule {project: $project, id: $id})
-			SET r.removed = true, r.stale = true,
+			SET r.removed = true, r.stale = true, p.configVersion = coalesce(p.configVersion, 0) + 1,
 				p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1`,
 			map[string]any{"project": project, "id": ruleID})
 	})

@@ -49,8 +49,9 @@ type Store struct {
 	groups   groups // single writes waiting for their project's next transaction
 	// bookmarks makes every session causally after this store's earlier commits.
 	bookmarks neo4j.BookmarkManager
-	owner     string // this store's name in re-resolution leases
-	noResume  bool   // WithoutResuming: leave RUNNING projects to the services
+	owner     string   // this store's name in re-resolution leases
+	configs   sync.Map // project id -> *projectState last read (projectAt)
+	noResume  bool     // WithoutResuming: leave RUNNING projects to the services
 
 	// Background re-resolutions run under bg and are waited for at Close.
 	bg     context.Context

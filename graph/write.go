@@ -77,7 +77,7 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 	}
 	edit := func(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) (touched, error) {
 		var err error
-		res, err = writeOps(ctx, tx, ps, ops, opt.Strict, s.now().UTC())
+		res, err = s.writeOps(ctx, tx, ps.ID, ps, ops, opt.Strict, s.now().UTC())
 		if err != nil {
 			return touched{}, err
 		}
@@ -148,6 +148,7 @@ func markUnresolved(ctx context.Context, tx neo4j.ManagedTransaction, project st
 type writeResult struct {
 	WriteResult
 	touched touched
+	ps      *projectState // the configuration the ops were decided under
 }
 
 // writeOps validates and applies ops in order, inside the caller's
@@ -155,7 +156,12 @@ type writeResult struct {
 // they name (clientlock.go), decides every op in Go against that state so
 // that an op sees the ones before it (decide.go), and writes the outcome
 // with a few UNWINDs (outcome.go).
-func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, ops []Op, strict bool, now time.Time) (writeResult, error) {
+//
+// ps is the project's configuration, or nil: then it is taken at the
+// version that the clients' lock statement reads (projectAt), which spares
+// the round trip of reading it first; the result carries it.
+func (s *Store) writeOps(ctx context.Context, tx neo4j.ManagedTransaction, project string, ps *projectState, ops []Op, strict bool,
+	now time.Time) (writeResult, error) {
 	ids, eventIDs, convIDs := map[string]bool{}, []string{}, []string{}
 	var userRows []map[string]any
 	for _, op := range ops {
@@ -173,13 +179,18 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 	}
 	// Claim the event ids first: a concurrent transaction claiming the same
 	// id waits for this one and then finds it taken.
-	fresh, err := claimEventIDs(ctx, tx, ps.ID, dedupe(eventIDs))
+	fresh, err := claimEventIDs(ctx, tx, project, dedupe(eventIDs))
 	if err != nil {
 		return writeResult{}, err
 	}
-	state, owners, users, err := lockClients(ctx, tx, ps.ID, keysOf(ids), convIDs, userRows)
+	state, owners, users, version, err := lockClients(ctx, tx, project, keysOf(ids), convIDs, userRows)
 	if err != nil {
 		return writeResult{}, err
+	}
+	if ps == nil {
+		if ps, err = s.projectAt(ctx, tx, project, version); err != nil {
+			return writeResult{}, err
+		}
 	}
 	d := newDecision(ps, state, owners, users, fresh, now)
 	d.strict = strict
@@ -225,6 +236,7 @@ func writeOps(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 		}
 	}
 	d.res.touched.locked = true
+	d.res.ps = ps
 	return d.res, nil
 }
 
