@@ -352,7 +352,21 @@ func TestAKilledServiceLosesNoAcknowledgedWrite(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(3 * time.Second)
+	// Kill once writes are being acknowledged, whatever the machine's load:
+	// a few seconds of them, or at least 20.
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, es := range acked {
+			n += len(es)
+		}
+		return n
+	}
+	for start := time.Now(); count() < 20 && time.Since(start) < time.Minute; {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
 	svc.kill()
 	close(stop)
 	wg.Wait()
