@@ -98,9 +98,10 @@ func (s *Store) nudge(project string, events []identity.Event) {
 	}
 }
 
-func nonNil(s []string) []string {
+// nonNil returns s, or an empty list for nil: Cypher reads a nil list as null.
+func nonNil[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }

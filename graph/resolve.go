@@ -338,7 +338,7 @@ func (r *resolution) write(as []identity.Assignment, members map[string]identity
 			dissolved = append(dissolved, id)
 		}
 	}
-	r.changes = map[string]any{"mcs": nonNilRows(mcRows), "absorbed": absorbed, "dissolved": dissolved, "clients": nonNilRows(clientRows)}
+	r.changes = map[string]any{"mcs": nonNil(mcRows), "absorbed": absorbed, "dissolved": dissolved, "clients": nonNil(clientRows)}
 }
 
 // writeMultiContacts is the part of commit's statement that stores what
@@ -372,13 +372,6 @@ const writeMultiContacts = `
 			SET c.mc = row.mc
 		}
 `
-
-func nonNilRows(rows []map[string]any) []map[string]any {
-	if rows == nil {
-		return []map[string]any{}
-	}
-	return rows
-}
 
 func keysOf[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
