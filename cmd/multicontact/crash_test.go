@@ -62,15 +62,15 @@ type child struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	addr string
-	log  bytes.Buffer
+	log  *lockedBuffer // (logs_test.go) read while the process writes it
 }
 
 func startChild(t *testing.T, addr string, flags ...string) *child {
 	t.Helper()
-	c := &child{t: t, addr: addr}
+	c := &child{t: t, addr: addr, log: &lockedBuffer{}}
 	c.cmd = exec.Command(serviceBinary(t), append([]string{"serve", "-addr", addr}, flags...)...)
 	c.cmd.Env = append(os.Environ(), "MULTICONTACT_ADMIN_TOKEN="+testAdminToken)
-	c.cmd.Stdout, c.cmd.Stderr = &c.log, &c.log
+	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -200,9 +200,16 @@ func (a *api) readyz() (int, time.Duration) {
 // metric returns the value of one series of /metrics ("" when absent).
 func (a *api) metric(series string) string {
 	a.t.Helper()
-	res, err := faultClient.Get(a.url + "/metrics")
+	return readMetric(a.t, a.url, series)
+}
+
+// readMetric returns the value of one series of the /metrics of the
+// service at url ("" when absent).
+func readMetric(t *testing.T, url, series string) string {
+	t.Helper()
+	res, err := faultClient.Get(url + "/metrics")
 	if err != nil {
-		a.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
@@ -274,6 +281,35 @@ func written(o outcome) bool {
 	return o.err == nil && o.code == "" && json.Unmarshal(o.data, &out) == nil && out.UpsertClient.ID != ""
 }
 
+// writeNewClients starts n writers that each write a new client with an
+// e-mail of its own (<prefix><writer>-<n>@<domain>) every 20 ms, handing
+// every answer to record, which they call concurrently; stop ends them and
+// waits for them.
+func (a *api) writeNewClients(p testProject, n int, prefix, domain string, record func(client, email string, o outcome)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; ; k++ {
+				select {
+				case <-done:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				client := fmt.Sprintf("%s%d-%d", prefix, i, k)
+				email := client + "@" + domain
+				record(client, email, a.newClient(p, client, email))
+			}
+		}()
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
 // TestNeo4jAwayAndBack takes Neo4j away from a running service while
 // writers write, and gives it back: /readyz turns 503 within 5 s, every
 // call fails within its deadline with UNAVAILABLE (the import and the
@@ -301,32 +337,16 @@ func TestNeo4jAwayAndBack(t *testing.T) {
 		mu       sync.Mutex
 		acked    = map[string]bool{}
 		failures []outcome
-		stop     = make(chan struct{})
-		wg       sync.WaitGroup
 	)
-	for i := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-				client := fmt.Sprintf("w%d-%d", i, n)
-				value := client + "@fault.test"
-				o := a.newClient(p, client, value)
-				mu.Lock()
-				if written(o) {
-					acked[client+" "+value] = true
-				} else {
-					failures = append(failures, o)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	stop := a.writeNewClients(p, writers, "w", "fault.test", func(client, email string, o outcome) {
+		mu.Lock()
+		defer mu.Unlock()
+		if written(o) {
+			acked[client+" "+email] = true
+		} else {
+			failures = append(failures, o)
+		}
+	})
 	time.Sleep(500 * time.Millisecond)
 	// The widget and import keys are looked up once before the fault, as a
 	// live page's would be.
@@ -409,8 +429,7 @@ func TestNeo4jAwayAndBack(t *testing.T) {
 		t.Errorf("widget after the fault: %+v", o)
 	}
 	time.Sleep(time.Second) // the writers too
-	close(stop)
-	wg.Wait()
+	stop()
 
 	unavailable, atAuthentication := 0, 0
 	for _, o := range failures {

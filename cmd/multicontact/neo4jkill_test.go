@@ -126,37 +126,22 @@ func TestNeo4jKilledAndRestarted(t *testing.T) {
 		lastFail outcome
 		internal []outcome
 		slow     []outcome
-		stop     = make(chan struct{})
-		wg       sync.WaitGroup
 	)
-	for i := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-				client := fmt.Sprintf("k%d-%d", i, n)
-				o := a.newClient(p, client, client+"@kill.test")
-				mu.Lock()
-				switch {
-				case written(o):
-					acked[client] = true
-				case o.code == "INTERNAL":
-					internal = append(internal, o)
-				default:
-					lastFail = o
-				}
-				if o.took > deadline+3*time.Second {
-					slow = append(slow, o)
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	stop := a.writeNewClients(p, 4, "k", "kill.test", func(client, _ string, o outcome) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case written(o):
+			acked[client] = true
+		case o.code == "INTERNAL":
+			internal = append(internal, o)
+		default:
+			lastFail = o
+		}
+		if o.took > deadline+3*time.Second {
+			slow = append(slow, o)
+		}
+	})
 	// A fresh server plans every statement once: the first writes are slow.
 	var before int
 	for start := time.Now(); before < 20; time.Sleep(100 * time.Millisecond) {
@@ -209,8 +194,7 @@ func TestNeo4jKilledAndRestarted(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	time.Sleep(time.Second) // writers go on after the restart
-	close(stop)
-	wg.Wait()
+	stop()
 	if status, _ := a.readyz(); status != http.StatusOK {
 		t.Errorf("/readyz %d after the restart, want 200", status)
 	}

@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,72 +23,27 @@ import (
 // B learns of A's commits only from the event log in Neo4j (its 250 ms
 // poll), so what B's subscribers receive is what any replica's would.
 
-// replica is `multicontact serve` as a process of its own.
-type replica struct {
-	cmd  *exec.Cmd
-	addr string
-	log  *lockedBuffer // (logs_test.go)
-}
-
 // startReplica starts the service on addr, reaching Neo4j at uri, and
 // waits until it is ready; it is killed when the test ends.
-func startReplica(t *testing.T, addr, uri string) *replica {
+func startReplica(t *testing.T, addr, uri string) *child {
 	t.Helper()
-	r := &replica{addr: addr, log: &lockedBuffer{}}
-	r.cmd = exec.Command(serviceBinary(t), "serve", "-addr", addr, "-neo4j-uri", uri, "-keep-alive", "1s")
-	r.cmd.Env = append(os.Environ(), "MULTICONTACT_ADMIN_TOKEN="+testAdminToken)
-	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.kill)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return r
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the replica on %s did not get ready: %v\n%s", addr, err, r.log.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return startChild(t, addr, "-neo4j-uri", uri, "-keep-alive", "1s")
 }
 
-// kill ends the process at once (SIGKILL), as a crash or an OOM kill does.
-func (r *replica) kill() {
-	if r.cmd.ProcessState == nil {
-		_ = r.cmd.Process.Signal(syscall.SIGKILL)
-		_ = r.cmd.Wait()
-	}
-}
-
-func (r *replica) url() string { return "http://" + r.addr }
+func (c *child) url() string { return "http://" + c.addr }
 
 // metric returns the value of an unlabelled series of the replica's /metrics.
-func (r *replica) metric(t *testing.T, name string) float64 {
+func (c *child) metric(t *testing.T, name string) float64 {
 	t.Helper()
-	res, err := http.Get(r.url() + "/metrics")
+	v := readMetric(t, c.url(), name)
+	if v == "" {
+		t.Fatalf("no %s in /metrics", name)
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s %s: %v", name, v, err)
 	}
-	defer res.Body.Close()
-	var body bytes.Buffer
-	_, _ = body.ReadFrom(res.Body)
-	for _, line := range strings.Split(body.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				t.Fatalf("%s: %v", line, err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("no %s in /metrics", name)
-	return 0
+	return f
 }
 
 const replicaSub = `subscription($p: ID!, $mc: ID, $c: ID, $after: String) {
