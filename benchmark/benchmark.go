@@ -376,6 +376,10 @@ func (r *run) writes(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		metricsBefore, err := r.metrics(ctx)
+		if err != nil {
+			return err
+		}
 		given := make([][]heldValue, writers) // per writer, the values it gave and may take away
 		var refused atomic.Int64
 		t, err := r.parallel(ctx, writers, r.cfg.Writes, func(ctx context.Context, rnd *rand.Rand, w, n int) error {
@@ -412,6 +416,10 @@ func (r *run) writes(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		metricsAfter, err := r.metrics(ctx)
+		if err != nil {
+			return err
+		}
 		merged, split, err := r.countEvents(ctx, before)
 		if err != nil {
 			return err
@@ -424,6 +432,8 @@ func (r *run) writes(ctx context.Context) error {
 			t.rate(), ceil.summary(), ceil.rate()))
 		r.add(Row{Measure: fmt.Sprintf("  %d writer(s): merges / splits (events); values refused", writers),
 			Value: fmt.Sprintf("%d / %d; %d", merged, split, refused.Load())})
+		r.add(Row{Measure: fmt.Sprintf("  %d writer(s): group commit: transactions; writes per transaction; time of one", writers),
+			Value: groupCommits(metricsBefore, metricsAfter)})
 	}
 	return nil
 }
@@ -518,14 +528,23 @@ func (r *run) upsertVars(prefix string, n int, rnd *rand.Rand) map[string]any {
 
 // upserts measures upsertClient, one new client per request, with 8 writers.
 func (r *run) upserts(ctx context.Context) error {
+	before, err := r.metrics(ctx)
+	if err != nil {
+		return err
+	}
 	t, err := r.parallel(ctx, 8, r.cfg.Writes, func(ctx context.Context, rnd *rand.Rand, _, n int) error {
 		return r.api.do(ctx, r.write, upsertClient, r.upsertVars("up", n, rnd), nil)
 	})
 	if err != nil {
 		return err
 	}
+	after, err := r.metrics(ctx)
+	if err != nil {
+		return err
+	}
 	r.add(against(Row{Measure: "upsertClient (a new client, one a request), 8 writers: p50 / p99, writes/s", Value: t.summary()},
 		t.rate(), r.ceil.write8.summary(), r.ceil.write8.rate()))
+	r.add(Row{Measure: "  group commit: transactions; writes per transaction; time of one", Value: groupCommits(before, after)})
 	return nil
 }
 

@@ -22,7 +22,7 @@ const (
 
 // retryReasons are the reasons of multicontact_tx_retries_total, in the
 // order they are printed.
-var retryReasons = []string{"deadlock", "transient", "vanished", "other"}
+var retryReasons = []string{"deadlock", "transient", "race", "other"}
 
 // contention compares 8 writers that share nothing (each gives its own
 // clients new e-mails and takes them away again) with 8 writers on 20
@@ -65,7 +65,7 @@ func (r *run) contention(ctx context.Context) error {
 	}
 	var times []timing
 	for _, ph := range phases {
-		before, err := r.retries(ctx)
+		before, err := r.metrics(ctx)
 		if err != nil {
 			return err
 		}
@@ -80,7 +80,7 @@ func (r *run) contention(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", ph.name, err)
 		}
-		after, err := r.retries(ctx)
+		after, err := r.metrics(ctx)
 		if err != nil {
 			return err
 		}
@@ -92,12 +92,9 @@ func (r *run) contention(ctx context.Context) error {
 		r.add(against(Row{Measure: ph.name + ": p50 / p99 / max, writes/s",
 			Value: fmt.Sprintf("%s / %s / %s, %.0f/s", t.pct(50), t.pct(99), t.pct(100), t.rate())},
 			t.rate(), r.ceil.write8.summary(), r.ceil.write8.rate()))
-		var counts []string
-		for _, reason := range retryReasons {
-			counts = append(counts, strconv.FormatInt(after[reason]-before[reason], 10))
-		}
 		r.add(Row{Measure: "  tx retries (" + strings.Join(retryReasons, " / ") + "); merges / splits; values refused",
-			Value: fmt.Sprintf("%s; %d / %d; %d", strings.Join(counts, " / "), merged, split, refused.Load())})
+			Value: fmt.Sprintf("%s; %d / %d; %d", retryCounts(before, after), merged, split, refused.Load())})
+		r.add(Row{Measure: "  group commit: transactions; writes per transaction; time of one", Value: groupCommits(before, after)})
 	}
 	d, c := times[0], times[1]
 	r.add(Row{Measure: "contended / disjoint: writes/s; p50; p99",
@@ -150,9 +147,9 @@ func (r *run) distinctClients(ctx context.Context, n int) ([]string, error) {
 	return out, nil
 }
 
-// retries reads multicontact_tx_retries_total by reason from the
-// service's /metrics (a reason never counted is absent: 0).
-func (r *run) retries(ctx context.Context) (map[string]int64, error) {
+// metrics reads the service's /metrics: each series (its name and
+// labels, as printed) and its value.
+func (r *run) metrics(ctx context.Context) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.api.url+"/metrics", nil)
 	if err != nil {
 		return nil, err
@@ -165,29 +162,49 @@ func (r *run) retries(ctx context.Context) (map[string]int64, error) {
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("metrics: %s", res.Status)
 	}
-	out := map[string]int64{}
+	out := map[string]float64{}
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	const prefix = `multicontact_tx_retries_total{reason="`
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), prefix)
-		if !ok {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || line == "" {
 			continue
 		}
-		reason, value, ok := strings.Cut(rest, `"} `)
-		if !ok {
-			return nil, fmt.Errorf("metrics: cannot read %q", sc.Text())
+		i := strings.LastIndexByte(line, ' ')
+		f, err := strconv.ParseFloat(line[i+1:], 64)
+		if i < 0 || err != nil {
+			return nil, fmt.Errorf("metrics: cannot read %q", line)
 		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil {
-			return nil, fmt.Errorf("metrics: %q: %w", sc.Text(), err)
-		}
-		out[reason] = int64(f)
+		out[line[:i]] = f
 	}
 	if err := sc.Err(); err != nil {
 		return nil, errors.Join(errors.New("metrics"), err)
 	}
 	return out, nil
+}
+
+// retryCounts are the transaction retries by reason between two reads of
+// the metrics, in the order of retryReasons.
+func retryCounts(before, after map[string]float64) string {
+	var counts []string
+	for _, reason := range retryReasons {
+		series := `multicontact_tx_retries_total{reason="` + reason + `"}`
+		counts = append(counts, strconv.FormatFloat(after[series]-before[series], 'f', 0, 64))
+	}
+	return strings.Join(counts, " / ")
+}
+
+// groupCommits says how the service grouped single writes between two
+// reads of the metrics: transactions, the mean of writes each, and the
+// mean time of one.
+func groupCommits(before, after map[string]float64) string {
+	delta := func(series string) float64 { return after[series] - before[series] }
+	txs := delta("multicontact_write_group_size_count")
+	if txs == 0 {
+		return "no transaction"
+	}
+	return fmt.Sprintf("%.0f tx; %.1f writes / tx; %s a tx", txs, delta("multicontact_write_group_size_sum")/txs,
+		time.Duration(delta("multicontact_write_group_duration_seconds_sum")/txs*float64(time.Second)).Round(10*time.Microsecond))
 }
 
 // quantile is the p-th percentile of lat in seconds (p = 100: the maximum).

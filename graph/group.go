@@ -142,7 +142,11 @@ func (s *Store) commitGroup(project string, group []*groupWrite) {
 		})
 		defer stop()
 	}
+	start := time.Now()
 	err := s.applyGroup(ctx, project, group)
+	if s.grouped != nil {
+		s.grouped(len(group), time.Since(start))
+	}
 	if err != nil && len(group) > 1 {
 		for _, w := range group {
 			if w.ctx.Err() == nil {

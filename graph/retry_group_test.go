@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/multicontact/multicontact/graph"
+	"github.com/multicontact/multicontact/graph/graphtest"
 	"github.com/multicontact/multicontact/identity"
 )
 
@@ -60,5 +62,47 @@ func TestAGroupRunAgainAppliesEachWriteOnce(t *testing.T) {
 	// when it is written in a group before its partner.
 	if merged != 4 || updated > 4 {
 		t.Errorf("%d MERGED and %d UPDATED events, want 4 MERGED and at most 4 UPDATED", merged, updated)
+	}
+}
+
+// Concurrent single writes to one project share transactions: 8 writers
+// of 10 writes each need fewer than 80, and no transaction holds more
+// writes than there are writers waiting. The observer sees every write once.
+func TestConcurrentWritesShareTransactions(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	var mu sync.Mutex
+	groups, writes, largest := 0, 0, 0
+	s := graphtest.Store(t, graph.WithGroupObserver(func(n int, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		groups, writes, largest = groups+1, writes+n, max(largest, n)
+	}))
+	for i := range 8 {
+		f.client(fmt.Sprint("c", i), "web")
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range 10 {
+				if _, err := s.SetAttribute(context.Background(), f.project, fmt.Sprint("c", w), identity.AttributeInput{
+					Field: "email", Value: fmt.Sprintf("w%d-%d@example.com", w, n), Source: identity.SourceBot}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if writes != 80 || groups >= 80 || largest > 8 {
+		t.Errorf("80 writes from 8 writers went in %d transactions holding %d writes, the largest %d: want fewer than 80 transactions, 80 writes, at most 8 a transaction",
+			groups, writes, largest)
+	}
+	for w := range 8 {
+		for n := range 10 {
+			if held, _ := f.attribute(fmt.Sprint("c", w), "email", fmt.Sprintf("w%d-%d@example.com", w, n)); !held {
+				t.Errorf("c%d lacks its e-mail %d", w, n)
+			}
+		}
 	}
 }

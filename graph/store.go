@@ -44,6 +44,7 @@ type Store struct {
 	log      *slog.Logger
 	notifier Notifier
 	retried  func(reason string)
+	grouped  func(writes int, took time.Duration)
 	now      func() time.Time
 	batches  projectLocks
 	groups   groups // single writes waiting for their project's next transaction
@@ -72,6 +73,16 @@ func WithNotifier(n Notifier) Option { return func(s *Store) { s.notifier = n } 
 // multi-contacts. observe must be quick and safe for concurrent use.
 func WithRetryObserver(observe func(reason string)) Option {
 	return func(s *Store) { s.retried = observe }
+}
+
+// WithGroupObserver calls observe after each group of single writes
+// (group.go) committed or failed, with the number of writes that shared its
+// transaction and the time the transaction took. Groups of one under load
+// say that writers do not overlap; large, slow ones that the project's
+// writes queue behind each other. observe must be quick and safe for
+// concurrent use.
+func WithGroupObserver(observe func(writes int, took time.Duration)) Option {
+	return func(s *Store) { s.grouped = observe }
 }
 
 // WithoutResuming opens a store that does not take up, at Open, the
@@ -245,6 +256,9 @@ var schema = []string{
 }
 
 func (s *Store) applySchema(ctx context.Context) error {
+	if err := s.migrateSearchIndex(ctx); err != nil {
+		return fmt.Errorf("migrate the search index: %w", err)
+	}
 	for _, q := range schema {
 		if _, err := neo4j.ExecuteQuery(ctx, s.driver, q, nil, neo4j.EagerResultTransformer,
 			neo4j.ExecuteQueryWithDatabase(s.database)); err != nil {

@@ -233,6 +233,15 @@ func TestSearchClients(t *testing.T) {
 			t.Errorf("searchClients(%q) = %v: a client of another project", c.query, got)
 		}
 	}
+	// A search finds a write acknowledged just before it, every time: the
+	// index is updated after the commit, and the search waits for it.
+	for i := range 20 {
+		id, name := fmt.Sprintf("tg-new-%d", i), fmt.Sprintf("Quillon%c Zorbek", 'a'+i)
+		upsertNamed(p, id, name)
+		if got := search(p.read, name); len(got) == 0 || got[0] != id {
+			t.Fatalf("searchClients(%q) right after its upsert = %v, want %s first", name, got, id)
+		}
+	}
 	for _, q := range []string{`*:*`, `anna~ OR project:*`, `"`, `\`, `(`, `AND`, `project:` + other.id, `a && b || !c ^2 {x TO y} [a TO b] /re/`} {
 		res := a.do(p.read, `query($p: ID!, $q: String!) { searchClients(projectId: $p, query: $q) { nodes { id } } }`,
 			map[string]any{"p": p.id, "q": q})

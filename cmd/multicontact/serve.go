@@ -225,7 +225,8 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	m.hooks = webhook.New(webhook.Config{Keys: keys, Guard: webhook.Guard{AllowPrivate: m.WebhookAllowPrivate},
 		Schedule: m.WebhookSchedule, Log: m.log, OnAttempt: m.metrics.webhookAttempt, OnPause: m.metrics.webhookPaused.Inc})
 	store, err := graph.Open(openCtx, m.Neo4j, graph.WithLogger(m.log), graph.WithNotifier(notifiers{m.broker, m.hooks}),
-		graph.WithRetryObserver(func(reason string) { m.metrics.retries.WithLabelValues(reason).Inc() }))
+		graph.WithRetryObserver(func(reason string) { m.metrics.retries.WithLabelValues(reason).Inc() }),
+		graph.WithGroupObserver(m.metrics.group))
 	if err != nil {
 		return err
 	}
@@ -459,6 +460,9 @@ type metrics struct {
 	dropped  prometheus.Counter
 	internal prometheus.Counter
 	retries  *prometheus.CounterVec
+	// Group commit: the writes that shared each transaction, and its time.
+	groupSize     prometheus.Histogram
+	groupDuration prometheus.Histogram
 	// Overload and faults: calls refused by the in-flight limits, and
 	// answered UNAVAILABLE.
 	shed        *prometheus.CounterVec
@@ -487,6 +491,13 @@ func newMetrics() *metrics {
 			Help: "Write transactions run again, by reason: deadlock, transient, race (a concurrent write deleted or changed what it had read), other."},
 			[]string{"reason"}),
 	}
+	m.groupSize = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "multicontact_write_group_size",
+		Help:    "Single writes (setAttribute, removeAttribute, upsertClient, recordConversation) committed in one transaction with others of their project.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64}})
+	m.groupDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "multicontact_write_group_duration_seconds",
+		Help:    "Time of one group's transaction, from its first statement to its commit, retries included.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
+	m.registry.MustRegister(m.groupSize, m.groupDuration)
 	m.shed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_shed_requests_total",
 		Help: "API calls refused with RATE_LIMITED, by the limit that refused them (scope: process or project) and surface (graphql, import, widget)."},
 		[]string{"scope", "surface"})
@@ -514,6 +525,12 @@ func newMetrics() *metrics {
 		m.retries.WithLabelValues(reason) // every reason shows, at 0 until it happens
 	}
 	return m
+}
+
+// group records one group-committed transaction (graph.WithGroupObserver).
+func (m *metrics) group(writes int, took time.Duration) {
+	m.groupSize.Observe(float64(writes))
+	m.groupDuration.Observe(took.Seconds())
 }
 
 // watchBroker exports what feeding this replica's subscribers costs:
