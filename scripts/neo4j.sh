@@ -79,6 +79,9 @@ dbms.memory.transaction.total.max=${NEO4J_TX_MEMORY:-256m}
 dbms.usage_report.enabled=false
 db.lock.acquisition.timeout=30s
 CONF
+	# More settings, one per line, e.g. the query log while profiling:
+	# NEO4J_CONF_EXTRA=$'db.logs.query.threshold=0s\ndb.logs.query.time_logging_enabled=true'
+	if [ -n "${NEO4J_CONF_EXTRA:-}" ]; then printf '%s\n' "$NEO4J_CONF_EXTRA" >>"$home/conf/neo4j.conf"; fi
 	if [ ! -f "$home/password" ]; then
 		# A fresh password per instance; it never leaves the instance's folder.
 		head -c 18 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9' >"$home/password"
