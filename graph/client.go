@@ -60,19 +60,34 @@ func (s *Store) RemoveClient(ctx context.Context, project, client string) error 
 	})
 }
 
-const clientColumns = `c.id AS id, c.displayName AS displayName, c.createdAt AS createdAt,
-	c.lastSeenAt AS lastSeenAt, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
-	[(c)-[v:VIA]->(ch:Channel) | {kind: ch.kind, account: ch.account, channelUserId: v.channelUserId}][0] AS channel,
-	[(c)-[h:HAS]->(v:Value) | {field: v.field, value: v.value, source: h.source, verified: h.verified, at: h.at, extension: h.extension}] AS attributes`
+// clientProjection is the client bound to c as one map: its channel and
+// identifiers come with it, so a row can also carry a list of clients (a
+// multi-contact's first members). decodeClient reads it back.
+const clientProjection = `c {.id, .displayName, .createdAt, .lastSeenAt, .mc, excluded: coalesce(c.excluded, false),
+	channel: [(c)-[v:VIA]->(ch:Channel) | {kind: ch.kind, account: ch.account, channelUserId: v.channelUserId}][0],
+	attributes: [(c)-[h:HAS]->(v:Value) | {field: v.field, value: v.value, source: h.source, verified: h.verified, at: h.at, extension: h.extension}]}`
 
+// clientColumns returns the client bound to c in the column decodeClient reads.
+const clientColumns = clientProjection + ` AS client`
+
+// decodeClient reads the client of a row of clientColumns.
 func decodeClient(rec *neo4j.Record) identity.Client {
-	c := identity.Client{ID: str(rec, "id"), DisplayName: str(rec, "displayName"), CreatedAt: when(rec, "createdAt"),
-		LastSeenAt: when(rec, "lastSeenAt"), MultiContactID: str(rec, "mc"), Excluded: boolean(rec, "excluded")}
-	if ch, ok := rec.AsMap()["channel"].(map[string]any); ok {
+	m, _ := rec.AsMap()["client"].(map[string]any)
+	return clientOf(m)
+}
+
+// clientOf reads one clientProjection.
+func clientOf(m map[string]any) identity.Client {
+	created, _ := m["createdAt"].(time.Time)
+	seen, _ := m["lastSeenAt"].(time.Time)
+	c := identity.Client{ID: mapStr(m, "id"), DisplayName: mapStr(m, "displayName"), CreatedAt: created,
+		LastSeenAt: seen, MultiContactID: mapStr(m, "mc"), Excluded: mapBool(m, "excluded")}
+	if ch, ok := m["channel"].(map[string]any); ok {
 		c.Channel = identity.Channel{Kind: mapStr(ch, "kind"), Account: mapStr(ch, "account")}
 		c.ChannelUserID = mapStr(ch, "channelUserId")
 	}
-	for _, a := range list(rec, "attributes") {
+	attrs, _ := m["attributes"].([]any)
+	for _, a := range attrs {
 		m, _ := a.(map[string]any)
 		at, _ := m["at"].(time.Time)
 		c.Attributes = append(c.Attributes, identity.Attribute{Field: mapStr(m, "field"), Value: mapStr(m, "value"),
@@ -84,41 +99,66 @@ func decodeClient(rec *neo4j.Record) identity.Client {
 
 // Client returns one client with its channel and identifiers.
 func (s *Store) Client(ctx context.Context, project, id string) (identity.Client, error) {
-	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (identity.Client, error) {
-		rec, err := single(ctx, tx, `MATCH (c:Client {project: $project, id: $id}) RETURN `+clientColumns,
-			map[string]any{"project": project, "id": id})
-		if err != nil || rec == nil {
-			return identity.Client{}, orNotFound(err, "client", id)
-		}
-		return decodeClient(rec), nil
-	})
+	recs, err := s.readOne(ctx, `MATCH (c:Client {project: $project, id: $id}) RETURN `+clientColumns,
+		map[string]any{"project": project, "id": id})
+	if err != nil || len(recs) == 0 {
+		return identity.Client{}, orNotFound(err, "client", id)
+	}
+	return decodeClient(recs[0]), nil
 }
 
 // ClientWithMultiContact returns a client and, in the same statement, the
-// head of its multi-contact (as MultiContactHead gives it; zero when the
-// client has none yet): a lookup that shows both costs one round trip.
-func (s *Store) ClientWithMultiContact(ctx context.Context, project, id string) (identity.Client, identity.MultiContact, error) {
-	type both struct {
-		c identity.Client
-		m identity.MultiContact
+// head of its multi-contact (zero when the client has none yet) and, when
+// members > 0, the first page of its members as MultiContactClients gives
+// it with first = members: a lookup that shows all three costs one round
+// trip.
+func (s *Store) ClientWithMultiContact(ctx context.Context, project, id string, members int) (identity.Client, identity.MultiContact, *Page[identity.Client], error) {
+	recs, err := s.readOne(ctx, `MATCH (c:Client {project: $project, id: $id})
+		OPTIONAL MATCH (m:MultiContact {project: $project, id: c.mc}) WHERE NOT coalesce(m.dissolved, false)
+		WITH m, `+clientColumns+`
+		RETURN client, `+headColumns+`, `+firstMembers,
+		map[string]any{"project": project, "id": id, "members": members + 1})
+	if err != nil || len(recs) == 0 {
+		return identity.Client{}, identity.MultiContact{}, nil, orNotFound(err, "client", id)
 	}
-	b, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) (both, error) {
-		rec, err := single(ctx, tx, `MATCH (c:Client {project: $project, id: $id})
-			OPTIONAL MATCH (m:MultiContact {project: $project, id: c.mc}) WHERE NOT coalesce(m.dissolved, false)
-			RETURN `+clientColumns+`, m.id AS mcId, m.size AS size, m.createdAt AS mcCreatedAt,
-				COLLECT { MATCH (x:MultiContact {project: $project, aliasOf: m.id}) RETURN x.id } AS aliases`,
-			map[string]any{"project": project, "id": id})
-		if err != nil || rec == nil {
-			return both{}, orNotFound(err, "client", id)
-		}
-		b := both{c: decodeClient(rec)}
-		if mc := str(rec, "mcId"); mc != "" {
-			b.m = identity.MultiContact{ID: mc, Size: int(i64(rec, "size")), CreatedAt: when(rec, "mcCreatedAt"),
-				Aliases: sorted(strs(rec, "aliases"))}
-		}
-		return b, nil
-	})
-	return b.c, b.m, err
+	m, page := decodeHead(recs[0], members)
+	return decodeClient(recs[0]), m, page, nil
+}
+
+// headColumns are the multi-contact bound to m without its members.
+const headColumns = `m.id AS mcId, m.size AS size, m.createdAt AS mcCreatedAt,
+	COLLECT { MATCH (x:MultiContact {project: $project, aliasOf: m.id}) RETURN x.id } AS aliases`
+
+// firstMembers are the first $members members of the multi-contact bound
+// to m, by id (none when $members is 0).
+const firstMembers = `COLLECT { MATCH (c:Client {project: $project, mc: m.id}) WITH c ORDER BY c.id LIMIT $members
+	RETURN ` + clientProjection + ` } AS members`
+
+// decodeHead reads headColumns (zero when the row has no multi-contact)
+// and, when members > 0, firstMembers read with $members = members + 1.
+func decodeHead(rec *neo4j.Record, members int) (identity.MultiContact, *Page[identity.Client]) {
+	mc := str(rec, "mcId")
+	if mc == "" {
+		return identity.MultiContact{}, nil
+	}
+	m := identity.MultiContact{ID: mc, Size: int(i64(rec, "size")), CreatedAt: when(rec, "mcCreatedAt"), Aliases: sorted(strs(rec, "aliases"))}
+	if members <= 0 {
+		return m, nil
+	}
+	page := clientListPage(list(rec, "members"), members, "member")
+	return m, &page
+}
+
+// clientListPage cuts the first+1 clients of a list of clientProjection
+// into a page, with cursors of kind (as clientPage does for rows).
+func clientListPage(all []any, first int, kind string) Page[identity.Client] {
+	page := Page[identity.Client]{HasNext: len(all) > first, Items: []identity.Client{}, Cursors: []string{}}
+	for _, x := range all[:min(first, len(all))] {
+		c, _ := x.(map[string]any)
+		page.Items = append(page.Items, clientOf(c))
+		page.Cursors = append(page.Cursors, encodeCursor(kind, mapStr(c, "id")))
+	}
+	return page
 }
 
 // FindClients returns the clients holding a value of field; raw is

@@ -78,11 +78,32 @@ func (s *Store) FindClientsPage(ctx context.Context, project, field, raw, after 
 	if err != nil {
 		return Page[identity.Client]{}, err
 	}
+	// The value is normalized with the project's fields as this store read
+	// them last; one statement checks that they are still those (their
+	// version) and finds the clients. Otherwise the fields are read again.
+	if v, ok := s.configs.Load(project); ok {
+		ps := v.(*projectState)
+		if value, err := ps.catalog.Normalize(field, raw); err == nil {
+			recs, err := s.readOne(ctx, `MATCH (p:Project {id: $project}) WHERE coalesce(p.configVersion, 0) = $version
+				RETURN COLLECT { MATCH (:Value {project: $project, field: $field, value: $value})<-[:HAS]-(c:Client)
+					WHERE $after IS NULL OR c.id > $after
+					WITH c ORDER BY c.id LIMIT $limit RETURN `+clientProjection+` } AS clients`,
+				map[string]any{"project": project, "version": ps.version, "field": field, "value": value,
+					"after": first0(key), "limit": first + 1})
+			if err != nil {
+				return Page[identity.Client]{}, err
+			}
+			if len(recs) == 1 {
+				return clientListPage(list(recs[0], "clients"), first, "value"), nil
+			}
+		}
+	}
 	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (Page[identity.Client], error) {
 		ps, err := loadProject(ctx, tx, project)
 		if err != nil {
 			return Page[identity.Client]{}, err
 		}
+		s.configs.Store(project, ps)
 		value, err := ps.catalog.Normalize(field, raw)
 		if err != nil {
 			return Page[identity.Client]{}, err
@@ -111,21 +132,23 @@ func clientPage(recs []*neo4j.Record, first int, kind string) Page[identity.Clie
 
 // MultiContactHead returns a multi-contact without its members (Clients is
 // nil): what every page of its members, conversations or history starts
-// from. An absorbed id returns the multi-contact that absorbed it.
-func (s *Store) MultiContactHead(ctx context.Context, project, id string) (identity.MultiContact, error) {
-	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (identity.MultiContact, error) {
-		rec, err := single(ctx, tx, `MATCH (a:MultiContact {project: $project, id: $id})
-			WITH coalesce(a.aliasOf, a.id) AS live
-			MATCH (m:MultiContact {project: $project, id: live}) WHERE NOT coalesce(m.dissolved, false)
-			RETURN m.id AS mcId, m.size AS size, m.createdAt AS mcCreatedAt,
-				COLLECT { MATCH (x:MultiContact {project: $project, aliasOf: m.id}) RETURN x.id } AS aliases`,
-			map[string]any{"project": project, "id": id})
-		if err != nil || rec == nil {
-			return identity.MultiContact{}, orNotFound(err, "multiContact", id)
-		}
-		return identity.MultiContact{ID: str(rec, "mcId"), Size: int(i64(rec, "size")),
-			CreatedAt: when(rec, "mcCreatedAt"), Aliases: sorted(strs(rec, "aliases"))}, nil
-	})
+// from. An absorbed id returns the multi-contact that absorbed it. When
+// members > 0, the first page of its members (as MultiContactClients gives
+// it with first = members) comes in the same statement.
+func (s *Store) MultiContactHead(ctx context.Context, project, id string, members int) (identity.MultiContact, *Page[identity.Client], error) {
+	if members < 0 || members > MaxClientsPage {
+		return identity.MultiContact{}, nil, checkFirst(members, MaxClientsPage)
+	}
+	recs, err := s.readOne(ctx, `MATCH (a:MultiContact {project: $project, id: $id})
+		WITH coalesce(a.aliasOf, a.id) AS live
+		MATCH (m:MultiContact {project: $project, id: live}) WHERE NOT coalesce(m.dissolved, false)
+		RETURN `+headColumns+`, `+firstMembers,
+		map[string]any{"project": project, "id": id, "members": members + 1})
+	if err != nil || len(recs) == 0 {
+		return identity.MultiContact{}, nil, orNotFound(err, "multiContact", id)
+	}
+	m, page := decodeHead(recs[0], members)
+	return m, page, nil
 }
 
 // MultiContactClients returns a page of a multi-contact's members by id
@@ -138,13 +161,11 @@ func (s *Store) MultiContactClients(ctx context.Context, project, mc, after stri
 	if err != nil {
 		return Page[identity.Client]{}, err
 	}
-	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (Page[identity.Client], error) {
-		recs, err := collect(ctx, tx, `MATCH (c:Client {project: $project, mc: $mc})
-			WHERE $after IS NULL OR c.id > $after
-			RETURN `+clientColumns+` ORDER BY c.id LIMIT $limit`,
-			map[string]any{"project": project, "mc": mc, "after": first0(key), "limit": first + 1})
-		return clientPage(recs, first, "member"), err
-	})
+	recs, err := s.readOne(ctx, `MATCH (c:Client {project: $project, mc: $mc})
+		WHERE $after IS NULL OR c.id > $after
+		RETURN `+clientColumns+` ORDER BY c.id LIMIT $limit`,
+		map[string]any{"project": project, "mc": mc, "after": first0(key), "limit": first + 1})
+	return clientPage(recs, first, "member"), err
 }
 
 // MultiContactChannels returns, for each channel through which a

@@ -384,25 +384,42 @@ func retryVanished[T any](run func() (T, error)) (T, error) {
 // The statement must be idempotent: it runs again after a transient error
 // (a deadlock with a writer), as a managed transaction would.
 func (s *Store) autocommit(ctx context.Context, q string, params map[string]any) error {
-	run := func() error {
-		sess, end := s.session(ctx, neo4j.AccessModeWrite)
+	_, err := s.implicit(ctx, neo4j.AccessModeWrite, q, params)
+	return err
+}
+
+// readOne runs one read statement in an implicit transaction: a single
+// round trip (RUN and PULL sent together), where a managed transaction
+// takes three (BEGIN, RUN, COMMIT). The lookups that one statement answers
+// use it.
+func (s *Store) readOne(ctx context.Context, q string, params map[string]any) ([]*neo4j.Record, error) {
+	return retryVanished(func() ([]*neo4j.Record, error) { return s.implicit(ctx, neo4j.AccessModeRead, q, params) })
+}
+
+// implicit runs q in an implicit transaction and returns its records. It
+// runs again after a transient error (a write is reported to the retry
+// observer), for at most 10 runs.
+func (s *Store) implicit(ctx context.Context, mode neo4j.AccessMode, q string, params map[string]any) ([]*neo4j.Record, error) {
+	run := func() ([]*neo4j.Record, error) {
+		sess, end := s.session(ctx, mode)
 		defer end()
 		res, err := sess.Run(ctx, q, params)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		_, err = res.Consume(ctx)
-		return err
+		return res.Collect(ctx)
 	}
 	for attempt := 1; ; attempt++ {
-		err := run()
+		recs, err := run()
 		if err == nil || attempt == 10 || !neo4j.IsRetryable(err) {
-			return err
+			return recs, err
 		}
-		s.retry(err)
+		if mode == neo4j.AccessModeWrite {
+			s.retry(err)
+		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(time.Duration(attempt*attempt) * 50 * time.Millisecond):
 		}
 	}

@@ -2,6 +2,7 @@ package resolver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 
@@ -49,48 +50,99 @@ func deref[T any](p *T, def T) T {
 }
 
 // client reads a client; when the query asks for more of its multi-contact
-// than the id, the multi-contact's head comes in the same statement.
+// than the id, the multi-contact's head (and the first page of its members,
+// when asked for) comes in the same statement.
 func (r *Resolver) client(ctx context.Context, project, id string) (*Client, error) {
-	if !wantsMultiContactHead(ctx) {
+	mc := subField(graphql.CollectFieldsCtx(ctx, nil), "multiContact")
+	if mc == nil || onlyIDIn(mc.SelectionSet) {
 		c, err := r.Store.Client(ctx, project, id)
 		if err != nil {
 			return nil, err
 		}
 		return clientOf(project, c), nil
 	}
-	c, m, err := r.Store.ClientWithMultiContact(ctx, project, id)
+	members := membersAsked(ctx, mc.SelectionSet)
+	c, m, page, err := r.Store.ClientWithMultiContact(ctx, project, id, members)
 	if err != nil {
 		return nil, err
 	}
 	out := clientOf(project, c)
 	if m.ID != "" {
-		out.head = multiContactOf(project, m)
+		out.head = multiContactOf(project, m, page, members)
 	}
 	return out, nil
 }
 
-// wantsMultiContactHead reports whether the client being resolved is asked
-// for its multi-contact with more than the id.
-func wantsMultiContactHead(ctx context.Context) bool {
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
-		if f.Name != "multiContact" {
-			continue
-		}
-		for _, sub := range f.Selections {
-			if sf, ok := sub.(*ast.Field); !ok || sf.Name != "id" && sf.Name != "__typename" {
-				return true
-			}
-		}
-	}
-	return false
-}
-
+// multiContact reads a multi-contact's head and, when the query asks for
+// it, the first page of its members, in one statement.
 func (r *Resolver) multiContact(ctx context.Context, project, id string) (*MultiContact, error) {
-	m, err := r.Store.MultiContactHead(ctx, project, id)
+	var sel ast.SelectionSet
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		sel = append(sel, f.Field)
+	}
+	members := membersAsked(ctx, sel)
+	m, page, err := r.Store.MultiContactHead(ctx, project, id, members)
 	if err != nil {
 		return nil, err
 	}
-	return multiContactOf(project, m), nil
+	return multiContactOf(project, m, page, members), nil
+}
+
+// subField is the field named name among fields, or nil.
+func subField(fields []graphql.CollectedField, name string) *ast.Field {
+	for _, f := range fields {
+		if f.Name == name {
+			return f.Field
+		}
+	}
+	return nil
+}
+
+// onlyIDIn reports whether a selection asks for nothing but id (and
+// __typename).
+func onlyIDIn(sel ast.SelectionSet) bool {
+	for _, sub := range sel {
+		if sf, ok := sub.(*ast.Field); !ok || sf.Name != "id" && sf.Name != "__typename" {
+			return false
+		}
+	}
+	return true
+}
+
+// membersAsked is how many members a multi-contact's selection asks for
+// on its first page (clients without after), so that they are read with
+// the multi-contact; 0 when it asks for none, for a later page, or for a
+// page size that the store refuses (the clients resolver reports that).
+func membersAsked(ctx context.Context, sel ast.SelectionSet) int {
+	for _, sub := range sel {
+		f, ok := sub.(*ast.Field)
+		if !ok || f.Name != "clients" || f.Definition == nil {
+			continue
+		}
+		args := f.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
+		if args["after"] != nil {
+			return 0
+		}
+		first := int64(clientsPageSize)
+		switch v := args["first"].(type) { // a literal, or a variable as sent
+		case nil:
+		case int64:
+			first = v
+		case int:
+			first = int64(v)
+		case json.Number:
+			first, _ = v.Int64()
+		case float64:
+			first = int64(v)
+		default:
+			return 0
+		}
+		if first < 1 || first > graph.MaxClientsPage {
+			return 0
+		}
+		return int(first)
+	}
+	return 0
 }
 
 func attributeInputs(in []*AttributeInput) []identity.AttributeInput {

@@ -69,14 +69,20 @@ type MultiContact struct {
 	Aliases   []string
 
 	project string
+	// members is the first page of membersFirst members, read with the
+	// multi-contact when the query asked for it (see membersAsked); nil
+	// otherwise.
+	members      *graph.Page[identity.Client]
+	membersFirst int
 }
 
-func multiContactOf(project string, m identity.MultiContact) *MultiContact {
+func multiContactOf(project string, m identity.MultiContact, members *graph.Page[identity.Client], first int) *MultiContact {
 	aliases := m.Aliases
 	if aliases == nil {
 		aliases = []string{}
 	}
-	return &MultiContact{ID: m.ID, Size: m.Size, CreatedAt: timePtr(m.CreatedAt), Aliases: aliases, project: project}
+	return &MultiContact{ID: m.ID, Size: m.Size, CreatedAt: timePtr(m.CreatedAt), Aliases: aliases, project: project,
+		members: members, membersFirst: first}
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -44,6 +44,9 @@ func (r *clientResolver) MultiContact(ctx context.Context, obj *Client) (*MultiC
 
 // Clients is the resolver for the clients field.
 func (r *multiContactResolver) Clients(ctx context.Context, obj *MultiContact, first *int, after *string) (*ClientConnection, error) {
+	if obj.members != nil && after == nil && obj.membersFirst == deref(first, clientsPageSize) { // read with the multi-contact
+		return clientConnection(obj.project, *obj.members), nil
+	}
 	p, err := r.Store.MultiContactClients(ctx, obj.project, obj.ID, deref(after, ""), deref(first, clientsPageSize))
 	if err != nil {
 		return nil, err
@@ -612,7 +615,7 @@ func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectI
 	}
 	watch := deref(multiContactID, "")
 	if watch != "" { // follow an absorbed id to its survivor
-		if m, err := r.Store.MultiContactHead(ctx, projectID, watch); err == nil {
+		if m, _, err := r.Store.MultiContactHead(ctx, projectID, watch, 0); err == nil {
 			watch = m.ID
 		} else if identity.ErrorCode(err) != identity.CodeNotFound {
 			return nil, err
