@@ -42,7 +42,7 @@ func newProject(t *testing.T, s *graph.Store) string {
 func upsert(t *testing.T, s *graph.Store, project, client string) {
 	t.Helper()
 	in := identity.ClientInput{ID: client, Channel: identity.Channel{Kind: "web", Account: "acme"}, ChannelUserID: "u-" + client}
-	if _, _, err := s.UpsertClient(context.Background(), project, in); err != nil {
+	if _, err := s.UpsertClient(context.Background(), project, in); err != nil {
 		t.Errorf("upsert %s: %v", client, err)
 	}
 }

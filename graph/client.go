@@ -13,14 +13,12 @@ import (
 // and last activity, and adds the given identifiers. An invalid client (its
 // id, its channel) refuses the whole call and changes nothing; an invalid
 // identifier is refused alone: the client is written with the others, and
-// the refused ones come back as typed errors.
-func (s *Store) UpsertClient(ctx context.Context, project string, in identity.ClientInput) (identity.Client, []error, error) {
+// the refused ones come back as typed errors. The client is not read back:
+// a caller that shows it reads it (Client) only when it needs more than
+// its id.
+func (s *Store) UpsertClient(ctx context.Context, project string, in identity.ClientInput) ([]error, error) {
 	_, refused, err := s.writeOne(ctx, project, Op{Kind: OpUpsertClient, Client: in})
-	if err != nil {
-		return identity.Client{}, nil, err
-	}
-	c, err := s.Client(ctx, project, in.ID)
-	return c, refused, err
+	return refused, err
 }
 
 // SetAttribute normalizes raw as a value of field and gives it to the

@@ -258,7 +258,7 @@ func (r *race) bridge() {
 			phone := fmt.Sprintf("+7903%03d%04d", r.cfg.seed%1000, w)
 			pair := []string{fmt.Sprintf("bridge-%d-%d-a", r.cfg.seed, w), fmt.Sprintf("bridge-%d-%d-b", r.cfg.seed, w)}
 			for _, c := range pair {
-				if _, _, err := f.s.UpsertClient(context.Background(), f.project, identity.ClientInput{ID: c,
+				if _, err := f.s.UpsertClient(context.Background(), f.project, identity.ClientInput{ID: c,
 					Channel: identity.Channel{Kind: "web", Account: "acme"}}); err != nil {
 					r.t.Error(err)
 					return

@@ -21,7 +21,7 @@ func BenchmarkSetAttribute(b *testing.B) {
 		b.Run(fmt.Sprint(writers, "writers"), func(b *testing.B) {
 			f := newFixture(b, []string{"phone"}, []string{"email"})
 			for i := range 64 {
-				if _, _, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: fmt.Sprint("c", i),
+				if _, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: fmt.Sprint("c", i),
 					Channel: identity.Channel{Kind: "web", Account: "site"}}); err != nil {
 					b.Fatal(err)
 				}

@@ -112,13 +112,13 @@ func TestRacingWritersGiveAConversationToOneClient(t *testing.T) {
 func TestRacingWritersGiveAChannelUserToOneClient(t *testing.T) {
 	f := newFixture(t)
 	for w := range 4 { // half of them exist already, without a channel user
-		if _, _, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: fmt.Sprint("tg-", w),
+		if _, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: fmt.Sprint("tg-", w),
 			Channel: identity.Channel{Kind: "telegram", Account: "bot"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	errs := race8(func(w int) error {
-		_, _, err := f.s.UpsertClient(context.Background(), f.project, identity.ClientInput{ID: fmt.Sprint("tg-", w),
+		_, err := f.s.UpsertClient(context.Background(), f.project, identity.ClientInput{ID: fmt.Sprint("tg-", w),
 			Channel: identity.Channel{Kind: "telegram", Account: "bot"}, ChannelUserID: "5123456789"})
 		return err
 	})

@@ -335,7 +335,7 @@ func TestAReplicaSeesAnotherReplicasRuleAtOnce(t *testing.T) {
 		for i := 0; i+1 < len(kv); i += 2 {
 			in.Attributes = append(in.Attributes, identity.AttributeInput{Field: kv[i], Value: kv[i+1], Source: identity.SourceOperator})
 		}
-		if _, _, err := s.UpsertClient(ctx, project, in); err != nil {
+		if _, err := s.UpsertClient(ctx, project, in); err != nil {
 			t.Fatalf("upsert %s: %v", id, err)
 		}
 	}

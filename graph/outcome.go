@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -43,9 +44,11 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 		if i64(rec, "raced") > 0 {
 			return nil, errRace
 		}
+	}
+	if slices.ContainsFunc(upserts, func(r map[string]any) bool { return r["checkUser"] == true }) {
 		// A channel user id given anew: under the channel's lock, no other
 		// client may hold it (one given concurrently makes this run again).
-		rec, err = single(ctx, tx, `UNWIND [r IN $rows WHERE r.checkUser] AS r
+		rec, err := single(ctx, tx, `UNWIND [r IN $rows WHERE r.checkUser] AS r
 			MATCH (c:Client {project: $project, id: r.id})-[:VIA]->(ch:Channel)
 			SET ch.locked = true REMOVE ch.locked
 			WITH c, ch, r

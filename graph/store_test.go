@@ -113,9 +113,12 @@ func (f *fixture) client(id, kind string, kv ...string) identity.Client {
 	for i := 0; i+1 < len(kv); i += 2 {
 		in.Attributes = append(in.Attributes, identity.AttributeInput{Field: kv[i], Value: kv[i+1], Source: identity.SourceOperator})
 	}
-	c, _, err := f.s.UpsertClient(f.ctx, f.project, in)
-	if err != nil {
+	if _, err := f.s.UpsertClient(f.ctx, f.project, in); err != nil {
 		f.t.Fatalf("upsert %s: %v", id, err)
+	}
+	c, err := f.s.Client(f.ctx, f.project, id)
+	if err != nil {
+		f.t.Fatalf("read %s: %v", id, err)
 	}
 	return c
 }
@@ -536,7 +539,7 @@ func TestRefusedInputChangesNothing(t *testing.T) {
 			return err
 		}, identity.CodeUnknownField},
 		{"channel change", func() error {
-			_, _, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: "a", Channel: identity.Channel{Kind: "vk", Account: "acme"}, DisplayName: "Changed"})
+			_, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: "a", Channel: identity.Channel{Kind: "vk", Account: "acme"}, DisplayName: "Changed"})
 			return err
 		}, identity.CodeConflict},
 		{"rule with an unknown field", func() error {
@@ -646,8 +649,12 @@ func TestAnUpsertKeepsItsGoodValuesAndRefusesTheBadOnes(t *testing.T) {
 	for i := range 10 {
 		attrs = append(attrs, identity.AttributeInput{Field: "email", Value: fmt.Sprintf("u%d@example.com", i), Source: identity.SourceImport})
 	}
-	c, refused, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: "a",
+	refused, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: "a",
 		Channel: identity.Channel{Kind: "web", Account: "acme"}, DisplayName: "Anna", Attributes: attrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.s.Client(f.ctx, f.project, "a")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,7 @@ func TestRequireVerifiedAppliesToRuleChangesAndNewClients(t *testing.T) {
 	f := newFixture(t)
 	upsert := func(id string, verified bool) {
 		t.Helper()
-		_, _, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: id, Channel: identity.Channel{Kind: "web", Account: "acme"},
+		_, err := f.s.UpsertClient(f.ctx, f.project, identity.ClientInput{ID: id, Channel: identity.Channel{Kind: "web", Account: "acme"},
 			Attributes: []identity.AttributeInput{{Field: "email", Value: "Ann@Example.com", Source: identity.SourceIntegration, Verified: verified}}})
 		if err != nil {
 			t.Fatalf("upsert %s: %v", id, err)

@@ -76,16 +76,21 @@ func (r *Resolver) client(ctx context.Context, project, id string) (*Client, err
 // multiContact reads a multi-contact's head and, when the query asks for
 // it, the first page of its members, in one statement.
 func (r *Resolver) multiContact(ctx context.Context, project, id string) (*MultiContact, error) {
-	var sel ast.SelectionSet
-	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
-		sel = append(sel, f.Field)
-	}
-	members := membersAsked(ctx, sel)
+	members := membersAsked(ctx, selectionOf(ctx))
 	m, page, err := r.Store.MultiContactHead(ctx, project, id, members)
 	if err != nil {
 		return nil, err
 	}
 	return multiContactOf(project, m, page, members), nil
+}
+
+// selectionOf is what the query asks of the field being resolved.
+func selectionOf(ctx context.Context) ast.SelectionSet {
+	var sel ast.SelectionSet
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		sel = append(sel, f.Field)
+	}
+	return sel
 }
 
 // subField is the field named name among fields, or nil.

@@ -159,7 +159,7 @@ func (r *mutationResolver) UpsertClient(ctx context.Context, projectID string, i
 	if err := authorize(ctx, projectID, access.RoleWrite); err != nil {
 		return nil, err
 	}
-	c, refused, err := r.Store.UpsertClient(ctx, projectID, identity.ClientInput{ID: input.ID,
+	refused, err := r.Store.UpsertClient(ctx, projectID, identity.ClientInput{ID: input.ID,
 		Channel:       identity.Channel{Kind: input.Channel.Kind, Account: input.Channel.Account},
 		ChannelUserID: deref(input.ChannelUserID, ""), DisplayName: deref(input.DisplayName, ""),
 		Attributes: attributeInputs(input.Attributes)})
@@ -167,7 +167,10 @@ func (r *mutationResolver) UpsertClient(ctx context.Context, projectID string, i
 		return nil, err
 	}
 	warnRefused(ctx, refused)
-	return clientOf(projectID, c), nil
+	if onlyIDIn(selectionOf(ctx)) { // a CRM that keeps only the id reads nothing back
+		return &Client{ID: input.ID, project: projectID}, nil
+	}
+	return r.client(ctx, projectID, input.ID)
 }
 
 // SetAttribute is the resolver for the setAttribute field.

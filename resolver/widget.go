@@ -323,7 +323,7 @@ func identify(ctx context.Context, store *graph.Store, keys Keys, project string
 		if req.Channel != nil {
 			ch.Account = req.Channel.Account
 		}
-		if _, _, err := store.UpsertClient(ctx, project, identity.ClientInput{ID: proven.client, Channel: ch, DisplayName: name}); err != nil {
+		if _, err := store.UpsertClient(ctx, project, identity.ClientInput{ID: proven.client, Channel: ch, DisplayName: name}); err != nil {
 			return nil, nil, err
 		}
 	case err != nil:

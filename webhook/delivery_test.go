@@ -146,7 +146,7 @@ func (f *fixture) manager(store webhook.Store, first time.Duration) *webhook.Man
 // earlier client of the same phone.
 func (f *fixture) client(id, phone string) {
 	f.t.Helper()
-	_, refused, err := f.store.UpsertClient(context.Background(), f.project, identity.ClientInput{ID: id,
+	refused, err := f.store.UpsertClient(context.Background(), f.project, identity.ClientInput{ID: id,
 		Channel: identity.Channel{Kind: "telegram", Account: "main"}, Attributes: []identity.AttributeInput{{Field: "phone", Value: phone, Source: identity.SourceIntegration}}})
 	if err != nil || len(refused) > 0 {
 		f.t.Fatalf("upsert %s: %v %v", id, err, refused)

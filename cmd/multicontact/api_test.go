@@ -319,8 +319,8 @@ type changeEvent struct {
 	Cursor         string
 }
 
-const changed = `subscription($p: ID!, $mc: ID, $c: ID) {
-	multiContactChanged(projectId: $p, multiContactId: $mc, clientId: $c) {
+const changed = `subscription($p: ID!, $mc: ID, $c: ID, $after: String) {
+	multiContactChanged(projectId: $p, multiContactId: $mc, clientId: $c, after: $after) {
 		type multiContactId previousIds newIds clientIds cursor cause { kind action }
 	}
 }`
@@ -357,27 +357,29 @@ func TestSubscriptionsDeliverMergeAndSplitAndEventsReplay(t *testing.T) {
 	a.ok(p.read, `query($p: ID!) { client(projectId: $p, id: "web-1") { multiContact { id } } }`, map[string]any{"p": p.id}, &mc)
 	webMC := mc.Client.MultiContact.ID
 
-	byClient, err := a.dialWS(p.read)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byClient.subscribe("1", changed, map[string]any{"p": p.id, "c": "web-1"})
-	byMC, err := a.dialWS(p.read)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byMC.subscribe("1", changed, map[string]any{"p": p.id, "mc": webMC})
-	other, err := a.dialWS(p.read)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other.subscribe("1", changed, map[string]any{"p": p.id, "c": "vk-3"})
-	time.Sleep(200 * time.Millisecond) // the subscriptions reach the broker
-
+	// Subscribed from the log's end as it is now: what follows reaches each
+	// subscriber however long its subscription takes to start.
 	var before struct {
 		Events struct{ PageInfo struct{ EndCursor *string } }
 	}
 	a.ok(p.read, `query($p: ID!) { events(projectId: $p, first: 1000) { pageInfo { endCursor } } }`, map[string]any{"p": p.id}, &before)
+	from := before.Events.PageInfo.EndCursor
+
+	byClient, err := a.dialWS(p.read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byClient.subscribe("1", changed, map[string]any{"p": p.id, "c": "web-1", "after": from})
+	byMC, err := a.dialWS(p.read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byMC.subscribe("1", changed, map[string]any{"p": p.id, "mc": webMC, "after": from})
+	other, err := a.dialWS(p.read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.subscribe("1", changed, map[string]any{"p": p.id, "c": "vk-3", "after": from})
 
 	// tg-2 gives the same phone in another spelling: web-1 and tg-2 merge.
 	var set setResult

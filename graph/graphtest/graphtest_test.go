@@ -53,7 +53,7 @@ func TestStoreAppliesOptionsOfEveryCall(t *testing.T) {
 	if _, err := s.CreateProject(ctx, project, "graphtest", "RU"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.UpsertClient(ctx, project, identity.ClientInput{ID: "c1", Channel: identity.Channel{Kind: "telegram", Account: "a"}}); err != nil {
+	if _, err := s.UpsertClient(ctx, project, identity.ClientInput{ID: "c1", Channel: identity.Channel{Kind: "telegram", Account: "a"}}); err != nil {
 		t.Fatal(err)
 	}
 	if !n.saw(project) {
