@@ -236,6 +236,19 @@ func (d *decision) keyState(id string, blocked map[[3]string]bool) keyState {
 	return ks
 }
 
+// assumeBlocked marks each value given (a row of adds) blocked as its
+// client's lock statement read it, and free when the client did not hold
+// it: the assumption its keys are computed under. It returns the marks.
+func (d *decision) assumeBlocked() map[[3]string]bool {
+	out := map[[3]string]bool{}
+	for k, row := range d.adds {
+		blocked := d.state[k[0]].held[[2]string{k[1], k[2]}].blocked
+		row["blocked"] = blocked
+		out[k] = blocked
+	}
+	return out
+}
+
 func sortedPairs(m map[[2]string]bool) [][2]string {
 	out := make([][2]string, 0, len(m))
 	for fv, ok := range m {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
@@ -64,8 +65,79 @@ func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectSt
 // every member of a key that has just passed the cap (the key stops
 // linking, so they are resolved too), and those keys.
 func syncKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, states map[string]keyState) ([]string, []quarantine, error) {
+	_, seeds, quarantined, err := writeValuesAndKeys(ctx, tx, ps, nil, states, time.Time{})
+	return seeds, quarantined, err
+}
+
+// writeValuesAndKeys gives clients values (adds: rows of decision.adds,
+// each with the blocked flag its key state assumed) and then makes their
+// MATCHES edges follow states, as syncKeys does, in one statement. A value
+// found blocked where it was assumed free makes no key (the keys built
+// from it are skipped); it is returned, with every value whose flag
+// differs from the assumption, so that the caller reads those clients'
+// keys again (refreshKeys).
+func writeValuesAndKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, adds []map[string]any,
+	states map[string]keyState, now time.Time) (moved []string, seeds []string, quarantined []quarantine, err error) {
+	add, del := planKeys(ps, states)
+	if len(adds) == 0 && len(add) == 0 && len(del) == 0 {
+		return nil, nil, nil, nil
+	}
+	rec, err := single(ctx, tx, `CALL {
+			UNWIND $adds AS r
+			MATCH (c:Client {project: $project, id: r.client})
+			MERGE (v:Value {project: $project, field: r.field, value: r.value})
+			ON CREATE SET v.blocked = false
+			MERGE (c)-[h:HAS]->(v)
+			ON CREATE SET h.source = r.source, h.verified = r.verified, h.at = $now, h.extension = r.extension
+			ON MATCH SET h.source = CASE WHEN r.verified AND NOT h.verified THEN r.source
+					WHEN h.source = 'WIDGET' AND NOT h.verified AND r.source <> 'WIDGET' THEN r.source ELSE h.source END,
+				h.verified = h.verified OR r.verified, h.extension = coalesce(r.extension, h.extension)
+			WITH r, coalesce(v.blocked, false) AS blocked WHERE blocked <> r.blocked
+			RETURN collect(r.client) AS moved, collect(CASE WHEN blocked THEN r.field + '=' + r.value END) AS blocked
+		}
+		CALL {
+			UNWIND $del AS r
+			MATCH (:Client {project: $project, id: r.client})-[m:MATCHES]->(:MatchKey {project: $project, rule: r.rule, key: r.key})
+			DELETE m
+		}
+		CALL {
+			WITH blocked
+			UNWIND [r IN $add WHERE none(part IN r.parts WHERE part IN blocked)] AS r
+			MATCH (c:Client {project: $project, id: r.client})
+			MERGE (k:MatchKey {project: $project, rule: r.rule, key: r.key})
+			ON CREATE SET k.quarantined = false, k.allowed = false
+			MERGE (c)-[:MATCHES]->(k)
+			WITH k, min(c.id) AS writer
+			WHERE NOT k.quarantined AND NOT k.allowed AND COUNT { (k)<-[:MATCHES]-() } > $cap
+			SET k.quarantined = true, k.quarantinedAt = datetime()
+			RETURN collect({rule: k.rule, key: k.key, since: k.quarantinedAt, writer: writer,
+				holders: [(k)<-[:MATCHES]-(o:Client) | o.id],
+				mcs: [(k)<-[:MATCHES]-(o:Client) WHERE o.mc IS NOT NULL | o.mc]}) AS quarantined
+		}
+		RETURN moved, quarantined`,
+		map[string]any{"project": ps.ID, "adds": nonNil(adds), "del": nonNil(del), "add": nonNil(add), "cap": ps.KeyCap, "now": now})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for _, q := range list(rec, "quarantined") {
+		m, _ := q.(map[string]any)
+		seeds = append(seeds, mapStrs(m, "mcs")...)
+		holders := sorted(mapStrs(m, "holders"))
+		key := mapStr(m, "key")
+		since, _ := m["since"].(time.Time)
+		quarantined = append(quarantined, quarantine{writer: mapStr(m, "writer"), holders: holders,
+			key: identity.QuarantinedKey{Rule: mapStr(m, "rule"), Key: key, Parts: identity.KeyParts(key),
+				Size: len(holders), Since: since.UTC()}})
+	}
+	return dedupe(strs(rec, "moved")), seeds, quarantined, nil
+}
+
+// planKeys compares each client's keys with those its state yields: the
+// MATCHES edges to delete, and those to add (sorted by key: a fixed order
+// of key locks makes deadlocks rarer), each with the "field=value" parts
+// it is built from.
+func planKeys(ps *projectState, states map[string]keyState) (add, del []map[string]any) {
 	rules := ps.activeRules()
-	var add, del []map[string]any
 	for _, id := range keysOf(states) {
 		st := states[id]
 		want := map[[2]string]bool{}
@@ -86,48 +158,22 @@ func syncKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 			}
 		}
 		for rk := range want {
-			add = append(add, map[string]any{"client": id, "rule": rk[0], "key": rk[1]})
+			add = append(add, map[string]any{"client": id, "rule": rk[0], "key": rk[1], "parts": partsOf(rk[1])})
 		}
 	}
-	if len(del) > 0 {
-		if err := exec(ctx, tx, `UNWIND $rows AS r
-			MATCH (:Client {project: $project, id: r.client})-[m:MATCHES]->(:MatchKey {project: $project, rule: r.rule, key: r.key})
-			DELETE m`, map[string]any{"project": ps.ID, "rows": del}); err != nil {
-			return nil, nil, err
-		}
-	}
-	if len(add) == 0 {
-		return nil, nil, nil
-	}
-	sort.Slice(add, func(i, j int) bool { // a fixed order of key locks makes deadlocks rarer
+	sort.Slice(add, func(i, j int) bool {
 		return add[i]["rule"].(string)+add[i]["key"].(string) < add[j]["rule"].(string)+add[j]["key"].(string)
 	})
-	recs, err := collect(ctx, tx, `UNWIND $rows AS r
-		MATCH (c:Client {project: $project, id: r.client})
-		MERGE (k:MatchKey {project: $project, rule: r.rule, key: r.key})
-		ON CREATE SET k.quarantined = false, k.allowed = false
-		MERGE (c)-[:MATCHES]->(k)
-		WITH k, min(c.id) AS writer
-		WHERE NOT k.quarantined AND NOT k.allowed AND COUNT { (k)<-[:MATCHES]-() } > $cap
-		SET k.quarantined = true, k.quarantinedAt = datetime()
-		RETURN k.rule AS rule, k.key AS key, k.quarantinedAt AS since, writer,
-			[(k)<-[:MATCHES]-(o:Client) | o.id] AS holders,
-			[(k)<-[:MATCHES]-(o:Client) WHERE o.mc IS NOT NULL | o.mc] AS mcs`,
-		map[string]any{"project": ps.ID, "rows": add, "cap": ps.KeyCap})
-	if err != nil {
-		return nil, nil, err
+	return add, del
+}
+
+// partsOf is the "field=value" parts a key is built from.
+func partsOf(key string) []string {
+	var out []string
+	for _, p := range identity.KeyParts(key) {
+		out = append(out, p.Field+"="+p.Value)
 	}
-	var seeds []string
-	var quarantined []quarantine
-	for _, rec := range recs {
-		seeds = append(seeds, strs(rec, "mcs")...)
-		holders := sorted(strs(rec, "holders"))
-		key := str(rec, "key")
-		quarantined = append(quarantined, quarantine{writer: str(rec, "writer"), holders: holders,
-			key: identity.QuarantinedKey{Rule: str(rec, "rule"), Key: key, Parts: identity.KeyParts(key),
-				Size: len(holders), Since: when(rec, "since").UTC()}})
-	}
-	return seeds, quarantined, nil
+	return out
 }
 
 // rebuildKeys deletes the keys of every stale rule and builds them again

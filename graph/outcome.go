@@ -13,11 +13,11 @@ import (
 	"github.com/multicontact/multicontact/identity"
 )
 
-// writeOutcome writes what writeOps decided, and releases the event ids of
-// ops that a strict write never reached. It returns which of the values it
-// gave (client, field, value) are blocked: their keys are not made.
+// writeOutcome writes what writeOps decided, but the values it gives (see
+// writeValuesAndKeys), and releases the event ids of ops that a strict
+// write never reached.
 func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project string,
-	upserts, adds, removes, conversations []map[string]any, unclaimed []string, now time.Time) (blocked map[[3]string]bool, err error) {
+	upserts, removes, conversations []map[string]any, unclaimed []string, now time.Time) error {
 	p := func(extra map[string]any) map[string]any {
 		extra["project"] = project
 		extra["now"] = now
@@ -39,10 +39,10 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 			RETURN count(CASE WHEN raced THEN 1 END) AS raced`,
 			p(map[string]any{"rows": upserts}))
 		if err != nil {
-			return nil, fmt.Errorf("write clients: %w", err)
+			return fmt.Errorf("write clients: %w", err)
 		}
 		if i64(rec, "raced") > 0 {
-			return nil, errRace
+			return errRace
 		}
 	}
 	if slices.ContainsFunc(upserts, func(r map[string]any) bool { return r["checkUser"] == true }) {
@@ -55,37 +55,17 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 			OPTIONAL MATCH (o:Client)-[:VIA {channelUserId: r.channelUserId}]->(ch) WHERE o <> c
 			RETURN count(o) AS raced`, p(map[string]any{"rows": upserts}))
 		if err != nil {
-			return nil, fmt.Errorf("check channel users: %w", err)
+			return fmt.Errorf("check channel users: %w", err)
 		}
 		if i64(rec, "raced") > 0 {
-			return nil, errRace
+			return errRace
 		}
 	}
 	if len(removes) > 0 {
 		if err := exec(ctx, tx, `UNWIND $rows AS r
 			MATCH (:Client {project: $project, id: r.client})-[h:HAS]->(:Value {project: $project, field: r.field, value: r.value})
 			DELETE h`, p(map[string]any{"rows": removes})); err != nil {
-			return nil, fmt.Errorf("remove values: %w", err)
-		}
-	}
-	blocked = map[[3]string]bool{}
-	if len(adds) > 0 {
-		recs, err := collect(ctx, tx, `UNWIND $rows AS r
-			MATCH (c:Client {project: $project, id: r.client})
-			MERGE (v:Value {project: $project, field: r.field, value: r.value})
-			ON CREATE SET v.blocked = false
-			MERGE (c)-[h:HAS]->(v)
-			ON CREATE SET h.source = r.source, h.verified = r.verified, h.at = $now, h.extension = r.extension
-			ON MATCH SET h.source = CASE WHEN r.verified AND NOT h.verified THEN r.source
-					WHEN h.source = 'WIDGET' AND NOT h.verified AND r.source <> 'WIDGET' THEN r.source ELSE h.source END,
-				h.verified = h.verified OR r.verified, h.extension = coalesce(r.extension, h.extension)
-			WITH r, v WHERE v.blocked
-			RETURN r.client AS client, r.field AS field, r.value AS value`, p(map[string]any{"rows": adds}))
-		if err != nil {
-			return nil, fmt.Errorf("add values: %w", err)
-		}
-		for _, rec := range recs {
-			blocked[[3]string{str(rec, "client"), str(rec, "field"), str(rec, "value")}] = true
+			return fmt.Errorf("remove values: %w", err)
 		}
 	}
 	if len(conversations) > 0 {
@@ -105,19 +85,19 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 			}
 			RETURN count(CASE WHEN raced THEN 1 END) AS raced`, p(map[string]any{"rows": conversations}))
 		if err != nil {
-			return nil, fmt.Errorf("record conversations: %w", err)
+			return fmt.Errorf("record conversations: %w", err)
 		}
 		if i64(rec, "raced") > 0 {
-			return nil, errRace
+			return errRace
 		}
 	}
 	if len(unclaimed) > 0 {
 		if err := exec(ctx, tx, `UNWIND $ids AS id MATCH (a:AppliedEvent {project: $project, id: id}) DELETE a`,
 			p(map[string]any{"ids": unclaimed})); err != nil {
-			return nil, fmt.Errorf("release event ids: %w", err)
+			return fmt.Errorf("release event ids: %w", err)
 		}
 	}
-	return blocked, nil
+	return nil
 }
 
 func clientRow(in identity.ClientInput, now time.Time) map[string]any {

@@ -202,21 +202,30 @@ func (s *Store) writeOps(ctx context.Context, tx neo4j.ManagedTransaction, proje
 		}
 		d.decide(i, op)
 	}
-	blocked, err := writeOutcome(ctx, tx, ps.ID, d.upserts, rowsOf(d.adds), removeRows(d.removes), d.conversations, d.unclaimed, now)
-	if err != nil {
+	if err := writeOutcome(ctx, tx, ps.ID, d.upserts, removeRows(d.removes), d.conversations, d.unclaimed, now); err != nil {
 		return writeResult{}, err
 	}
 	// The changed clients' keys follow from the state decided here: no
-	// need to read their values again.
+	// need to read their values again. A value given is taken to be blocked
+	// as the client's lock statement read it (free when new to the client);
+	// writeValuesAndKeys checks that under the value's lock.
+	blocked := d.assumeBlocked()
 	states := map[string]keyState{}
 	for _, id := range keysOf(state) {
 		if state[id].changed {
 			states[id] = d.keyState(id, blocked)
 		}
 	}
-	seeds, quarantined, err := syncKeys(ctx, tx, ps, states)
+	moved, seeds, quarantined, err := writeValuesAndKeys(ctx, tx, ps, rowsOf(d.adds), states, now)
 	if err != nil {
 		return writeResult{}, err
+	}
+	if len(moved) > 0 { // blocked or unblocked meanwhile: read those clients' keys again
+		more, q, err := refreshKeys(ctx, tx, ps, moved)
+		if err != nil {
+			return writeResult{}, err
+		}
+		seeds, quarantined = append(seeds, more...), append(quarantined, q...)
 	}
 	d.res.touched.seeds, d.res.touched.quarantined, d.res.touched.keysSynced = seeds, quarantined, true
 	for _, id := range keysOf(state) {
