@@ -424,7 +424,7 @@ type QueryResolver interface {
 	SearchClients(ctx context.Context, projectID string, query string, first *int, after *string) (*ClientConnection, error)
 	ValidateValue(ctx context.Context, projectID string, field string, value string) (*ValidationResult, error)
 	ExplainLink(ctx context.Context, projectID string, a string, b string) ([]*LinkStep, error)
-	PreviewRules(ctx context.Context, projectID string, rules []*RuleInput) (*RulePreview, error)
+	PreviewRules(ctx context.Context, projectID string, rules []*RuleInput) (*identity.RulePreview, error)
 	Events(ctx context.Context, projectID string, after *string, first *int) (*EventConnection, error)
 	APIKeys(ctx context.Context, projectID string, first *int, after *string) (*APIKeyConnection, error)
 	Webhooks(ctx context.Context, projectID string) ([]*Webhook, error)
@@ -9589,8 +9589,8 @@ func (ec *executionContext) _Query_previewRules(ctx context.Context, field graph
 			return ec.Resolvers.Query().PreviewRules(ctx, fc.Args["projectId"].(string), fc.Args["rules"].([]*RuleInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *RulePreview) graphql.Marshaler {
-			return ec.marshalNRulePreview2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐRulePreview(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *identity.RulePreview) graphql.Marshaler {
+			return ec.marshalNRulePreview2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐRulePreview(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10033,7 +10033,7 @@ func (ec *executionContext) fieldContext_Rule_requireVerified(_ context.Context,
 	return graphql.NewScalarFieldContext("Rule", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _RulePreview_merges(ctx context.Context, field graphql.CollectedField, obj *RulePreview) (ret graphql.Marshaler) {
+func (ec *executionContext) _RulePreview_merges(ctx context.Context, field graphql.CollectedField, obj *identity.RulePreview) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10056,7 +10056,7 @@ func (ec *executionContext) fieldContext_RulePreview_merges(_ context.Context, f
 	return graphql.NewScalarFieldContext("RulePreview", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RulePreview_splits(ctx context.Context, field graphql.CollectedField, obj *RulePreview) (ret graphql.Marshaler) {
+func (ec *executionContext) _RulePreview_splits(ctx context.Context, field graphql.CollectedField, obj *identity.RulePreview) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10079,7 +10079,7 @@ func (ec *executionContext) fieldContext_RulePreview_splits(_ context.Context, f
 	return graphql.NewScalarFieldContext("RulePreview", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RulePreview_multiContacts(ctx context.Context, field graphql.CollectedField, obj *RulePreview) (ret graphql.Marshaler) {
+func (ec *executionContext) _RulePreview_multiContacts(ctx context.Context, field graphql.CollectedField, obj *identity.RulePreview) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10102,7 +10102,7 @@ func (ec *executionContext) fieldContext_RulePreview_multiContacts(_ context.Con
 	return graphql.NewScalarFieldContext("RulePreview", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RulePreview_largest(ctx context.Context, field graphql.CollectedField, obj *RulePreview) (ret graphql.Marshaler) {
+func (ec *executionContext) _RulePreview_largest(ctx context.Context, field graphql.CollectedField, obj *identity.RulePreview) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -14459,7 +14459,7 @@ func (ec *executionContext) _Rule(ctx context.Context, sel ast.SelectionSet, obj
 
 var rulePreviewImplementors = []string{"RulePreview"}
 
-func (ec *executionContext) _RulePreview(ctx context.Context, sel ast.SelectionSet, obj *RulePreview) graphql.Marshaler {
+func (ec *executionContext) _RulePreview(ctx context.Context, sel ast.SelectionSet, obj *identity.RulePreview) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, rulePreviewImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -16035,7 +16035,7 @@ func (ec *executionContext) unmarshalNRuleInput2ᚖgithubᚗcomᚋmulticontact�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNRulePreview2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋresolverᚐRulePreview(ctx context.Context, sel ast.SelectionSet, v *RulePreview) graphql.Marshaler {
+func (ec *executionContext) marshalNRulePreview2ᚖgithubᚗcomᚋmulticontactᚋmulticontactᚋidentityᚐRulePreview(ctx context.Context, sel ast.SelectionSet, v *identity.RulePreview) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RulePreview!")
 		return graphql.Null

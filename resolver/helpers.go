@@ -163,49 +163,6 @@ func ruleInput(in *RuleInput) identity.Rule {
 	return identity.Rule{Name: in.Name, Fields: in.Fields, Enabled: deref(in.Enabled, true), RequireVerified: deref(in.RequireVerified, false)}
 }
 
-// preview compares the components the rules would make with the current
-// multi-contacts of the dump.
-func preview(d graph.Dump, rules []identity.Rule) *RulePreview {
-	d.Rules = nil
-	for _, r := range rules {
-		if r.Enabled {
-			d.Rules = append(d.Rules, r)
-		}
-	}
-	mcOf := map[string]string{}
-	for _, c := range d.Clients {
-		mcOf[c.ID] = c.MultiContactID
-	}
-	comps := d.Components()
-	p := &RulePreview{MultiContacts: len(comps)}
-	partsOf := map[string]map[int]bool{}
-	merged := map[string]bool{}
-	for i, comp := range comps {
-		p.Largest = max(p.Largest, len(comp))
-		olds := map[string]bool{}
-		for _, c := range comp {
-			old := mcOf[c]
-			olds[old] = true
-			if partsOf[old] == nil {
-				partsOf[old] = map[int]bool{}
-			}
-			partsOf[old][i] = true
-		}
-		if len(olds) > 1 {
-			for o := range olds {
-				merged[o] = true
-			}
-		}
-	}
-	p.Merges = len(merged)
-	for _, parts := range partsOf {
-		if len(parts) > 1 {
-			p.Splits++
-		}
-	}
-	return p
-}
-
 // matches reports whether e concerns the subscriber's filter; it follows a
 // watched multi-contact across merges by updating *mc.
 func matches(e identity.Event, mc *string, client string) bool {

@@ -411,18 +411,6 @@ type RuleInput struct {
 	RequireVerified *bool `json:"requireVerified,omitempty"`
 }
 
-// What the rules of previewRules would do.
-type RulePreview struct {
-	// Current multi-contacts that would join others.
-	Merges int `json:"merges"`
-	// Current multi-contacts that would fall apart.
-	Splits int `json:"splits"`
-	// The number of multi-contacts afterwards.
-	MultiContacts int `json:"multiContacts"`
-	// The size of the largest multi-contact afterwards.
-	Largest int `json:"largest"`
-}
-
 // The answer of setAttribute.
 type SetAttributeResult struct {
 	// Whether the value was stored.

@@ -525,7 +525,7 @@ func (r *queryResolver) ExplainLink(ctx context.Context, projectID string, a str
 }
 
 // PreviewRules is the resolver for the previewRules field.
-func (r *queryResolver) PreviewRules(ctx context.Context, projectID string, rules []*RuleInput) (*RulePreview, error) {
+func (r *queryResolver) PreviewRules(ctx context.Context, projectID string, rules []*RuleInput) (*identity.RulePreview, error) {
 	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return nil, err
 	}
@@ -541,11 +541,11 @@ func (r *queryResolver) PreviewRules(ctx context.Context, projectID string, rule
 			return nil, err
 		}
 	}
-	d, err := r.Store.DumpProject(ctx, projectID)
+	p, err := r.Store.PreviewRules(ctx, projectID, in)
 	if err != nil {
 		return nil, err
 	}
-	return preview(d, in), nil
+	return &p, nil
 }
 
 // Events is the resolver for the events field.
