@@ -20,7 +20,7 @@ func PreviewOf(uf *UnionFind, mc []string) RulePreview {
 	}
 	sizes := map[int32]int{}
 	seen := map[place]bool{}
-	oldsOf := map[int32]int{}  // component -> current multi-contacts in it
+	oldsOf := map[int32]int{}   // component -> current multi-contacts in it
 	partsOf := map[string]int{} // current multi-contact -> components it lands in
 	for i := range uf.Len() {
 		root := uf.Root(int32(i))
