@@ -450,6 +450,12 @@ func (r *run) writes(ctx context.Context) error {
 			Value: fmt.Sprintf("%d / %d; %d", merged, split, refused.Load())})
 		r.add(Row{Measure: fmt.Sprintf("  %d writer(s): group commit: transactions; writes per transaction; time of one", writers),
 			Value: groupCommits(metricsBefore, metricsAfter)})
+		change := r.ceil.change1
+		if writers == 8 {
+			change = r.ceil.change8
+		}
+		r.add(against(Row{Measure: fmt.Sprintf("  %d writer(s) against the same graph change in one statement, no checks, no resolution: writes/s", writers),
+			Value: fmt.Sprintf("%.0f/s", t.rate())}, t.rate(), change.summary(), change.rate()))
 	}
 	return nil
 }

@@ -45,6 +45,18 @@ const ceilingRead = `MATCH (c:Client {project: $p, id: $id}) RETURN c.mc AS mc`
 
 const ceilingWrite = `MATCH (c:Client {project: $p, id: $id}) SET c.touched = $n`
 
+// ceilingChange is the graph change of a setAttribute that gives a client a
+// new e-mail, in one statement and on the service's labels and indexes: the
+// value, its HAS edge, the rule's match key and its MATCHES edge, and an
+// event. It reads nothing first and resolves nothing: what the service's
+// write adds to it is the price of checking and resolving.
+const ceilingChange = `MATCH (c:Client {project: $p, id: $id})
+MERGE (v:Value {project: $p, field: 'email', value: $value}) ON CREATE SET v.blocked = false
+MERGE (c)-[:HAS]->(v)
+MERGE (k:MatchKey {project: $p, rule: 'email', key: 'email=' + $value}) ON CREATE SET k.quarantined = false, k.allowed = false
+MERGE (c)-[:MATCHES]->(k)
+CREATE (:Event {project: $p, seq: $n, type: 'UPDATED', mc: c.mc, clients: [c.id], at: datetime()})`
+
 // ceilingResult holds the ceiling's figures, for the service's rows to be
 // compared with.
 type ceilingResult struct {
@@ -52,6 +64,8 @@ type ceilingResult struct {
 	read     timing  // point reads, 8 workers
 	write1   timing  // one-statement write transactions, 1 worker
 	write8   timing  // the same, 8 workers
+	change1  timing  // a setAttribute's graph change in one statement, 1 worker
+	change8  timing  // the same, 8 workers
 	batched  timing  // transactions of ceilingRows writes, 8 workers; lat per transaction
 	profiled bool
 	readRT   perCall // Bolt traffic of one point read
@@ -241,6 +255,22 @@ func (r *run) ceiling(ctx context.Context) error {
 		r.add(Row{Measure: fmt.Sprintf("Neo4j ceiling: one-statement write tx (SET on a random client), %d worker(s): p50 / p99, tx/s", w.workers),
 			Value: w.dst.summary()})
 	}
+	for _, w := range []struct {
+		workers int
+		offset  int
+		dst     *timing
+	}{{1, 0, &res.change1}, {8, r.cfg.Writes, &res.change8}} {
+		if *w.dst, err = r.parallel(ctx, w.workers, r.cfg.Writes, func(ctx context.Context, rnd *rand.Rand, _, n int) error {
+			return c.write(ctx, func(tx neo4j.ManagedTransaction) error {
+				return run0(ctx, tx, ceilingChange, map[string]any{"p": c.project, "id": c.clients[rnd.IntN(len(c.clients))].ID,
+					"value": fmt.Sprintf("ceiling-%d-%d@bench.example", n, rnd.Uint32()), "n": w.offset + n})
+			})
+		}); err != nil {
+			return fmt.Errorf("ceiling change: %w", err)
+		}
+		r.add(Row{Measure: fmt.Sprintf("Neo4j ceiling: a setAttribute's graph change in one statement (Value, HAS, MatchKey, MATCHES, Event), %d worker(s): p50 / p99, tx/s", w.workers),
+			Value: w.dst.summary()})
+	}
 	if res.batched, err = r.parallel(ctx, 8, max(1, r.cfg.Writes/ceilingRows), func(ctx context.Context, rnd *rand.Rand, _, n int) error {
 		return c.write(ctx, func(tx neo4j.ManagedTransaction) error {
 			for i := range ceilingRows {
@@ -338,7 +368,7 @@ func run0(ctx context.Context, tx neo4j.ManagedTransaction, q string, params map
 // cleanup deletes the ceiling's nodes, in transactions of 10,000.
 func (c *ceilingRun) cleanup(ctx context.Context) error {
 	var errs []error
-	for _, label := range []string{"Client", "Value"} {
+	for _, label := range []string{"Client", "Value", "MatchKey", "Event"} {
 		sess := c.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: c.database, AccessMode: neo4j.AccessModeWrite})
 		res, err := sess.Run(ctx, "MATCH (n:"+label+" {project: $p}) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS",
 			map[string]any{"p": c.project})

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"hash/maphash"
+	"slices"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
@@ -12,12 +13,17 @@ import (
 // PreviewRules says what rules (their enabled ones) would do to the
 // project's multi-contacts, were they its rules, without changing
 // anything. It streams the project once, as the batch path does: a
-// client's values are turned into its keys as they arrive and only the
+// client's values are turned into its keys as they arrive, and only the
 // union-find, the clients' current multi-contacts and a 64-bit hash of
-// each key are kept, so a preview of a million clients needs tens of
+// each key held are kept, so a preview of a million clients needs tens of
 // megabytes, not the project's values. (Two keys of the same hash would
 // join their clients in the preview only; at 64 bits that takes billions
 // of keys.)
+//
+// Keys link as they would after the change: a key held by more clients
+// than the project's cap links nobody, unless it is allowed; a rule the
+// project has already (the same fields, the same requireVerified) keeps
+// its keys' quarantined and allowed states.
 func (s *Store) PreviewRules(ctx context.Context, project string, rules []identity.Rule) (identity.RulePreview, error) {
 	var enabled []identity.Rule
 	for _, r := range rules {
@@ -30,11 +36,47 @@ func (s *Store) PreviewRules(ctx context.Context, project string, rules []identi
 		if err != nil {
 			return identity.RulePreview{}, err
 		}
+		seed := maphash.MakeSeed()
+		hash := func(rule, key string) uint64 { return maphash.String(seed, rule+"\x1e"+key) }
+		p := map[string]any{"project": project}
+
+		// The states of the keys of the rules kept, under the previewed rule's id.
+		kept := map[string]string{} // the project's rule id -> the previewed rule's
+		for _, pr := range enabled {
+			for _, r := range ps.activeRules() {
+				if slices.Equal(r.Canonical().Fields, pr.Canonical().Fields) && r.RequireVerified == pr.RequireVerified {
+					kept[r.ID] = pr.ID
+				}
+			}
+		}
+		const quarantined, allowed = 1, 2
+		state := map[uint64]int8{}
+		err = stream(ctx, tx, `MATCH (k:MatchKey {project: $project}) WHERE k.quarantined OR k.allowed
+			RETURN k.rule AS rule, k.key AS key, k.allowed AS allowed`, p,
+			func(rec *neo4j.Record) {
+				id, ok := kept[str(rec, "rule")]
+				if !ok {
+					return
+				}
+				st := int8(quarantined)
+				if boolean(rec, "allowed") {
+					st = allowed
+				}
+				state[hash(id, str(rec, "key"))] = st
+			})
+		if err != nil {
+			return identity.RulePreview{}, err
+		}
+
+		// Every client once: its index, its multi-contact, the keys it holds.
 		uf := identity.NewUnionFind()
 		var mc []string
-		seed := maphash.MakeSeed()
-		firstOf := map[uint64]int32{} // key -> the first client that holds it
-		p := map[string]any{"project": project}
+		type held struct {
+			key    uint64
+			client int32
+		}
+		var keys []held
+		holders := map[uint64]int{}
 		err = stream(ctx, tx, `MATCH (c:Client {project: $project})
 			RETURN c.id AS id, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
 				[(c)-[h:HAS]->(v:Value) WHERE NOT coalesce(v.blocked, false) |
@@ -47,19 +89,27 @@ func (s *Store) PreviewRules(ctx context.Context, project string, rules []identi
 				}
 				vals := identity.LinkingValues(valuesOf(rec), ps.AcceptUnverifiedWidgetValues)
 				for _, r := range enabled {
-					keys, _ := identity.MatchKeys(r, vals)
-					for _, k := range keys {
-						h := maphash.String(seed, r.ID+"\x1e"+k)
-						if first, ok := firstOf[h]; ok {
-							uf.UnionIndex(first, i)
-						} else {
-							firstOf[h] = i
-						}
+					ks, _ := identity.MatchKeys(r, vals)
+					for _, k := range ks {
+						h := hash(r.ID, k)
+						holders[h]++
+						keys = append(keys, held{h, i})
 					}
 				}
 			})
 		if err != nil {
 			return identity.RulePreview{}, err
+		}
+		first := map[uint64]int32{}
+		for _, k := range keys {
+			if state[k.key] == quarantined || state[k.key] != allowed && holders[k.key] > ps.KeyCap {
+				continue
+			}
+			if f, ok := first[k.key]; ok {
+				uf.UnionIndex(f, k.client)
+			} else {
+				first[k.key] = k.client
+			}
 		}
 		err = stream(ctx, tx, `MATCH (a:Client {project: $project})-[:LINKED]->(b:Client)
 			WHERE NOT coalesce(a.excluded, false) AND NOT coalesce(b.excluded, false)

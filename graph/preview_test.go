@@ -27,3 +27,50 @@ func TestPreviewRulesComparesWithTodayWithoutChangingIt(t *testing.T) {
 	}
 	f.wantGroups([][]string{{"a", "c"}, {"b"}}, "a", "b", "c")
 }
+
+// The preview links as the change would: with a cap of 2, three clients of
+// one e-mail stay apart under a previewed {email} rule (the key would be
+// quarantined), and three of one phone stay apart under {phone}, which the
+// project has already with that key quarantined, until the key is allowed.
+func TestPreviewRulesKeepsTheCapAndTheKeysStates(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	cap := 2
+	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{KeyCap: &cap}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	for _, id := range []string{"a", "b", "c"} {
+		f.client(id, "web", "phone", "+74951234567", "email", "office@example.com")
+	}
+	f.client("d", "vk", "email", "dana@example.com")
+	f.client("e", "vk", "email", "dana@example.com")
+	f.wantGroups([][]string{{"a"}, {"b"}, {"c"}, {"d"}, {"e"}}, "a", "b", "c", "d", "e")
+	preview := func(fields ...string) identity.RulePreview {
+		t.Helper()
+		got, err := f.s.PreviewRules(f.ctx, f.project, []identity.Rule{{ID: "p0", Name: "x", Fields: fields, Enabled: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	// {email}: d and e merge (2 holders); office@ (3 holders) links nobody.
+	if got, want := preview("email"), (identity.RulePreview{Merges: 2, MultiContacts: 4, Largest: 2}); got != want {
+		t.Errorf("PreviewRules({email}) = %+v, want %+v", got, want)
+	}
+	// {phone} as it is: its key is quarantined.
+	if got, want := preview("phone"), (identity.RulePreview{MultiContacts: 5, Largest: 1}); got != want {
+		t.Errorf("PreviewRules({phone}) = %+v, want %+v", got, want)
+	}
+	keys, err := f.s.QuarantinedKeys(f.ctx, f.project)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("quarantined keys = %+v, %v", keys, err)
+	}
+	if err := f.s.AllowKey(f.ctx, f.project, keys[0].Rule, keys[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	f.wantGroups([][]string{{"a", "b", "c"}, {"d"}, {"e"}}, "a", "b", "c", "d", "e")
+	// Allowed, the key links past the cap: the preview of today's rule is today.
+	if got, want := preview("phone"), (identity.RulePreview{MultiContacts: 3, Largest: 3}); got != want {
+		t.Errorf("PreviewRules({phone}) with its key allowed = %+v, want %+v", got, want)
+	}
+}
