@@ -18,11 +18,7 @@ func TestOpenRebuildsAnOldSearchIndex(t *testing.T) {
 	graphtest.Require(t)
 	ctx := context.Background()
 	cfg := graphtest.Config()
-	driver, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer driver.Close(ctx)
+	driver := graphtest.Driver(t)
 	run := func(q string) *neo4j.EagerResult {
 		t.Helper()
 		res, err := neo4j.ExecuteQuery(ctx, driver, q, nil, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(cfg.Database))

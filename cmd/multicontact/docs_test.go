@@ -105,13 +105,7 @@ type docRun struct {
 
 func TestDocExamples(t *testing.T) {
 	a := startAPI(t)
-	ctx := context.Background()
-	cfg := graphtest.Config()
-	driver, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { driver.Close(ctx) })
+	driver := graphtest.Driver(t)
 	r := &docRun{t: t, a: a, project: fmt.Sprintf("docs-%d", time.Now().UnixNano()), client: "tg-123",
 		dir: t.TempDir(), files: map[string]bool{}, vars: map[string]string{"MULTICONTACT_ADMIN_TOKEN": testAdminToken},
 		driver: driver}

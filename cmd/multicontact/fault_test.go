@@ -238,11 +238,7 @@ func emailsInGraph(t *testing.T, project string) map[string]bool {
 	t.Helper()
 	ctx := context.Background()
 	cfg := graphtest.Config()
-	driver, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer driver.Close(ctx)
+	driver := graphtest.Driver(t)
 	res, err := neo4j.ExecuteQuery(ctx, driver,
 		`MATCH (c:Client {project: $p})-[:HAS]->(v:Value {project: $p, field: 'email'}) RETURN c.id AS c, v.value AS v`,
 		map[string]any{"p": project}, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(cfg.Database))

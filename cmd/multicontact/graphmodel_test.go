@@ -126,12 +126,7 @@ func TestGraphModelIsTheReadmes(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg := graphtest.Config()
-	driver, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer driver.Close(ctx)
+	driver := graphtest.Driver(t)
 	query := func(q string) []*neo4j.Record {
 		t.Helper()
 		res, err := neo4j.ExecuteQuery(ctx, driver, q, map[string]any{"p": p.id}, neo4j.EagerResultTransformer)

@@ -468,12 +468,7 @@ func TestForgetMultiContact(t *testing.T) {
 	// Nothing of the person in the graph either.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg := graphtest.Config()
-	driver, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer driver.Close(ctx)
+	driver := graphtest.Driver(t)
 	res, err := neo4j.ExecuteQuery(ctx, driver, `
 		CALL {
 			UNWIND ['f-1', 'f-2', 'f-3'] AS id MATCH (n:Client {project: $p, id: id}) RETURN n

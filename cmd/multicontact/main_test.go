@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"github.com/multicontact/multicontact/graph/graphtest"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/multicontact/multicontact/graph/graphtest"
 )
 
 // TestServeAnswersHealthAndReadiness boots the real command on port 0

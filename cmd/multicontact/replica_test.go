@@ -650,11 +650,7 @@ func TestReplicaCostMeasured(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := graphtest.Config()
-	driver, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer driver.Close(ctx)
+	driver := graphtest.Driver(t)
 	rate := func(workers int, d time.Duration, op func(i int) error) (float64, time.Duration, time.Duration) {
 		var mu sync.Mutex
 		var lat []time.Duration

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
 	"github.com/multicontact/multicontact/graph"
 )
 
@@ -65,4 +67,19 @@ func Store(t testing.TB, opts ...graph.Option) *graph.Store {
 		t.Fatalf("open store: %v", openErr)
 	}
 	return store
+}
+
+// Driver connects to the test server directly, for a test that reads or
+// changes the graph behind the store's back; it is closed when the test
+// ends.
+func Driver(t testing.TB) neo4j.DriverWithContext {
+	t.Helper()
+	Require(t)
+	cfg := Config()
+	d, err := neo4j.NewDriverWithContext(cfg.URI, neo4j.BasicAuth(cfg.User, cfg.Password, ""))
+	if err != nil {
+		t.Fatalf("connect to Neo4j: %v", err)
+	}
+	t.Cleanup(func() { d.Close(context.Background()) })
+	return d
 }
