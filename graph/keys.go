@@ -73,9 +73,9 @@ func syncKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 // each with the blocked flag its key state assumed) and then makes their
 // MATCHES edges follow states, as syncKeys does, in one statement. A value
 // found blocked where it was assumed free makes no key (the keys built
-// from it are skipped); it is returned, with every value whose flag
-// differs from the assumption, so that the caller reads those clients'
-// keys again (refreshKeys).
+// from it are skipped). The clients of every value whose flag differs from
+// the assumption are returned (moved), for the caller to read their keys
+// again (refreshKeys).
 func writeValuesAndKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, adds []map[string]any,
 	states map[string]keyState, now time.Time) (moved []string, seeds []string, quarantined []quarantine, err error) {
 	add, del := planKeys(ps, states)
