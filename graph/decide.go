@@ -209,10 +209,11 @@ func (d *decision) checkAdd(st *clientState, attrs []identity.AttributeInput) (v
 }
 
 // keyState is what client id's match keys follow once the batch is
-// written: its values as Neo4j now holds them (the edges written by
-// writeOutcome, with its rules for a value given again), without those
-// blocked.
-func (d *decision) keyState(id string, blocked map[[3]string]bool) keyState {
+// written: its values as Neo4j will hold them (the edges that
+// writeValuesAndKeys writes, with its rules for a value given again),
+// without those blocked: blocked as the client's lock statement read them,
+// free when new to the client (see markBlocked).
+func (d *decision) keyState(id string) keyState {
 	st := d.state[id]
 	ks := keyState{excluded: st.excluded, keys: st.keys}
 	for _, fv := range sortedPairs(st.values) {
@@ -227,7 +228,6 @@ func (d *decision) keyState(id string, blocked map[[3]string]bool) keyState {
 			default:
 				h.verified = h.verified || verified
 			}
-			h.blocked = blocked[[3]string{id, fv[0], fv[1]}]
 		}
 		if !h.blocked {
 			ks.values = append(ks.values, identity.Value{Field: fv[0], Value: fv[1], Verified: h.verified, Source: h.source})
@@ -236,17 +236,13 @@ func (d *decision) keyState(id string, blocked map[[3]string]bool) keyState {
 	return ks
 }
 
-// assumeBlocked marks each value given (a row of adds) blocked as its
-// client's lock statement read it, and free when the client did not hold
-// it: the assumption its keys are computed under. It returns the marks.
-func (d *decision) assumeBlocked() map[[3]string]bool {
-	out := map[[3]string]bool{}
+// markBlocked marks each value given (a row of adds) with the blocked flag
+// that keyState assumed of it, for writeValuesAndKeys to check under the
+// value's lock.
+func (d *decision) markBlocked() {
 	for k, row := range d.adds {
-		blocked := d.state[k[0]].held[[2]string{k[1], k[2]}].blocked
-		row["blocked"] = blocked
-		out[k] = blocked
+		row["blocked"] = d.state[k[0]].held[[2]string{k[1], k[2]}].blocked
 	}
-	return out
 }
 
 func sortedPairs(m map[[2]string]bool) [][2]string {

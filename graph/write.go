@@ -209,11 +209,11 @@ func (s *Store) writeOps(ctx context.Context, tx neo4j.ManagedTransaction, proje
 	// need to read their values again. A value given is taken to be blocked
 	// as the client's lock statement read it (free when new to the client);
 	// writeValuesAndKeys checks that under the value's lock.
-	blocked := d.assumeBlocked()
+	d.markBlocked()
 	states := map[string]keyState{}
 	for _, id := range keysOf(state) {
 		if state[id].changed {
-			states[id] = d.keyState(id, blocked)
+			states[id] = d.keyState(id)
 		}
 	}
 	moved, seeds, quarantined, err := writeValuesAndKeys(ctx, tx, ps, rowsOf(d.adds), states, now)
