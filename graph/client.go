@@ -111,11 +111,14 @@ func (s *Store) Client(ctx context.Context, project, id string) (identity.Client
 // it with first = members: a lookup that shows all three costs one round
 // trip.
 func (s *Store) ClientWithMultiContact(ctx context.Context, project, id string, members int) (identity.Client, identity.MultiContact, *Page[identity.Client], error) {
+	if err := checkMembers(members); err != nil {
+		return identity.Client{}, identity.MultiContact{}, nil, err
+	}
 	recs, err := s.readOne(ctx, `MATCH (c:Client {project: $project, id: $id})
 		OPTIONAL MATCH (m:MultiContact {project: $project, id: c.mc}) WHERE NOT coalesce(m.dissolved, false)
 		WITH m, `+clientColumns+`
 		RETURN client, `+headColumns+`, `+firstMembers,
-		map[string]any{"project": project, "id": id, "members": members + 1})
+		map[string]any{"project": project, "id": id, "members": membersLimit(members)})
 	if err != nil || len(recs) == 0 {
 		return identity.Client{}, identity.MultiContact{}, nil, orNotFound(err, "client", id)
 	}
@@ -128,12 +131,30 @@ const headColumns = `m.id AS mcId, m.size AS size, m.createdAt AS mcCreatedAt,
 	COLLECT { MATCH (x:MultiContact {project: $project, aliasOf: m.id}) RETURN x.id } AS aliases`
 
 // firstMembers are the first $members members of the multi-contact bound
-// to m, by id (none when $members is 0).
+// to m, by id (none when $members is 0; see membersLimit).
 const firstMembers = `COLLECT { MATCH (c:Client {project: $project, mc: m.id}) WITH c ORDER BY c.id LIMIT $members
 	RETURN ` + clientProjection + ` } AS members`
 
+// checkMembers refuses a first page of members that MultiContactClients
+// would refuse (0: none asked for).
+func checkMembers(members int) error {
+	if members == 0 {
+		return nil
+	}
+	return checkFirst(members, MaxClientsPage)
+}
+
+// membersLimit is $members for firstMembers: one more than a page asks
+// for, to know whether more follow; none when none is asked for.
+func membersLimit(members int) int {
+	if members == 0 {
+		return 0
+	}
+	return members + 1
+}
+
 // decodeHead reads headColumns (zero when the row has no multi-contact)
-// and, when members > 0, firstMembers read with $members = members + 1.
+// and, when members > 0, firstMembers read with membersLimit(members).
 func decodeHead(rec *neo4j.Record, members int) (identity.MultiContact, *Page[identity.Client]) {
 	mc := str(rec, "mcId")
 	if mc == "" {
@@ -150,38 +171,9 @@ func decodeHead(rec *neo4j.Record, members int) (identity.MultiContact, *Page[id
 // clientListPage cuts the first+1 clients of a list of clientProjection
 // into a page, with cursors of kind (as clientPage does for rows).
 func clientListPage(all []any, first int, kind string) Page[identity.Client] {
-	page := Page[identity.Client]{HasNext: len(all) > first, Items: []identity.Client{}, Cursors: []string{}}
-	for _, x := range all[:min(first, len(all))] {
+	return pageOf(all, first, func(x any) (identity.Client, string) {
 		c, _ := x.(map[string]any)
-		page.Items = append(page.Items, clientOf(c))
-		page.Cursors = append(page.Cursors, encodeCursor(kind, mapStr(c, "id")))
-	}
-	return page
-}
-
-// FindClients returns the clients holding a value of field; raw is
-// normalized first, so any spelling of a phone finds it.
-func (s *Store) FindClients(ctx context.Context, project, field, raw string) ([]identity.Client, error) {
-	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Client, error) {
-		ps, err := loadProject(ctx, tx, project)
-		if err != nil {
-			return nil, err
-		}
-		value, err := ps.catalog.Normalize(field, raw)
-		if err != nil {
-			return nil, err
-		}
-		recs, err := collect(ctx, tx, `MATCH (:Value {project: $project, field: $field, value: $value})<-[:HAS]-(c:Client)
-			RETURN `+clientColumns+` ORDER BY c.id LIMIT 1000`,
-			map[string]any{"project": project, "field": field, "value": value})
-		if err != nil {
-			return nil, err
-		}
-		out := make([]identity.Client, len(recs))
-		for i, rec := range recs {
-			out[i] = decodeClient(rec)
-		}
-		return out, nil
+		return clientOf(c), encodeCursor(kind, mapStr(c, "id"))
 	})
 }
 

@@ -57,8 +57,9 @@ func decodeCursor(after, kind string, n int) ([]string, error) {
 	return parts[1:], nil
 }
 
-// pageOf cuts the first+1 records read into a page.
-func pageOf[T any](recs []*neo4j.Record, first int, item func(*neo4j.Record) (T, string)) Page[T] {
+// pageOf cuts the first+1 rows read (records, or the items of a list
+// column) into a page.
+func pageOf[R, T any](recs []R, first int, item func(R) (T, string)) Page[T] {
 	p := Page[T]{HasNext: len(recs) > first, Items: []T{}, Cursors: []string{}}
 	for _, rec := range recs[:min(first, len(recs))] {
 		v, c := item(rec)
@@ -79,41 +80,38 @@ func (s *Store) FindClientsPage(ctx context.Context, project, field, raw, after 
 		return Page[identity.Client]{}, err
 	}
 	// The value is normalized with the project's fields as this store read
-	// them last; one statement checks that they are still those (their
-	// version) and finds the clients. Otherwise the fields are read again.
-	if v, ok := s.configs.Load(project); ok {
-		ps := v.(*projectState)
-		if value, err := ps.catalog.Normalize(field, raw); err == nil {
-			recs, err := s.readOne(ctx, `MATCH (p:Project {id: $project}) WHERE coalesce(p.configVersion, 0) = $version
-				RETURN COLLECT { MATCH (:Value {project: $project, field: $field, value: $value})<-[:HAS]-(c:Client)
-					WHERE $after IS NULL OR c.id > $after
-					WITH c ORDER BY c.id LIMIT $limit RETURN `+clientProjection+` } AS clients`,
-				map[string]any{"project": project, "version": ps.version, "field": field, "value": value,
-					"after": first0(key), "limit": first + 1})
-			if err != nil {
+	// them last, and the statement that finds the clients checks that they
+	// are still those (their version); otherwise they are read again.
+	ps, fresh := s.lastConfig(project), false
+	for {
+		if ps == nil {
+			if ps, err = s.readConfig(ctx, project); err != nil {
 				return Page[identity.Client]{}, err
 			}
-			if len(recs) == 1 {
-				return clientListPage(list(recs[0], "clients"), first, "value"), nil
-			}
+			fresh = true
 		}
-	}
-	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (Page[identity.Client], error) {
-		ps, err := loadProject(ctx, tx, project)
-		if err != nil {
-			return Page[identity.Client]{}, err
-		}
-		s.configs.Store(project, ps)
 		value, err := ps.catalog.Normalize(field, raw)
 		if err != nil {
+			if fresh {
+				return Page[identity.Client]{}, err
+			}
+			ps = nil // refused by fields that may have changed since
+			continue
+		}
+		recs, err := s.readOne(ctx, `MATCH (p:Project {id: $project}) WHERE coalesce(p.configVersion, 0) = $version
+			RETURN COLLECT { MATCH (:Value {project: $project, field: $field, value: $value})<-[:HAS]-(c:Client)
+				WHERE $after IS NULL OR c.id > $after
+				WITH c ORDER BY c.id LIMIT $limit RETURN `+clientProjection+` } AS clients`,
+			map[string]any{"project": project, "version": ps.version, "field": field, "value": value,
+				"after": first0(key), "limit": first + 1})
+		if err != nil {
 			return Page[identity.Client]{}, err
 		}
-		recs, err := collect(ctx, tx, `MATCH (:Value {project: $project, field: $field, value: $value})<-[:HAS]-(c:Client)
-			WHERE $after IS NULL OR c.id > $after
-			RETURN `+clientColumns+` ORDER BY c.id LIMIT $limit`,
-			map[string]any{"project": project, "field": field, "value": value, "after": first0(key), "limit": first + 1})
-		return clientPage(recs, first, "value"), err
-	})
+		if len(recs) == 1 {
+			return clientListPage(list(recs[0], "clients"), first, "value"), nil
+		}
+		ps = nil // the fields changed since they were read
+	}
 }
 
 func first0(key []string) any {
@@ -136,14 +134,14 @@ func clientPage(recs []*neo4j.Record, first int, kind string) Page[identity.Clie
 // members > 0, the first page of its members (as MultiContactClients gives
 // it with first = members) comes in the same statement.
 func (s *Store) MultiContactHead(ctx context.Context, project, id string, members int) (identity.MultiContact, *Page[identity.Client], error) {
-	if members < 0 || members > MaxClientsPage {
-		return identity.MultiContact{}, nil, checkFirst(members, MaxClientsPage)
+	if err := checkMembers(members); err != nil {
+		return identity.MultiContact{}, nil, err
 	}
 	recs, err := s.readOne(ctx, `MATCH (a:MultiContact {project: $project, id: $id})
 		WITH coalesce(a.aliasOf, a.id) AS live
 		MATCH (m:MultiContact {project: $project, id: live}) WHERE NOT coalesce(m.dissolved, false)
 		RETURN `+headColumns+`, `+firstMembers,
-		map[string]any{"project": project, "id": id, "members": members + 1})
+		map[string]any{"project": project, "id": id, "members": membersLimit(members)})
 	if err != nil || len(recs) == 0 {
 		return identity.MultiContact{}, nil, orNotFound(err, "multiContact", id)
 	}

@@ -96,12 +96,31 @@ func loadProject(ctx context.Context, tx neo4j.ManagedTransaction, id string) (*
 	return p, nil
 }
 
+// lastConfig is the project's configuration as this store read it last,
+// or nil: it may be stale, so a statement that relies on it checks its
+// version.
+func (s *Store) lastConfig(project string) *projectState {
+	if v, ok := s.configs.Load(project); ok {
+		return v.(*projectState)
+	}
+	return nil
+}
+
+// readConfig reads the project's configuration, and keeps it as the last.
+func (s *Store) readConfig(ctx context.Context, project string) (*projectState, error) {
+	ps, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) (*projectState, error) { return loadProject(ctx, tx, project) })
+	if err == nil {
+		s.configs.Store(project, ps)
+	}
+	return ps, err
+}
+
 // projectAt returns the project's configuration at version (as lockClients
 // read it): the state this store read last if it is that version, else
 // read again, in tx. A configuration changes only with its version.
 func (s *Store) projectAt(ctx context.Context, tx neo4j.ManagedTransaction, project string, version int64) (*projectState, error) {
-	if v, ok := s.configs.Load(project); ok && v.(*projectState).version == version {
-		return v.(*projectState), nil
+	if ps := s.lastConfig(project); ps != nil && ps.version == version {
+		return ps, nil
 	}
 	ps, err := loadProject(ctx, tx, project)
 	if err == nil {

@@ -514,9 +514,9 @@ func TestProjectsNeverLink(t *testing.T) {
 	if _, err := f.s.MultiContact(f.ctx, f.project, g.mc("a")); identity.ErrorCode(err) != identity.CodeNotFound {
 		t.Errorf("another project's multi-contact: %v, want NOT_FOUND", err)
 	}
-	found, err := f.s.FindClients(f.ctx, f.project, "phone", "8 916 123 45 67")
-	if err != nil || len(found) != 1 || found[0].ID != "a" {
-		t.Errorf("find = %+v, %v", found, err)
+	found, err := f.s.FindClientsPage(f.ctx, f.project, "phone", "8 916 123 45 67", "", graph.MaxClientsPage)
+	if err != nil || len(found.Items) != 1 || found.Items[0].ID != "a" {
+		t.Errorf("find = %+v, %v", found.Items, err)
 	}
 }
 
