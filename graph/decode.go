@@ -73,6 +73,11 @@ func sortAttributes(a []identity.Attribute) {
 	})
 }
 
+// valuesColumn is the "values" column that valuesOf reads: the unblocked
+// values of the client bound to c, as rules see them.
+const valuesColumn = `[(c)-[h:HAS]->(v:Value) WHERE NOT coalesce(v.blocked, false) |
+	{field: v.field, value: v.value, verified: h.verified, source: h.source}] AS values`
+
 // valuesOf reads the "values" column of this package's queries: a list of
 // {field, value, verified, source} maps.
 func valuesOf(rec *neo4j.Record) []identity.Value {

@@ -45,7 +45,7 @@ func (s *Store) DumpProject(ctx context.Context, project string) (Dump, error) {
 		p := map[string]any{"project": project}
 		err = stream(ctx, tx, `MATCH (c:Client {project: $project})
 			RETURN c.id AS id, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
-				[(c)-[h:HAS]->(v:Value) WHERE NOT v.blocked | {field: v.field, value: v.value, verified: h.verified, source: h.source}] AS values
+				`+valuesColumn+`
 			ORDER BY id`, p, func(rec *neo4j.Record) {
 			c := DumpClient{ID: str(rec, "id"), MultiContactID: str(rec, "mc"), Excluded: boolean(rec, "excluded")}
 			c.Values = valuesOf(rec)

@@ -34,14 +34,13 @@ type keyState struct {
 }
 
 // refreshKeys makes the clients' MATCHES edges follow what they hold now,
-// read here (syncKeys); writeOps, which holds that state already, calls
-// syncKeys itself.
+// read here (syncKeys); writeOps, which holds that state already, writes
+// the keys with the values (writeValuesAndKeys).
 func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, clients []string) ([]string, []quarantine, error) {
 	recs, err := collect(ctx, tx, `UNWIND $ids AS id
 		MATCH (c:Client {project: $project, id: id})
 		RETURN c.id AS id, coalesce(c.excluded, false) AS excluded,
-			[(c)-[h:HAS]->(v:Value) WHERE NOT coalesce(v.blocked, false) |
-				{field: v.field, value: v.value, verified: h.verified, source: h.source}] AS values,
+			`+valuesColumn+`,
 			[(c)-[:MATCHES]->(k:MatchKey) | {rule: k.rule, key: k.key}] AS keys`,
 		map[string]any{"project": ps.ID, "ids": clients})
 	if err != nil {

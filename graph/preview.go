@@ -79,8 +79,7 @@ func (s *Store) PreviewRules(ctx context.Context, project string, rules []identi
 		holders := map[uint64]int{}
 		err = stream(ctx, tx, `MATCH (c:Client {project: $project})
 			RETURN c.id AS id, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
-				[(c)-[h:HAS]->(v:Value) WHERE NOT coalesce(v.blocked, false) |
-					{field: v.field, value: v.value, verified: h.verified, source: h.source}] AS values`, p,
+				`+valuesColumn, p,
 			func(rec *neo4j.Record) {
 				i := uf.Index(str(rec, "id"))
 				mc = append(mc, str(rec, "mc"))
