@@ -167,7 +167,7 @@ func (r *mutationResolver) UpsertClient(ctx context.Context, projectID string, i
 		return nil, err
 	}
 	warnRefused(ctx, refused)
-	if onlyIDIn(selectionOf(ctx)) { // a CRM that keeps only the id reads nothing back
+	if onlyID(ctx) { // a CRM that keeps only the id reads nothing back
 		return &Client{ID: input.ID, project: projectID}, nil
 	}
 	return r.client(ctx, projectID, input.ID)
