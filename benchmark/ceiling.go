@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -255,33 +256,29 @@ func (r *run) ceiling(ctx context.Context) error {
 	}
 	r.add(Row{Measure: "Neo4j ceiling: point read of a client's mc by (project, id), 8 workers: p50 / p99, reads/s", Value: res.read.summary()})
 
-	for _, w := range []struct {
-		workers int
-		dst     *timing
-	}{{1, &res.write1}, {8, &res.write8}} {
-		if *w.dst, err = r.parallel(ctx, w.workers, r.cfg.Writes, func(ctx context.Context, rnd *rand.Rand, _, n int) error {
-			return c.write(ctx, func(tx neo4j.ManagedTransaction) error { return c.touch(ctx, tx, rnd, n) })
-		}); err != nil {
-			return fmt.Errorf("ceiling write: %w", err)
-		}
-		r.add(Row{Measure: fmt.Sprintf("Neo4j ceiling: one-statement write tx (SET on a random client), %d worker(s): p50 / p99, tx/s", w.workers),
-			Value: w.dst.summary()})
+	// One-statement writes: the least write, then what a setAttribute writes.
+	var seq atomic.Int64 // the change's event numbers, unique in the project
+	change := func(ctx context.Context, tx neo4j.ManagedTransaction, rnd *rand.Rand, n int) error {
+		return run0(ctx, tx, ceilingChange, map[string]any{"p": c.project, "id": c.clients[rnd.IntN(len(c.clients))].ID,
+			"value": fmt.Sprintf("ceiling-%d-%d@bench.example", n, rnd.Uint32()), "n": seq.Add(1)})
 	}
 	for _, w := range []struct {
+		what    string
 		workers int
-		offset  int
 		dst     *timing
-	}{{1, 0, &res.change1}, {8, r.cfg.Writes, &res.change8}} {
+		op      func(context.Context, neo4j.ManagedTransaction, *rand.Rand, int) error
+	}{
+		{"one-statement write tx (SET on a random client)", 1, &res.write1, c.touch},
+		{"one-statement write tx (SET on a random client)", 8, &res.write8, c.touch},
+		{"a setAttribute's graph change in one statement (Value, HAS, MatchKey, MATCHES, Event)", 1, &res.change1, change},
+		{"a setAttribute's graph change in one statement (Value, HAS, MatchKey, MATCHES, Event)", 8, &res.change8, change},
+	} {
 		if *w.dst, err = r.parallel(ctx, w.workers, r.cfg.Writes, func(ctx context.Context, rnd *rand.Rand, _, n int) error {
-			return c.write(ctx, func(tx neo4j.ManagedTransaction) error {
-				return run0(ctx, tx, ceilingChange, map[string]any{"p": c.project, "id": c.clients[rnd.IntN(len(c.clients))].ID,
-					"value": fmt.Sprintf("ceiling-%d-%d@bench.example", n, rnd.Uint32()), "n": w.offset + n})
-			})
+			return c.write(ctx, func(tx neo4j.ManagedTransaction) error { return w.op(ctx, tx, rnd, n) })
 		}); err != nil {
-			return fmt.Errorf("ceiling change: %w", err)
+			return fmt.Errorf("ceiling %s: %w", w.what, err)
 		}
-		r.add(Row{Measure: fmt.Sprintf("Neo4j ceiling: a setAttribute's graph change in one statement (Value, HAS, MatchKey, MATCHES, Event), %d worker(s): p50 / p99, tx/s", w.workers),
-			Value: w.dst.summary()})
+		r.add(Row{Measure: fmt.Sprintf("Neo4j ceiling: %s, %d worker(s): p50 / p99, tx/s", w.what, w.workers), Value: w.dst.summary()})
 	}
 	if res.batched, err = r.parallel(ctx, 8, max(1, r.cfg.Writes/ceilingRows), func(ctx context.Context, rnd *rand.Rand, _, n int) error {
 		return c.write(ctx, func(tx neo4j.ManagedTransaction) error {
