@@ -114,7 +114,7 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 	byUser := map[channelUser]string{}
 	if len(users) > 0 {
 		recs, err = collect(ctx, tx, `UNWIND $users AS u
-			MATCH (o:Client)-[:VIA {channelUserId: u.uid}]->(:Channel {project: $project, kind: u.kind, account: u.account})
+			MATCH (o:Client)-[:VIA {project: $project, kind: u.kind, account: u.account, channelUserId: u.uid}]->(:Channel)
 			RETURN u.kind AS kind, u.account AS account, u.uid AS uid, o.id AS id`,
 			map[string]any{"project": project, "users": users})
 		if err != nil {

@@ -139,8 +139,6 @@ func (d *decision) upsert(op Op) error {
 	row := clientRow(in, d.now)
 	row["new"] = created
 	if in.ChannelUserID != "" {
-		// A channel user id given anew is checked again under the channel's lock.
-		row["checkUser"] = in.ChannelUserID != st.channelUserID
 		d.users[user] = id
 		st.channelUserID = in.ChannelUserID
 	}

@@ -177,3 +177,38 @@ func TestRacingRemovalsDeleteAMultiContactOnce(t *testing.T) {
 		t.Errorf("the removed multi-contact still resolves to %s", got)
 	}
 }
+
+// Transactions that do not share a group commit (imports, or replicas)
+// and give one channel user id to different clients: the constraint on
+// VIA lets one of them have it, and the others are refused, not written.
+func TestRacingTransactionsGiveAChannelUserToOneClient(t *testing.T) {
+	f := newFixture(t)
+	results := make([]graph.WriteResult, 8)
+	errs := race8(func(w int) error {
+		var err error
+		results[w], err = f.s.Write(context.Background(), f.project, []graph.Op{{Kind: graph.OpUpsertClient, Line: 1,
+			Client: identity.ClientInput{ID: fmt.Sprint("tg-", w), Channel: identity.Channel{Kind: "telegram", Account: "bot"},
+				ChannelUserID: "5123456789"}}}, graph.WriteOptions{Resolve: true})
+		return err
+	})
+	applied := 0
+	for w, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: %v", w, err)
+		}
+		res := results[w]
+		switch {
+		case res.Applied == 1:
+			applied++
+		case len(res.Refused) != 1 || identity.ErrorCode(res.Refused[0].Err) != identity.CodeConflict:
+			t.Errorf("writer %d: %+v, want applied or refused as a conflict", w, res)
+		}
+		_, err := f.s.Client(f.ctx, f.project, fmt.Sprint("tg-", w))
+		if exists := err == nil; exists != (res.Applied == 1) {
+			t.Errorf("tg-%d exists = %v, applied = %d", w, exists, res.Applied)
+		}
+	}
+	if applied != 1 {
+		t.Errorf("%d writes applied, want 1", applied)
+	}
+}

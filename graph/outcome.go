@@ -2,8 +2,8 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,6 +26,10 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 	if len(upserts) > 0 {
 		// A client believed new but created meanwhile by a concurrent
 		// transaction was checked against no state: run again, locking it.
+		// A channel user id given anew goes on the VIA edge with its
+		// channel's key, under the channel_user constraint: one that a
+		// concurrent transaction gave to another client fails the statement,
+		// and the run after it refuses the op.
 		rec, err := single(ctx, tx, `UNWIND $rows AS r
 			MERGE (c:Client {project: $project, id: r.id})
 			ON CREATE SET c.createdAt = r.createdAt, c.excluded = false, c.lastSeenAt = coalesce(r.lastSeenAt, $now), c.created = true
@@ -35,27 +39,16 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 				c.lastSeenAt = CASE WHEN r.lastSeenAt IS NOT NULL AND r.lastSeenAt > c.lastSeenAt THEN r.lastSeenAt ELSE c.lastSeenAt END
 			MERGE (ch:Channel {project: $project, kind: r.kind, account: r.account})
 			MERGE (c)-[v:VIA]->(ch)
-			SET v.channelUserId = CASE WHEN r.channelUserId = '' THEN coalesce(v.channelUserId, '') ELSE r.channelUserId END
+			SET v += CASE WHEN r.channelUserId = '' THEN {}
+				ELSE {project: $project, kind: r.kind, account: r.account, channelUserId: r.channelUserId} END
 			RETURN count(CASE WHEN raced THEN 1 END) AS raced`,
 			p(map[string]any{"rows": upserts}))
-		if err != nil {
-			return fmt.Errorf("write clients: %w", err)
-		}
-		if i64(rec, "raced") > 0 {
+		var n4 *neo4j.Neo4jError
+		if errors.As(err, &n4) && n4.Code == "Neo.ClientError.Schema.ConstraintValidationFailed" {
 			return errRace
 		}
-	}
-	if slices.ContainsFunc(upserts, func(r map[string]any) bool { return r["checkUser"] == true }) {
-		// A channel user id given anew: under the channel's lock, no other
-		// client may hold it (one given concurrently makes this run again).
-		rec, err := single(ctx, tx, `UNWIND [r IN $rows WHERE r.checkUser] AS r
-			MATCH (c:Client {project: $project, id: r.id})-[:VIA]->(ch:Channel)
-			SET ch.locked = true REMOVE ch.locked
-			WITH c, ch, r
-			OPTIONAL MATCH (o:Client)-[:VIA {channelUserId: r.channelUserId}]->(ch) WHERE o <> c
-			RETURN count(o) AS raced`, p(map[string]any{"rows": upserts}))
 		if err != nil {
-			return fmt.Errorf("check channel users: %w", err)
+			return fmt.Errorf("write clients: %w", err)
 		}
 		if i64(rec, "raced") > 0 {
 			return errRace

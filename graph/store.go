@@ -211,6 +211,8 @@ func (s *Store) Ready(ctx context.Context) error {
 	return err
 }
 
+const channelUserConstraint = "channel_user"
+
 // schema is applied at Open, one statement at a time, outside data
 // transactions; every statement is idempotent.
 var schema = []string{
@@ -236,7 +238,9 @@ var schema = []string{
 	"CREATE INDEX field_project IF NOT EXISTS FOR (f:Field) ON (f.project)",
 	"CREATE INDEX apikey_project IF NOT EXISTS FOR (k:ApiKey) ON (k.project)",
 	"CREATE INDEX webhook_project IF NOT EXISTS FOR (w:Webhook) ON (w.project)",
-	"CREATE INDEX via_channel_user IF NOT EXISTS FOR ()-[v:VIA]-() ON (v.channelUserId)",
+	// A channel user id belongs to one client: the edge to its channel
+	// carries it with the channel's key (only when it is given).
+	"CREATE CONSTRAINT " + channelUserConstraint + " IF NOT EXISTS FOR ()-[v:VIA]-() REQUIRE (v.project, v.kind, v.account, v.channelUserId) IS UNIQUE",
 	"CREATE INDEX matchkey_project IF NOT EXISTS FOR (k:MatchKey) ON (k.project)",
 	"CREATE INDEX matchkey_rule IF NOT EXISTS FOR (k:MatchKey) ON (k.project, k.rule)",
 	"CREATE INDEX multicontact_project IF NOT EXISTS FOR (m:MultiContact) ON (m.project)",
@@ -258,6 +262,9 @@ var schema = []string{
 func (s *Store) applySchema(ctx context.Context) error {
 	if err := s.migrateSearchIndex(ctx); err != nil {
 		return fmt.Errorf("migrate the search index: %w", err)
+	}
+	if err := s.migrateChannelUsers(ctx); err != nil {
+		return fmt.Errorf("migrate channel user ids: %w", err)
 	}
 	for _, q := range schema {
 		if _, err := neo4j.ExecuteQuery(ctx, s.driver, q, nil, neo4j.EagerResultTransformer,
