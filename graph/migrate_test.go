@@ -14,7 +14,7 @@ import (
 )
 
 // A graph that an earlier version wrote keeps channel user ids on VIA
-// edges alone ('' for none), checked under the channel's lock: a store that
+// edges alone (” for none), checked under the channel's lock: a store that
 // opens moves them under the channel_user constraint, which then keeps an
 // id to one client.
 func TestOpenMovesChannelUsersUnderTheirConstraint(t *testing.T) {
