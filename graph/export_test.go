@@ -30,3 +30,26 @@ func FailGroupsOnce(n int) (failed func() int, restore func()) {
 	}
 	return func() int { mu.Lock(); defer mu.Unlock(); return done }, func() { groupFault = nil }
 }
+
+// HoldNextGroup makes the next group transaction wait, just before it
+// commits (its locks taken), until release is called; held is closed once
+// it waits there.
+func HoldNextGroup() (held <-chan struct{}, release func()) {
+	h, r := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	groupFault = func() error {
+		once.Do(func() {
+			close(h)
+			<-r
+		})
+		return nil
+	}
+	return h, func() {
+		groupFault = nil
+		select {
+		case <-r:
+		default:
+			close(r)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -210,5 +211,50 @@ func TestRacingTransactionsGiveAChannelUserToOneClient(t *testing.T) {
 	}
 	if applied != 1 {
 		t.Errorf("%d writes applied, want 1", applied)
+	}
+}
+
+// New clients of one channel are written by transactions that do not wait
+// for each other (replicas, or an import beside the API): none of them
+// locks the channel, which all its clients share.
+func TestNewClientsOfOneChannelDoNotWaitForEachOther(t *testing.T) {
+	f := newFixture(t)
+	telegram := identity.Channel{Kind: "telegram", Account: "bot"}
+	var ops []graph.Op
+	for i := range 60 { // a channel with many clients, as channels are
+		ops = append(ops, graph.Op{Kind: graph.OpUpsertClient, Line: i + 1,
+			Client: identity.ClientInput{ID: fmt.Sprint("tg-", i), Channel: telegram, ChannelUserID: fmt.Sprint(i)}})
+	}
+	if _, err := f.s.Write(f.ctx, f.project, ops, graph.WriteOptions{Resolve: true}); err != nil {
+		t.Fatal(err)
+	}
+	held, release := graph.HoldNextGroup()
+	defer release()
+	first := make(chan error, 1)
+	go func() {
+		_, err := f.s.UpsertClient(context.Background(), f.project, identity.ClientInput{ID: "tg-a", Channel: telegram, ChannelUserID: "a"})
+		first <- err
+	}()
+	<-held
+	second := make(chan error, 1)
+	go func() {
+		_, err := f.s.Write(context.Background(), f.project, []graph.Op{{Kind: graph.OpUpsertClient, Line: 1,
+			Client: identity.ClientInput{ID: "tg-b", Channel: telegram, ChannelUserID: "b"}}}, graph.WriteOptions{Resolve: true})
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		second <- err
+	case <-time.After(10 * time.Second):
+		t.Error("the second client's transaction waited for the first one's commit")
+	}
+	release()
+	if err := errors.Join(<-first, <-second); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"tg-a", "tg-b"} {
+		if _, err := f.s.Client(f.ctx, f.project, id); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
 	}
 }

@@ -26,6 +26,9 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 	if len(upserts) > 0 {
 		// A client believed new but created meanwhile by a concurrent
 		// transaction was checked against no state: run again, locking it.
+		// A new client's VIA edge is created, not merged: merging an edge
+		// locks both its ends, and the channel is shared by all its clients.
+		// (A client's channel never changes, so one that exists has its edge.)
 		// A channel user id given anew goes on the VIA edge with its
 		// channel's key, under the channel_user constraint: one that a
 		// concurrent transaction gave to another client fails the statement,
@@ -37,8 +40,19 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 			REMOVE c.created
 			SET c.displayName = CASE WHEN r.name = '' THEN coalesce(c.displayName, '') ELSE r.name END,
 				c.lastSeenAt = CASE WHEN r.lastSeenAt IS NOT NULL AND r.lastSeenAt > c.lastSeenAt THEN r.lastSeenAt ELSE c.lastSeenAt END
-			MERGE (ch:Channel {project: $project, kind: r.kind, account: r.account})
-			MERGE (c)-[v:VIA]->(ch)
+			WITH c, r, raced
+			CALL {
+				WITH c, r
+				WITH c, r WHERE r.new
+				MERGE (ch:Channel {project: $project, kind: r.kind, account: r.account})
+				CREATE (c)-[v:VIA]->(ch)
+				RETURN v
+				UNION
+				WITH c, r
+				WITH c, r WHERE NOT r.new
+				MATCH (c)-[v:VIA]->(:Channel)
+				RETURN v
+			}
 			SET v += CASE WHEN r.channelUserId = '' THEN {}
 				ELSE {project: $project, kind: r.kind, account: r.account, channelUserId: r.channelUserId} END
 			RETURN count(CASE WHEN raced THEN 1 END) AS raced`,
