@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -111,4 +112,24 @@ func matches(e identity.Event, mc *string, client string) bool {
 		return true
 	}
 	return false
+}
+
+// outliveDeadline returns a context with a deadline of its own, d from now,
+// in place of ctx's, for a call that reads a whole project (none when d is
+// 0: ctx as it is). The caller going away before ctx's deadline still
+// stops it; once that deadline has passed, only d does.
+func outliveDeadline(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return ctx, func() {}
+	}
+	long, cancel := context.WithTimeout(context.WithoutCancel(ctx), d)
+	stop := context.AfterFunc(ctx, func() {
+		if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	return long, func() {
+		stop()
+		cancel()
+	}
 }

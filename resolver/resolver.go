@@ -6,6 +6,8 @@ package resolver
 //go:generate go tool gqlgen generate
 
 import (
+	"time"
+
 	"github.com/multicontact/multicontact/broker"
 	"github.com/multicontact/multicontact/graph"
 )
@@ -22,4 +24,7 @@ type Resolver struct {
 	Webhooks Webhooks
 	// MaxSubscriptions bounds the subscriptions of one websocket connection.
 	MaxSubscriptions int
+	// PreviewTimeout, if set, is the deadline of previewRules in place of
+	// the request's: a preview reads the whole project.
+	PreviewTimeout time.Duration
 }

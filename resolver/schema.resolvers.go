@@ -541,6 +541,8 @@ func (r *queryResolver) PreviewRules(ctx context.Context, projectID string, rule
 			return nil, err
 		}
 	}
+	ctx, cancel := outliveDeadline(ctx, r.PreviewTimeout)
+	defer cancel()
 	p, err := r.Store.PreviewRules(ctx, projectID, in)
 	if err != nil {
 		return nil, err

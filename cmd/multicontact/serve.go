@@ -62,6 +62,9 @@ type ServeMain struct {
 	// project check of those: a call that Neo4j cannot serve in time is
 	// answered UNAVAILABLE instead of hanging.
 	RequestTimeout time.Duration
+	// PreviewTimeout is the deadline of a rule preview, which reads the
+	// whole project: on a large one it takes longer than RequestTimeout.
+	PreviewTimeout time.Duration
 	// MaxInFlight bounds the API calls in flight in the process,
 	// MaxInFlightPerProject those of one project (0: no bound); beyond them
 	// a call is refused with RATE_LIMITED (see resolver.Limiter).
@@ -103,7 +106,7 @@ type ServeMain struct {
 func NewServeMain(log *slog.Logger) *ServeMain {
 	return &ServeMain{Addr: "127.0.0.1:8080", log: log, GraphiQL: true, ComplexityLimit: 1000, DepthLimit: 12,
 		MaxBodyBytes: 1 << 20, KeepAlive: 15 * time.Second, MaxSubscriptions: 20, EventPoll: broker.DefaultPoll,
-		RequestTimeout: 10 * time.Second, MaxInFlight: 256, MaxInFlightPerProject: 64, ShutdownGrace: 20 * time.Second}
+		RequestTimeout: 10 * time.Second, PreviewTimeout: 2 * time.Minute, MaxInFlight: 256, MaxInFlightPerProject: 64, ShutdownGrace: 20 * time.Second}
 }
 
 // ParseFlags reads flags, with defaults from the environment (getenv).
@@ -123,6 +126,8 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 		"file of the keys that encrypt identity secrets, one base64 key a line, the first current (MULTICONTACT_SECRET_KEY_FILE)")
 	fs.DurationVar(&m.RequestTimeout, "request-timeout", envDuration(getenv, "MULTICONTACT_REQUEST_TIMEOUT", m.RequestTimeout),
 		"deadline of a request; one that Neo4j cannot serve in time answers UNAVAILABLE (MULTICONTACT_REQUEST_TIMEOUT)")
+	fs.DurationVar(&m.PreviewTimeout, "preview-timeout", envDuration(getenv, "MULTICONTACT_PREVIEW_TIMEOUT", m.PreviewTimeout),
+		"deadline of previewRules, which reads the whole project (MULTICONTACT_PREVIEW_TIMEOUT)")
 	fs.IntVar(&m.MaxInFlight, "max-inflight", envInt(getenv, "MULTICONTACT_MAX_INFLIGHT", m.MaxInFlight),
 		"API calls in flight in this process before more are refused with RATE_LIMITED, 0 for no bound (MULTICONTACT_MAX_INFLIGHT)")
 	fs.IntVar(&m.MaxInFlightPerProject, "max-inflight-per-project", envInt(getenv, "MULTICONTACT_MAX_INFLIGHT_PER_PROJECT", m.MaxInFlightPerProject),
@@ -252,7 +257,8 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		OnShed: func(scope, surface string) { m.metrics.shed.WithLabelValues(scope, surface).Inc() }}
 	m.metrics.watchInFlight(limiter)
 	api := resolver.NewServer(resolver.ServerConfig{
-		Resolver:        &resolver.Resolver{Store: store, Broker: m.broker, Auth: auth, Keys: keys, MaxSubscriptions: m.MaxSubscriptions, Webhooks: m.hooks},
+		Resolver: &resolver.Resolver{Store: store, Broker: m.broker, Auth: auth, Keys: keys, MaxSubscriptions: m.MaxSubscriptions, Webhooks: m.hooks,
+			PreviewTimeout: m.PreviewTimeout},
 		Auth:            auth,
 		Log:             m.log,
 		ComplexityLimit: m.ComplexityLimit,
