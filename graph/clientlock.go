@@ -18,12 +18,12 @@ func claimEventIDs(ctx context.Context, tx neo4j.ManagedTransaction, project str
 	if len(ids) == 0 {
 		return fresh, nil
 	}
-	recs, err := collect(ctx, tx, `UNWIND $ids AS id
+	recs, err := collect(ctx, tx, `UNWIND $in.ids AS id
 		MERGE (a:AppliedEvent {project: $project, id: id})
 		ON CREATE SET a.claimed = true
 		WITH a, id, coalesce(a.claimed, false) AS fresh
 		REMOVE a.claimed
-		RETURN id, fresh`, map[string]any{"project": project, "ids": ids})
+		RETURN id, fresh`, map[string]any{"project": project, "in": map[string]any{"ids": ids}})
 	if err != nil {
 		return nil, fmt.Errorf("claim event ids: %w", err)
 	}
@@ -49,7 +49,7 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 	recs, err := collect(ctx, tx, `OPTIONAL MATCH (p:Project {id: $project})
 		WITH coalesce(p.configVersion, 0) AS version
 		CALL {
-			UNWIND $ids AS id
+			UNWIND $in.ids AS id
 			MATCH (c:Client {project: $project, id: id})
 			SET c.locked = true REMOVE c.locked
 			RETURN c
@@ -60,7 +60,7 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 			[(c)-[u:VIA]->(ch:Channel) | [ch.kind, ch.account, coalesce(u.channelUserId, '')]][0] AS channel,
 			[(c)-[h:HAS]->(v:Value) | [v.field, v.value, coalesce(h.source, ''), coalesce(h.verified, false), coalesce(v.blocked, false)]] AS values,
 			[(c)-[:MATCHES]->(k:MatchKey) | [k.rule, k.key]] AS keys`,
-		map[string]any{"project": project, "ids": ids})
+		map[string]any{"project": project, "in": map[string]any{"ids": ids}})
 	if err != nil {
 		return nil, nil, nil, 0, err
 	}
@@ -102,8 +102,8 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 	}
 	owners := map[string]string{}
 	if len(convIDs) > 0 {
-		recs, err = collect(ctx, tx, `UNWIND $ids AS id MATCH (v:Conversation {project: $project, id: id}) RETURN v.id AS id, v.client AS client`,
-			map[string]any{"project": project, "ids": convIDs})
+		recs, err = collect(ctx, tx, `UNWIND $in.ids AS id MATCH (v:Conversation {project: $project, id: id}) RETURN v.id AS id, v.client AS client`,
+			map[string]any{"project": project, "in": map[string]any{"ids": convIDs}})
 		if err != nil {
 			return nil, nil, nil, 0, err
 		}
@@ -113,10 +113,10 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 	}
 	byUser := map[channelUser]string{}
 	if len(users) > 0 {
-		recs, err = collect(ctx, tx, `UNWIND $users AS u
+		recs, err = collect(ctx, tx, `UNWIND $in.users AS u
 			MATCH (o:Client)-[:VIA {project: $project, kind: u.kind, account: u.account, channelUserId: u.uid}]->(:Channel)
 			RETURN u.kind AS kind, u.account AS account, u.uid AS uid, o.id AS id`,
-			map[string]any{"project": project, "users": users})
+			map[string]any{"project": project, "in": map[string]any{"users": users}})
 		if err != nil {
 			return nil, nil, nil, 0, err
 		}

@@ -34,8 +34,8 @@ func sorted(s []string) []string {
 // re-resolution resolves them again when it finishes (docs/architecture.md §6); its own
 // repair pass (repair) clears the mark instead.
 func (r *resolution) commit(events []identity.Event, clients []string, repair bool) ([]identity.Event, error) {
-	params := map[string]any{"project": r.ps.ID, "now": r.now, "mcs": []any{}, "absorbed": []any{}, "dissolved": []any{}, "clients": []any{}}
-	maps.Copy(params, r.changes)
+	in := map[string]any{"mcs": []any{}, "absorbed": []any{}, "dissolved": []any{}, "clients": []any{}}
+	maps.Copy(in, r.changes)
 	rows := make([]map[string]any, len(events))
 	for i := range events {
 		e := &events[i]
@@ -50,18 +50,19 @@ func (r *resolution) commit(events []identity.Event, clients []string, repair bo
 			rows[i]["quarantined"] = map[string]any{"rule": q.Rule, "key": q.Key, "size": q.Size, "since": q.Since}
 		}
 	}
-	params["rows"], params["ids"], params["repair"] = rows, nonNil(clients), repair
+	in["rows"], in["ids"] = rows, nonNil(clients)
+	params := map[string]any{"project": r.ps.ID, "now": r.now, "repair": repair, "in": in}
 	// One round trip: the multi-contacts' changes, then number and store
 	// the events, then mark or unmark.
 	rec, err := single(r.ctx, r.tx, writeMultiContacts+`
 		WITH count(*) AS written
 		MATCH (p:Project {id: $project})
-		SET p.seq = p.seq + size($rows)
-		WITH p, p.seq - size($rows) AS base
+		SET p.seq = p.seq + size($in.rows)
+		WITH p, p.seq - size($in.rows) AS base
 		CALL {
 			WITH base
-			UNWIND range(0, size($rows) - 1) AS i
-			WITH base + i + 1 AS seq, $rows[i] AS r
+			UNWIND range(0, size($in.rows) - 1) AS i
+			WITH base + i + 1 AS seq, $in.rows[i] AS r
 			CREATE (:Event {project: $project, seq: seq, type: r.type, mc: r.mc, previous: r.previous,
 				new: r.new, clients: r.clients, causeKind: r.causeKind, causeAction: r.causeAction,
 				causeField: r.causeField, causeValue: r.causeValue, causeRule: r.causeRule, at: r.at,
@@ -72,7 +73,7 @@ func (r *resolution) commit(events []identity.Event, clients []string, repair bo
 		}
 		CALL {
 			WITH p
-			UNWIND CASE WHEN $repair OR p.resolution = 'RUNNING' THEN $ids ELSE [] END AS id
+			UNWIND CASE WHEN $repair OR p.resolution = 'RUNNING' THEN $in.ids ELSE [] END AS id
 			MATCH (c:Client {project: $project, id: id})
 			SET c.dirty = CASE WHEN $repair THEN null ELSE true END
 		}

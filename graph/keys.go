@@ -37,12 +37,12 @@ type keyState struct {
 // read here (syncKeys); writeOps, which holds that state already, writes
 // the keys with the values (writeValuesAndKeys).
 func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, clients []string) ([]string, []quarantine, error) {
-	recs, err := collect(ctx, tx, `UNWIND $ids AS id
+	recs, err := collect(ctx, tx, `UNWIND $in.ids AS id
 		MATCH (c:Client {project: $project, id: id})
 		RETURN c.id AS id, coalesce(c.excluded, false) AS excluded,
 			`+valuesColumn+`,
 			[(c)-[:MATCHES]->(k:MatchKey) | {rule: k.rule, key: k.key}] AS keys`,
-		map[string]any{"project": ps.ID, "ids": clients})
+		map[string]any{"project": ps.ID, "in": map[string]any{"ids": clients}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -82,7 +82,7 @@ func writeValuesAndKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *pr
 		return nil, nil, nil, nil
 	}
 	rec, err := single(ctx, tx, `CALL {
-			UNWIND $adds AS r
+			UNWIND $in.adds AS r
 			MATCH (c:Client {project: $project, id: r.client})
 			MERGE (v:Value {project: $project, field: r.field, value: r.value})
 			ON CREATE SET v.blocked = false
@@ -95,13 +95,13 @@ func writeValuesAndKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *pr
 			RETURN collect(r.client) AS moved, collect(CASE WHEN blocked THEN r.field + '=' + r.value END) AS blocked
 		}
 		CALL {
-			UNWIND $del AS r
+			UNWIND $in.del AS r
 			MATCH (:Client {project: $project, id: r.client})-[m:MATCHES]->(:MatchKey {project: $project, rule: r.rule, key: r.key})
 			DELETE m
 		}
 		CALL {
 			WITH blocked
-			UNWIND [r IN $add WHERE none(part IN r.parts WHERE part IN blocked)] AS r
+			UNWIND [r IN $in.add WHERE none(part IN r.parts WHERE part IN blocked)] AS r
 			MATCH (c:Client {project: $project, id: r.client})
 			MERGE (k:MatchKey {project: $project, rule: r.rule, key: r.key})
 			ON CREATE SET k.quarantined = false, k.allowed = false
@@ -114,7 +114,8 @@ func writeValuesAndKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *pr
 				mcs: [(k)<-[:MATCHES]-(o:Client) WHERE o.mc IS NOT NULL | o.mc]}) AS quarantined
 		}
 		RETURN moved, quarantined`,
-		map[string]any{"project": ps.ID, "adds": nonNil(adds), "del": nonNil(del), "add": nonNil(add), "cap": ps.KeyCap, "now": now})
+		map[string]any{"project": ps.ID, "cap": ps.KeyCap, "now": now,
+			"in": map[string]any{"adds": nonNil(adds), "del": nonNil(del), "add": nonNil(add)}})
 	if err != nil {
 		return nil, nil, nil, err
 	}

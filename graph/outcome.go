@@ -18,10 +18,8 @@ import (
 // write never reached.
 func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project string,
 	upserts, removes, conversations []map[string]any, unclaimed []string, now time.Time) error {
-	p := func(extra map[string]any) map[string]any {
-		extra["project"] = project
-		extra["now"] = now
-		return extra
+	p := func(in map[string]any) map[string]any {
+		return map[string]any{"project": project, "now": now, "in": in}
 	}
 	if len(upserts) > 0 {
 		// A client believed new but created meanwhile by a concurrent
@@ -33,7 +31,7 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 		// channel's key, under the channel_user constraint: one that a
 		// concurrent transaction gave to another client fails the statement,
 		// and the run after it refuses the op.
-		rec, err := single(ctx, tx, `UNWIND $rows AS r
+		rec, err := single(ctx, tx, `UNWIND $in.rows AS r
 			MERGE (c:Client {project: $project, id: r.id})
 			ON CREATE SET c.createdAt = r.createdAt, c.excluded = false, c.lastSeenAt = coalesce(r.lastSeenAt, $now), c.created = true
 			WITH c, r, r.new AND c.created IS NULL AS raced
@@ -69,7 +67,7 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 		}
 	}
 	if len(removes) > 0 {
-		if err := exec(ctx, tx, `UNWIND $rows AS r
+		if err := exec(ctx, tx, `UNWIND $in.rows AS r
 			MATCH (:Client {project: $project, id: r.client})-[h:HAS]->(:Value {project: $project, field: r.field, value: r.value})
 			DELETE h`, p(map[string]any{"rows": removes})); err != nil {
 			return fmt.Errorf("remove values: %w", err)
@@ -78,7 +76,7 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 	if len(conversations) > 0 {
 		// The MERGE waits for a concurrent creation of the same conversation;
 		// if that made it another client's, run again to refuse the op.
-		rec, err := single(ctx, tx, `UNWIND $rows AS r
+		rec, err := single(ctx, tx, `UNWIND $in.rows AS r
 			MATCH (c:Client {project: $project, id: r.client})
 			MERGE (v:Conversation {project: $project, id: r.id})
 			ON CREATE SET v.client = r.client
@@ -99,7 +97,7 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 		}
 	}
 	if len(unclaimed) > 0 {
-		if err := exec(ctx, tx, `UNWIND $ids AS id MATCH (a:AppliedEvent {project: $project, id: id}) DELETE a`,
+		if err := exec(ctx, tx, `UNWIND $in.ids AS id MATCH (a:AppliedEvent {project: $project, id: id}) DELETE a`,
 			p(map[string]any{"ids": unclaimed})); err != nil {
 			return fmt.Errorf("release event ids: %w", err)
 		}

@@ -198,23 +198,23 @@ func (r *resolution) lockAndLoad(lockClients, want []string, locked map[string]i
 	want = dedupe(want)
 	recs, err := collect(r.ctx, r.tx, `
 		CALL {
-			UNWIND $lockClients AS id
+			UNWIND $in.lockClients AS id
 			MATCH (c:Client {project: $project, id: id})
 			SET c.locked = true REMOVE c.locked
 		}
 		CALL {
-			UNWIND $want AS id
+			UNWIND $in.want AS id
 			MATCH (m:MultiContact {project: $project, id: id})
 			SET m.version = coalesce(m.version, 0) + 1
 			RETURN collect({id: m.id, size: m.size, createdAt: m.createdAt, alias: m.aliasOf IS NOT NULL}) AS found
 		}
-		WITH found, $locked + [x IN found WHERE NOT x.alias | x.id] AS mcs
+		WITH found, $in.locked + [x IN found WHERE NOT x.alias | x.id] AS mcs
 		CALL {
 			WITH mcs
 			UNWIND mcs AS mc MATCH (c:Client {project: $project, mc: mc}) RETURN c
 			UNION
 			WITH mcs
-			UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) RETURN c
+			UNWIND $in.ids AS id MATCH (c:Client {project: $project, id: id}) RETURN c
 			UNION
 			RETURN null AS c // a row for found even when no client is left
 		}
@@ -225,7 +225,8 @@ func (r *resolution) lockAndLoad(lockClients, want []string, locked map[string]i
 			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) AND NOT o.mc IN mcs | o.mc] AS outside,
 			[(c)-[:MATCHES]->(k:MatchKey)<-[:MATCHES]-(o:Client) WHERE NOT k.quarantined AND o.mc IS NULL | o.id] +
 			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) AND o.mc IS NULL | o.id] AS unresolved`,
-		map[string]any{"project": r.ps.ID, "lockClients": dedupe(lockClients), "want": want, "locked": keysOf(locked), "ids": clients})
+		map[string]any{"project": r.ps.ID,
+			"in": map[string]any{"lockClients": dedupe(lockClients), "want": want, "locked": keysOf(locked), "ids": clients}})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -277,11 +278,11 @@ func (r *resolution) lock(ids []string, locked map[string]identity.MCInfo, alias
 	if len(ids) == 0 {
 		return nil
 	}
-	recs, err := collect(r.ctx, r.tx, `UNWIND $ids AS id
+	recs, err := collect(r.ctx, r.tx, `UNWIND $in.ids AS id
 		MATCH (m:MultiContact {project: $project, id: id})
 		SET m.version = coalesce(m.version, 0) + 1
 		RETURN m.id AS id, m.size AS size, m.createdAt AS createdAt, m.aliasOf IS NOT NULL AS alias`,
-		map[string]any{"project": r.ps.ID, "ids": ids})
+		map[string]any{"project": r.ps.ID, "in": map[string]any{"ids": ids}})
 	if err != nil {
 		return err
 	}
@@ -307,8 +308,8 @@ func lockClientNodes(ctx context.Context, tx neo4j.ManagedTransaction, project s
 	if len(ids) == 0 {
 		return nil
 	}
-	return exec(ctx, tx, `UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) SET c.locked = true REMOVE c.locked`,
-		map[string]any{"project": project, "ids": dedupe(ids)})
+	return exec(ctx, tx, `UNWIND $in.ids AS id MATCH (c:Client {project: $project, id: id}) SET c.locked = true REMOVE c.locked`,
+		map[string]any{"project": project, "in": map[string]any{"ids": dedupe(ids)}})
 }
 
 // write prepares the assignments' changes, which commit stores in the
@@ -345,16 +346,16 @@ func (r *resolution) write(as []identity.Assignment, members map[string]identity
 // write prepared, under the multi-contacts' locks taken before.
 const writeMultiContacts = `
 		CALL {
-			UNWIND [row IN $mcs WHERE row.new] AS row
+			UNWIND [row IN $in.mcs WHERE row.new] AS row
 			CREATE (:MultiContact {project: $project, id: row.id, size: row.size, createdAt: $now, updatedAt: $now, version: 1})
 		}
 		CALL {
-			UNWIND [row IN $mcs WHERE NOT row.new] AS row
+			UNWIND [row IN $in.mcs WHERE NOT row.new] AS row
 			MATCH (m:MultiContact {project: $project, id: row.id})
 			SET m.size = row.size, m.updatedAt = $now
 		}
 		CALL {
-			UNWIND $absorbed AS row
+			UNWIND $in.absorbed AS row
 			MATCH (m:MultiContact {project: $project, id: row.id})
 			SET m.aliasOf = row.into, m.size = 0, m.updatedAt = $now
 			WITH row
@@ -362,12 +363,12 @@ const writeMultiContacts = `
 			SET a.aliasOf = row.into
 		}
 		CALL {
-			UNWIND $dissolved AS id
+			UNWIND $in.dissolved AS id
 			MATCH (m:MultiContact {project: $project, id: id})
 			SET m.size = 0, m.dissolved = true, m.updatedAt = $now
 		}
 		CALL {
-			UNWIND $clients AS row
+			UNWIND $in.clients AS row
 			MATCH (c:Client {project: $project, id: row.id})
 			SET c.mc = row.mc
 		}

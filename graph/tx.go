@@ -164,6 +164,17 @@ func (s *Store) implicit(ctx context.Context, mode neo4j.AccessMode, q string, p
 	}
 }
 
+// The statements of a write (the clients' lock, the outcome, values and
+// keys, resolution, commit) pass their lists inside one map parameter,
+// $in, and read them as $in.name. Neo4j caches a plan per query text and
+// parameter types, and a list parameter's type includes its length's
+// bucket (empty, one, up to 10, up to 100, ...): a statement given lists
+// of other lengths (a group of four writes instead of one, a merge that
+// absorbs a multi-contact) would be planned again for each combination,
+// which takes 50 to 400 ms for these statements, while the writes queued
+// behind it wait. A map parameter is typed as a map, whatever it holds,
+// so one plan serves every length.
+
 // single runs q and returns its only record, or nil when there is none.
 func single(ctx context.Context, tx neo4j.ManagedTransaction, q string, params map[string]any) (*neo4j.Record, error) {
 	res, err := tx.Run(ctx, q, params)
