@@ -10,8 +10,12 @@
 // in different processes, still reach subscribers in cursor order, and a
 // consumer that resumes from the last cursor it saw misses nothing.
 //
-// Fan-out never blocks: a subscriber whose buffer is full is dropped (its
-// channel closed, Dropped reports true) instead of being waited for.
+// A tailer reads no more events than every subscriber has room for: a
+// burst waits in the log, not in memory, so a subscriber that keeps reading
+// is never dropped for the size of a burst (another replica's commits
+// arrive a poll's worth at a time). A subscriber whose buffer stays full
+// for Patience is dropped (its channel closed, Dropped reports true), so
+// that it holds the project's other subscribers back no longer.
 package broker
 
 import (
@@ -61,6 +65,9 @@ type Broker struct {
 	// under the project's lock held until commit, so a gap is not
 	// expected; the wait only bounds the harm if one ever appears.
 	GapWait time.Duration
+	// Patience is how long a subscriber may keep its buffer full, while
+	// events wait for it, before it is dropped.
+	Patience time.Duration
 
 	poll time.Duration
 
@@ -88,7 +95,7 @@ func New(poll time.Duration) *Broker {
 	if poll <= 0 {
 		poll = DefaultPoll
 	}
-	return &Broker{poll: poll, GapWait: 2 * time.Second, tails: map[string]*tail{}}
+	return &Broker{poll: poll, GapWait: 2 * time.Second, Patience: 2 * time.Second, tails: map[string]*tail{}}
 }
 
 // Start makes log the source of every event the broker delivers. It is
@@ -107,16 +114,17 @@ type Subscription struct {
 	// subscriber fell behind by more than its buffer.
 	C <-chan identity.Event
 
-	c       chan identity.Event
-	b       *Broker
-	t       *tail
-	after   int64 // the log's last event when it subscribed
-	closed  bool  // guarded by b.mu
-	dropped atomic.Bool
+	c         chan identity.Event
+	b         *Broker
+	t         *tail
+	after     int64     // the log's last event when it subscribed
+	closed    bool      // guarded by b.mu
+	fullSince time.Time // guarded by b.mu: since when events wait for room in its buffer
+	dropped   atomic.Bool
 }
 
-// DefaultBuffer is how many events a subscriber may fall behind before it
-// is dropped: the service subscribes every client with it.
+// DefaultBuffer is how many events a subscriber holds before the tailer
+// waits for it: the service subscribes every client with it.
 const DefaultBuffer = 64
 
 // Subscribe starts receiving the events of project that are committed from
@@ -259,7 +267,12 @@ type position struct {
 	seq      int64     // the last event delivered
 	gapSince time.Time // when the number after seq was first seen missing
 	failures int       // reads of the log that failed in a row
+	waiting  bool      // a subscriber's buffer is full: read again soon
 }
+
+// waitForRoom is how often a tailer looks again for room in its
+// subscribers' buffers while one of them is full.
+const waitForRoom = 10 * time.Millisecond
 
 // maxBackoff bounds the pause between reads of a log that cannot be read.
 const maxBackoff = 10 * time.Second
@@ -274,6 +287,8 @@ func (b *Broker) pause(p position) time.Duration {
 		return max(b.poll, min(b.poll<<min(p.failures, 10), maxBackoff))
 	case !p.gapSince.IsZero():
 		return min(b.poll, max(b.GapWait/8, time.Millisecond))
+	case p.waiting:
+		return min(b.poll, waitForRoom)
 	}
 	return b.poll
 }
@@ -283,8 +298,12 @@ func (b *Broker) pause(p position) time.Duration {
 // has been missing for GapWait.
 func (b *Broker) catchUp(t *tail, log Log, p *position) {
 	for t.ctx.Err() == nil {
+		room := b.room(t)
+		if p.waiting = room == 0; p.waiting {
+			return
+		}
 		b.reads.Add(1)
-		events, err := log.EventsAfter(t.ctx, t.project, p.seq, page)
+		events, err := log.EventsAfter(t.ctx, t.project, p.seq, min(page, room))
 		if err != nil {
 			if t.ctx.Err() == nil {
 				p.failures++
@@ -318,14 +337,49 @@ func (b *Broker) catchUp(t *tail, log Log, p *position) {
 			b.fanOut(t, events[:n])
 			p.seq = events[n-1].Seq
 		}
-		if n < page {
+		if n < min(page, room) {
 			return
 		}
 	}
 }
 
-// fanOut hands events to the tail's subscribers without waiting, dropping
-// any subscriber whose buffer is full.
+// room is how many events every subscriber of the tail can take now. It
+// drops the subscribers whose buffers have been full for Patience.
+func (b *Broker) room(t *tail) int {
+	now, room, dropped := time.Now(), page, 0
+	b.mu.Lock()
+	for s := range t.subs {
+		free := cap(s.c) - len(s.c)
+		switch {
+		case free > 0:
+			s.fullSince = time.Time{}
+			room = min(room, free)
+		case s.fullSince.IsZero():
+			s.fullSince, room = now, 0
+		case now.Sub(s.fullSince) >= b.Patience:
+			s.dropped.Store(true)
+			b.closeLocked(s)
+			dropped++
+		default:
+			room = 0
+		}
+	}
+	b.mu.Unlock()
+	b.dropped(t.project, dropped)
+	return room
+}
+
+func (b *Broker) dropped(project string, n int) {
+	if b.OnDrop != nil {
+		for range n {
+			b.OnDrop(project)
+		}
+	}
+}
+
+// fanOut hands events to the tail's subscribers without waiting: room
+// made sure they fit. A subscriber that joined since, with a buffer too
+// small for them, is dropped.
 func (b *Broker) fanOut(t *tail, events []identity.Event) {
 	dropped := 0
 	b.mu.Lock()
@@ -349,9 +403,5 @@ func (b *Broker) fanOut(t *tail, events []identity.Event) {
 			b.OnPublish(e)
 		}
 	}
-	if b.OnDrop != nil {
-		for range dropped {
-			b.OnDrop(t.project)
-		}
-	}
+	b.dropped(t.project, dropped)
 }
