@@ -110,8 +110,12 @@ func nonNil[T any](s []T) []T {
 // Cursor is an opaque position in a project's event stream.
 func Cursor(seq int64) string { return strconv.FormatInt(seq, 10) }
 
+// MaxEventsPage is the most events one page of the API holds.
+const MaxEventsPage = 1000
+
 // Events returns up to first events after the cursor ("" is the start), in
-// commit order, so an integration can replay what it missed.
+// commit order, so an integration can replay what it missed. first is at
+// most MaxEventsPage+1: a page, and one more to tell whether another follows.
 func (s *Store) Events(ctx context.Context, project, after string, first int) ([]identity.Event, error) {
 	var from int64
 	if after != "" {
@@ -121,8 +125,8 @@ func (s *Store) Events(ctx context.Context, project, after string, first int) ([
 		}
 		from = n
 	}
-	if first <= 0 || first > 1000 {
-		return nil, identity.Errorf("first", identity.CodeInvalidArgument, "first is between 1 and 1000")
+	if first <= 0 || first > MaxEventsPage+1 {
+		return nil, identity.Errorf("first", identity.CodeInvalidArgument, "first is between 1 and %d", MaxEventsPage)
 	}
 	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
 		if err := projectExists(ctx, tx, project); err != nil {

@@ -556,10 +556,10 @@ func (r *queryResolver) Events(ctx context.Context, projectID string, after *str
 		return nil, err
 	}
 	n := deref(first, eventsPageSize)
-	if n < 1 || n > 1000 {
-		return nil, identity.Errorf("first", identity.CodeInvalidArgument, "first is between 1 and 1000")
+	if n < 1 || n > graph.MaxEventsPage {
+		return nil, identity.Errorf("first", identity.CodeInvalidArgument, "first is between 1 and %d", graph.MaxEventsPage)
 	}
-	evs, err := r.Store.Events(ctx, projectID, deref(after, ""), min(n+1, 1000))
+	evs, err := r.Store.Events(ctx, projectID, deref(after, ""), n+1) // one more: is there a next page?
 	if err != nil {
 		return nil, err
 	}

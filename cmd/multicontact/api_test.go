@@ -444,6 +444,39 @@ func TestSubscriptionsDeliverMergeAndSplitAndEventsReplay(t *testing.T) {
 	}
 }
 
+// A page of events as large as the API gives (1000) says whether more
+// follow: a consumer that replays the log page by page reaches its end.
+func TestAFullPageOfEventsSaysMoreFollow(t *testing.T) {
+	a := startAPI(t)
+	p := a.project()
+	var body strings.Builder
+	for i := range 1001 { // one CREATED event each
+		fmt.Fprintf(&body, `{"op":"client","id":"web-%d","channel":{"kind":"web","account":"site"}}`+"\n", i)
+	}
+	if status, lines := a.postImport(p.write, p.id, body.String()); status != 200 {
+		t.Fatalf("import: %d %v", status, lines)
+	}
+	var page struct {
+		Events struct {
+			Edges    []struct{ Cursor string }
+			PageInfo struct {
+				EndCursor   *string
+				HasNextPage bool
+			}
+		}
+	}
+	query := `query($p: ID!, $after: String) { events(projectId: $p, after: $after, first: 1000) {
+		edges { cursor } pageInfo { endCursor hasNextPage } } }`
+	a.ok(p.read, query, map[string]any{"p": p.id}, &page)
+	if len(page.Events.Edges) != 1000 || !page.Events.PageInfo.HasNextPage {
+		t.Fatalf("first page: %d events, hasNextPage %v; want 1000 and more", len(page.Events.Edges), page.Events.PageInfo.HasNextPage)
+	}
+	a.ok(p.read, query, map[string]any{"p": p.id, "after": page.Events.PageInfo.EndCursor}, &page)
+	if len(page.Events.Edges) != 1 || page.Events.PageInfo.HasNextPage {
+		t.Errorf("second page: %d events, hasNextPage %v; want 1 and no more", len(page.Events.Edges), page.Events.PageInfo.HasNextPage)
+	}
+}
+
 func contains(s []string, v string) bool {
 	for _, x := range s {
 		if x == v {
