@@ -29,6 +29,12 @@ import (
 // round trips, few enough to keep a transaction's locks and memory small.
 const maxGroup = 64
 
+// gatherWait bounds how long a group waits, before it starts, for the
+// writes that were in flight at the last commit: their callers, answered
+// by that commit, are sending their next ones. Without the wait, closed-loop
+// callers split into two halves that take turns, each group half the size.
+const gatherWait = 2 * time.Millisecond
+
 // groupTimeout bounds one group's transaction, however long its callers wait.
 const groupTimeout = time.Minute
 
@@ -44,7 +50,8 @@ type groups struct {
 
 type groupQueue struct {
 	waiting []*groupWrite
-	busy    bool // a goroutine is committing this project's groups
+	busy    bool          // a goroutine is committing this project's groups
+	arrived chan struct{} // a write joined waiting (buffered: never blocks)
 }
 
 // groupWrite is one caller's op and, once committed, its outcome.
@@ -72,10 +79,14 @@ func (s *Store) writeGrouped(ctx context.Context, project string, op Op) (string
 	}
 	q := g.queues[project]
 	if q == nil {
-		q = &groupQueue{}
+		q = &groupQueue{arrived: make(chan struct{}, 1)}
 		g.queues[project] = q
 	}
 	q.waiting = append(q.waiting, w)
+	select {
+	case q.arrived <- struct{}{}:
+	default:
+	}
 	if !q.busy {
 		q.busy = true
 		s.worker.Add(1)
@@ -102,7 +113,9 @@ func (s *Store) writeGrouped(ctx context.Context, project string, op Op) (string
 func (s *Store) commitGroups(project string, q *groupQueue) {
 	defer s.worker.Done()
 	g := &s.groups
+	inFlight := 0 // writes waiting or committing when the last group committed
 	for {
+		s.gather(q, inFlight)
 		g.mu.Lock()
 		var group []*groupWrite
 		for len(q.waiting) > 0 && len(group) < maxGroup {
@@ -120,6 +133,29 @@ func (s *Store) commitGroups(project string, q *groupQueue) {
 		}
 		g.mu.Unlock()
 		s.commitGroup(project, group)
+		g.mu.Lock()
+		inFlight = min(len(group)+len(q.waiting), maxGroup)
+		g.mu.Unlock()
+	}
+}
+
+// gather waits, at most gatherWait, until want writes are waiting.
+func (s *Store) gather(q *groupQueue, want int) {
+	g := &s.groups
+	deadline := time.NewTimer(gatherWait)
+	defer deadline.Stop()
+	for {
+		g.mu.Lock()
+		n := len(q.waiting)
+		g.mu.Unlock()
+		if n >= want {
+			return
+		}
+		select {
+		case <-q.arrived:
+		case <-deadline.C:
+			return
+		}
 	}
 }
 
