@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"cmp"
 	"context"
 	"hash/maphash"
 	"slices"
@@ -14,11 +15,12 @@ import (
 // project's multi-contacts, were they its rules, without changing
 // anything. It streams the project once, as the batch path does: a
 // client's values are turned into its keys as they arrive, and only the
-// union-find, the clients' current multi-contacts and a 64-bit hash of
-// each key held are kept, so a preview of a million clients needs tens of
-// megabytes, not the project's values. (Two keys of the same hash would
-// join their clients in the preview only; at 64 bits that takes billions
-// of keys.)
+// union-find, the clients' current multi-contacts and one (64-bit hash of
+// the key, client) pair per key held are kept, so a preview of a million
+// clients needs about a hundred megabytes, not the project's values. The
+// pairs, sorted, give each key's holders as one run. (Two keys of the same
+// hash would join their clients in the preview only; at 64 bits that
+// takes billions of keys.)
 //
 // Keys link as they would after the change: a key held by more clients
 // than the project's cap links nobody, unless it is allowed; a rule the
@@ -76,7 +78,6 @@ func (s *Store) PreviewRules(ctx context.Context, project string, rules []identi
 			client int32
 		}
 		var keys []held
-		holders := map[uint64]int{}
 		err = stream(ctx, tx, `MATCH (c:Client {project: $project})
 			RETURN c.id AS id, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
 				`+valuesColumn, p,
@@ -90,25 +91,25 @@ func (s *Store) PreviewRules(ctx context.Context, project string, rules []identi
 				for _, r := range enabled {
 					ks, _ := identity.MatchKeys(r, vals)
 					for _, k := range ks {
-						h := hash(r.ID, k)
-						holders[h]++
-						keys = append(keys, held{h, i})
+						keys = append(keys, held{hash(r.ID, k), i})
 					}
 				}
 			})
 		if err != nil {
 			return identity.RulePreview{}, err
 		}
-		first := map[uint64]int32{}
-		for _, k := range keys {
-			if state[k.key] == quarantined || state[k.key] != allowed && holders[k.key] > ps.KeyCap {
-				continue
+		slices.SortFunc(keys, func(a, b held) int { return cmp.Compare(a.key, b.key) })
+		for len(keys) > 0 {
+			n := 1 // keys[:n] are the holders of one key
+			for n < len(keys) && keys[n].key == keys[0].key {
+				n++
 			}
-			if f, ok := first[k.key]; ok {
-				uf.UnionIndex(f, k.client)
-			} else {
-				first[k.key] = k.client
+			if st := state[keys[0].key]; st == allowed || st != quarantined && n <= ps.KeyCap {
+				for _, k := range keys[1:n] {
+					uf.UnionIndex(keys[0].client, k.client)
+				}
 			}
+			keys = keys[n:]
 		}
 		err = stream(ctx, tx, `MATCH (a:Client {project: $project})-[:LINKED]->(b:Client)
 			WHERE NOT coalesce(a.excluded, false) AND NOT coalesce(b.excluded, false)
