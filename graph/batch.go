@@ -132,43 +132,51 @@ func (snap *snapshot) changedGroups() [][][]string {
 	}
 	slices.SortFunc(members, func(a, b int32) int { return cmp.Compare(snap.uf.Root(a), snap.uf.Root(b)) })
 	// Join the components that share an old id: a union-find over the
-	// changed roots, keyed by the first component seen with each old id.
-	group := identity.NewUnionFind()
-	firstWith := map[string]string{} // old id -> a member of the first component holding it
+	// components, by index, keyed by the first component seen with each old
+	// id (after an import, none has one: no map grows with the project).
 	var comps [][]string
+	var join []int32                // by component: its parent in the join
+	firstWith := map[string]int32{} // old id -> the first component holding it
+	root := func(c int32) int32 {
+		for join[c] != c {
+			join[c] = join[join[c]]
+			c = join[c]
+		}
+		return c
+	}
 	for lo := 0; lo < len(members); {
 		r := snap.uf.Root(members[lo])
 		hi := lo
-		comp := []string{}
 		for hi < len(members) && snap.uf.Root(members[hi]) == r {
-			comp = append(comp, snap.uf.ID(members[hi]))
 			hi++
 		}
+		comp := make([]string, hi-lo)
+		for k, i := range members[lo:hi] {
+			comp[k] = snap.uf.ID(i)
+		}
 		slices.Sort(comp)
-		comps = append(comps, comp)
-		group.Index(comp[0])
+		c := int32(len(comps))
+		comps, join = append(comps, comp), append(join, c)
 		for _, i := range members[lo:hi] {
 			if mc := snap.mc[i]; mc != "" {
 				if other, ok := firstWith[mc]; ok {
-					group.Union(comp[0], other)
+					join[root(c)] = root(other)
 				} else {
-					firstWith[mc] = comp[0]
+					firstWith[mc] = c
 				}
 			}
 		}
 		lo = hi
 	}
-	byGroup := map[string]int{}
-	var out [][][]string
-	for _, comp := range comps {
-		g := group.Find(comp[0])
-		at, ok := byGroup[g]
-		if !ok {
-			at = len(out)
-			byGroup[g] = at
+	at := make([]int32, len(comps)) // by joined root: its group in out, plus one
+	out := make([][][]string, 0, len(comps))
+	for c, comp := range comps {
+		g := root(int32(c))
+		if at[g] == 0 {
 			out = append(out, nil)
+			at[g] = int32(len(out))
 		}
-		out[at] = append(out[at], comp)
+		out[at[g]-1] = append(out[at[g]-1], comp)
 	}
 	return out
 }
