@@ -490,7 +490,7 @@ func newMetrics() *metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_resolution_events_total",
 			Help: "Multi-contact change events read from the event log and published to this process's subscribers, by type."}, []string{"type"}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_subscribers_dropped_total",
-			Help: "Subscribers dropped for falling behind."}),
+			Help: "Subscribers dropped for taking no event for 2 s while events waited for them."}),
 		internal: prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_internal_errors_total",
 			Help: "Errors hidden from callers as INTERNAL (mostly Neo4j errors)."}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_tx_retries_total",
