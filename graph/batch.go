@@ -84,7 +84,7 @@ func stream(ctx context.Context, tx neo4j.ManagedTransaction, q string, params m
 // (and reported) together. A component changes unless all its members
 // hold one id that no client outside it holds: in a re-resolution after a
 // rule change, almost all components keep theirs and cost nothing more.
-func (snap *snapshot) changedGroups() [][][]string {
+func (snap *snapshot) changedGroups() changes {
 	n := int32(snap.uf.Len())
 	first := make([]int32, n) // by root: its first member, or -1
 	for i := range first {
@@ -134,7 +134,7 @@ func (snap *snapshot) changedGroups() [][][]string {
 	// Join the components that share an old id: a union-find over the
 	// components, by index, keyed by the first component seen with each old
 	// id (after an import, none has one: no map grows with the project).
-	var comps [][]string
+	var compStart []int32           // by component: where its members start in members
 	var join []int32                // by component: its parent in the join
 	firstWith := map[string]int32{} // old id -> the first component holding it
 	root := func(c int32) int32 {
@@ -150,13 +150,8 @@ func (snap *snapshot) changedGroups() [][][]string {
 		for hi < len(members) && snap.uf.Root(members[hi]) == r {
 			hi++
 		}
-		comp := make([]string, hi-lo)
-		for k, i := range members[lo:hi] {
-			comp[k] = snap.uf.ID(i)
-		}
-		slices.Sort(comp)
-		c := int32(len(comps))
-		comps, join = append(comps, comp), append(join, c)
+		c := int32(len(compStart))
+		compStart, join = append(compStart, int32(lo)), append(join, c)
 		for _, i := range members[lo:hi] {
 			if mc := snap.mc[i]; mc != "" {
 				if other, ok := firstWith[mc]; ok {
@@ -168,15 +163,65 @@ func (snap *snapshot) changedGroups() [][][]string {
 		}
 		lo = hi
 	}
-	at := make([]int32, len(comps)) // by joined root: its group in out, plus one
-	out := make([][][]string, 0, len(comps))
-	for c, comp := range comps {
+	compStart = append(compStart, int32(len(members)))
+	// Order the components by group, each group where its first component
+	// was: a counting sort on the joined roots.
+	nComps := len(join)
+	rank := make([]int32, nComps) // by joined root: its group's number, plus one
+	size := []int32{}             // by group: its components
+	for c := range nComps {
 		g := root(int32(c))
-		if at[g] == 0 {
-			out = append(out, nil)
-			at[g] = int32(len(out))
+		if rank[g] == 0 {
+			size = append(size, 0)
+			rank[g] = int32(len(size))
 		}
-		out[at[g]-1] = append(out[at[g]-1], comp)
+		size[rank[g]-1]++
+	}
+	ch := changes{snap: snap, members: make([]int32, 0, len(members)), comps: make([]int32, 0, nComps+1),
+		groups: make([]int32, len(size)+1)}
+	for g, n := range size {
+		ch.groups[g+1] = ch.groups[g] + n
+	}
+	order := make([]int32, nComps) // components by group
+	next := slices.Clone(ch.groups[:len(size)])
+	for c := range nComps {
+		g := rank[root(int32(c))] - 1
+		order[next[g]] = int32(c)
+		next[g]++
+	}
+	for _, c := range order {
+		comp := members[compStart[c]:compStart[c+1]]
+		slices.SortFunc(comp, func(a, b int32) int { return strings.Compare(snap.uf.ID(a), snap.uf.ID(b)) })
+		ch.comps = append(ch.comps, int32(len(ch.members)))
+		ch.members = append(ch.members, comp...)
+	}
+	ch.comps = append(ch.comps, int32(len(ch.members)))
+	return ch
+}
+
+// changes are the groups of components that a re-resolution rewrites, kept
+// as client indexes in three flat slices rather than as slices of ids per
+// component: after a large import every component is new, and a million
+// small slices of strings would be the largest thing in memory.
+type changes struct {
+	snap    *snapshot
+	members []int32 // client indexes, by group, then by component, ids sorted within one
+	comps   []int32 // where each component starts in members, and len(members)
+	groups  []int32 // where each group starts in comps, and the number of components
+}
+
+// len is the number of groups.
+func (ch changes) len() int { return len(ch.groups) - 1 }
+
+// group returns group g's components, as client ids.
+func (ch changes) group(g int) [][]string {
+	var out [][]string
+	for c := ch.groups[g]; c < ch.groups[g+1]; c++ {
+		ids := make([]string, 0, ch.comps[c+1]-ch.comps[c])
+		for _, i := range ch.members[ch.comps[c]:ch.comps[c+1]] {
+			ids = append(ids, ch.snap.uf.ID(i))
+		}
+		out = append(out, ids)
 	}
 	return out
 }
@@ -196,12 +241,13 @@ func (s *Store) resolveAll(ctx context.Context, project string, st *ResolveStats
 	cause := identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve"}
 	var batch [][][]string
 	size := 0
-	for i, g := range groups {
+	for i := range groups.len() {
+		g := groups.group(i)
 		batch = append(batch, g)
 		for _, comp := range g {
 			size += len(comp)
 		}
-		if size >= batchWrites || i == len(groups)-1 {
+		if size >= batchWrites || i == groups.len()-1 {
 			if err := s.writeBatch(ctx, project, batch, snap, cause, st); err != nil {
 				return err
 			}

@@ -28,11 +28,30 @@ func TestChangedGroups(t *testing.T) {
 	snap := snapshotOf(7, 2, func(i int) string {
 		return map[int]string{0: "m0", 1: "m0", 4: "m4", 5: "m4", 6: "m4"}[i]
 	})
-	got := snap.changedGroups()
+	ch := snap.changedGroups()
+	var got [][][]string
+	for g := range ch.len() {
+		got = append(got, ch.group(g))
+	}
 	want := [][][]string{{{"c2", "c3"}}, {{"c4", "c5"}, {"c6"}}}
 	if !slices.EqualFunc(got, want, func(a, b [][]string) bool {
 		return slices.EqualFunc(a, b, slices.Equal[[]string])
 	}) {
+		t.Errorf("changedGroups = %v, want %v", got, want)
+	}
+}
+
+// Components that share an old id are one group, wherever they are: c0
+// and c2 both held m1 and are now apart; c1 is new between them.
+func TestChangedGroupsJoinsComponentsApart(t *testing.T) {
+	snap := snapshotOf(3, 1, func(i int) string { return map[int]string{0: "m1", 2: "m1"}[i] })
+	ch := snap.changedGroups()
+	var got [][][]string
+	for g := range ch.len() {
+		got = append(got, ch.group(g))
+	}
+	want := [][][]string{{{"c0"}, {"c2"}}, {{"c1"}}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("changedGroups = %v, want %v", got, want)
 	}
 }
@@ -43,8 +62,8 @@ func BenchmarkChangedGroupsAfterAnImport(b *testing.B) {
 	snap := snapshotOf(1_000_000, 2, func(int) string { return "" })
 	b.ReportAllocs()
 	for b.Loop() {
-		if groups := snap.changedGroups(); len(groups) != 500_000 {
-			b.Fatalf("%d groups", len(groups))
+		if groups := snap.changedGroups(); groups.len() != 500_000 {
+			b.Fatalf("%d groups", groups.len())
 		}
 	}
 }
