@@ -40,6 +40,10 @@ type Log interface {
 	EventsAfter(ctx context.Context, project string, seq int64, max int) ([]identity.Event, error)
 }
 
+// DefaultPatience is how long a subscriber may keep its buffer full, while
+// events wait for it, before it is dropped (Broker.Patience).
+const DefaultPatience = 2 * time.Second
+
 // DefaultPoll is how often a tailer looks for events that no nudge
 // announced (commits made by another process).
 const DefaultPoll = 250 * time.Millisecond
@@ -95,7 +99,7 @@ func New(poll time.Duration) *Broker {
 	if poll <= 0 {
 		poll = DefaultPoll
 	}
-	return &Broker{poll: poll, GapWait: 2 * time.Second, Patience: 2 * time.Second, tails: map[string]*tail{}}
+	return &Broker{poll: poll, GapWait: 2 * time.Second, Patience: DefaultPatience, tails: map[string]*tail{}}
 }
 
 // Start makes log the source of every event the broker delivers. It is

@@ -1,10 +1,6 @@
 package graph
 
-import (
-	"context"
-
-	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
-)
+import "context"
 
 // migrateChannelUsers brings a graph written by an earlier version to the
 // way a channel user id is kept now: on the VIA edge with the channel's
@@ -14,8 +10,8 @@ import (
 // the others). It runs only while that constraint is missing, before the
 // schema creates it, and can be cut short and run again.
 func (s *Store) migrateChannelUsers(ctx context.Context) error {
-	res, err := neo4j.ExecuteQuery(ctx, s.driver, `SHOW CONSTRAINTS YIELD name WHERE name = $name RETURN name`,
-		map[string]any{"name": channelUserConstraint}, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(s.database))
+	res, err := s.schemaQuery(ctx, `SHOW CONSTRAINTS YIELD name WHERE name = $name RETURN name`,
+		map[string]any{"name": channelUserConstraint})
 	if err != nil || len(res.Records) > 0 {
 		return err
 	}
@@ -30,7 +26,6 @@ func (s *Store) migrateChannelUsers(ctx context.Context) error {
 		} IN TRANSACTIONS OF 10000 ROWS`, nil); err != nil {
 		return err
 	}
-	_, err = neo4j.ExecuteQuery(ctx, s.driver, "DROP INDEX via_channel_user IF EXISTS", nil,
-		neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(s.database))
+	_, err = s.schemaQuery(ctx, "DROP INDEX via_channel_user IF EXISTS", nil)
 	return err
 }

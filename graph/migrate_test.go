@@ -14,9 +14,9 @@ import (
 )
 
 // A graph that an earlier version wrote keeps channel user ids on VIA
-// edges alone (” for none), checked under the channel's lock: a store that
-// opens moves them under the channel_user constraint, which then keeps an
-// id to one client.
+// edges alone (an empty string for none), checked under the channel's
+// lock: a store that opens moves them under the channel_user constraint,
+// which then keeps an id to one client.
 func TestOpenMovesChannelUsersUnderTheirConstraint(t *testing.T) {
 	f := newFixture(t)
 	telegram := identity.Channel{Kind: "telegram", Account: "bot"}

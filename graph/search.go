@@ -33,9 +33,9 @@ const searchIndexSchema = "CREATE FULLTEXT INDEX " + searchIndex + " IF NOT EXIS
 // change an index's configuration in place). Neo4j fills the new index in
 // the background; Open waits for it with the other indexes.
 func (s *Store) migrateSearchIndex(ctx context.Context) error {
-	res, err := neo4j.ExecuteQuery(ctx, s.driver, `SHOW FULLTEXT INDEXES YIELD name, options WHERE name = $name
+	res, err := s.schemaQuery(ctx, `SHOW FULLTEXT INDEXES YIELD name, options WHERE name = $name
 		RETURN coalesce(options.indexConfig['fulltext.eventually_consistent'], false) AS eventual`,
-		map[string]any{"name": searchIndex}, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(s.database))
+		map[string]any{"name": searchIndex})
 	if err != nil || len(res.Records) == 0 {
 		return err
 	}
@@ -43,8 +43,7 @@ func (s *Store) migrateSearchIndex(ctx context.Context) error {
 		return nil
 	}
 	s.log.Info("rebuilding the search index as eventually consistent", "index", searchIndex)
-	_, err = neo4j.ExecuteQuery(ctx, s.driver, "DROP INDEX "+searchIndex+" IF EXISTS", nil,
-		neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(s.database))
+	_, err = s.schemaQuery(ctx, "DROP INDEX "+searchIndex+" IF EXISTS", nil)
 	return err
 }
 

@@ -267,13 +267,11 @@ func (s *Store) applySchema(ctx context.Context) error {
 		return fmt.Errorf("migrate channel user ids: %w", err)
 	}
 	for _, q := range schema {
-		if _, err := neo4j.ExecuteQuery(ctx, s.driver, q, nil, neo4j.EagerResultTransformer,
-			neo4j.ExecuteQueryWithDatabase(s.database)); err != nil {
+		if _, err := s.schemaQuery(ctx, q, nil); err != nil {
 			return fmt.Errorf("apply schema %q: %w", q, err)
 		}
 	}
-	_, err := neo4j.ExecuteQuery(ctx, s.driver, "CALL db.awaitIndexes(60)", nil, neo4j.EagerResultTransformer,
-		neo4j.ExecuteQueryWithDatabase(s.database))
+	_, err := s.schemaQuery(ctx, "CALL db.awaitIndexes(60)", nil)
 	if err != nil {
 		return fmt.Errorf("await indexes: %w", err)
 	}

@@ -119,6 +119,12 @@ func retryVanished[T any](run func() (T, error)) (T, error) {
 	}
 }
 
+// schemaQuery runs q (a schema statement, or SHOW) on its own, outside
+// data transactions, as the schema and its migrations at Open need.
+func (s *Store) schemaQuery(ctx context.Context, q string, params map[string]any) (*neo4j.EagerResult, error) {
+	return neo4j.ExecuteQuery(ctx, s.driver, q, params, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(s.database))
+}
+
 // autocommit runs q in an implicit transaction, as CALL { } IN TRANSACTIONS needs.
 // The statement must be idempotent: it runs again after a transient error
 // (a deadlock with a writer), as a managed transaction would.

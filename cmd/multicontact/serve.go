@@ -127,7 +127,7 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 	fs.DurationVar(&m.RequestTimeout, "request-timeout", envDuration(getenv, "MULTICONTACT_REQUEST_TIMEOUT", m.RequestTimeout),
 		"deadline of a request; one that Neo4j cannot serve in time answers UNAVAILABLE (MULTICONTACT_REQUEST_TIMEOUT)")
 	fs.DurationVar(&m.PreviewTimeout, "preview-timeout", envDuration(getenv, "MULTICONTACT_PREVIEW_TIMEOUT", m.PreviewTimeout),
-		"deadline of previewRules, which reads the whole project (MULTICONTACT_PREVIEW_TIMEOUT)")
+		"deadline of previewRules, which reads the whole project; 0: the request's (MULTICONTACT_PREVIEW_TIMEOUT)")
 	fs.IntVar(&m.MaxInFlight, "max-inflight", envInt(getenv, "MULTICONTACT_MAX_INFLIGHT", m.MaxInFlight),
 		"API calls in flight in this process before more are refused with RATE_LIMITED, 0 for no bound (MULTICONTACT_MAX_INFLIGHT)")
 	fs.IntVar(&m.MaxInFlightPerProject, "max-inflight-per-project", envInt(getenv, "MULTICONTACT_MAX_INFLIGHT_PER_PROJECT", m.MaxInFlightPerProject),
@@ -490,7 +490,7 @@ func newMetrics() *metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_resolution_events_total",
 			Help: "Multi-contact change events read from the event log and published to this process's subscribers, by type."}, []string{"type"}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_subscribers_dropped_total",
-			Help: "Subscribers dropped for taking no event for 2 s while events waited for them."}),
+			Help: fmt.Sprintf("Subscribers dropped for taking no event for %s while events waited for them.", broker.DefaultPatience)}),
 		internal: prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_internal_errors_total",
 			Help: "Errors hidden from callers as INTERNAL (mostly Neo4j errors)."}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_tx_retries_total",
