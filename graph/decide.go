@@ -208,7 +208,7 @@ func (d *decision) checkAdd(st *clientState, attrs []identity.AttributeInput) (v
 
 // keyState is what client id's match keys follow once the batch is
 // written: its values as Neo4j will hold them (the edges that
-// writeValuesAndKeys writes, with its rules for a value given again),
+// writeOutcome writes, with its rules for a value given again),
 // without those blocked: blocked as the client's lock statement read them,
 // free when new to the client (see markBlocked).
 func (d *decision) keyState(id string) keyState {
@@ -235,7 +235,7 @@ func (d *decision) keyState(id string) keyState {
 }
 
 // markBlocked marks each value given (a row of adds) with the blocked flag
-// that keyState assumed of it, for writeValuesAndKeys to check under the
+// that keyState assumed of it, for writeOutcome to check under the
 // value's lock.
 func (d *decision) markBlocked() {
 	for k, row := range d.adds {

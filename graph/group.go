@@ -212,7 +212,7 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 	events, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
 		now := s.now().UTC()
 		var err error
-		if res, err = s.writeOps(ctx, tx, project, nil, ops, false, now); err != nil {
+		if res, err = s.writeOps(ctx, tx, project, nil, ops, false, true, now); err != nil {
 			return nil, err
 		}
 		ps := res.ps

@@ -35,7 +35,7 @@ type keyState struct {
 
 // refreshKeys makes the clients' MATCHES edges follow what they hold now,
 // read here (syncKeys); writeOps, which holds that state already, writes
-// the keys with the values (writeValuesAndKeys).
+// the keys with the values (writeOutcome).
 func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, clients []string) ([]string, []quarantine, error) {
 	recs, err := collect(ctx, tx, `UNWIND $in.ids AS id
 		MATCH (c:Client {project: $project, id: id})
@@ -64,24 +64,17 @@ func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectSt
 // every member of a key that has just passed the cap (the key stops
 // linking, so they are resolved too), and those keys.
 func syncKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, states map[string]keyState) ([]string, []quarantine, error) {
-	_, seeds, quarantined, err := writeValuesAndKeys(ctx, tx, ps, nil, states, time.Time{})
+	_, seeds, quarantined, err := writeOutcome(ctx, tx, ps, outcome{states: states}, time.Time{}, nil)
 	return seeds, quarantined, err
 }
 
-// writeValuesAndKeys gives clients values (adds: rows of decision.adds,
-// each with the blocked flag its key state assumed) and then makes their
-// MATCHES edges follow states, as syncKeys does, in one statement. A value
-// found blocked where it was assumed free makes no key (the keys built
-// from it are skipped). The clients of every value whose flag differs from
-// the assumption are returned (moved), for the caller to read their keys
-// again (refreshKeys).
-func writeValuesAndKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, adds []map[string]any,
-	states map[string]keyState, now time.Time) (moved []string, seeds []string, quarantined []quarantine, err error) {
-	add, del := planKeys(ps, states)
-	if len(adds) == 0 && len(add) == 0 && len(del) == 0 {
-		return nil, nil, nil, nil
-	}
-	rec, err := single(ctx, tx, `CALL {
+// writeKeys is the part of writeOutcome's statement that gives clients
+// values and then makes their MATCHES edges follow their key states. A
+// value found blocked where its key state assumed it free makes no key
+// (the keys built from it are skipped). It yields moved (the clients of
+// values whose blocked flag differs from the assumption), blocked and
+// quarantined (the keys it pushed over the cap).
+const writeKeys = `CALL {
 			UNWIND $in.adds AS r
 			MATCH (c:Client {project: $project, id: r.client})
 			MERGE (v:Value {project: $project, field: r.field, value: r.value})
@@ -112,25 +105,7 @@ func writeValuesAndKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *pr
 			RETURN collect({rule: k.rule, key: k.key, since: k.quarantinedAt, writer: writer,
 				holders: [(k)<-[:MATCHES]-(o:Client) | o.id],
 				mcs: [(k)<-[:MATCHES]-(o:Client) WHERE o.mc IS NOT NULL | o.mc]}) AS quarantined
-		}
-		RETURN moved, quarantined`,
-		map[string]any{"project": ps.ID, "cap": ps.KeyCap, "now": now,
-			"in": map[string]any{"adds": nonNil(adds), "del": nonNil(del), "add": nonNil(add)}})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	for _, q := range list(rec, "quarantined") {
-		m, _ := q.(map[string]any)
-		seeds = append(seeds, mapStrs(m, "mcs")...)
-		holders := sorted(mapStrs(m, "holders"))
-		key := mapStr(m, "key")
-		since, _ := m["since"].(time.Time)
-		quarantined = append(quarantined, quarantine{writer: mapStr(m, "writer"), holders: holders,
-			key: identity.QuarantinedKey{Rule: mapStr(m, "rule"), Key: key, Parts: identity.KeyParts(key),
-				Size: len(holders), Since: since.UTC()}})
-	}
-	return dedupe(strs(rec, "moved")), seeds, quarantined, nil
-}
+		}`
 
 // planKeys compares each client's keys with those its state yields: the
 // MATCHES edges to delete, and those to add (sorted by key: a fixed order

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -13,25 +14,88 @@ import (
 	"github.com/multicontact/multicontact/identity"
 )
 
-// writeOutcome writes what writeOps decided, but the values it gives (see
-// writeValuesAndKeys), and releases the event ids of ops that a strict
-// write never reached.
-func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project string,
-	upserts, removes, conversations []map[string]any, unclaimed []string, now time.Time) error {
-	p := func(in map[string]any) map[string]any {
-		return map[string]any{"project": project, "now": now, "in": in}
+// outcome is what writeOps decided, for writeOutcome to write.
+type outcome struct {
+	upserts       []map[string]any // clients created or updated (clientRow)
+	removes       []map[string]any // values taken away (removeRows)
+	conversations []map[string]any
+	unclaimed     []string         // claimed event ids of ops a strict write never reached
+	adds          []map[string]any // values given (rows of decision.adds, marked by markBlocked)
+	states        map[string]keyState
+}
+
+// writeOutcome writes an outcome in one statement (writeRecords, then
+// writeKeys): the clients, the values taken away, the conversations, the
+// release of unreached event ids, then the values given and the changed
+// clients' match keys. With first, the same statement then runs the
+// resolution's first round (loadRound) for first's multi-contacts and
+// clients, and first.recs holds what it read.
+//
+// It returns what writeKeys says: the clients of every value whose blocked
+// flag differs from what its key state assumed (moved: the caller reads
+// their keys again, refreshKeys), the multi-contacts of the holders of
+// every key that has just passed the cap, and those keys. A client or
+// conversation that a concurrent transaction created meanwhile, or a
+// channel user id it gave to another client, fails the write with errRace:
+// it runs again and decides against what that one wrote.
+func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, o outcome, now time.Time,
+	first *firstRound) (moved []string, seeds []string, quarantined []quarantine, err error) {
+	add, del := planKeys(ps, o.states)
+	if len(o.upserts)+len(o.removes)+len(o.conversations)+len(o.unclaimed)+len(o.adds)+len(add)+len(del) == 0 {
+		return nil, nil, nil, nil
 	}
-	if len(upserts) > 0 {
-		// A client believed new but created meanwhile by a concurrent
-		// transaction was checked against no state: run again, locking it.
-		// A new client's VIA edge is created, not merged: merging an edge
-		// locks both its ends, and the channel is shared by all its clients.
-		// (A client's channel never changes, so one that exists has its edge.)
-		// A channel user id given anew goes on the VIA edge with its
-		// channel's key, under the channel_user constraint: one that a
-		// concurrent transaction gave to another client fails the statement,
-		// and the run after it refuses the op.
-		rec, err := single(ctx, tx, `UNWIND $in.rows AS r
+	in := map[string]any{"upserts": nonNil(o.upserts), "removes": nonNil(o.removes), "conversations": nonNil(o.conversations),
+		"unclaimed": nonNil(o.unclaimed), "adds": nonNil(o.adds), "del": nonNil(del), "add": nonNil(add)}
+	q := writeRecords + writeKeys + `
+		RETURN moved, quarantined, racedClients + racedConversations AS raced`
+	if first != nil {
+		maps.Copy(in, roundInput(nil, first.want, nil, first.clients))
+		q = writeRecords + writeKeys + `
+		WITH moved, quarantined, racedClients + racedConversations AS raced` + loadRound + `, moved, quarantined, raced`
+	}
+	recs, err := collect(ctx, tx, q, map[string]any{"project": ps.ID, "cap": ps.KeyCap, "now": now, "in": in})
+	var n4 *neo4j.Neo4jError
+	if errors.As(err, &n4) && n4.Code == "Neo.ClientError.Schema.ConstraintValidationFailed" {
+		return nil, nil, nil, errRace
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("write the outcome: %w", err)
+	}
+	rec := recs[0]
+	if i64(rec, "raced") > 0 {
+		return nil, nil, nil, errRace
+	}
+	if first != nil {
+		first.recs = recs
+	}
+	for _, q := range list(rec, "quarantined") {
+		m, _ := q.(map[string]any)
+		seeds = append(seeds, mapStrs(m, "mcs")...)
+		holders := sorted(mapStrs(m, "holders"))
+		key := mapStr(m, "key")
+		since, _ := m["since"].(time.Time)
+		quarantined = append(quarantined, quarantine{writer: mapStr(m, "writer"), holders: holders,
+			key: identity.QuarantinedKey{Rule: mapStr(m, "rule"), Key: key, Parts: identity.KeyParts(key),
+				Size: len(holders), Since: since.UTC()}})
+	}
+	return dedupe(strs(rec, "moved")), seeds, quarantined, nil
+}
+
+// writeRecords is the first part of writeOutcome's statement; it yields
+// racedClients and racedConversations.
+//
+// A client believed new but created meanwhile by a concurrent transaction
+// was checked against no state: raced. A new client's VIA edge is created,
+// not merged: merging an edge locks both its ends, and the channel is
+// shared by all its clients. (A client's channel never changes, so one
+// that exists has its edge.) A channel user id given anew goes on the VIA
+// edge with its channel's key, under the channel_user constraint: one that
+// a concurrent transaction gave to another client fails the statement.
+// The MERGE of a conversation waits for a concurrent creation of the same
+// conversation; one that made it another client's has raced.
+const writeRecords = `
+		CALL {
+			UNWIND $in.upserts AS r
 			MERGE (c:Client {project: $project, id: r.id})
 			ON CREATE SET c.createdAt = r.createdAt, c.excluded = false, c.lastSeenAt = coalesce(r.lastSeenAt, $now), c.created = true
 			WITH c, r, r.new AND c.created IS NULL AS raced
@@ -53,30 +117,15 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 			}
 			SET v += CASE WHEN r.channelUserId = '' THEN {}
 				ELSE {project: $project, kind: r.kind, account: r.account, channelUserId: r.channelUserId} END
-			RETURN count(CASE WHEN raced THEN 1 END) AS raced`,
-			p(map[string]any{"rows": upserts}))
-		var n4 *neo4j.Neo4jError
-		if errors.As(err, &n4) && n4.Code == "Neo.ClientError.Schema.ConstraintValidationFailed" {
-			return errRace
+			RETURN count(CASE WHEN raced THEN 1 END) AS racedClients
 		}
-		if err != nil {
-			return fmt.Errorf("write clients: %w", err)
-		}
-		if i64(rec, "raced") > 0 {
-			return errRace
-		}
-	}
-	if len(removes) > 0 {
-		if err := exec(ctx, tx, `UNWIND $in.rows AS r
+		CALL {
+			UNWIND $in.removes AS r
 			MATCH (:Client {project: $project, id: r.client})-[h:HAS]->(:Value {project: $project, field: r.field, value: r.value})
-			DELETE h`, p(map[string]any{"rows": removes})); err != nil {
-			return fmt.Errorf("remove values: %w", err)
+			DELETE h
 		}
-	}
-	if len(conversations) > 0 {
-		// The MERGE waits for a concurrent creation of the same conversation;
-		// if that made it another client's, run again to refuse the op.
-		rec, err := single(ctx, tx, `UNWIND $in.rows AS r
+		CALL {
+			UNWIND $in.conversations AS r
 			MATCH (c:Client {project: $project, id: r.client})
 			MERGE (v:Conversation {project: $project, id: r.id})
 			ON CREATE SET v.client = r.client
@@ -88,22 +137,14 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, project stri
 					c.lastSeenAt = CASE WHEN c.lastSeenAt IS NULL OR c.lastSeenAt < r.lastMessageAt THEN r.lastMessageAt ELSE c.lastSeenAt END
 				MERGE (c)-[:HAD]->(v)
 			}
-			RETURN count(CASE WHEN raced THEN 1 END) AS raced`, p(map[string]any{"rows": conversations}))
-		if err != nil {
-			return fmt.Errorf("record conversations: %w", err)
+			RETURN count(CASE WHEN raced THEN 1 END) AS racedConversations
 		}
-		if i64(rec, "raced") > 0 {
-			return errRace
+		CALL {
+			UNWIND $in.unclaimed AS id
+			MATCH (a:AppliedEvent {project: $project, id: id})
+			DELETE a
 		}
-	}
-	if len(unclaimed) > 0 {
-		if err := exec(ctx, tx, `UNWIND $in.ids AS id MATCH (a:AppliedEvent {project: $project, id: id}) DELETE a`,
-			p(map[string]any{"ids": unclaimed})); err != nil {
-			return fmt.Errorf("release event ids: %w", err)
-		}
-	}
-	return nil
-}
+		`
 
 func clientRow(in identity.ClientInput, now time.Time) map[string]any {
 	created := in.CreatedAt

@@ -24,6 +24,18 @@ type touched struct {
 	// date itself (syncKeys), and quarantined what that quarantined.
 	keysSynced  bool
 	quarantined []quarantine
+	// first is the resolution's first round, when the statement that wrote
+	// the keys ran it too (writeOutcome), or nil.
+	first *firstRound
+}
+
+// firstRound is a first round of the resolution (loadRound) that another
+// statement ran, sparing the resolution that round trip: what it was asked
+// to lock and load, and the records it read.
+type firstRound struct {
+	want    []string // the multi-contacts it locked
+	clients []string // the touched clients it loaded
+	recs    []*neo4j.Record
 }
 
 func (t *touched) empty() bool { return len(t.clients) == 0 && len(t.seeds) == 0 }
@@ -112,10 +124,15 @@ func (r *resolution) resolve(t touched, cause identity.Cause) ([]identity.Event,
 	var more []string // partner clients to lock in the next round
 	for {
 		var outside, unresolved []string
-		var err error
-		members, outside, unresolved, err = r.lockAndLoad(more, want, locked, aliases, clients)
-		if err != nil {
-			return nil, err
+		if f := t.first; f != nil {
+			t.first = nil
+			members, outside, unresolved = loaded(f.recs, f.want, locked, aliases)
+			outside = append(outside, want...) // seeds it did not lock: a quarantined key's holders
+		} else {
+			var err error
+			if members, outside, unresolved, err = r.lockAndLoad(more, want, locked, aliases, clients); err != nil {
+				return nil, err
+			}
 		}
 		want = nil
 		for _, mc := range outside {
@@ -196,7 +213,24 @@ func (r *resolution) quarantineEvents(qs []quarantine, cause identity.Cause) []i
 func (r *resolution) lockAndLoad(lockClients, want []string, locked map[string]identity.MCInfo, aliases map[string]bool,
 	clients []string) (members map[string]*member, outside, unresolved []string, err error) {
 	want = dedupe(want)
-	recs, err := collect(r.ctx, r.tx, `
+	recs, err := collect(r.ctx, r.tx, loadRound, map[string]any{"project": r.ps.ID,
+		"in": roundInput(lockClients, want, keysOf(locked), clients)})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	members, outside, unresolved = loaded(recs, want, locked, aliases)
+	return members, outside, unresolved, nil
+}
+
+// roundInput is what loadRound reads from $in.
+func roundInput(lockClients, want, locked, clients []string) map[string]any {
+	return map[string]any{"lockClients": dedupe(lockClients), "want": want, "locked": nonNil(locked), "ids": nonNil(clients)}
+}
+
+// loadRound is the statement of one round (lockAndLoad). A statement may
+// run it after clauses of its own (writeOutcome does), and add
+// columns to its RETURN.
+const loadRound = `
 		CALL {
 			UNWIND $in.lockClients AS id
 			MATCH (c:Client {project: $project, id: id})
@@ -208,7 +242,7 @@ func (r *resolution) lockAndLoad(lockClients, want []string, locked map[string]i
 			SET m.version = coalesce(m.version, 0) + 1
 			RETURN collect({id: m.id, size: m.size, createdAt: m.createdAt, alias: m.aliasOf IS NOT NULL}) AS found
 		}
-		WITH found, $in.locked + [x IN found WHERE NOT x.alias | x.id] AS mcs
+		WITH *, $in.locked + [x IN found WHERE NOT x.alias | x.id] AS mcs
 		CALL {
 			WITH mcs
 			UNWIND mcs AS mc MATCH (c:Client {project: $project, mc: mc}) RETURN c
@@ -224,12 +258,13 @@ func (r *resolution) lockAndLoad(lockClients, want []string, locked map[string]i
 			[(c)-[:MATCHES]->(k:MatchKey)<-[:MATCHES]-(o:Client) WHERE NOT k.quarantined AND NOT o.mc IN mcs | o.mc] +
 			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) AND NOT o.mc IN mcs | o.mc] AS outside,
 			[(c)-[:MATCHES]->(k:MatchKey)<-[:MATCHES]-(o:Client) WHERE NOT k.quarantined AND o.mc IS NULL | o.id] +
-			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) AND o.mc IS NULL | o.id] AS unresolved`,
-		map[string]any{"project": r.ps.ID,
-			"in": map[string]any{"lockClients": dedupe(lockClients), "want": want, "locked": keysOf(locked), "ids": clients}})
-	if err != nil {
-		return nil, nil, nil, err
-	}
+			[(c)-[:LINKED]-(o:Client) WHERE NOT coalesce(o.excluded, false) AND o.mc IS NULL | o.id] AS unresolved`
+
+// loaded reads the records of a round (loadRound): the multi-contacts in
+// want go to locked or aliases, and the members come back with what they
+// link to outside the set.
+func loaded(recs []*neo4j.Record, want []string, locked map[string]identity.MCInfo,
+	aliases map[string]bool) (members map[string]*member, outside, unresolved []string) {
 	if len(recs) > 0 {
 		for _, f := range list(recs[0], "found") {
 			m, _ := f.(map[string]any)
@@ -267,7 +302,7 @@ func (r *resolution) lockAndLoad(lockClients, want []string, locked map[string]i
 			outside = append(outside, m.MC) // a touched client's own multi-contact
 		}
 	}
-	return members, dedupe(outside), dedupe(unresolved), nil
+	return members, dedupe(outside), dedupe(unresolved)
 }
 
 // lock takes the write locks of the multi-contacts in ids, in sorted order,

@@ -77,7 +77,7 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 	}
 	edit := func(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) (touched, error) {
 		var err error
-		res, err = s.writeOps(ctx, tx, ps.ID, ps, ops, opt.Strict, s.now().UTC())
+		res, err = s.writeOps(ctx, tx, ps.ID, ps, ops, opt.Strict, opt.Resolve, s.now().UTC())
 		if err != nil {
 			return touched{}, err
 		}
@@ -154,14 +154,16 @@ type writeResult struct {
 // writeOps validates and applies ops in order, inside the caller's
 // transaction: it claims the ops' event ids, locks and reads the clients
 // they name (clientlock.go), decides every op in Go against that state so
-// that an op sees the ones before it (decide.go), and writes the outcome
-// with a few UNWINDs (outcome.go).
+// that an op sees the ones before it (decide.go), and writes the outcome,
+// values and match keys included, in one statement (outcome.go).
 //
 // ps is the project's configuration, or nil: then it is taken at the
 // version that the clients' lock statement reads (projectAt), which spares
-// the round trip of reading it first; the result carries it.
-func (s *Store) writeOps(ctx context.Context, tx neo4j.ManagedTransaction, project string, ps *projectState, ops []Op, strict bool,
-	now time.Time) (writeResult, error) {
+// the round trip of reading it first; the result carries it. With
+// resolve, a resolution follows in the transaction, and the statement that
+// writes the keys runs its first round (touched.first).
+func (s *Store) writeOps(ctx context.Context, tx neo4j.ManagedTransaction, project string, ps *projectState, ops []Op, strict,
+	resolve bool, now time.Time) (writeResult, error) {
 	ids, eventIDs, convIDs := map[string]bool{}, []string{}, []string{}
 	var userRows []map[string]any
 	for _, op := range ops {
@@ -202,21 +204,37 @@ func (s *Store) writeOps(ctx context.Context, tx neo4j.ManagedTransaction, proje
 		}
 		d.decide(i, op)
 	}
-	if err := writeOutcome(ctx, tx, ps.ID, d.upserts, removeRows(d.removes), d.conversations, d.unclaimed, now); err != nil {
-		return writeResult{}, err
-	}
 	// The changed clients' keys follow from the state decided here: no
 	// need to read their values again. A value given is taken to be blocked
 	// as the client's lock statement read it (free when new to the client);
-	// writeValuesAndKeys checks that under the value's lock.
+	// writeOutcome checks that under the value's lock.
 	d.markBlocked()
 	states := map[string]keyState{}
+	var changed, own []string
 	for _, id := range keysOf(state) {
-		if state[id].changed {
-			states[id] = d.keyState(id)
+		st := state[id]
+		if !st.changed {
+			continue
+		}
+		states[id] = d.keyState(id)
+		changed = append(changed, id)
+		if st.mc != "" { // lock it at once, rather than after a first read
+			own = append(own, st.mc)
+		}
+		if d.existed[id] {
+			d.res.Changed++
+		} else {
+			d.res.NewClients++
 		}
 	}
-	moved, seeds, quarantined, err := writeValuesAndKeys(ctx, tx, ps, rowsOf(d.adds), states, now)
+	// When a resolution follows, the statement that writes the outcome
+	// also runs its first round: one round trip fewer.
+	var first *firstRound
+	if resolve && len(changed) > 0 {
+		first = &firstRound{want: dedupe(own), clients: changed}
+	}
+	moved, seeds, quarantined, err := writeOutcome(ctx, tx, ps, outcome{upserts: d.upserts, removes: removeRows(d.removes),
+		conversations: d.conversations, unclaimed: d.unclaimed, adds: rowsOf(d.adds), states: states}, now, first)
 	if err != nil {
 		return writeResult{}, err
 	}
@@ -226,25 +244,13 @@ func (s *Store) writeOps(ctx context.Context, tx neo4j.ManagedTransaction, proje
 			return writeResult{}, err
 		}
 		seeds, quarantined = append(seeds, more...), append(quarantined, q...)
+		first = nil // it read the keys before they changed
 	}
-	d.res.touched.seeds, d.res.touched.quarantined, d.res.touched.keysSynced = seeds, quarantined, true
-	for _, id := range keysOf(state) {
-		st := state[id]
-		if !st.changed {
-			continue
-		}
-		d.res.touched.clients = append(d.res.touched.clients, id)
-		d.res.touched.updated = append(d.res.touched.updated, id)
-		if st.mc != "" { // lock it at once, rather than after a first read
-			d.res.touched.seeds = append(d.res.touched.seeds, st.mc)
-		}
-		if d.existed[id] {
-			d.res.Changed++
-		} else {
-			d.res.NewClients++
-		}
+	if first != nil && first.recs == nil {
+		first = nil // nothing to write: the statement did not run
 	}
-	d.res.touched.locked = true
+	d.res.touched = touched{clients: changed, updated: changed, seeds: append(seeds, own...), quarantined: quarantined,
+		keysSynced: true, locked: true, first: first}
 	d.res.ps = ps
 	return d.res, nil
 }
