@@ -1,13 +1,14 @@
 package identity
 
 import (
-	"golang.org/x/net/idna"
-	"golang.org/x/text/cases"
-	"golang.org/x/text/unicode/norm"
 	"net/mail"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // MaxValueLen bounds a normalized TEXT or ID value in bytes, so match keys
