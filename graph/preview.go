@@ -15,12 +15,12 @@ import (
 // project's multi-contacts, were they its rules, without changing
 // anything. It streams the project once, as the batch path does: a
 // client's values are turned into its keys as they arrive, and only the
-// union-find, the clients' current multi-contacts and one (64-bit hash of
-// the key, client) pair per key held are kept, so a preview of a million
-// clients needs about a hundred megabytes, not the project's values. The
-// pairs, sorted, give each key's holders as one run. (Two keys of the same
-// hash would join their clients in the preview only; at 64 bits that
-// takes billions of keys.)
+// union-find, a 64-bit hash of each client's current multi-contact and one
+// (64-bit hash of the key, client) pair per key held are kept, so a preview
+// of a million clients needs about a hundred megabytes, not the project's
+// values. The pairs, sorted, give each key's holders as one run. (Two keys
+// or multi-contacts of the same hash would change the preview's counts
+// only; at 64 bits that takes billions of them.)
 //
 // Keys link as they would after the change: a key held by more clients
 // than the project's cap links nobody, unless it is allowed; a rule the
@@ -70,9 +70,10 @@ func (s *Store) PreviewRules(ctx context.Context, project string, rules []identi
 			return identity.RulePreview{}, err
 		}
 
-		// Every client once: its index, its multi-contact, the keys it holds.
+		// Every client once: its index, its multi-contact (hashed: the
+		// preview only compares them), the keys it holds.
 		uf := identity.NewUnionFind()
-		var mc []string
+		var mc []uint64 // 0: none yet
 		type held struct {
 			key    uint64
 			client int32
@@ -83,7 +84,11 @@ func (s *Store) PreviewRules(ctx context.Context, project string, rules []identi
 				`+valuesColumn, p,
 			func(rec *neo4j.Record) {
 				i := uf.Index(str(rec, "id"))
-				mc = append(mc, str(rec, "mc"))
+				var m uint64
+				if id := str(rec, "mc"); id != "" {
+					m = max(1, maphash.String(seed, id))
+				}
+				mc = append(mc, m)
 				if boolean(rec, "excluded") {
 					return
 				}

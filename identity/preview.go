@@ -3,7 +3,6 @@ package identity
 import (
 	"cmp"
 	"slices"
-	"strings"
 )
 
 // RulePreview is what a set of rules would do to a project's
@@ -17,30 +16,32 @@ type RulePreview struct {
 
 // PreviewOf compares the components of uf (what the rules would make) with
 // the multi-contact each client has now: mc[i] is that of the client of
-// index i ("" for a client no multi-contact holds yet, which counts in no
-// merge or split). It keeps its counts in slices by client index and sorts
+// index i, by its id or any other value that tells it apart (the zero value
+// for a client no multi-contact holds yet, which counts in no merge or
+// split). It keeps its counts in slices by client index and sorts
 // the clients by multi-contact instead of building maps: at a million
 // clients, maps of the same counts took over a hundred megabytes.
-func PreviewOf(uf *UnionFind, mc []string) RulePreview {
+func PreviewOf[M cmp.Ordered](uf *UnionFind, mc []M) RulePreview {
 	n := int32(uf.Len())
 	root := make([]int32, n)
 	size := make([]int32, n) // by root: members
 	var p RulePreview
 	var held []int32 // clients that a multi-contact holds now
+	var none M
 	for i := range n {
 		root[i] = uf.Root(i)
 		if size[root[i]]++; size[root[i]] == 1 {
 			p.MultiContacts++
 		}
 		p.Largest = max(p.Largest, int(size[root[i]]))
-		if int(i) < len(mc) && mc[i] != "" {
+		if int(i) < len(mc) && mc[i] != none {
 			held = append(held, i)
 		}
 	}
 	// Sorted by (multi-contact now, component afterwards), each pair of
 	// the two is one run: a place where a current multi-contact lands.
 	slices.SortFunc(held, func(a, b int32) int {
-		return cmp.Or(strings.Compare(mc[a], mc[b]), cmp.Compare(root[a], root[b]))
+		return cmp.Or(cmp.Compare(mc[a], mc[b]), cmp.Compare(root[a], root[b]))
 	})
 	olds := make([]int32, n)              // by root: current multi-contacts landing in it
 	runs := func(each func(lo, hi int)) { // each multi-contact's run of held
