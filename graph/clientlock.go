@@ -9,68 +9,102 @@ import (
 	"github.com/multicontact/multicontact/identity"
 )
 
-// claimEventIDs records the event ids (sorted, distinct) as applied and
-// returns those that no committed transaction had recorded before. The
-// uniqueness constraint on AppliedEvent makes a concurrent claim of the
-// same id wait for this transaction, so an id applies at most once.
-func claimEventIDs(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids []string) (map[string]bool, error) {
-	fresh := map[string]bool{}
-	if len(ids) == 0 {
-		return fresh, nil
-	}
-	recs, err := collect(ctx, tx, `UNWIND $in.ids AS id
-		MERGE (a:AppliedEvent {project: $project, id: id})
-		ON CREATE SET a.claimed = true
-		WITH a, id, coalesce(a.claimed, false) AS fresh
-		REMOVE a.claimed
-		RETURN id, fresh`, map[string]any{"project": project, "in": map[string]any{"ids": ids}})
-	if err != nil {
-		return nil, fmt.Errorf("claim event ids: %w", err)
-	}
-	for _, rec := range recs {
-		fresh[str(rec, "id")] = boolean(rec, "fresh")
-	}
-	return fresh, nil
+// lockedState is what lockClients read under the clients' locks.
+type lockedState struct {
+	clients map[string]*clientState // by id; exists is false for a client not created yet
+	owners  map[string]string       // conversation id -> its client
+	users   map[channelUser]string  // channel user -> its client
+	fresh   map[string]bool         // event id -> whether this transaction claimed it first
+	version int64                   // of the project's configuration (see projectAt)
 }
 
-// lockClients takes the write locks of the named clients that exist and
-// then reads their channels and values, so that every check made on them
-// (the value cap, the channel) holds until commit, and, in the same
-// statement, the version of the project's configuration (see projectAt).
-// It also reads which client owns each conversation. A client that does
-// not exist yet is locked when it is created (see writeOutcome).
-func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids, convIDs []string, users []map[string]any) (
-	map[string]*clientState, map[string]string, map[channelUser]string, int64, error) {
-	state := make(map[string]*clientState, len(ids))
+// lockClients runs the first statement of a write. It claims the event ids
+// (sorted, distinct): a claim records an id as applied, and the uniqueness
+// constraint on AppliedEvent makes a concurrent claim of the same id wait
+// for this transaction and then find it taken, so an id applies at most
+// once. It reads the version of the project's configuration (see
+// projectAt), which client owns each conversation named and each channel
+// user given. Then it takes the write locks of the named clients that
+// exist and reads their channels, values and keys, so that every check
+// made on them (the value cap, the channel) holds until commit. A client
+// that does not exist yet is locked when it is created (see writeOutcome);
+// a conversation or channel user taken meanwhile fails the write there.
+func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project string, ids, eventIDs, convIDs []string,
+	users []map[string]any) (lockedState, error) {
+	ls := lockedState{clients: make(map[string]*clientState, len(ids)), owners: map[string]string{},
+		users: map[channelUser]string{}, fresh: map[string]bool{}}
 	for _, id := range ids {
-		state[id] = &clientState{values: map[[2]string]bool{}, counts: map[string]int{}, widgetOnly: map[[2]string]bool{},
+		ls.clients[id] = &clientState{values: map[[2]string]bool{}, counts: map[string]int{}, widgetOnly: map[[2]string]bool{},
 			held: map[[2]string]heldValue{}, keys: map[[2]string]bool{}}
 	}
 	recs, err := collect(ctx, tx, `OPTIONAL MATCH (p:Project {id: $project})
 		WITH coalesce(p.configVersion, 0) AS version
+		CALL {
+			UNWIND $in.eventIds AS id
+			MERGE (a:AppliedEvent {project: $project, id: id})
+			ON CREATE SET a.claimed = true
+			WITH a, id, coalesce(a.claimed, false) AS fresh
+			REMOVE a.claimed
+			RETURN collect([id, fresh]) AS claimed
+		}
+		CALL {
+			UNWIND $in.convIds AS id
+			MATCH (v:Conversation {project: $project, id: id})
+			RETURN collect([v.id, v.client]) AS owners
+		}
+		CALL {
+			UNWIND $in.users AS u
+			MATCH (o:Client)-[:VIA {project: $project, kind: u.kind, account: u.account, channelUserId: u.uid}]->(:Channel)
+			RETURN collect([u.kind, u.account, u.uid, o.id]) AS users
+		}
 		CALL {
 			UNWIND $in.ids AS id
 			MATCH (c:Client {project: $project, id: id})
 			SET c.locked = true REMOVE c.locked
 			RETURN c
 			UNION
-			RETURN null AS c // a row for the version even when no client exists yet
+			RETURN null AS c // a row for the rest even when no client exists yet
 		}
-		RETURN version, c.id AS id, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
+		RETURN version, claimed, owners, users, c.id AS id, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
 			[(c)-[u:VIA]->(ch:Channel) | [ch.kind, ch.account, coalesce(u.channelUserId, '')]][0] AS channel,
 			[(c)-[h:HAS]->(v:Value) | [v.field, v.value, coalesce(h.source, ''), coalesce(h.verified, false), coalesce(v.blocked, false)]] AS values,
 			[(c)-[:MATCHES]->(k:MatchKey) | [k.rule, k.key]] AS keys`,
-		map[string]any{"project": project, "in": map[string]any{"ids": ids}})
+		map[string]any{"project": project, "in": map[string]any{"ids": nonNil(ids), "eventIds": nonNil(dedupe(eventIDs)),
+			"convIds": nonNil(convIDs), "users": nonNil(users)}})
 	if err != nil {
-		return nil, nil, nil, 0, err
+		return lockedState{}, fmt.Errorf("lock and read the clients: %w", err)
 	}
-	var version int64
-	for _, rec := range recs {
-		version = i64(rec, "version")
-		if rec.AsMap()["id"] == nil {
-			continue // the version's row
+	for i, rec := range recs {
+		if i == 0 {
+			ls.version = i64(rec, "version")
+			for _, row := range list(rec, "claimed") {
+				if r, _ := row.([]any); len(r) == 2 {
+					id, _ := r[0].(string)
+					fresh, _ := r[1].(bool)
+					ls.fresh[id] = fresh
+				}
+			}
+			for _, row := range list(rec, "owners") {
+				if r, _ := row.([]any); len(r) == 2 {
+					id, _ := r[0].(string)
+					client, _ := r[1].(string)
+					ls.owners[id] = client
+				}
+			}
+			for _, row := range list(rec, "users") {
+				if r, _ := row.([]any); len(r) == 4 {
+					kind, _ := r[0].(string)
+					account, _ := r[1].(string)
+					uid, _ := r[2].(string)
+					client, _ := r[3].(string)
+					ls.users[channelUser{kind, account, uid}] = client
+				}
+			}
 		}
-		st := state[str(rec, "id")]
+		if rec.AsMap()["id"] == nil {
+			continue // the row for the rest
+		}
+		st := ls.clients[str(rec, "id")]
 		st.exists, st.mc, st.excluded = true, str(rec, "mc"), boolean(rec, "excluded")
 		if ch := strs(rec, "channel"); len(ch) == 3 {
 			st.kind, st.account, st.channelUserID = ch[0], ch[1], ch[2]
@@ -100,31 +134,7 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 			}
 		}
 	}
-	owners := map[string]string{}
-	if len(convIDs) > 0 {
-		recs, err = collect(ctx, tx, `UNWIND $in.ids AS id MATCH (v:Conversation {project: $project, id: id}) RETURN v.id AS id, v.client AS client`,
-			map[string]any{"project": project, "in": map[string]any{"ids": convIDs}})
-		if err != nil {
-			return nil, nil, nil, 0, err
-		}
-		for _, rec := range recs {
-			owners[str(rec, "id")] = str(rec, "client")
-		}
-	}
-	byUser := map[channelUser]string{}
-	if len(users) > 0 {
-		recs, err = collect(ctx, tx, `UNWIND $in.users AS u
-			MATCH (o:Client)-[:VIA {project: $project, kind: u.kind, account: u.account, channelUserId: u.uid}]->(:Channel)
-			RETURN u.kind AS kind, u.account AS account, u.uid AS uid, o.id AS id`,
-			map[string]any{"project": project, "in": map[string]any{"users": users}})
-		if err != nil {
-			return nil, nil, nil, 0, err
-		}
-		for _, rec := range recs {
-			byUser[channelUser{str(rec, "kind"), str(rec, "account"), str(rec, "uid")}] = str(rec, "id")
-		}
-	}
-	return state, owners, byUser, version, nil
+	return ls, nil
 }
 
 // channelUser is a person's id on one channel account: it belongs to one client.

@@ -152,10 +152,11 @@ type writeResult struct {
 }
 
 // writeOps validates and applies ops in order, inside the caller's
-// transaction: it claims the ops' event ids, locks and reads the clients
-// they name (clientlock.go), decides every op in Go against that state so
-// that an op sees the ones before it (decide.go), and writes the outcome,
-// values and match keys included, in one statement (outcome.go).
+// transaction: in one statement it claims the ops' event ids and locks and
+// reads the clients they name (clientlock.go); it decides every op in Go
+// against that state, so that an op sees the ones before it (decide.go);
+// and it writes the outcome, values and match keys included, in one more
+// statement (outcome.go).
 //
 // ps is the project's configuration, or nil: then it is taken at the
 // version that the clients' lock statement reads (projectAt), which spares
@@ -179,22 +180,17 @@ func (s *Store) writeOps(ctx context.Context, tx neo4j.ManagedTransaction, proje
 			convIDs = append(convIDs, op.Conversation.ID)
 		}
 	}
-	// Claim the event ids first: a concurrent transaction claiming the same
-	// id waits for this one and then finds it taken.
-	fresh, err := claimEventIDs(ctx, tx, project, dedupe(eventIDs))
-	if err != nil {
-		return writeResult{}, err
-	}
-	state, owners, users, version, err := lockClients(ctx, tx, project, keysOf(ids), convIDs, userRows)
+	ls, err := lockClients(ctx, tx, project, keysOf(ids), eventIDs, convIDs, userRows)
 	if err != nil {
 		return writeResult{}, err
 	}
 	if ps == nil {
-		if ps, err = s.projectAt(ctx, tx, project, version); err != nil {
+		if ps, err = s.projectAt(ctx, tx, project, ls.version); err != nil {
 			return writeResult{}, err
 		}
 	}
-	d := newDecision(ps, state, owners, users, fresh, now)
+	state := ls.clients
+	d := newDecision(ps, state, ls.owners, ls.users, ls.fresh, now)
 	d.strict = strict
 	d.res.Normalized = make([]string, len(ops))
 	for i, op := range ops {
