@@ -320,7 +320,7 @@ func (s *Store) writeBatch(ctx context.Context, project string, groups [][][]str
 				old[id] = locked[id]
 			}
 		}
-		r.write(as, members, old)
+		r.prepare(as, members, old)
 		events := identity.DeriveEvents(project, as, members, old, nil, cause, r.now)
 		return r.commit(events, nil, false)
 	})

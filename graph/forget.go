@@ -68,7 +68,7 @@ func (s *Store) ForgetMultiContact(ctx context.Context, project, id string) (ide
 		if err != nil {
 			return nil, err
 		}
-		r.write(nil, nil, locked) // the id is dissolved: it resolves to nothing
+		r.prepare(nil, nil, locked) // the id is dissolved: it resolves to nothing
 		ev := identity.Event{Project: project, Type: identity.EventForgotten, MultiContactID: live, ClientIDs: clients,
 			Cause: identity.Cause{Kind: identity.CauseManual, Action: "forgetMultiContact"}, At: r.now, Forgotten: &counts}
 		return r.commit([]identity.Event{ev}, nil, false)

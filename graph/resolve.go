@@ -93,7 +93,7 @@ type resolution struct {
 	now   time.Time
 	newID func() string
 	mcOf  map[string]string // after resolve: each resolved client's multi-contact
-	// changes are the multi-contact writes that write prepared and commit stores.
+	// changes are the multi-contact writes that prepare made and commit stores.
 	changes map[string]any
 }
 
@@ -187,7 +187,7 @@ func (r *resolution) resolve(t touched, cause identity.Cause) ([]identity.Event,
 			r.mcOf[c] = a.ID
 		}
 	}
-	r.write(assignments, byID, locked)
+	r.prepare(assignments, byID, locked)
 	return identity.DeriveEvents(r.ps.ID, assignments, byID, locked, t.updated, cause, r.now), nil
 }
 
@@ -346,68 +346,6 @@ func lockClientNodes(ctx context.Context, tx neo4j.ManagedTransaction, project s
 	return exec(ctx, tx, `UNWIND $in.ids AS id MATCH (c:Client {project: $project, id: id}) SET c.locked = true REMOVE c.locked`,
 		map[string]any{"project": project, "in": map[string]any{"ids": dedupe(ids)}})
 }
-
-// write prepares the assignments' changes, which commit stores in the
-// statement that numbers the events: new multi-contacts, sizes, aliases of
-// the absorbed ids, dissolved ids, and the mc of every member whose id
-// changed.
-func (r *resolution) write(as []identity.Assignment, members map[string]identity.Member, locked map[string]identity.MCInfo) {
-	var mcRows, clientRows []map[string]any
-	absorbed := []map[string]any{}
-	kept := map[string]bool{}
-	for _, a := range as {
-		kept[a.ID] = true
-		mcRows = append(mcRows, map[string]any{"id": a.ID, "size": len(a.Members), "new": a.New})
-		for _, old := range a.Absorbed {
-			kept[old] = true
-			absorbed = append(absorbed, map[string]any{"id": old, "into": a.ID})
-		}
-		for _, c := range a.Members {
-			if members[c].MC != a.ID {
-				clientRows = append(clientRows, map[string]any{"id": c, "mc": a.ID})
-			}
-		}
-	}
-	dissolved := []string{}
-	for id := range locked {
-		if !kept[id] {
-			dissolved = append(dissolved, id)
-		}
-	}
-	r.changes = map[string]any{"mcs": nonNil(mcRows), "absorbed": absorbed, "dissolved": dissolved, "clients": nonNil(clientRows)}
-}
-
-// writeMultiContacts is the part of commit's statement that stores what
-// write prepared, under the multi-contacts' locks taken before.
-const writeMultiContacts = `
-		CALL {
-			UNWIND [row IN $in.mcs WHERE row.new] AS row
-			CREATE (:MultiContact {project: $project, id: row.id, size: row.size, createdAt: $now, updatedAt: $now, version: 1})
-		}
-		CALL {
-			UNWIND [row IN $in.mcs WHERE NOT row.new] AS row
-			MATCH (m:MultiContact {project: $project, id: row.id})
-			SET m.size = row.size, m.updatedAt = $now
-		}
-		CALL {
-			UNWIND $in.absorbed AS row
-			MATCH (m:MultiContact {project: $project, id: row.id})
-			SET m.aliasOf = row.into, m.size = 0, m.updatedAt = $now
-			WITH row
-			MATCH (a:MultiContact {project: $project, aliasOf: row.id})
-			SET a.aliasOf = row.into
-		}
-		CALL {
-			UNWIND $in.dissolved AS id
-			MATCH (m:MultiContact {project: $project, id: id})
-			SET m.size = 0, m.dissolved = true, m.updatedAt = $now
-		}
-		CALL {
-			UNWIND $in.clients AS row
-			MATCH (c:Client {project: $project, id: row.id})
-			SET c.mc = row.mc
-		}
-`
 
 func keysOf[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
