@@ -64,6 +64,10 @@ type Summary struct {
 	Events        map[identity.EventType]int // recorded in the project's log during the import
 	Stopped       int                        // with Strict: the line it stopped at, else 0
 	Duration      time.Duration
+	// Resolution is the part of Duration spent resolving after the last
+	// write, on the batch path (0 for an incremental import, which
+	// resolves as it writes).
+	Resolution time.Duration
 }
 
 // Joined is how many more clients share a multi-contact with another client
@@ -180,7 +184,10 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 		// A replica that re-resolves the project meanwhile picks the import
 		// up too: every batch moved the generation it checks before it
 		// finishes. If it stops before that, this store takes over.
-		if err := im.Store.WaitResolved(ctx, project); err != nil {
+		resolving := time.Now()
+		err := im.Store.WaitResolved(ctx, project)
+		sum.Resolution = time.Since(resolving)
+		if err != nil {
 			return sum, fmt.Errorf("resolve the import: %w", err)
 		}
 	}

@@ -138,6 +138,12 @@ func TestImportPathsAgreeAndReRunsChangeNothing(t *testing.T) {
 	if sumSmall.Bulk || !sumBulk.Bulk {
 		t.Fatalf("paths: small bulk=%v, large bulk=%v", sumSmall.Bulk, sumBulk.Bulk)
 	}
+	// The batch path says how much of its time went to resolving after its
+	// writes; the incremental one resolves as it writes.
+	if sumSmall.Resolution != 0 || sumBulk.Resolution <= 0 || sumBulk.Resolution >= sumBulk.Duration {
+		t.Errorf("resolution: incremental %v (of %v), batch %v (of %v); want 0, and a part of the batch import's time",
+			sumSmall.Resolution, sumSmall.Duration, sumBulk.Resolution, sumBulk.Duration)
+	}
 	if sumSmall.Applied != sumBulk.Applied || sumSmall.Refused != sumBulk.Refused || sumSmall.Applied+sumSmall.Refused != sumSmall.Lines {
 		t.Errorf("summaries differ: incremental %+v, batch %+v", sumSmall.Progress, sumBulk.Progress)
 	}

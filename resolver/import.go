@@ -43,6 +43,7 @@ type ImportSummary struct {
 	Events              map[string]int `json:"events"`
 	StoppedAt           int            `json:"stoppedAt,omitempty"`
 	DurationMS          int64          `json:"durationMs"`
+	ResolutionMS        int64          `json:"resolutionMs"` // of durationMs, resolving after the last write (batch path)
 	Error               string         `json:"error,omitempty"`
 	// ErrorCode is UNAVAILABLE when the import stopped because Neo4j went
 	// away (run it again later), INTERNAL for anything else.
@@ -107,6 +108,7 @@ func ImportHandler(store *graph.Store, log *slog.Logger, checkTimeout time.Durat
 		sum, err := im.Import(r.Context(), project, r.Body)
 		out := ImportSummary{Lines: sum.Lines, Applied: sum.Applied, Refused: sum.Refused, RefusedValues: sum.RefusedValues, Skipped: sum.Skipped,
 			Batch: sum.Bulk, Events: map[string]int{}, StoppedAt: sum.Stopped, DurationMS: sum.Duration.Milliseconds(),
+			ResolutionMS:   sum.Resolution.Milliseconds(),
 			ClientsCreated: sum.NewClients, ClientsChanged: sum.Changed,
 			MultiContactsBefore: sum.Before.MultiContacts, MultiContactsAfter: sum.After.MultiContacts,
 			SharedClientsBefore: sum.Before.SharedClients, SharedClientsAfter: sum.After.SharedClients,

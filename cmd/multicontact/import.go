@@ -247,6 +247,9 @@ func (m *ImportMain) summary(s ingest.Summary, rules []identity.Rule) {
 		s.Before.SharedClients, s.After.SharedClients, s.Joined(), s.After.Largest)
 	fmt.Fprintf(m.stdout, "events\t%d created, %d merged, %d split\nresolution\t%s\ntime\t%s\n",
 		s.Events[identity.EventCreated], s.Events[identity.EventMerged], s.Events[identity.EventSplit], path, s.Duration.Round(time.Millisecond))
+	if s.Bulk {
+		fmt.Fprintf(m.stdout, "of which resolving\t%s\n", s.Resolution.Round(time.Millisecond))
+	}
 	names := noRules
 	if len(rules) > 0 {
 		var ns []string
