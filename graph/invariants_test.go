@@ -214,6 +214,44 @@ func TestRacingTransactionsGiveAChannelUserToOneClient(t *testing.T) {
 	}
 }
 
+// Transactions that each believe a client new (replicas, or an import
+// beside the API) create it once: the ones that lose the race run again
+// against the client the winner created, and every write applies, with
+// its value, exactly once.
+func TestRacingTransactionsCreateANewClientOnce(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	results := make([]graph.WriteResult, 8)
+	errs := race8(func(w int) error {
+		var err error
+		results[w], err = f.s.Write(context.Background(), f.project, []graph.Op{{Kind: graph.OpUpsertClient, Line: 1,
+			Client: identity.ClientInput{ID: "web-1", Channel: identity.Channel{Kind: "web", Account: "site"},
+				Attributes: []identity.AttributeInput{{Field: "email", Value: fmt.Sprintf("w%d@example.com", w), Source: identity.SourceBot}}}}},
+			graph.WriteOptions{Resolve: true})
+		return err
+	})
+	created := 0
+	for w, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: %v", w, err)
+		}
+		if res := results[w]; res.Applied != 1 || len(res.Refused) != 0 {
+			t.Errorf("writer %d: %+v, want applied", w, res)
+		}
+		created += results[w].NewClients
+	}
+	if created != 1 {
+		t.Errorf("%d writes say they created the client, want 1", created)
+	}
+	c, err := f.s.Client(f.ctx, f.project, "web-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Attributes) != 8 {
+		t.Errorf("the client holds %d e-mails, want the 8 written: %+v", len(c.Attributes), c.Attributes)
+	}
+	f.wantGroups([][]string{{"web-1"}}, "web-1")
+}
+
 // New clients of one channel are written by transactions that do not wait
 // for each other (replicas, or an import beside the API): none of them
 // locks the channel, which all its clients share.

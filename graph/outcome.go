@@ -47,11 +47,11 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectS
 	in := map[string]any{"upserts": nonNil(o.upserts), "removes": nonNil(o.removes), "conversations": nonNil(o.conversations),
 		"unclaimed": nonNil(o.unclaimed), "adds": nonNil(o.adds), "del": nonNil(del), "add": nonNil(add)}
 	q := writeRecords + writeKeys + `
-		RETURN moved, quarantined, racedClients + racedConversations AS raced`
+		RETURN moved, quarantined, racedConversations AS raced`
 	if first != nil {
 		maps.Copy(in, roundInput(nil, first.want, nil, first.clients))
 		q = writeRecords + writeKeys + `
-		WITH moved, quarantined, racedClients + racedConversations AS raced` + loadRound + `, moved, quarantined, raced`
+		WITH moved, quarantined, racedConversations AS raced` + loadRound + `, moved, quarantined, raced`
 	}
 	recs, err := collect(ctx, tx, q, map[string]any{"project": ps.ID, "cap": ps.KeyCap, "now": now, "in": in})
 	var n4 *neo4j.Neo4jError
@@ -82,42 +82,40 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectS
 }
 
 // writeRecords is the first part of writeOutcome's statement; it yields
-// racedClients and racedConversations.
+// racedConversations.
 //
-// A client believed new but created meanwhile by a concurrent transaction
-// was checked against no state: raced. A new client's VIA edge is created,
-// not merged: merging an edge locks both its ends, and the channel is
-// shared by all its clients. (A client's channel never changes, so one
-// that exists has its edge.) A channel user id given anew goes on the VIA
-// edge with its channel's key, under the channel_user constraint: one that
-// a concurrent transaction gave to another client fails the statement.
-// The MERGE of a conversation waits for a concurrent creation of the same
-// conversation; one that made it another client's has raced.
+// A client the lock statement did not find is created, not merged (a merge
+// costs more, and an import creates thousands at a time): one that a
+// concurrent transaction created meanwhile, which was checked against no
+// state, fails the statement on the clients' uniqueness constraint. A new
+// client's VIA edge is created, not merged: merging an edge locks both its
+// ends, and the channel is shared by all its clients. (A client's channel
+// never changes, so one that exists has its edge.) A channel user id given
+// anew goes on the VIA edge with its channel's key, under the channel_user
+// constraint: one that a concurrent transaction gave to another client fails
+// the statement. The MERGE of a conversation waits for a concurrent creation
+// of the same conversation; one that made it another client's has raced.
 const writeRecords = `
 		CALL {
 			UNWIND $in.upserts AS r
-			MERGE (c:Client {project: $project, id: r.id})
-			ON CREATE SET c.createdAt = r.createdAt, c.excluded = false, c.lastSeenAt = coalesce(r.lastSeenAt, $now), c.created = true
-			WITH c, r, r.new AND c.created IS NULL AS raced
-			REMOVE c.created
-			SET c.displayName = CASE WHEN r.name = '' THEN coalesce(c.displayName, '') ELSE r.name END,
-				c.lastSeenAt = CASE WHEN r.lastSeenAt IS NOT NULL AND r.lastSeenAt > c.lastSeenAt THEN r.lastSeenAt ELSE c.lastSeenAt END
-			WITH c, r, raced
 			CALL {
-				WITH c, r
-				WITH c, r WHERE r.new
+				WITH r
+				WITH r WHERE r.new
+				CREATE (c:Client {project: $project, id: r.id, createdAt: r.createdAt, excluded: false,
+					lastSeenAt: coalesce(r.lastSeenAt, $now), displayName: r.name})
 				MERGE (ch:Channel {project: $project, kind: r.kind, account: r.account})
 				CREATE (c)-[v:VIA]->(ch)
 				RETURN v
 				UNION
-				WITH c, r
-				WITH c, r WHERE NOT r.new
-				MATCH (c)-[v:VIA]->(:Channel)
+				WITH r
+				WITH r WHERE NOT r.new
+				MATCH (c:Client {project: $project, id: r.id})-[v:VIA]->(:Channel)
+				SET c.displayName = CASE WHEN r.name = '' THEN coalesce(c.displayName, '') ELSE r.name END,
+					c.lastSeenAt = CASE WHEN r.lastSeenAt IS NOT NULL AND r.lastSeenAt > c.lastSeenAt THEN r.lastSeenAt ELSE c.lastSeenAt END
 				RETURN v
 			}
 			SET v += CASE WHEN r.channelUserId = '' THEN {}
 				ELSE {project: $project, kind: r.kind, account: r.account, channelUserId: r.channelUserId} END
-			RETURN count(CASE WHEN raced THEN 1 END) AS racedClients
 		}
 		CALL {
 			UNWIND $in.removes AS r
