@@ -85,16 +85,19 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectS
 // racedConversations.
 //
 // A client the lock statement did not find is created, not merged (a merge
-// costs more, and an import creates thousands at a time): one that a
-// concurrent transaction created meanwhile, which was checked against no
-// state, fails the statement on the clients' uniqueness constraint. A new
-// client's VIA edge is created, not merged: merging an edge locks both its
-// ends, and the channel is shared by all its clients. (A client's channel
-// never changes, so one that exists has its edge.) A channel user id given
-// anew goes on the VIA edge with its channel's key, under the channel_user
-// constraint: one that a concurrent transaction gave to another client fails
-// the statement. The MERGE of a conversation waits for a concurrent creation
-// of the same conversation; one that made it another client's has raced.
+// costs as much, and says less). Two transactions that both believe a client
+// new do not both create it: the lock statement's seek locks the client's
+// entry in the unique index even when it finds nothing, so the second waits
+// for the first to commit (and then finds the client, or deadlocks and runs
+// again), and the uniqueness constraint fails any creation that would slip
+// through (errRace: it runs again). A new client's VIA edge is created, not
+// merged: merging an edge locks both its ends, and the channel is shared by
+// all its clients. (A client's channel never changes, so one that exists has
+// its edge.) A channel user id given anew goes on the VIA edge with its
+// channel's key, under the channel_user constraint: one that a concurrent
+// transaction gave to another client fails the statement. The MERGE of a
+// conversation waits for a concurrent creation of the same conversation; one
+// that made it another client's has raced.
 const writeRecords = `
 		CALL {
 			UNWIND $in.upserts AS r
