@@ -45,17 +45,17 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 			ON CREATE SET a.claimed = true
 			WITH a, id, coalesce(a.claimed, false) AS fresh
 			REMOVE a.claimed
-			RETURN collect([id, fresh]) AS claimed
+			RETURN collect({id: id, fresh: fresh}) AS claimed
 		}
 		CALL {
 			UNWIND $in.convIds AS id
 			MATCH (v:Conversation {project: $project, id: id})
-			RETURN collect([v.id, v.client]) AS owners
+			RETURN collect({id: v.id, client: v.client}) AS owners
 		}
 		CALL {
 			UNWIND $in.users AS u
 			MATCH (o:Client)-[:VIA {project: $project, kind: u.kind, account: u.account, channelUserId: u.uid}]->(:Channel)
-			RETURN collect([u.kind, u.account, u.uid, o.id]) AS users
+			RETURN collect({kind: u.kind, account: u.account, uid: u.uid, client: o.id}) AS users
 		}
 		CALL {
 			UNWIND $in.ids AS id
@@ -74,33 +74,22 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 	if err != nil {
 		return lockedState{}, fmt.Errorf("lock and read the clients: %w", err)
 	}
-	for i, rec := range recs {
-		if i == 0 {
-			ls.version = i64(rec, "version")
-			for _, row := range list(rec, "claimed") {
-				if r, _ := row.([]any); len(r) == 2 {
-					id, _ := r[0].(string)
-					fresh, _ := r[1].(bool)
-					ls.fresh[id] = fresh
-				}
-			}
-			for _, row := range list(rec, "owners") {
-				if r, _ := row.([]any); len(r) == 2 {
-					id, _ := r[0].(string)
-					client, _ := r[1].(string)
-					ls.owners[id] = client
-				}
-			}
-			for _, row := range list(rec, "users") {
-				if r, _ := row.([]any); len(r) == 4 {
-					kind, _ := r[0].(string)
-					account, _ := r[1].(string)
-					uid, _ := r[2].(string)
-					client, _ := r[3].(string)
-					ls.users[channelUser{kind, account, uid}] = client
-				}
-			}
+	if len(recs) > 0 { // the claims, the version and the owners repeat on every row
+		ls.version = i64(recs[0], "version")
+		for _, row := range list(recs[0], "claimed") {
+			m, _ := row.(map[string]any)
+			ls.fresh[mapStr(m, "id")] = mapBool(m, "fresh")
 		}
+		for _, row := range list(recs[0], "owners") {
+			m, _ := row.(map[string]any)
+			ls.owners[mapStr(m, "id")] = mapStr(m, "client")
+		}
+		for _, row := range list(recs[0], "users") {
+			m, _ := row.(map[string]any)
+			ls.users[channelUser{mapStr(m, "kind"), mapStr(m, "account"), mapStr(m, "uid")}] = mapStr(m, "client")
+		}
+	}
+	for _, rec := range recs {
 		if rec.AsMap()["id"] == nil {
 			continue // the row for the rest
 		}
