@@ -349,6 +349,24 @@ func TestOperationsEndpoints(t *testing.T) {
 	}
 }
 
+func TestProfilesOnlyOnTheDebugAddress(t *testing.T) {
+	a := startAPI(t, "-debug-addr", "127.0.0.1:0")
+	status := func(url string) int {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := status(a.m.DebugURL() + "/debug/pprof/heap"); got != http.StatusOK {
+		t.Errorf("the heap profile on the debug address: %d, want 200", got)
+	}
+	if got := status(a.url + "/debug/pprof/heap"); got != http.StatusNotFound {
+		t.Errorf("the heap profile on the API's address: %d, want 404", got)
+	}
+}
+
 func TestCORSAndGraphiQLSwitch(t *testing.T) {
 	a := startAPI(t, "-graphiql=false", "-cors-origins", "https://shop.example")
 	preflight := func(origin string) string {

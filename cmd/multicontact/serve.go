@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -79,6 +80,11 @@ type ServeMain struct {
 	// ShutdownGrace is how long Close lets the calls in flight finish
 	// before it cuts them (MULTICONTACT_SHUTDOWN_GRACE).
 	ShutdownGrace time.Duration
+	// DebugAddr, when set, serves Go's profiles (net/http/pprof) on a
+	// listener of its own (MULTICONTACT_DEBUG_ADDR), never on Addr: a
+	// profile shows the service's memory, so it stays on an address only
+	// operators reach.
+	DebugAddr string
 
 	log     *slog.Logger
 	store   *graph.Store
@@ -87,6 +93,8 @@ type ServeMain struct {
 	metrics *metrics
 	server  *http.Server
 	ln      net.Listener
+	debug   *http.Server
+	debugLn net.Listener
 	// Handlers run under base and are counted in inflight, so that Close can
 	// end websocket handlers (which Shutdown does not wait for) before it
 	// closes the store under them.
@@ -136,6 +144,8 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 		"let webhooks reach loopback, private and link-local addresses: development only (MULTICONTACT_WEBHOOK_ALLOW_PRIVATE)")
 	fs.DurationVar(&m.ShutdownGrace, "shutdown-grace", envDuration(getenv, "MULTICONTACT_SHUTDOWN_GRACE", m.ShutdownGrace),
 		"on SIGTERM, how long calls in flight (imports included) may take to finish before they are cut (MULTICONTACT_SHUTDOWN_GRACE)")
+	fs.StringVar(&m.DebugAddr, "debug-addr", getenv("MULTICONTACT_DEBUG_ADDR"),
+		"serve Go's profiles at /debug/pprof/ on this address, for operators only (MULTICONTACT_DEBUG_ADDR)")
 	origins := fs.String("cors-origins", getenv("MULTICONTACT_CORS_ORIGINS"), "comma-separated browser origins allowed (MULTICONTACT_CORS_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -311,6 +321,13 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		store.Close(ctx)
 		return err
 	}
+	if m.DebugAddr != "" {
+		if err := m.serveDebug(); err != nil {
+			m.ln.Close()
+			store.Close(ctx)
+			return err
+		}
+	}
 	m.base, m.stopBase = context.WithCancel(context.Background())
 	m.inflight.Add(1) // Close waits for it before it closes the store
 	go func() {
@@ -341,6 +358,28 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	return nil
 }
 
+// serveDebug serves Go's profiles on DebugAddr.
+func (m *ServeMain) serveDebug() error {
+	ln, err := net.Listen("tcp", m.DebugAddr)
+	if err != nil {
+		return fmt.Errorf("debug address: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.debug, m.debugLn = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, ln
+	m.log.Info("profiles", "addr", ln.Addr().String()+"/debug/pprof/")
+	go func() {
+		if err := m.debug.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.log.Error("serve profiles", "err", err)
+		}
+	}()
+	return nil
+}
+
 // isStream reports whether r is a websocket or an import: streams that
 // run as long as they need, without the request deadline.
 func isStream(mux *http.ServeMux) func(*http.Request) bool {
@@ -356,6 +395,9 @@ func isImport(mux *http.ServeMux) func(*http.Request) bool {
 		return pattern == resolver.ImportPattern
 	}
 }
+
+// DebugURL is the address of the profiles, for tests that listen on port 0.
+func (m *ServeMain) DebugURL() string { return "http://" + m.debugLn.Addr().String() }
 
 // URL is the address the server listens on, for tests that listen on port 0.
 func (m *ServeMain) URL() string { return "http://" + m.ln.Addr().String() }
@@ -395,6 +437,9 @@ func (m *ServeMain) Close() error {
 		if !waitFor(last, &m.inflight) {
 			errs = append(errs, errors.New("handlers still running after the grace period"))
 		}
+	}
+	if m.debug != nil {
+		errs = append(errs, m.debug.Close())
 	}
 	if m.hooks != nil { // before the store: its workers record their last attempts
 		m.hooks.Close()
