@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -31,7 +32,8 @@ type ServerConfig struct {
 	Resolver *Resolver
 	Auth     *Authenticator
 	Log      *slog.Logger
-	// ComplexityLimit bounds a query's cost (gqlgen's default cost: one per field, times list multipliers none).
+	// ComplexityLimit bounds what an operation may make the service read
+	// (cost.go: an object costs 1, a page its items times its size).
 	ComplexityLimit int
 	// DepthLimit bounds how deeply a query's selections nest.
 	DepthLimit int
@@ -65,7 +67,8 @@ func NewServer(cfg ServerConfig) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
-	srv := handler.New(NewExecutableSchema(Config{Resolvers: cfg.Resolver}))
+	srv := handler.New(costedSchema{NewExecutableSchema(Config{Resolvers: cfg.Resolver})})
+	srv.SetParserTokenLimit(maxTokens)
 	srv.AddTransport(transport.Websocket{
 		Implementation: closableImplementation{transport.CoderWebsocketImplementation{
 			AcceptOptions: websocket.AcceptOptions{OriginPatterns: cfg.OriginPatterns}}},
@@ -122,6 +125,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(fragmentLimit{}) // first: the checks after it expand fragments
 	if cfg.Limiter != nil {
 		srv.Use(limitOperations{cfg.Limiter})
 	}
@@ -132,7 +136,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
 	if cfg.ComplexityLimit > 0 {
-		srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit))
+		srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit, complexity.WithFixedScalarValue(0)))
 	}
 	if cfg.DepthLimit > 0 {
 		srv.Use(depthLimit(cfg.DepthLimit))

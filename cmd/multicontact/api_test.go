@@ -615,7 +615,7 @@ func TestErrorCodes(t *testing.T) {
 	a.wantCode("BAD_USER_INPUT", p.read, `query($p: ID!) { events(projectId: $p, after: "garbage") { edges { cursor } } }`, vars)
 	a.wantCode("GRAPHQL_PARSE_FAILED", p.read, `query { project(id: `, nil)
 	a.wantCode("GRAPHQL_VALIDATION_FAILED", p.read, `query { nope }`, nil)
-	deep := `query($p: ID!) { client(projectId: $p, id: "c") { multiContact { clients { nodes { multiContact { clients { nodes { multiContact { clients { nodes { multiContact { clients { nodes { id } } } } } } } } } } } } } }`
+	deep := `query($p: ID!) { client(projectId: $p, id: "c") { multiContact { clients(first: 1) { nodes { multiContact { clients(first: 1) { nodes { multiContact { clients(first: 1) { nodes { multiContact { clients(first: 1) { nodes { id } } } } } } } } } } } } } }`
 	res = a.wantCode("BAD_USER_INPUT", p.read, deep, vars)
 	if len(res.Errors) > 0 && res.Errors[0].Extensions["reason"] != "DEPTH_LIMIT_EXCEEDED" {
 		t.Errorf("deep query: %+v, want DEPTH_LIMIT_EXCEEDED", res.Errors[0])

@@ -112,7 +112,7 @@ type ServeMain struct {
 
 // NewServeMain returns the command with its defaults.
 func NewServeMain(log *slog.Logger) *ServeMain {
-	return &ServeMain{Addr: "127.0.0.1:8080", log: log, GraphiQL: true, ComplexityLimit: 1000, DepthLimit: 12,
+	return &ServeMain{Addr: "127.0.0.1:8080", log: log, GraphiQL: true, ComplexityLimit: 10000, DepthLimit: 12,
 		MaxBodyBytes: 1 << 20, KeepAlive: 15 * time.Second, MaxSubscriptions: 20, EventPoll: broker.DefaultPoll,
 		RequestTimeout: 10 * time.Second, PreviewTimeout: 2 * time.Minute, MaxInFlight: 256, MaxInFlightPerProject: 64, ShutdownGrace: 20 * time.Second}
 }
