@@ -116,8 +116,10 @@ func decodeEvents(project string, recs []*neo4j.Record) []identity.Event {
 			key := mapStr(q, "key")
 			size, _ := q["size"].(int64)
 			since, _ := q["since"].(time.Time)
-			out[i].Quarantined = &identity.QuarantinedKey{Rule: mapStr(q, "rule"), Key: key, Parts: identity.KeyParts(key),
-				Size: int(size), Since: since.UTC()}
+			out[i].Quarantined = &identity.QuarantinedKey{Rule: mapStr(q, "rule"), Key: key, Size: int(size), Since: since.UTC()}
+			if key != "" { // blank once its values were forgotten
+				out[i].Quarantined.Parts = identity.KeyParts(key)
+			}
 		}
 	}
 	return out

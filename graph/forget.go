@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"slices"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
@@ -20,7 +21,8 @@ import (
 // unblockValue edits); the channel nodes (the business's accounts); the
 // import's applied event ids (ids only: an import run again does not bring
 // the person back); and earlier events, which keep their multi-contact and
-// client ids but lose any value they named (causeValue). Ids are the
+// client ids but lose any value they named (causeValue, and a quarantined
+// key's value: its rule and size stay, its parts go). Ids are the
 // caller's keys, not personal data by themselves; a caller whose client
 // ids embed personal data (a phone number as an id) must not rely on the
 // log forgetting them. The one event added, FORGOTTEN, holds the ids and
@@ -152,6 +154,23 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 			MATCH (e:Event {project: $project}) WHERE size($values) > 0 AND e.causeValue IN $values
 			SET e.causeValue = null
 		}`, map[string]any{"project": project, "mcs": mcs, "values": nonNil(values)}); err != nil {
+		return identity.Forgotten{}, err
+	}
+	// So do the quarantine events: the key they name is made of values.
+	recs, err = collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.quarantinedKey <> ''
+		RETURN e.seq AS seq, e.mc AS mc, e.quarantinedKey AS key`, map[string]any{"project": project})
+	if err != nil {
+		return identity.Forgotten{}, err
+	}
+	var blank []int64
+	for _, rec := range recs {
+		if slices.Contains(mcs, str(rec, "mc")) || slices.ContainsFunc(identity.KeyParts(str(rec, "key")),
+			func(p identity.KeyPart) bool { return slices.Contains(values, p.Value) }) {
+			blank = append(blank, i64(rec, "seq"))
+		}
+	}
+	if err := exec(ctx, tx, `UNWIND $seqs AS seq MATCH (e:Event {project: $project, seq: seq}) SET e.quarantinedKey = ''`,
+		map[string]any{"project": project, "seqs": nonNil(blank)}); err != nil {
 		return identity.Forgotten{}, err
 	}
 	return counts, nil

@@ -67,3 +67,53 @@ func TestASubscriberHearsOfAKeyPassingTheCap(t *testing.T) {
 	}
 	t.Fatal("no QUARANTINED event within 15 s")
 }
+
+// Forgetting the person whose write pushed a key over the cap blanks the
+// key of that QUARANTINED event: the value it was made of is the person's
+// too. The event keeps its rule and size.
+func TestForgettingAPersonBlanksTheKeyTheirWriteQuarantined(t *testing.T) {
+	a := startAPI(t)
+	p := a.project()
+	vars := map[string]any{"p": p.id}
+	a.ok(p.admin, `mutation($p: ID!) { updateProjectSettings(projectId: $p, input: {keyCap: 2}) { id } }`, vars, nil)
+	a.waitIdle(p)
+	for _, c := range []string{"desk-1", "desk-2", "desk-3"} {
+		a.client(p, c, "web", "phone", "+7 495 123-45-67")
+	}
+	type quarantined struct {
+		Rule, Key string
+		Size      int
+		Parts     []struct{ Field, Value string }
+	}
+	events := func() []quarantined {
+		var out struct {
+			Events struct {
+				Nodes []struct {
+					Type        string
+					Quarantined *quarantined
+				}
+			}
+		}
+		a.ok(p.read, `query($p: ID!) { events(projectId: $p, first: 1000) { nodes { type quarantined { rule key size parts { field value } } } } }`, vars, &out)
+		var qs []quarantined
+		for _, e := range out.Events.Nodes {
+			if e.Type == "QUARANTINED" && e.Quarantined != nil {
+				qs = append(qs, *e.Quarantined)
+			}
+		}
+		return qs
+	}
+	if qs := events(); len(qs) != 1 || len(qs[0].Parts) != 1 || qs[0].Parts[0].Value != "+74951234567" {
+		t.Fatalf("before forgetting: quarantine events %+v, want one naming the phone", qs)
+	}
+	var mc struct {
+		Client struct{ MultiContact struct{ ID string } }
+	}
+	a.ok(p.read, `query($p: ID!) { client(projectId: $p, id: "desk-3") { multiContact { id } } }`, vars, &mc)
+	a.ok(p.admin, `mutation($p: ID!, $id: ID!) { forgetMultiContact(projectId: $p, id: $id) { type } }`,
+		map[string]any{"p": p.id, "id": mc.Client.MultiContact.ID}, nil)
+	qs := events()
+	if len(qs) != 1 || qs[0].Key != "" || len(qs[0].Parts) != 0 || qs[0].Size != 3 || qs[0].Rule == "" {
+		t.Errorf("after forgetting desk-3: quarantine events %+v, want one with its rule and size and no key", qs)
+	}
+}
