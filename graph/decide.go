@@ -215,23 +215,34 @@ func (d *decision) keyState(id string) keyState {
 	st := d.state[id]
 	ks := keyState{excluded: st.excluded, keys: st.keys}
 	for _, fv := range sortedPairs(st.values) {
+		k := [3]string{id, fv[0], fv[1]}
 		h, had := st.held[fv]
-		if row := d.adds[[3]string{id, fv[0], fv[1]}]; row != nil {
-			source, verified := identity.Source(row["source"].(string)), row["verified"].(bool)
-			switch {
-			case !had:
-				h = heldValue{source: source, verified: verified}
-			case verified && !h.verified, h.source == identity.SourceWidget && !h.verified && source != identity.SourceWidget:
-				h.source, h.verified = source, h.verified || verified
-			default:
-				h.verified = h.verified || verified
-			}
+		if row := d.adds[k]; row != nil {
+			// an edge removed earlier in the batch is written anew
+			h = givenAgain(h, had && !d.removes[k], identity.Source(row["source"].(string)), row["verified"].(bool))
 		}
 		if !h.blocked {
 			ks.values = append(ks.values, identity.Value{Field: fv[0], Value: fv[1], Verified: h.verified, Source: h.source})
 		}
 	}
 	return ks
+}
+
+// givenAgain is a value's edge once the value is given with source and
+// verified, as writeKeys' MERGE writes it: a new edge (had false) takes
+// them; an edge already there becomes verified when either is, and takes
+// the new source when it becomes verified or when only a visitor's
+// unverified typing vouched for it. The value's blocked flag stays.
+func givenAgain(h heldValue, had bool, source identity.Source, verified bool) heldValue {
+	switch {
+	case !had:
+		h.source, h.verified = source, verified
+	case verified && !h.verified, h.source == identity.SourceWidget && !h.verified && source != identity.SourceWidget:
+		h.source, h.verified = source, h.verified || verified
+	default:
+		h.verified = h.verified || verified
+	}
+	return h
 }
 
 // markBlocked marks each value given (a row of adds) with the blocked flag
@@ -275,11 +286,21 @@ func (d *decision) add(id string, attrs []identity.AttributeInput, values, exts 
 			st.changed = true
 			st.widgetOnly[fv] = false
 		}
-		delete(d.removes, k) // removed and added again in one batch: the edge stays
-		d.adds[k] = map[string]any{"client": id, "field": fv[0], "value": fv[1],
-			"source": string(attrs[j].Source), "verified": attrs[j].Verified, "extension": nil}
+		// One row per value: given twice in the batch, the row is what the
+		// first giving leaves, given again (a removal before either stays
+		// in removes: the edge is deleted, then written anew).
+		row := d.adds[k]
+		if row == nil {
+			row = map[string]any{"client": id, "field": fv[0], "value": fv[1],
+				"source": string(attrs[j].Source), "verified": attrs[j].Verified, "extension": nil}
+			d.adds[k] = row
+		} else {
+			h := givenAgain(heldValue{source: identity.Source(row["source"].(string)), verified: row["verified"].(bool)},
+				true, attrs[j].Source, attrs[j].Verified)
+			row["source"], row["verified"] = string(h.source), h.verified
+		}
 		if exts[j] != "" {
-			d.adds[k]["extension"] = exts[j]
+			row["extension"] = exts[j]
 		}
 	}
 }
@@ -299,10 +320,9 @@ func (d *decision) removeValue(id string, a identity.AttributeInput) (string, er
 		st.counts[fv[0]]--
 		st.changed = true
 		k := [3]string{id, fv[0], fv[1]}
-		if d.adds[k] != nil {
-			delete(d.adds, k)
-		} else {
-			d.removes[k] = true
+		delete(d.adds, k)
+		if _, had := st.held[fv]; had {
+			d.removes[k] = true // the edge stored before the batch goes
 		}
 	}
 	return values[0], nil

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"testing"
 
+	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 )
 
@@ -139,5 +140,64 @@ func TestRequireVerifiedAppliesToRuleChangesAndNewClients(t *testing.T) {
 	rules, err := f.s.Rules(f.ctx, f.project)
 	if err != nil || len(rules) != 1 || !rules[0].RequireVerified {
 		t.Errorf("rules = %+v, %v; want the one rule requiring verified values", rules, err)
+	}
+}
+
+// TestOneBatchGivesAValueAsItsOpsWouldOneByOne writes, in one batch, ops
+// on the same value of one client, and checks the value as the ops would
+// have left it applied one at a time: given verified then unverified, it
+// stays verified; taken away then given unverified, it is unverified;
+// given again then taken away, it is gone. A rule requiring verified values
+// links the client to another that holds the value verified only in the
+// first case.
+func TestOneBatchGivesAValueAsItsOpsWouldOneByOne(t *testing.T) {
+	const email = "ann@example.com"
+	give := func(id string, source identity.Source, verified bool) graph.Op {
+		return graph.Op{Kind: graph.OpAddAttribute, ClientID: id,
+			Attribute: identity.AttributeInput{Field: "email", Value: email, Source: source, Verified: verified}}
+	}
+	take := func(id string) graph.Op {
+		return graph.Op{Kind: graph.OpRemoveAttribute, ClientID: id, Attribute: identity.AttributeInput{Field: "email", Value: email}}
+	}
+	for _, tt := range []struct {
+		name     string
+		before   bool // a holds the value verified before the batch
+		ops      []graph.Op
+		held     bool
+		verified bool
+		source   identity.Source
+	}{
+		{"given verified, then unverified", false,
+			[]graph.Op{give("a", identity.SourceOperator, true), give("a", identity.SourceWidget, false)}, true, true, identity.SourceOperator},
+		{"taken away, then given unverified", true,
+			[]graph.Op{take("a"), give("a", identity.SourceWidget, false)}, true, false, identity.SourceWidget},
+		{"given again, then taken away", true,
+			[]graph.Op{give("a", identity.SourceWidget, false), take("a")}, false, false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.addVerifiedRule("verified email", "email")
+			f.client("a", "web")
+			f.client("b", "telegram")
+			setup := []graph.Op{give("b", identity.SourceOperator, true)}
+			if tt.before {
+				setup = append(setup, give("a", identity.SourceOperator, true))
+			}
+			if _, err := f.s.Write(f.ctx, f.project, setup, graph.WriteOptions{Resolve: true}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.s.Write(f.ctx, f.project, tt.ops, graph.WriteOptions{Resolve: true}); err != nil {
+				t.Fatal(err)
+			}
+			held, a := f.attribute("a", "email", email)
+			if held != tt.held || a.Verified != tt.verified || a.Source != tt.source {
+				t.Errorf("a holds the e-mail: %v, %s verified %v; want %v, %s verified %v", held, a.Source, a.Verified, tt.held, tt.source, tt.verified)
+			}
+			want := [][]string{{"a"}, {"b"}}
+			if tt.held && tt.verified {
+				want = [][]string{{"a", "b"}}
+			}
+			f.wantGroups(want, "a", "b")
+		})
 	}
 }
