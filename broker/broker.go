@@ -86,11 +86,12 @@ type Broker struct {
 
 // tail follows one project's log while it has subscribers.
 type tail struct {
-	project string
-	subs    map[*Subscription]struct{}
-	wake    chan struct{} // a nudge; buffered, so nudging never waits
-	ctx     context.Context
-	stop    context.CancelFunc // called when the last subscriber leaves
+	project   string
+	subs      map[*Subscription]struct{}
+	delivered int64         // guarded by Broker.mu: the last event handed to subs
+	wake      chan struct{} // a nudge; buffered, so nudging never waits
+	ctx       context.Context
+	stop      context.CancelFunc // called when the last subscriber leaves
 }
 
 // New returns a broker that polls every poll (DefaultPoll if poll <= 0).
@@ -154,13 +155,16 @@ func (b *Broker) Subscribe(ctx context.Context, project string, buf int) (*Subsc
 	}
 	t := b.tails[project]
 	if t == nil {
-		t = &tail{project: project, subs: map[*Subscription]struct{}{}, wake: make(chan struct{}, 1)}
+		t = &tail{project: project, subs: map[*Subscription]struct{}{}, delivered: head, wake: make(chan struct{}, 1)}
 		t.ctx, t.stop = context.WithCancel(context.Background())
 		b.tails[project] = t
 		b.wg.Add(1)
 		go b.follow(t, log, head)
 	}
-	s := &Subscription{C: c, c: c, b: b, t: t, after: head}
+	// A tailer that has handed out events after head since it was read
+	// will not hand them out again: the subscription starts after them,
+	// and whoever replays up to After reads them from the log.
+	s := &Subscription{C: c, c: c, b: b, t: t, after: max(head, t.delivered)}
 	t.subs[s] = struct{}{}
 	return s, nil
 }
@@ -400,6 +404,9 @@ func (b *Broker) fanOut(t *tail, events []identity.Event) {
 				dropped++
 			}
 		}
+	}
+	if len(events) > 0 {
+		t.delivered = events[len(events)-1].Seq
 	}
 	b.mu.Unlock()
 	if b.OnPublish != nil {

@@ -19,6 +19,9 @@ type memLog struct {
 	events map[string][]identity.Event // per project, sorted by Seq
 	reads  int
 	fail   error
+	// beforeHead, if set, runs once in LastSeq after the head is read and
+	// before it is returned: commits that land meanwhile.
+	beforeHead func()
 }
 
 func newMemLog() *memLog { return &memLog{events: map[string][]identity.Event{}} }
@@ -38,12 +41,17 @@ func (l *memLog) add(project string, seqs ...int64) {
 
 func (l *memLog) LastSeq(_ context.Context, project string) (int64, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	es := l.events[project]
-	if len(es) == 0 {
-		return 0, nil
+	var head int64
+	if es := l.events[project]; len(es) > 0 {
+		head = es[len(es)-1].Seq
 	}
-	return es[len(es)-1].Seq, nil
+	then := l.beforeHead
+	l.beforeHead = nil
+	l.mu.Unlock()
+	if then != nil {
+		then()
+	}
+	return head, nil
 }
 
 func (l *memLog) EventsAfter(_ context.Context, project string, seq int64, max int) ([]identity.Event, error) {
@@ -381,5 +389,29 @@ func TestReadsAndProjectsCountWhatATailerCosts(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if got := b.Reads() - before; got > 1 || b.Projects() != 0 {
 		t.Errorf("after the last subscriber left: %d more reads, %d projects; want none", got, b.Projects())
+	}
+}
+
+// A subscriber that joins a project's tailer while the tailer hands out
+// events committed after the head the subscriber read starts after those
+// events: whoever replays the log up to After() reads them, and the live
+// stream goes on from the next one. Nothing falls between the two.
+func TestASubscriberJoiningAMovingTailerMissesNothing(t *testing.T) {
+	log := newMemLog()
+	log.add("p", 1, 2, 3)
+	b := newBroker(t, log, time.Hour) // only nudges move the tailer
+	first := subscribe(t, b, "p", 16)
+	log.beforeHead = func() { // 4 and 5 are delivered between the head and the join
+		log.add("p", 4, 5)
+		b.Nudge("p")
+		for e := next(t, first, 5*time.Second); e.Seq < 5; e = next(t, first, 5*time.Second) {
+		}
+	}
+	second := subscribe(t, b, "p", 16)
+	log.add("p", 6)
+	b.Nudge("p")
+	if e := next(t, second, 5*time.Second); e.Seq != second.After()+1 {
+		t.Errorf("After() = %d and the first event delivered is %d: events %d to %d are lost",
+			second.After(), e.Seq, second.After()+1, e.Seq-1)
 	}
 }
