@@ -80,6 +80,12 @@ const writeMultiContacts = `
 // re-resolves, the changed clients are marked dirty so that the
 // re-resolution resolves them again when it finishes (docs/architecture.md
 // §6); its own repair pass (repair) clears the mark instead.
+//
+// Under the project's lock, commit also checks that the project's
+// configuration is still the one the transaction decided and computed keys
+// under (r.ps): a rule changed meanwhile, and its re-resolution may have
+// finished without seeing this transaction's values, so the transaction
+// runs again under the new rules (errRace).
 func (r *resolution) commit(events []identity.Event, clients []string, repair bool) ([]identity.Event, error) {
 	in := map[string]any{"mcs": []any{}, "absorbed": []any{}, "dissolved": []any{}, "clients": []any{}}
 	maps.Copy(in, r.changes)
@@ -98,7 +104,7 @@ func (r *resolution) commit(events []identity.Event, clients []string, repair bo
 		}
 	}
 	in["rows"], in["ids"] = rows, nonNil(clients)
-	params := map[string]any{"project": r.ps.ID, "now": r.now, "repair": repair, "in": in}
+	params := map[string]any{"project": r.ps.ID, "now": r.now, "repair": repair, "version": r.ps.version, "in": in}
 	// One round trip: the multi-contacts' changes, then number and store
 	// the events, then mark or unmark.
 	rec, err := single(r.ctx, r.tx, writeMultiContacts+`
@@ -124,10 +130,13 @@ func (r *resolution) commit(events []identity.Event, clients []string, repair bo
 			MATCH (c:Client {project: $project, id: id})
 			SET c.dirty = CASE WHEN $repair THEN null ELSE true END
 		}
-		RETURN base`,
+		RETURN base, coalesce(p.configVersion, 0) = $version AS current`,
 		params)
 	if err != nil {
 		return nil, err
+	}
+	if !boolean(rec, "current") {
+		return nil, errRace
 	}
 	base := i64(rec, "base")
 	for i := range events {

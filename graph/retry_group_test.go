@@ -106,3 +106,29 @@ func TestConcurrentWritesShareTransactions(t *testing.T) {
 		}
 	}
 }
+
+// A write decided under the project's rules commits after a rule was added
+// and the project re-resolved to IDLE without seeing it: the write runs
+// again under the new rule, so the client it created links through it.
+func TestAWriteDecidedUnderOldRulesRunsAgainUnderTheNewOnes(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	const email = "ann@example.com"
+	f.client("b", "web", "email", email)
+	held, release := graph.HoldNextGroup()
+	defer release()
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.s.UpsertClient(context.Background(), f.project, identity.ClientInput{ID: "a",
+			Channel:    identity.Channel{Kind: "telegram", Account: "acme"},
+			Attributes: []identity.AttributeInput{{Field: "email", Value: email, Source: identity.SourceOperator}}})
+		done <- err
+	}()
+	<-held // decided under {phone}, its locks taken, not committed
+	f.addRule("e-mail", "email")
+	release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	f.wantGroups([][]string{{"a", "b"}}, "a", "b")
+}

@@ -98,7 +98,7 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 			// whole later.
 			t, err := edit(ctx, tx, ps)
 			if err == nil && len(t.clients) > 0 {
-				err = markUnresolved(ctx, tx, project)
+				err = markUnresolved(ctx, tx, res.ps)
 			}
 			return noResult{}, err
 		})
@@ -138,10 +138,20 @@ func (s *Store) BeginBulk(ctx context.Context, project string) error {
 // markUnresolved records, in the transaction that wrote clients without
 // resolving them, that the project has unresolved clients: it is RUNNING
 // and its generation moves, so a re-resolution whose snapshot was read
-// before this commit cannot declare it IDLE (it runs again).
-func markUnresolved(ctx context.Context, tx neo4j.ManagedTransaction, project string) error {
-	return exec(ctx, tx, `MATCH (p:Project {id: $id})
-		SET p.resolution = 'RUNNING', p.generation = coalesce(p.generation, 0) + 1`, map[string]any{"id": project})
+// before this commit cannot declare it IDLE (it runs again). Under the
+// project's lock it checks, as commit does, that the configuration is still
+// the one the keys were computed under (errRace: the write runs again).
+func markUnresolved(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) error {
+	rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
+		SET p.resolution = 'RUNNING', p.generation = coalesce(p.generation, 0) + 1
+		RETURN coalesce(p.configVersion, 0) = $version AS current`, map[string]any{"id": ps.ID, "version": ps.version})
+	if err != nil {
+		return err
+	}
+	if rec == nil || !boolean(rec, "current") {
+		return errRace
+	}
+	return nil
 }
 
 // writeResult is WriteResult with what the edit touched.
