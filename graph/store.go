@@ -155,6 +155,12 @@ func (s *Store) Close(ctx context.Context) error {
 	return s.driver.Close(ctx)
 }
 
+// ResolveInBackground re-resolves the project in the background, as a
+// service does with the projects it finds RUNNING when it opens: what a
+// large import wrote before it stopped midway (its reader failed, its caller
+// went away) is resolved although nobody waits for it. It returns at once.
+func (s *Store) ResolveInBackground(project string) { s.kick(project) }
+
 // kick re-resolves a project in the background, trying again with a
 // growing pause after a failure (Neo4j away, say) until it succeeds or the
 // store closes.

@@ -178,6 +178,9 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 	sum := t.snapshot()
 	sum.Bulk = bulk
 	if err := errors.Join(readErr, writeErr, ctx.Err()); err != nil {
+		if bulk { // the batches written are resolved all the same
+			im.Store.ResolveInBackground(project)
+		}
 		return sum, err
 	}
 	if bulk {
@@ -188,6 +191,7 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 		err := im.Store.WaitResolved(ctx, project)
 		sum.Resolution = time.Since(resolving)
 		if err != nil {
+			im.Store.ResolveInBackground(project) // the caller stopped waiting, the work goes on
 			return sum, fmt.Errorf("resolve the import: %w", err)
 		}
 	}

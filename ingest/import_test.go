@@ -3,7 +3,9 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"strings"
 	"sync/atomic"
@@ -290,4 +292,41 @@ func TestABadValueIsRefusedAloneAndItsClientKept(t *testing.T) {
 	if _, err := s.Client(context.Background(), strict, "a"); identity.ErrorCode(err) != identity.CodeNotFound {
 		t.Errorf("a strict import wrote the client of a refused line: %v", err)
 	}
+}
+
+// failingReader gives its data, then fails as a broken connection does.
+type failingReader struct{ data *bytes.Reader }
+
+func (r failingReader) Read(p []byte) (int, error) {
+	if r.data.Len() == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	return r.data.Read(p)
+}
+
+// A large import whose reader fails midway reports the failure, and what
+// it wrote is resolved all the same, in the background: the project does
+// not stay RUNNING with clients that have no multi-contact.
+func TestALargeImportThatFailsMidwayIsResolvedAllTheSame(t *testing.T) {
+	s := openStore(t)
+	project := newProject(t, s)
+	data := generate(t, 400)
+	half := data[:bytes.LastIndexByte(data[:len(data)/2], '\n')+1]
+	im := &ingest.Importer{Store: s, Small: 10, Batch: 50}
+	if _, err := im.Import(context.Background(), project, failingReader{bytes.NewReader(half)}); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("import from a reader that fails: %v, want the reader's error", err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		p, err := s.Project(context.Background(), project)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Resolution.State == identity.ResolutionIdle {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a minute after the import failed, the project is %s", p.Resolution.State)
+		}
+	}
+	state(t, s, project) // every client written has its multi-contact, the oracle's
 }
