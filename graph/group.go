@@ -226,7 +226,7 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 			return nil, err
 		}
 		events = append(events, r.quarantineEvents(t.quarantined, causeOf(ops[0]))...)
-		attributeCauses(events, ops)
+		attributeCauses(events, ops, res.Refused)
 		if groupFault != nil {
 			if err := groupFault(); err != nil {
 				return nil, err
@@ -252,10 +252,13 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 
 // attributeCauses gives each event of a group the cause of the first op
 // that wrote to one of the event's clients (the first op's when none did,
-// e.g. a multi-contact deleted).
-func attributeCauses(events []identity.Event, ops []Op) {
+// e.g. a multi-contact deleted); a refused op wrote nothing.
+func attributeCauses(events []identity.Event, ops []Op, refused []LineError) {
 	for i := range events {
 		for _, op := range ops {
+			if slices.ContainsFunc(refused, func(r LineError) bool { return r.Line == op.Line }) {
+				continue
+			}
 			if slices.Contains(events[i].ClientIDs, op.Target()) {
 				events[i].Cause = causeOf(op)
 				break
