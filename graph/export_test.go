@@ -53,3 +53,11 @@ func HoldNextGroup() (held <-chan struct{}, release func()) {
 		}
 	}
 }
+
+// OnKeysBuilt runs f once, the next time a stale rule's keys are built,
+// before the rule is marked fresh; restore removes it.
+func OnKeysBuilt(f func(rule string)) (restore func()) {
+	var once sync.Once
+	keysBuilt = func(rule string) { once.Do(func() { f(rule) }) }
+	return func() { keysBuilt = nil }
+}

@@ -158,15 +158,17 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error
 	type staleRule struct {
 		rule    identity.Rule
 		removed bool
+		since   int64 // the configuration version that made it stale
 	}
 	stale, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]staleRule, error) {
 		recs, err := collect(ctx, tx, `MATCH (r:Rule {project: $project, stale: true})
-			RETURN r {.id, .name, .fields, .enabled, .requireVerified} AS rule, coalesce(r.removed, false) AS removed`,
+			RETURN r {.id, .name, .fields, .enabled, .requireVerified} AS rule, coalesce(r.removed, false) AS removed,
+				coalesce(r.staleAt, -1) AS since`,
 			map[string]any{"project": project})
 		var out []staleRule
 		for _, rec := range recs {
 			m, _ := rec.AsMap()["rule"].(map[string]any)
-			out = append(out, staleRule{decodeRule(m), boolean(rec, "removed")})
+			out = append(out, staleRule{decodeRule(m), boolean(rec, "removed"), i64(rec, "since")})
 		}
 		return out, err
 	})
@@ -182,10 +184,16 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error
 				return err
 			}
 		}
+		if keysBuilt != nil {
+			keysBuilt(sr.rule.ID)
+		}
+		// The rule is fresh unless it changed again while its keys were
+		// built: then it stays stale, and the next round builds it again.
 		if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 			return noResult{}, exec(ctx, tx, `MATCH (r:Rule {project: $project, id: $id})
+				WHERE coalesce(r.staleAt, -1) = $since
 				FOREACH (_ IN CASE WHEN r.removed THEN [1] ELSE [] END | DELETE r)
-				REMOVE r.stale`, map[string]any{"project": project, "id": sr.rule.ID})
+				REMOVE r.stale, r.staleAt`, map[string]any{"project": project, "id": sr.rule.ID, "since": sr.since})
 		}); err != nil {
 			return err
 		}
@@ -199,6 +207,10 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error
 	}
 	return s.recheckQuarantine(ctx, project, all, rebuilt)
 }
+
+// keysBuilt, set only by tests, runs after a stale rule's keys are built
+// and before the rule is marked fresh.
+var keysBuilt func(rule string)
 
 // deleteKeys removes a rule's keys in batches.
 func (s *Store) deleteKeys(ctx context.Context, project, rule string) error {

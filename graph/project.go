@@ -202,7 +202,7 @@ func (s *Store) UpdateProjectSettings(ctx context.Context, id string, set identi
 			CALL {
 				WITH p
 				MATCH (r:Rule {project: $id}) WHERE $rekey AND NOT coalesce(r.removed, false)
-				SET r.stale = true
+				SET r.stale = true, r.staleAt = p.configVersion
 				RETURN count(r) AS rules
 			}
 			RETURN `+projectFields,
@@ -296,7 +296,8 @@ func (s *Store) saveRule(ctx context.Context, project string, r identity.Rule, c
 			ON CREATE SET r.createdAt = $at
 			SET r.name = $name, r.fields = $fields, r.enabled = $enabled, r.requireVerified = $requireVerified,
 				r.stale = true, r.removed = false, p.configVersion = coalesce(p.configVersion, 0) + 1,
-				p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1`,
+				p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1
+			SET r.staleAt = p.configVersion`,
 			map[string]any{"project": project, "id": r.ID, "name": r.Name, "fields": r.Fields,
 				"enabled": r.Enabled, "requireVerified": r.RequireVerified, "at": s.now().UTC()})
 		return r, err
@@ -316,7 +317,8 @@ func (s *Store) RemoveRule(ctx context.Context, project, ruleID string) error {
 		}
 		return noResult{}, exec(ctx, tx, `MATCH (p:Project {id: $project}), (r:Rule {project: $project, id: $id})
 			SET r.removed = true, r.stale = true, p.configVersion = coalesce(p.configVersion, 0) + 1,
-				p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1`,
+				p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1
+			SET r.staleAt = p.configVersion`,
 			map[string]any{"project": project, "id": ruleID})
 	})
 	return err

@@ -132,3 +132,28 @@ func TestAWriteDecidedUnderOldRulesRunsAgainUnderTheNewOnes(t *testing.T) {
 	f.settle()
 	f.wantGroups([][]string{{"a", "b"}}, "a", "b")
 }
+
+// A rule changed again while the keys of its previous change are built is
+// built again: the project ends IDLE with the keys of the rule as it is.
+func TestARuleChangedWhileItsKeysAreBuiltIsBuiltAgain(t *testing.T) {
+	f := newFixture(t)
+	rule := f.addRule("contact", "phone")
+	f.client("a", "web", "email", "ann@example.com")
+	f.client("b", "telegram", "email", "ann@example.com")
+	f.client("c", "web", "phone", "+79161234567")
+	f.client("d", "telegram", "phone", "+79161234567")
+	f.wantGroups([][]string{{"a"}, {"b"}, {"c", "d"}}, "a", "b", "c", "d")
+	back := rule
+	restore := graph.OnKeysBuilt(func(string) { // the e-mail keys are built: back to the phone
+		if _, err := f.s.UpdateRule(context.Background(), f.project, back); err != nil {
+			t.Error(err)
+		}
+	})
+	defer restore()
+	rule.Fields = []string{"email"}
+	if _, err := f.s.UpdateRule(f.ctx, f.project, rule); err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	f.wantGroups([][]string{{"a"}, {"b"}, {"c", "d"}}, "a", "b", "c", "d")
+}
