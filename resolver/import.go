@@ -59,8 +59,10 @@ const ImportPattern = "POST /projects/{project}/import"
 // input line, as it happens, then {"summary": ...}. ?strict=true stops at
 // the first bad line. Before it answers 200 it checks the project within
 // checkTimeout (0: the request's own deadline, if any), so that with Neo4j
-// away it answers 503 UNAVAILABLE with Retry-After at once.
-func ImportHandler(store *graph.Store, log *slog.Logger, checkTimeout time.Duration) http.Handler {
+// away it answers 503 UNAVAILABLE with Retry-After at once. Revoking the
+// caller's key (auth, on any replica) stops the import at its next batch:
+// the summary says so (FORBIDDEN), and the lines after are not applied.
+func ImportHandler(store *graph.Store, auth *Authenticator, log *slog.Logger, checkTimeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = WithLocale(r, store) // refused lines in the caller's language
 		project := r.PathValue("project")
@@ -105,7 +107,14 @@ func ImportHandler(store *graph.Store, log *slog.Logger, checkTimeout time.Durat
 				flusher.Flush()
 			}
 		}
-		sum, err := im.Import(r.Context(), project, r.Body)
+		ctx := r.Context()
+		if p := PrincipalFrom(ctx); p != nil && !p.Admin && auth != nil {
+			var stop context.CancelCauseFunc
+			ctx, stop = context.WithCancelCause(ctx)
+			defer stop(nil)
+			defer auth.watch(p, func(int, string) { stop(errKeyRevoked) })()
+		}
+		sum, err := im.Import(ctx, project, r.Body)
 		out := ImportSummary{Lines: sum.Lines, Applied: sum.Applied, Refused: sum.Refused, RefusedValues: sum.RefusedValues, Skipped: sum.Skipped,
 			Batch: sum.Bulk, Events: map[string]int{}, StoppedAt: sum.Stopped, DurationMS: sum.Duration.Milliseconds(),
 			ResolutionMS:   sum.Resolution.Milliseconds(),
@@ -116,7 +125,11 @@ func ImportHandler(store *graph.Store, log *slog.Logger, checkTimeout time.Durat
 		for t, n := range sum.Events {
 			out.Events[string(t)] = n
 		}
-		if err != nil {
+		switch {
+		case errors.Is(context.Cause(ctx), errKeyRevoked):
+			log.Warn("import stopped: its key was revoked", "project", project, "line", sum.Lines)
+			out.Error, out.ErrorCode = "the import stopped: its API key was revoked", "FORBIDDEN"
+		case err != nil:
 			log.Error("import", "project", project, "line", sum.Lines, "err", err)
 			out.Error, out.ErrorCode = "the import stopped early; run it again: lines already applied are skipped", "INTERNAL"
 			if graph.Unavailable(err) {
@@ -126,6 +139,9 @@ func ImportHandler(store *graph.Store, log *slog.Logger, checkTimeout time.Durat
 		_ = enc.Encode(map[string]ImportSummary{"summary": out})
 	})
 }
+
+// errKeyRevoked ends an import whose key was revoked while it ran.
+var errKeyRevoked = errors.New("the API key was revoked")
 
 // checkProject reads the project within timeout.
 func checkProject(ctx context.Context, store *graph.Store, project string, timeout time.Duration) error {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -190,4 +192,62 @@ func TestARevocationReachesAnotherReplica(t *testing.T) {
 		t.Errorf("the other replica closed it after %s, want about a second", d)
 	}
 	onB.wantCode("UNAUTHENTICATED", p.read, query, map[string]any{"p": p.id})
+}
+
+// TestRevokingAKeyStopsItsImport: an import streaming through a key that
+// is revoked stops at its next batch; its summary says why (FORBIDDEN),
+// and a line sent after the revocation is not applied.
+func TestRevokingAKeyStopsItsImport(t *testing.T) {
+	a := startAPI(t)
+	p := a.project()
+	body, lines := io.Pipe()
+	type answer struct {
+		res *http.Response
+		err error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, a.url+"/projects/"+p.id+"/import", body)
+		req.Header.Set("Authorization", "Bearer "+p.write)
+		res, err := http.DefaultClient.Do(req)
+		answered <- answer{res, err}
+	}()
+	line := func(id string) {
+		fmt.Fprintf(lines, `{"op":"client","id":%q,"channel":{"kind":"web","account":"a"}}`+"\n", id)
+	}
+	for i := range 2500 { // more than a small import: written in batches as it streams
+		line(fmt.Sprint("early-", i))
+	}
+	exists := func(id string) bool {
+		var out struct{ Client *struct{ ID string } }
+		a.ok(p.read, `query($p: ID!, $id: ID!) { client(projectId: $p, id: $id) { id } }`, map[string]any{"p": p.id, "id": id}, &out)
+		return out.Client != nil
+	}
+	for deadline := time.Now().Add(time.Minute); !exists("early-0"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the import's first batch was not written within a minute")
+		}
+	}
+	a.revoke(p, a.keyID(p, "WRITE"))
+	line("late")
+	lines.Close()
+	got := <-answered
+	if got.err != nil {
+		t.Fatal(got.err)
+	}
+	defer got.res.Body.Close()
+	var summary struct {
+		Summary struct{ Error, ErrorCode string }
+	}
+	for dec := json.NewDecoder(got.res.Body); dec.More(); {
+		if err := dec.Decode(&summary); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if summary.Summary.ErrorCode != "FORBIDDEN" || !strings.Contains(summary.Summary.Error, "revoked") {
+		t.Errorf("summary %+v, want FORBIDDEN for a revoked key", summary.Summary)
+	}
+	if exists("late") {
+		t.Error("a line sent after the key was revoked was applied")
+	}
 }

@@ -305,7 +305,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	mux.Handle("POST /widget/identify", auth.Middleware(limiter.Handler(resolver.SurfaceWidget, resolver.KeyProject,
 		resolver.WidgetHandler(store, keys, m.log))))
 	mux.Handle(resolver.ImportPattern, auth.Middleware(limiter.Handler(resolver.SurfaceImport, resolver.PathProject,
-		resolver.ImportHandler(store, m.log, m.RequestTimeout))))
+		resolver.ImportHandler(store, auth, m.log, m.RequestTimeout))))
 	// The operator and admin console (console/), a client of /graphql like any other.
 	consoleHandler := console.Handler("/console")
 	mux.Handle("GET /console", consoleHandler)
