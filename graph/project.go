@@ -291,6 +291,10 @@ func (s *Store) saveRule(ctx context.Context, project string, r identity.Rule, c
 		if !create && !containsRule(ps.rules, r.ID) {
 			return identity.Rule{}, notFound("rule", r.ID)
 		}
+		if create && len(ps.rules) >= identity.MaxRules {
+			return identity.Rule{}, identity.Errorf("rules", identity.CodeTooManyRules,
+				"a project has at most %d rules; remove one first", identity.MaxRules)
+		}
 		err = exec(ctx, tx, `MATCH (p:Project {id: $project})
 			MERGE (r:Rule {project: $project, id: $id})
 			ON CREATE SET r.createdAt = $at

@@ -717,3 +717,23 @@ func TestAPhoneExtensionIsKeptBesideTheNumber(t *testing.T) {
 		t.Errorf("mobile's extension = %q, want none", got)
 	}
 }
+
+// A project takes at most identity.MaxRules rules; the one beyond is
+// refused and changes nothing.
+func TestAProjectTakesABoundedNumberOfRules(t *testing.T) {
+	f := newFixture(t)
+	for i := range identity.MaxRules {
+		if _, err := f.s.AddRule(f.ctx, f.project, identity.Rule{Name: fmt.Sprint("r", i), Fields: []string{"phone"}, Enabled: true}); err != nil {
+			t.Fatalf("rule %d: %v", i+1, err)
+		}
+	}
+	_, err := f.s.AddRule(f.ctx, f.project, identity.Rule{Name: "one more", Fields: []string{"email"}, Enabled: true})
+	if identity.ErrorCode(err) != identity.CodeTooManyRules {
+		t.Fatalf("rule %d: %v, want %s", identity.MaxRules+1, err, identity.CodeTooManyRules)
+	}
+	rules, err := f.s.Rules(f.ctx, f.project)
+	if err != nil || len(rules) != identity.MaxRules {
+		t.Errorf("the project has %d rules (%v), want %d", len(rules), err, identity.MaxRules)
+	}
+	f.settle()
+}

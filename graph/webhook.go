@@ -68,10 +68,14 @@ func decodeWebhook(rec *neo4j.Record) Webhook {
 	return w
 }
 
+// MaxWebhooks bounds a project's webhooks: each is a worker reading the
+// project's log, and every event is sent once to each.
+const MaxWebhooks = 10
+
 // CreateWebhook registers url to receive the project's events of the given
 // types (nil: every type) from now on, and returns it with its signing
 // secret, which is stored only sealed and never shown again. The URL is
-// checked by the caller (webhook.Guard).
+// checked by the caller (webhook.Guard). A project has at most MaxWebhooks.
 func (s *Store) CreateWebhook(ctx context.Context, project, url string, events []identity.EventType, sealer Sealer) (Webhook, string, error) {
 	id := newID("hook")
 	secret := webhook.NewSecret()
@@ -91,8 +95,19 @@ func (s *Store) CreateWebhook(ctx context.Context, project, url string, events [
 		types = ts
 	}
 	w, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (Webhook, error) {
-		// It starts at the end of the log: it receives what is committed from now on.
+		// Counted under the project's lock, so two creations cannot both pass.
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $project})
+			SET p.locked = true REMOVE p.locked
+			RETURN COUNT { MATCH (w:Webhook {project: $project}) } AS hooks`, map[string]any{"project": project})
+		if err != nil || rec == nil {
+			return Webhook{}, orNotFound(err, "project", project)
+		}
+		if i64(rec, "hooks") >= MaxWebhooks {
+			return Webhook{}, identity.Errorf("url", identity.CodeTooManyWebhooks,
+				"a project has at most %d webhooks; delete one first", MaxWebhooks)
+		}
+		// It starts at the end of the log: it receives what is committed from now on.
+		rec, err = single(ctx, tx, `MATCH (p:Project {id: $project})
 			CREATE (w:Webhook {project: $project, id: $id, url: $url, events: $events, secretSealed: $sealed,
 				createdAt: $at, cursor: coalesce(p.seq, 0), epoch: 0, paused: false, failures: 0, deliveries: 0})
 			RETURN `+webhookColumns,

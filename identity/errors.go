@@ -40,6 +40,10 @@ const (
 	CodeInvalidSource = "INVALID_SOURCE"
 	// CodeTooManyValues says a client holds too many values of one field.
 	CodeTooManyValues = "TOO_MANY_VALUES"
+	// CodeTooManyRules says a project (or a preview) would have more than MaxRules rules.
+	CodeTooManyRules = "TOO_MANY_RULES"
+	// CodeTooManyWebhooks says a project would have more than MaxWebhooks webhooks.
+	CodeTooManyWebhooks = "TOO_MANY_WEBHOOKS"
 	// CodeNotFound says the thing asked for does not exist.
 	CodeNotFound = "NOT_FOUND"
 	// CodeConflict says a request contradicts the current state.

@@ -10,6 +10,10 @@ import (
 // match keys a client yields (a product over the fields) small.
 const MaxRuleFields = 8
 
+// MaxRules bounds a project's rules, and the rules of one preview: each
+// rule gives every client keys of its own, and a preview holds them all.
+const MaxRules = 50
+
 // MaxKeysPerRule bounds the match keys one client yields for one rule, so
 // a client holding many values cannot blow up the graph.
 const MaxKeysPerRule = 64

@@ -120,3 +120,18 @@ func TestPagesWeighTheirSize(t *testing.T) {
 		})
 	}
 }
+
+// A preview of more rules than a project may have is refused before the
+// project is read (the server here has no store to read it from).
+func TestAPreviewOfTooManyRulesIsRefusedBeforeReading(t *testing.T) {
+	h := costServer(&resolver.Principal{Project: "p", Role: access.RoleAdmin})
+	rules := make([]map[string]any, 51)
+	for i := range rules {
+		rules[i] = map[string]any{"name": fmt.Sprint("r", i), "fields": []string{"phone"}}
+	}
+	code, msg := firstCode(t, h, `query($r: [RuleInput!]!) { previewRules(projectId: "p", rules: $r) { multiContacts } }`,
+		map[string]any{"r": rules})
+	if code != "BAD_USER_INPUT" || !strings.Contains(msg, "at most 50") {
+		t.Errorf("a preview of 51 rules: %s %q, want BAD_USER_INPUT, at most 50", code, msg)
+	}
+}

@@ -2205,7 +2205,7 @@ type Query {
   previewRules(
     "The project's id."
     projectId: ID!
-    "The whole set of rules to try instead of the current ones."
+    "The whole set of rules to try instead of the current ones (at most 50: TOO_MANY_RULES)."
     rules: [RuleInput!]!
   ): RulePreview!
   "The project's change events in commit order, resumable from a cursor (first: 1 to 1000, default 100)."
@@ -2265,7 +2265,7 @@ type Mutation {
     "The new field's key, label and type."
     input: FieldInput!
   ): Field!
-  "Adds a merge rule; the project re-resolves in the background."
+  "Adds a merge rule (a project has at most 50: TOO_MANY_RULES); the project re-resolves in the background."
   addRule(
     "The project's id."
     projectId: ID!

@@ -529,6 +529,9 @@ func (r *queryResolver) PreviewRules(ctx context.Context, projectID string, rule
 	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return nil, err
 	}
+	if len(rules) > identity.MaxRules {
+		return nil, identity.Errorf("rules", identity.CodeTooManyRules, "a preview takes at most %d rules", identity.MaxRules)
+	}
 	catalog, err := r.Store.Catalog(ctx, projectID)
 	if err != nil {
 		return nil, err

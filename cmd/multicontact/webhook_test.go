@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/multicontact/multicontact/graph"
 )
 
 const createWebhook = `mutation($p: ID!, $url: String!, $events: [EventType!]) {
@@ -176,4 +178,31 @@ func eventually(t *testing.T, d time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// A project takes a bounded number of webhooks: the one beyond is refused
+// with TOO_MANY_WEBHOOKS and stored nowhere; deleting one makes room.
+func TestAProjectTakesABoundedNumberOfWebhooks(t *testing.T) {
+	a := startAPI(t, "-webhook-allow-private")
+	p := a.project()
+	crm := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer crm.Close()
+	var ids []string
+	for range graph.MaxWebhooks {
+		var created createdWebhook
+		a.ok(p.admin, createWebhook, map[string]any{"p": p.id, "url": crm.URL}, &created)
+		ids = append(ids, created.CreateWebhook.Webhook.ID)
+		a.deleteWebhookAtEnd(p, created.CreateWebhook.Webhook.ID)
+	}
+	res := a.wantCode("BAD_USER_INPUT", p.admin, createWebhook, map[string]any{"p": p.id, "url": crm.URL})
+	if len(res.Errors) > 0 && res.Errors[0].Extensions["reason"] != "TOO_MANY_WEBHOOKS" {
+		t.Errorf("webhook %d: %+v, want TOO_MANY_WEBHOOKS", graph.MaxWebhooks+1, res.Errors[0])
+	}
+	var list struct{ Webhooks []struct{ ID string } }
+	a.ok(p.admin, `query($p: ID!) { webhooks(projectId: $p) { id } }`, map[string]any{"p": p.id}, &list)
+	if len(list.Webhooks) != graph.MaxWebhooks {
+		t.Errorf("%d webhooks stored, want %d", len(list.Webhooks), graph.MaxWebhooks)
+	}
+	a.ok(p.admin, `mutation($p: ID!, $id: ID!) { deleteWebhook(projectId: $p, id: $id) }`, map[string]any{"p": p.id, "id": ids[0]}, nil)
+	a.ok(p.admin, createWebhook, map[string]any{"p": p.id, "url": crm.URL}, nil)
 }
