@@ -114,6 +114,11 @@ func TestCheckURL(t *testing.T) {
 			t.Errorf("CheckURL(%.40s) = %v, want %s on url", raw, err, code)
 		}
 	}
+	// A name that resolves to a private address is refused without saying
+	// which: the answer would map the service's network for its caller.
+	if err := g.CheckURL(ctx, "http://localhost:8080/hook"); err == nil || strings.Contains(err.Error(), "127.0.0.1") || strings.Contains(err.Error(), "::1") {
+		t.Errorf("CheckURL(localhost) = %v, want a refusal that names no address", err)
+	}
 	if err := (webhook.Guard{AllowPrivate: true}).CheckURL(ctx, "http://127.0.0.1:9/"); err != nil {
 		t.Errorf("with AllowPrivate, loopback is refused: %v", err)
 	}

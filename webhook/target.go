@@ -76,7 +76,11 @@ func (g Guard) CheckURL(ctx context.Context, raw string) error {
 	}
 	host := u.Hostname()
 	if a, err := netip.ParseAddr(host); err == nil {
-		return refuseUnlessPublic(host, a)
+		if !Public(a) {
+			return identity.Errorf("url", identity.CodePrivateAddress,
+				"%s is a loopback, private, link-local or metadata address, which webhooks may not reach", host)
+		}
+		return nil
 	}
 	r := g.Resolver
 	if r == nil {
@@ -89,19 +93,12 @@ func (g Guard) CheckURL(ctx context.Context, raw string) error {
 		return nil // not resolvable now; Control checks every address dialed
 	}
 	for _, a := range addrs {
-		if err := refuseUnlessPublic(host, a); err != nil {
-			return err
+		if !Public(a) { // which address is not said: it would map the service's network for the caller
+			return identity.Errorf("url", identity.CodePrivateAddress,
+				"%s resolves to a loopback, private, link-local or metadata address, which webhooks may not reach", host)
 		}
 	}
 	return nil
-}
-
-func refuseUnlessPublic(host string, a netip.Addr) error {
-	if Public(a) {
-		return nil
-	}
-	return identity.Errorf("url", identity.CodePrivateAddress,
-		"%s is or resolves to %s, a loopback, private, link-local or metadata address, which webhooks may not reach", host, a)
 }
 
 // RefusedAddressError says that a delivery was about to connect to an
