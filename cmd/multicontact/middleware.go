@@ -5,12 +5,14 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rs/cors"
@@ -112,10 +114,36 @@ func withDeadline(d time.Duration, exempt func(*http.Request) bool, next http.Ha
 			next.ServeHTTP(w, r)
 			return
 		}
+		// The context ends the work; a read deadline ends a body that
+		// trickles in, which the context does not interrupt. It is lifted
+		// once the body is read: net/http then reads the connection to
+		// notice a client that goes away, and a deadline there would end
+		// the request's context (previewRules outlives d on purpose).
+		if r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+				r.Body = &liftAtEOF{ReadCloser: r.Body, lift: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+			}
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), d)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// liftAtEOF calls lift once its body has been read to the end.
+type liftAtEOF struct {
+	io.ReadCloser
+	lift func()
+	once sync.Once
+}
+
+func (b *liftAtEOF) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.once.Do(b.lift)
+	}
+	return n, err
 }
 
 // limitBody refuses request bodies larger than n bytes.

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -401,4 +404,23 @@ func TestCORSAndGraphiQLSwitch(t *testing.T) {
 		Typename string `json:"__typename"`
 	}
 	a.ok(testAdminToken, `{ __typename }`, nil, &ok)
+}
+
+// TestABodyThatStallsDoesNotHoldItsConnection: a request whose body stops
+// coming (a slow or hostile client) is given up at the request's deadline,
+// and its connection closed, instead of holding a connection and a
+// goroutine for as long as the client likes.
+func TestABodyThatStallsDoesNotHoldItsConnection(t *testing.T) {
+	a := startAPI(t, "-request-timeout", "1s")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(a.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\":")
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	start := time.Now()
+	if _, err := io.ReadAll(conn); err != nil {
+		t.Fatalf("the connection was still open %s after its body stalled: %v", time.Since(start).Round(time.Second), err)
+	}
 }

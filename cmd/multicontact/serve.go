@@ -347,7 +347,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		}
 		handler.ServeHTTP(w, r)
 	})
-	m.server = &http.Server{Handler: counted, ReadHeaderTimeout: 10 * time.Second,
+	m.server = &http.Server{Handler: counted, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		BaseContext: func(net.Listener) context.Context { return m.base }}
 	m.log.Info("listening", "addr", m.ln.Addr().String())
 	go func() {
