@@ -80,6 +80,11 @@ type ServeMain struct {
 	// ShutdownGrace is how long Close lets the calls in flight finish
 	// before it cuts them (MULTICONTACT_SHUTDOWN_GRACE).
 	ShutdownGrace time.Duration
+	// WidgetRate bounds the widget calls a minute from one address to one
+	// project (MULTICONTACT_WIDGET_RATE; 0: no bound), ClientIPHeader the
+	// header a trusted proxy gives that address in (resolver.VisitorRate).
+	WidgetRate     int
+	ClientIPHeader string
 	// DebugAddr, when set, serves Go's profiles (net/http/pprof) on a
 	// listener of its own (MULTICONTACT_DEBUG_ADDR), never on Addr: a
 	// profile shows the service's memory, so it stays on an address only
@@ -114,7 +119,7 @@ type ServeMain struct {
 func NewServeMain(log *slog.Logger) *ServeMain {
 	return &ServeMain{Addr: "127.0.0.1:8080", log: log, GraphiQL: true, ComplexityLimit: 10000, DepthLimit: 12,
 		MaxBodyBytes: 1 << 20, KeepAlive: 15 * time.Second, MaxSubscriptions: 20, EventPoll: broker.DefaultPoll,
-		RequestTimeout: 10 * time.Second, PreviewTimeout: 2 * time.Minute, MaxInFlight: 256, MaxInFlightPerProject: 64, ShutdownGrace: 20 * time.Second}
+		RequestTimeout: 10 * time.Second, PreviewTimeout: 2 * time.Minute, WidgetRate: 30, MaxInFlight: 256, MaxInFlightPerProject: 64, ShutdownGrace: 20 * time.Second}
 }
 
 // ParseFlags reads flags, with defaults from the environment (getenv).
@@ -144,6 +149,10 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 		"let webhooks reach loopback, private and link-local addresses: development only (MULTICONTACT_WEBHOOK_ALLOW_PRIVATE)")
 	fs.DurationVar(&m.ShutdownGrace, "shutdown-grace", envDuration(getenv, "MULTICONTACT_SHUTDOWN_GRACE", m.ShutdownGrace),
 		"on SIGTERM, how long calls in flight (imports included) may take to finish before they are cut (MULTICONTACT_SHUTDOWN_GRACE)")
+	fs.IntVar(&m.WidgetRate, "widget-rate", envInt(getenv, "MULTICONTACT_WIDGET_RATE", m.WidgetRate),
+		"widget calls a minute from one address to one project; more are refused with RATE_LIMITED (MULTICONTACT_WIDGET_RATE)")
+	fs.StringVar(&m.ClientIPHeader, "client-ip-header", getenv("MULTICONTACT_CLIENT_IP_HEADER"),
+		"behind a proxy only: the header it gives the caller's address in, e.g. X-Forwarded-For (MULTICONTACT_CLIENT_IP_HEADER)")
 	fs.StringVar(&m.DebugAddr, "debug-addr", getenv("MULTICONTACT_DEBUG_ADDR"),
 		"serve Go's profiles at /debug/pprof/ on this address, for operators only (MULTICONTACT_DEBUG_ADDR)")
 	origins := fs.String("cors-origins", getenv("MULTICONTACT_CORS_ORIGINS"), "comma-separated browser origins allowed (MULTICONTACT_CORS_ORIGINS)")
@@ -302,8 +311,10 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.metrics.registry, promhttp.HandlerOpts{}))
 	mux.Handle("/graphql", auth.Middleware(api))
+	visitors := &resolver.VisitorRate{PerMinute: m.WidgetRate, Header: m.ClientIPHeader,
+		OnShed: func() { m.metrics.shed.WithLabelValues(resolver.ScopeVisitor, resolver.SurfaceWidget).Inc() }}
 	mux.Handle("POST /widget/identify", auth.Middleware(limiter.Handler(resolver.SurfaceWidget, resolver.KeyProject,
-		resolver.WidgetHandler(store, keys, m.log))))
+		visitors.Handler(resolver.WidgetHandler(store, keys, m.log)))))
 	mux.Handle(resolver.ImportPattern, auth.Middleware(limiter.Handler(resolver.SurfaceImport, resolver.PathProject,
 		resolver.ImportHandler(store, auth, m.log, m.RequestTimeout))))
 	// The operator and admin console (console/), a client of /graphql like any other.
@@ -550,7 +561,7 @@ func newMetrics() *metrics {
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
 	m.registry.MustRegister(m.groupSize, m.groupDuration)
 	m.shed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_shed_requests_total",
-		Help: "API calls refused with RATE_LIMITED, by the limit that refused them (scope: process or project) and surface (graphql, import, widget)."},
+		Help: "API calls refused with RATE_LIMITED, by the limit that refused them (scope: process, project, or visitor: a widget caller's address) and surface (graphql, import, widget)."},
 		[]string{"scope", "surface"})
 	m.unavailable = prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_unavailable_total",
 		Help: "GraphQL errors answered UNAVAILABLE: Neo4j could not serve the call within its deadline."})
@@ -559,6 +570,7 @@ func newMetrics() *metrics {
 			m.shed.WithLabelValues(scope, surface) // every series shows, at 0 until it happens
 		}
 	}
+	m.shed.WithLabelValues(resolver.ScopeVisitor, resolver.SurfaceWidget)
 	m.webhookAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_webhook_deliveries_total",
 		Help: "Webhook delivery attempts made by this replica, by outcome: delivered (2xx), failed (another answer, or none within 10 s), refused (the endpoint resolved to a private address)."},
 		[]string{"outcome"})

@@ -6,7 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -276,4 +280,42 @@ func TestAnonymousVisitorsWriteOnlyTheirOwnClientAndLinkNobody(t *testing.T) {
 	if a.clientOf(p, "tg-ann").MultiContact.ID != ann.MultiContact.ID {
 		t.Errorf("Ann's multi-contact id changed from %s", ann.MultiContact.ID)
 	}
+}
+
+// A script calling the widget path with a page's public key, one call at
+// a time, is refused once its address has spent its calls for the minute
+// (429 RATE_LIMITED) before anything is written; the metric counts them.
+func TestTheWidgetPathBoundsTheCallsOfOneAddress(t *testing.T) {
+	a := startAPI(t, "-widget-rate", "6") // 2 at once, then one every 10 s
+	p := a.project()
+	before := a.shedVisitors()
+	var statuses []int
+	for range 4 {
+		statuses = append(statuses, a.widget(p.widget, map[string]any{}).status)
+	}
+	if !slices.Equal(statuses, []int{200, 200, 429, 429}) {
+		t.Errorf("four calls in a row from one address: %v, want 200 200 429 429", statuses)
+	}
+	if got := a.shedVisitors() - before; got != 2 {
+		t.Errorf("multicontact_shed_requests_total{scope=\"visitor\"} rose by %v, want 2", got)
+	}
+}
+
+// shedVisitors reads the count of widget calls refused for their address.
+func (a *api) shedVisitors() float64 {
+	a.t.Helper()
+	res, err := http.Get(a.url + "/metrics")
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, `multicontact_shed_requests_total{scope="visitor",surface="widget"} `) {
+			v, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return v
+		}
+	}
+	a.t.Fatal("no visitor series in /metrics")
+	return 0
 }
