@@ -206,7 +206,7 @@ func (r *resolution) quarantineEvents(qs []quarantine, cause identity.Cause) []i
 // lockAndLoad is one round of the resolution, in one statement: it takes
 // the write locks of the partner clients found in the round before, then
 // of the multi-contacts in want, in sorted order, recording what they are
-// (live ones in locked, absorbed ones in aliases); then it reads the
+// (live ones in locked, absorbed or dissolved ones in aliases); then it reads the
 // members of every locked multi-contact and the touched clients, with
 // their linking keys and links, and what they link to outside the set:
 // multi-contacts, and clients that have none yet.
@@ -240,7 +240,8 @@ const loadRound = `
 			UNWIND $in.want AS id
 			MATCH (m:MultiContact {project: $project, id: id})
 			SET m.version = coalesce(m.version, 0) + 1
-			RETURN collect({id: m.id, size: m.size, createdAt: m.createdAt, alias: m.aliasOf IS NOT NULL}) AS found
+			RETURN collect({id: m.id, size: m.size, createdAt: m.createdAt,
+				alias: m.aliasOf IS NOT NULL OR coalesce(m.dissolved, false)}) AS found
 		}
 		WITH *, $in.locked + [x IN found WHERE NOT x.alias | x.id] AS mcs
 		CALL {
@@ -306,8 +307,10 @@ func loaded(recs []*neo4j.Record, want []string, locked map[string]identity.MCIn
 }
 
 // lock takes the write locks of the multi-contacts in ids, in sorted order,
-// and records what they are: live ones in locked, absorbed ones in aliases
-// (for the batch path and erasure, which read the members themselves).
+// and records what they are: live ones in locked, the others (absorbed,
+// dissolved, never created) in aliases (for the batch path and erasure,
+// which read the members themselves). An id read before its lock may have
+// been dissolved meanwhile: taken as live, it would be deleted again.
 func (r *resolution) lock(ids []string, locked map[string]identity.MCInfo, aliases map[string]bool) error {
 	ids = dedupe(ids)
 	if len(ids) == 0 {
@@ -316,7 +319,8 @@ func (r *resolution) lock(ids []string, locked map[string]identity.MCInfo, alias
 	recs, err := collect(r.ctx, r.tx, `UNWIND $in.ids AS id
 		MATCH (m:MultiContact {project: $project, id: id})
 		SET m.version = coalesce(m.version, 0) + 1
-		RETURN m.id AS id, m.size AS size, m.createdAt AS createdAt, m.aliasOf IS NOT NULL AS alias`,
+		RETURN m.id AS id, m.size AS size, m.createdAt AS createdAt,
+			m.aliasOf IS NOT NULL OR coalesce(m.dissolved, false) AS alias`,
 		map[string]any{"project": r.ps.ID, "in": map[string]any{"ids": ids}})
 	if err != nil {
 		return err
