@@ -34,15 +34,20 @@ type keyState struct {
 }
 
 // refreshKeys makes the clients' MATCHES edges follow what they hold now,
-// read here (syncKeys); writeOps, which holds that state already, writes
-// the keys with the values (writeOutcome).
+// read here under their locks (syncKeys); writeOps, which holds that state
+// already, writes the keys with the values (writeOutcome). Read without
+// the locks, a value that a concurrent write is giving a client would be
+// missed by both: the write computed its keys with the blocked flag it
+// read, this with the values committed before the write.
 func refreshKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState, clients []string) ([]string, []quarantine, error) {
 	recs, err := collect(ctx, tx, `UNWIND $in.ids AS id
 		MATCH (c:Client {project: $project, id: id})
+		SET c.locked = true REMOVE c.locked
+		WITH c
 		RETURN c.id AS id, coalesce(c.excluded, false) AS excluded,
 			`+valuesColumn+`,
 			[(c)-[:MATCHES]->(k:MatchKey) | {rule: k.rule, key: k.key}] AS keys`,
-		map[string]any{"project": ps.ID, "in": map[string]any{"ids": clients}})
+		map[string]any{"project": ps.ID, "in": map[string]any{"ids": nonNil(dedupe(clients))}})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -157,3 +157,42 @@ func TestARuleChangedWhileItsKeysAreBuiltIsBuiltAgain(t *testing.T) {
 	f.settle()
 	f.wantGroups([][]string{{"a"}, {"b"}, {"c", "d"}}, "a", "b", "c", "d")
 }
+
+// A value unblocked while a write gives one of its holders another value:
+// whichever commits first, the keys the two make together are made. Rule
+// {email, phone}; the phone P is blocked; a holds P, b holds P and the
+// e-mail E. A write gives a E and waits before its commit (it read P
+// blocked); P is unblocked meanwhile. a and b end in one multi-contact.
+func TestAValueUnblockedWhileAWriteGivesItsHolderAnotherLinks(t *testing.T) {
+	f := newFixture(t, []string{"email", "phone"})
+	const email, phone = "ann@example.com", "+79161234567"
+	if _, err := f.s.BlockValue(f.ctx, f.project, "phone", phone); err != nil {
+		t.Fatal(err)
+	}
+	f.client("a", "web", "phone", phone)
+	f.client("b", "telegram", "phone", phone, "email", email)
+	f.wantGroups([][]string{{"a"}, {"b"}}, "a", "b")
+	held, release := graph.HoldNextGroup()
+	defer release()
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := f.s.SetAttribute(context.Background(), f.project, "a",
+			identity.AttributeInput{Field: "email", Value: email, Source: identity.SourceOperator})
+		wrote <- err
+	}()
+	<-held
+	unblocked := make(chan error, 1)
+	go func() {
+		_, err := f.s.UnblockValue(context.Background(), f.project, "phone", phone)
+		unblocked <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the unblocking reads a's values, or waits for a's lock
+	release()
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-unblocked; err != nil {
+		t.Fatal(err)
+	}
+	f.wantGroups([][]string{{"a", "b"}}, "a", "b")
+}
