@@ -355,3 +355,39 @@ func TestAReplicaSeesAnotherReplicasRuleAtOnce(t *testing.T) {
 	}
 	upsert(a, "z", "loyalty", "L-1") // refused as an unknown field if a kept the old configuration
 }
+
+// A store whose lease lapsed and was taken by another replica does not
+// declare the project IDLE at the end of its round: the other works on it.
+func TestAStoreThatLostItsLeaseDoesNotFinish(t *testing.T) {
+	ctx := context.Background()
+	a, b := replica(t), replica(t)
+	project := fmt.Sprintf("lost%d", time.Now().UnixNano())
+	if _, err := a.CreateProject(ctx, project, "", "RU"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.BeginBulk(ctx, project); err != nil {
+		t.Fatal(err)
+	}
+	release, err := a.lease(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	g, err := a.generation(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a could not renew for a minute; b took the expired lease.
+	if _, err := writeTx(ctx, a, func(tx neo4j.ManagedTransaction) (noResult, error) {
+		return noResult{}, exec(ctx, tx, `MATCH (p:Project {id: $id}) SET p.resolverLease = $other`,
+			map[string]any{"id": project, "other": b.owner})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := a.finish(ctx, project, g.gen); done || !errors.Is(err, ErrResolving) {
+		t.Errorf("finish without the lease: done %v, %v; want ErrResolving", done, err)
+	}
+	if p, _ := a.Project(ctx, project); p.Resolution.State != identity.ResolutionRunning {
+		t.Errorf("state = %s, want RUNNING still", p.Resolution.State)
+	}
+}

@@ -206,9 +206,19 @@ func (s *Store) finish(ctx context.Context, project string, gen int64) (bool, er
 		if err := exec(ctx, tx, `MATCH (p:Project {id: $id}) SET p.progress = p.progress`, map[string]any{"id": project}); err != nil {
 			return false, err
 		}
+		// A store whose lease lapsed (it could not renew it, Neo4j away)
+		// and was taken by another may not finish: the other works on it.
+		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN p.resolverLease = $me AS mine`,
+			map[string]any{"id": project, "me": s.owner})
+		if err != nil {
+			return false, err
+		}
+		if rec == nil || !boolean(rec, "mine") {
+			return false, ErrResolving
+		}
 		// IDLE promises that every client has its multi-contact: a client
 		// without one (written after the snapshot) is resolved by the next round.
-		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
+		rec, err = single(ctx, tx, `MATCH (p:Project {id: $id})
 			WHERE coalesce(p.generation, 0) = $gen AND NOT EXISTS { MATCH (c:Client {project: $id, dirty: true}) }
 				AND NOT EXISTS { MATCH (c:Client {project: $id}) WHERE c.mc IS NULL }
 			SET p.resolution = 'IDLE', p.progress = 1.0, p.recheckKeys = false
