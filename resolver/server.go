@@ -47,6 +47,10 @@ type ServerConfig struct {
 	OnInternalError func()
 	// OnUnavailable, if set, is called for every error answered UNAVAILABLE.
 	OnUnavailable func()
+	// OperationTimeout, if set, bounds a query or mutation that arrives
+	// without a deadline: one sent over a websocket, which lives on (an
+	// HTTP request has the request's own).
+	OperationTimeout time.Duration
 	// Limiter, if set, admits every query and mutation (RATE_LIMITED beyond it).
 	Limiter *Limiter
 	// Stopping, if set, reports that the service is shutting down: the
@@ -128,6 +132,9 @@ func NewServer(cfg ServerConfig) http.Handler {
 	srv.Use(fragmentLimit{}) // first: the checks after it expand fragments
 	if cfg.Limiter != nil {
 		srv.Use(limitOperations{cfg.Limiter})
+	}
+	if cfg.OperationTimeout > 0 {
+		srv.Use(operationDeadline{cfg.OperationTimeout})
 	}
 	if cfg.Introspection {
 		srv.Use(extension.Introspection{})
@@ -344,6 +351,30 @@ func selectionDepth(set ast.SelectionSet, doc *ast.QueryDocument, seen int) int 
 		deepest = max(deepest, d)
 	}
 	return deepest
+}
+
+// operationDeadline gives a query or mutation without a deadline (one sent
+// over a websocket) a deadline of its own; a subscription runs on.
+type operationDeadline struct{ d time.Duration }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.ResponseInterceptor
+} = operationDeadline{}
+
+func (operationDeadline) ExtensionName() string                   { return "OperationDeadline" }
+func (operationDeadline) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (o operationDeadline) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if _, has := ctx.Deadline(); has || !graphql.HasOperationContext(ctx) {
+		return next(ctx)
+	}
+	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation == ast.Subscription {
+		return next(ctx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.d)
+	defer cancel()
+	return next(ctx)
 }
 
 // noIntrospection refuses introspection queries up front with FORBIDDEN,
