@@ -48,8 +48,18 @@ func (s *Store) writeOne(ctx context.Context, project string, op Op) (string, []
 func (s *Store) RemoveClient(ctx context.Context, project, client string) error {
 	cause := identity.Cause{Kind: identity.CauseClient, Action: "removeClient"}
 	return s.apply(ctx, project, cause, func(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) (touched, error) {
+		// Its multi-contact is read under its lock: a write that moved it
+		// meanwhile has committed. Its conversations go with it (they are
+		// found by their client's id, not by an edge).
 		rec, err := single(ctx, tx, `MATCH (c:Client {project: $project, id: $id})
-			WITH c, c.mc AS mc DETACH DELETE c RETURN mc`,
+			SET c.locked = true REMOVE c.locked
+			WITH c, c.mc AS mc
+			CALL {
+				WITH c
+				MATCH (v:Conversation {project: $project, client: c.id})
+				DETACH DELETE v
+			}
+			DETACH DELETE c RETURN mc`,
 			map[string]any{"project": project, "id": client})
 		if err != nil || rec == nil {
 			return touched{}, orNotFound(err, "client", client)

@@ -66,6 +66,7 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 			RETURN null AS c // a row for the rest even when no client exists yet
 		}
 		RETURN version, claimed, owners, users, c.id AS id, c.mc AS mc, coalesce(c.excluded, false) AS excluded,
+			coalesce(c.displayName, '') AS name,
 			[(c)-[u:VIA]->(ch:Channel) | [ch.kind, ch.account, coalesce(u.channelUserId, '')]][0] AS channel,
 			[(c)-[h:HAS]->(v:Value) | [v.field, v.value, coalesce(h.source, ''), coalesce(h.verified, false), coalesce(v.blocked, false)]] AS values,
 			[(c)-[:MATCHES]->(k:MatchKey) | [k.rule, k.key]] AS keys`,
@@ -94,7 +95,7 @@ func lockClients(ctx context.Context, tx neo4j.ManagedTransaction, project strin
 			continue // the row for the rest
 		}
 		st := ls.clients[str(rec, "id")]
-		st.exists, st.mc, st.excluded = true, str(rec, "mc"), boolean(rec, "excluded")
+		st.exists, st.mc, st.excluded, st.name = true, str(rec, "mc"), boolean(rec, "excluded"), str(rec, "name")
 		if ch := strs(rec, "channel"); len(ch) == 3 {
 			st.kind, st.account, st.channelUserID = ch[0], ch[1], ch[2]
 		}

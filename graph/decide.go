@@ -16,6 +16,7 @@ type clientState struct {
 	exists        bool
 	mc            string // its multi-contact, read under its lock
 	kind, account string
+	name          string // display name
 	channelUserID string
 	values        map[[2]string]bool // field, normalized value
 	widgetOnly    map[[2]string]bool // values that only an unverified widget call gave
@@ -135,7 +136,10 @@ func (d *decision) upsert(op Op) error {
 	}
 	created := !st.exists
 	st.exists, st.kind, st.account = true, in.Channel.Kind, in.Channel.Account
-	st.changed = st.changed || created || in.DisplayName != ""
+	st.changed = st.changed || created || in.DisplayName != "" && in.DisplayName != st.name
+	if in.DisplayName != "" {
+		st.name = in.DisplayName
+	}
 	row := clientRow(in, d.now)
 	row["new"] = created
 	if in.ChannelUserID != "" {

@@ -61,3 +61,25 @@ func OnKeysBuilt(f func(rule string)) (restore func()) {
 	keysBuilt = func(rule string) { once.Do(func() { f(rule) }) }
 	return func() { keysBuilt = nil }
 }
+
+// HoldNextChange is HoldNextGroup for the next change that is not a
+// single write (a link, an exclusion, a block, a client removed).
+func HoldNextChange() (held <-chan struct{}, release func()) {
+	h, r := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	changeFault = func() error {
+		once.Do(func() {
+			close(h)
+			<-r
+		})
+		return nil
+	}
+	return h, func() {
+		changeFault = nil
+		select {
+		case <-r:
+		default:
+			close(r)
+		}
+	}
+}

@@ -76,8 +76,10 @@ func (s *Store) setBlocked(ctx context.Context, project, field, raw string, bloc
 		if value, err = ps.catalog.Normalize(field, raw); err != nil {
 			return touched{}, err
 		}
+		// Locked before the flag is read, as an exclusion locks its client.
 		rec, err := single(ctx, tx, `MERGE (v:Value {project: $project, field: $field, value: $value})
 			ON CREATE SET v.blocked = false
+			SET v.locked = true REMOVE v.locked
 			WITH v, v.blocked <> $blocked AS changed
 			SET v.blocked = $blocked
 			RETURN changed, CASE WHEN changed THEN [(v)<-[:HAS]-(c:Client) | c.id] ELSE [] END AS clients`,
@@ -120,7 +122,10 @@ func (s *Store) setExcluded(ctx context.Context, project, client string, exclude
 	action := map[bool]string{true: "excludeClient", false: "includeClient"}[excluded]
 	cause := identity.Cause{Kind: identity.CauseManual, Action: action}
 	return s.apply(ctx, project, cause, func(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) (touched, error) {
+		// Locked before the flag is read: two calls that read it first
+		// would both act on the old value, and one would do nothing.
 		rec, err := single(ctx, tx, `MATCH (c:Client {project: $project, id: $id})
+			SET c.locked = true REMOVE c.locked
 			WITH c, coalesce(c.excluded, false) <> $excluded AS changed
 			SET c.excluded = $excluded
 			RETURN changed, [(c)-[:LINKED]-(o:Client) | o.id] AS linked`,

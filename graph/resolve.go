@@ -51,6 +51,10 @@ func (s *Store) apply(ctx context.Context, project string, cause identity.Cause,
 	return err
 }
 
+// changeFault, set only by tests, runs in applyChange's transaction just
+// before it commits, as groupFault does in a group's.
+var changeFault func() error
+
 // applyChange is apply; repair is set by the re-resolution's clean-up pass, which
 // clears the clients' dirty flag instead of setting it.
 func (s *Store) applyChange(ctx context.Context, project string, cause identity.Cause, repair bool, edit editFunc) ([]identity.Event, error) {
@@ -76,6 +80,11 @@ func (s *Store) applyChange(ctx context.Context, project string, cause identity.
 			return nil, err
 		}
 		events = append(events, r.quarantineEvents(t.quarantined, cause)...)
+		if changeFault != nil {
+			if err := changeFault(); err != nil {
+				return nil, err
+			}
+		}
 		return r.commit(events, t.clients, repair)
 	})
 	if err != nil {

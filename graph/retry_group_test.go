@@ -196,3 +196,59 @@ func TestAValueUnblockedWhileAWriteGivesItsHolderAnotherLinks(t *testing.T) {
 	}
 	f.wantGroups([][]string{{"a", "b"}}, "a", "b")
 }
+
+// An exclusion and an inclusion of one client that overlap: the second
+// reads the flag under the client's lock, so it sees the first's and
+// undoes it whole. The client ends included, with its keys, linked again.
+func TestAnInclusionOverlappingAnExclusionUndoesItWhole(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("x", "web", "phone", "+79161234567")
+	f.client("y", "telegram", "phone", "+79161234567")
+	held, release := graph.HoldNextChange()
+	defer release()
+	excluded := make(chan error, 1)
+	go func() { excluded <- f.s.ExcludeClient(context.Background(), f.project, "x") }()
+	<-held // x excluded, its keys gone, not committed
+	included := make(chan error, 1)
+	go func() { included <- f.s.IncludeClient(context.Background(), f.project, "x") }()
+	time.Sleep(200 * time.Millisecond) // the inclusion reads the flag, or waits for x's lock
+	release()
+	for _, c := range []chan error{excluded, included} {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.wantGroups([][]string{{"x", "y"}}, "x", "y")
+}
+
+// A client removed while a write moves it to a new multi-contact (a
+// split): the removal reads its multi-contact under its lock, after the
+// write, and resolves that one; every size stays its member count.
+func TestAClientRemovedWhileAWriteMovesItLeavesNoStaleSize(t *testing.T) {
+	f := newFixture(t, []string{"phone"}, []string{"email"})
+	f.client("a", "web", "email", "abe@example.com", "phone", "+79161230001")
+	f.client("b", "web", "email", "abe@example.com")
+	f.client("e", "web", "email", "abe@example.com")
+	f.client("c", "telegram", "phone", "+79161230001", "email", "cd@example.com")
+	f.client("d", "vk", "email", "cd@example.com")
+	f.wantGroups([][]string{{"a", "b", "e", "c", "d"}}, "a", "b", "e", "c", "d")
+	held, release := graph.HoldNextGroup()
+	defer release()
+	split := make(chan error, 1)
+	go func() { // c and d go to a multi-contact of their own
+		err := f.s.RemoveAttribute(context.Background(), f.project, "c", "phone", "+79161230001")
+		split <- err
+	}()
+	<-held
+	removed := make(chan error, 1)
+	go func() { removed <- f.s.RemoveClient(context.Background(), f.project, "c") }()
+	time.Sleep(200 * time.Millisecond) // the removal reads c, or waits for its lock
+	release()
+	for _, ch := range []chan error{split, removed} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.wantGroups([][]string{{"a", "b", "e"}, {"d"}}, "a", "b", "e", "d")
+	f.checkSizes()
+}

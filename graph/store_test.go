@@ -737,3 +737,52 @@ func TestAProjectTakesABoundedNumberOfRules(t *testing.T) {
 	}
 	f.settle()
 }
+
+// A removed client's conversations go with it: the same id written again
+// starts with none, and the conversation's id is free for another client.
+func TestARemovedClientsConversationsGoWithIt(t *testing.T) {
+	f := newFixture(t)
+	f.client("c1", "web")
+	f.client("c2", "web")
+	conv := graph.Conversation{ID: "conv-1", StartedAt: time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC), Summary: "asked about delivery"}
+	if _, err := f.s.RecordConversation(f.ctx, f.project, "c1", conv); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.RemoveClient(f.ctx, f.project, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	f.client("c1", "web")
+	page, err := f.s.ConversationsPage(f.ctx, f.project, "c1", "", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 0 {
+		t.Errorf("c1 written again has the removed client's conversations: %+v", page.Items)
+	}
+	if _, err := f.s.RecordConversation(f.ctx, f.project, "c2", conv); err != nil {
+		t.Errorf("conv-1 for another client after its client was removed: %v", err)
+	}
+}
+
+// Sending a client's display name again changes nothing: no event.
+func TestTheSameDisplayNameAgainIsNoChange(t *testing.T) {
+	f := newFixture(t)
+	in := identity.ClientInput{ID: "a", DisplayName: "Ann", Channel: identity.Channel{Kind: "web", Account: "acme"}}
+	if _, err := f.s.UpsertClient(f.ctx, f.project, in); err != nil {
+		t.Fatal(err)
+	}
+	before := len(published.of(f.project))
+	if _, err := f.s.UpsertClient(f.ctx, f.project, in); err != nil {
+		t.Fatal(err)
+	}
+	if evs := published.of(f.project)[before:]; len(evs) != 0 {
+		t.Errorf("the same name again made %d events: %+v", len(evs), evs)
+	}
+	in.DisplayName = "Ann K."
+	if _, err := f.s.UpsertClient(f.ctx, f.project, in); err != nil {
+		t.Fatal(err)
+	}
+	if evs := published.of(f.project)[before:]; len(evs) != 1 || evs[0].Type != identity.EventUpdated {
+		t.Errorf("a new name made %+v, want one UPDATED", evs)
+	}
+}

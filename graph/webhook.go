@@ -191,7 +191,7 @@ func (s *Store) resetWebhook(ctx context.Context, project, id string, cursor *in
 			return Webhook{}, orNotFound(err, "webhook", id)
 		}
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $project}), (w:Webhook {project: $project, id: $id})
-			WHERE $cursor IS NULL OR $cursor <= coalesce(p.seq, 0)
+			WHERE $cursor IS NULL OR $cursor <= w.cursor
 			SET w.epoch = w.epoch + 1, w.failures = 0, w.cursor = coalesce($cursor, w.cursor)
 			REMOVE w.failingSince, w.nextAttemptAt
 			WITH w
@@ -206,7 +206,8 @@ func (s *Store) resetWebhook(ctx context.Context, project, id string, cursor *in
 			return Webhook{}, err
 		}
 		if rec == nil {
-			return Webhook{}, identity.Errorf("after", identity.CodeInvalidArgument, "the cursor %d is past the end of the log", *cursor)
+			return Webhook{}, identity.Errorf("after", identity.CodeInvalidArgument,
+				"the webhook has not delivered up to %d yet: redelivering moves its cursor back only", *cursor)
 		}
 		return decodeWebhook(rec), nil
 	})

@@ -2339,7 +2339,7 @@ type Mutation {
     "The multi-contact's id, or an id it absorbed."
     id: ID!
   ): MultiContactEvent!
-  "Removes a client with its values and links."
+  "Removes a client with its values, links and conversations."
   removeClient(
     "The project's id."
     projectId: ID!
@@ -2468,7 +2468,7 @@ type Mutation {
     projectId: ID!
     "The webhook's id."
     webhookId: ID!
-    "An event's cursor (as events and webhookDeliveries show it): the events after it are delivered again."
+    "An event's cursor (as events and webhookDeliveries show it), at most the webhook's own: the events after it are delivered again."
     after: String!
   ): Webhook!
 }

@@ -530,3 +530,24 @@ func TestTakesOverFromADeadReplica(t *testing.T) {
 		t.Errorf("attempts = %+v, %v", p.Items, err)
 	}
 }
+
+// Redelivering moves a webhook's cursor back only: a cursor past what the
+// webhook has delivered (here nothing yet: no manager runs) would skip the
+// events between, and is refused.
+func TestRedeliverNeverSkipsAnEvent(t *testing.T) {
+	rc := newReceiver(t, always(http.StatusOK))
+	f := newFixture(t, rc, nil)
+	f.client("a", "+79161230001")
+	f.client("b", "+79161230002")
+	ctx := context.Background()
+	if _, err := f.store.Redeliver(ctx, f.project, f.hook.ID, graph.Cursor(f.start+2)); identity.ErrorCode(err) != identity.CodeInvalidArgument {
+		t.Errorf("redeliver after %d, with the webhook at %d: %v, want INVALID_ARGUMENT", f.start+2, f.start, err)
+	}
+	hook, err := f.store.Redeliver(ctx, f.project, f.hook.ID, graph.Cursor(f.start))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hook.Cursor != f.start {
+		t.Errorf("cursor %d after redelivering from %d", hook.Cursor, f.start)
+	}
+}
