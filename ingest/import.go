@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"io"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -103,10 +104,14 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 	t.bytes = func() int64 { return atomic.LoadInt64(&counter.n) }
 	sc := &lineReader{r: bufio.NewReaderSize(counter, 64*1024), max: maxLineBytes}
 
-	var pending []graph.Op
+	// A line the parser refuses travels with the ops, so that it is
+	// reported with its batch's refusals, in line order, and so that under
+	// Strict the lines before it are written first.
+	var pending []item
 	eof, n := false, 0
+	stopReading := false // Strict, and a line was refused
 	readOps := func(limit int) error {
-		for len(pending) < limit && !eof {
+		for len(pending) < limit && !eof && !stopReading {
 			if !sc.Scan() {
 				eof = true
 				if err := sc.Err(); err != nil {
@@ -117,10 +122,10 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 			n++
 			t.line()
 			if sc.tooLong {
-				t.refuse(graph.LineError{Line: n, Err: identity.Errorf("line", identity.CodeTooLong,
+				pending = append(pending, item{line: n, refused: identity.Errorf("line", identity.CodeTooLong,
 					"the line is longer than %d bytes", maxLineBytes)})
 				if im.Strict {
-					t.stop(n)
+					stopReading = true
 					return nil
 				}
 				continue
@@ -131,14 +136,14 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 			}
 			op, err := ParseLine(n, raw)
 			if err != nil {
-				t.refuse(graph.LineError{Line: n, Err: err})
+				pending = append(pending, item{line: n, refused: err})
 				if im.Strict {
-					t.stop(n)
+					stopReading = true
 					return nil
 				}
 				continue
 			}
-			pending = append(pending, op)
+			pending = append(pending, item{line: n, op: op})
 		}
 		return nil
 	}
@@ -147,7 +152,7 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 	if err := readOps(small + 1); err != nil {
 		return t.sum, err
 	}
-	bulk := !eof
+	bulk := !eof && !stopReading
 	if bulk {
 		if err := im.Store.BeginBulk(ctx, project); err != nil {
 			return t.sum, err
@@ -163,11 +168,11 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 	w := newWriters(ctx, im.Store, project, workers, graph.WriteOptions{Resolve: !bulk, Strict: im.Strict}, t)
 	var readErr error
 	for {
-		for _, op := range pending {
-			w.add(op, batch)
+		for _, it := range pending {
+			w.add(it, batch)
 		}
 		pending = pending[:0]
-		if eof || t.stopped() || w.failed() {
+		if eof || stopReading || t.stopped() || w.failed() {
 			break
 		}
 		if readErr = readOps(batch); readErr != nil {
@@ -221,21 +226,11 @@ func (t *tally) line() {
 	t.mu.Unlock()
 }
 
-func (t *tally) refuse(e graph.LineError) {
+// stoppedBefore reports whether a strict import stopped at a line before line.
+func (t *tally) stoppedBefore(line int) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.sum.Refused++
-	if t.im.Refused != nil {
-		t.im.Refused(e)
-	}
-}
-
-func (t *tally) stop(line int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.sum.Stopped == 0 {
-		t.sum.Stopped = line
-	}
+	return t.sum.Stopped != 0 && t.sum.Stopped < line
 }
 
 func (t *tally) stopped() bool {
@@ -244,28 +239,36 @@ func (t *tally) stopped() bool {
 	return t.sum.Stopped != 0
 }
 
-// add counts one batch's result and reports progress.
-func (t *tally) add(res graph.WriteResult, strict bool) {
+// add counts one batch's result with the lines the parser refused in it,
+// reports them in line order, and reports progress. Under Strict, the
+// import stops at the first line refused either way, and nothing after
+// that line is reported.
+func (t *tally) add(res graph.WriteResult, parsed []graph.LineError, strict bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.sum.Applied += res.Applied
 	t.sum.NewClients += res.NewClients
 	t.sum.Changed += res.Changed
 	t.sum.Skipped += res.Skipped
-	for _, e := range res.Refused {
-		t.sum.Refused++
+	refused := append(slices.Clone(res.Refused), parsed...)
+	if strict && len(refused) > 0 {
+		stop := slices.MinFunc(refused, func(a, b graph.LineError) int { return a.Line - b.Line }).Line
+		if t.sum.Stopped == 0 || stop < t.sum.Stopped {
+			t.sum.Stopped = stop
+		}
+		refused = slices.DeleteFunc(refused, func(e graph.LineError) bool { return e.Line > stop })
+	}
+	all := append(refused, res.Warnings...)
+	slices.SortStableFunc(all, func(a, b graph.LineError) int { return a.Line - b.Line })
+	for _, e := range all {
+		if e.Applied {
+			t.sum.RefusedValues++
+		} else {
+			t.sum.Refused++
+		}
 		if t.im.Refused != nil {
 			t.im.Refused(e)
 		}
-	}
-	for _, e := range res.Warnings {
-		t.sum.RefusedValues++
-		if t.im.Refused != nil {
-			t.im.Refused(e)
-		}
-	}
-	if strict && len(res.Refused) > 0 && t.sum.Stopped == 0 {
-		t.sum.Stopped = res.Refused[0].Line
 	}
 	t.sum.Bytes, t.sum.Elapsed = t.bytes(), time.Since(t.start)
 	if t.im.Progress != nil {
@@ -357,6 +360,13 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
+// item is one line read: an op, or the parser's refusal of the line.
+type item struct {
+	line    int
+	op      graph.Op
+	refused error
+}
+
 // writers apply ops in batches over a few goroutines, each owning the
 // clients that hash to it, so that a client's ops keep their order.
 type writers struct {
@@ -366,8 +376,8 @@ type writers struct {
 	proj   string
 	opt    graph.WriteOptions
 	t      *tally
-	parts  [][]graph.Op
-	queues []chan []graph.Op
+	parts  [][]item
+	queues []chan []item
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
@@ -375,25 +385,26 @@ type writers struct {
 }
 
 func newWriters(ctx context.Context, store *graph.Store, project string, n int, opt graph.WriteOptions, t *tally) *writers {
-	w := &writers{store: store, proj: project, opt: opt, t: t, parts: make([][]graph.Op, n), queues: make([]chan []graph.Op, n)}
+	w := &writers{store: store, proj: project, opt: opt, t: t, parts: make([][]item, n), queues: make([]chan []item, n)}
 	w.ctx, w.cancel = context.WithCancel(ctx)
 	for i := range n {
-		w.queues[i] = make(chan []graph.Op, 1)
+		w.queues[i] = make(chan []item, 1)
 		w.wg.Add(1)
 		go w.run(w.queues[i])
 	}
 	return w
 }
 
-// add puts op in its client's part and hands the part over when full.
-func (w *writers) add(op graph.Op, batch int) {
+// add puts an op in its client's part (a refused line in the first) and
+// hands the part over when full.
+func (w *writers) add(it item, batch int) {
 	i := 0
-	if len(w.parts) > 1 {
+	if len(w.parts) > 1 && it.refused == nil {
 		h := fnv.New32a()
-		h.Write([]byte(op.Target()))
+		h.Write([]byte(it.op.Target()))
 		i = int(h.Sum32() % uint32(len(w.parts)))
 	}
-	w.parts[i] = append(w.parts[i], op)
+	w.parts[i] = append(w.parts[i], it)
 	if len(w.parts[i]) >= batch {
 		w.send(i)
 	}
@@ -409,13 +420,26 @@ func (w *writers) send(i int) {
 	w.parts[i] = nil
 }
 
-func (w *writers) run(queue chan []graph.Op) {
+func (w *writers) run(queue chan []item) {
 	defer w.wg.Done()
-	for ops := range queue {
-		if w.ctx.Err() != nil || w.t.stopped() {
-			continue // drain after a failure or a strict stop
+	for items := range queue {
+		if w.ctx.Err() != nil || w.t.stoppedBefore(items[0].line) {
+			continue // drain after a failure, or after the line a strict import stopped at
 		}
-		res, err := w.store.Write(w.ctx, w.proj, ops, w.opt)
+		var ops []graph.Op
+		var parsed []graph.LineError
+		for _, it := range items {
+			if it.refused != nil {
+				parsed = append(parsed, graph.LineError{Line: it.line, Err: it.refused})
+			} else {
+				ops = append(ops, it.op)
+			}
+		}
+		var res graph.WriteResult
+		var err error
+		if len(ops) > 0 {
+			res, err = w.store.Write(w.ctx, w.proj, ops, w.opt)
+		}
 		if err != nil {
 			w.mu.Lock()
 			if w.firstErr == nil {
@@ -425,7 +449,7 @@ func (w *writers) run(queue chan []graph.Op) {
 			w.cancel()
 			continue
 		}
-		w.t.add(res, w.opt.Strict)
+		w.t.add(res, parsed, w.opt.Strict)
 	}
 }
 

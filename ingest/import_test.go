@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -238,6 +239,65 @@ func TestStrictStopsAtTheFirstBadLine(t *testing.T) {
 	}
 	if _, err := s.Client(context.Background(), project, "b"); identity.ErrorCode(err) != identity.CodeNotFound {
 		t.Errorf("the line after the bad one was applied: %v", err)
+	}
+}
+
+// A line the parser refuses stops a strict import as a line the store
+// refuses does: the lines before it apply, the small import stays small,
+// and the summary names the first bad line of either kind.
+func TestStrictStopsAtALineThatDoesNotParse(t *testing.T) {
+	s := openStore(t)
+	project := newProject(t, s)
+	data := `{"op":"client","id":"a","channel":{"kind":"web","account":"x"}}
+{not json
+{"op":"client","id":"b","channel":{"kind":"web","account":"x"}}
+`
+	sum, err := (&ingest.Importer{Store: s, Strict: true}).Import(context.Background(), project, strings.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Stopped != 2 || sum.Applied != 1 || sum.Bulk || sum.Refused != 1 {
+		t.Errorf("summary = %+v, want stopped at line 2, line 1 applied, incrementally", sum)
+	}
+	for id, want := range map[string]bool{"a": true, "b": false} {
+		_, err := s.Client(context.Background(), project, id)
+		if got := err == nil; got != want {
+			t.Errorf("client %s written: %v, want %v (%v)", id, got, want, err)
+		}
+	}
+	// The store's refusal at line 1 comes before the parser's at line 3.
+	data = `{"op":"attribute","client":"ghost","field":"phone","value":"+79161234567"}
+{"op":"client","id":"c","channel":{"kind":"web","account":"x"}}
+{not json
+`
+	var order []int
+	im := &ingest.Importer{Store: s, Strict: true, Refused: func(e graph.LineError) { order = append(order, e.Line) }}
+	if sum, err = im.Import(context.Background(), project, strings.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Stopped != 1 || !slices.Equal(order, []int{1}) {
+		t.Errorf("stopped at %d, refused lines %v; want 1 and [1]", sum.Stopped, order)
+	}
+}
+
+// Refused lines come back in line order, whichever refused them: the
+// parser (a line that is not JSON) or the store (a client that does not
+// exist).
+func TestRefusedLinesComeBackInLineOrder(t *testing.T) {
+	s := openStore(t)
+	project := newProject(t, s)
+	data := `{"op":"attribute","client":"ghost","field":"phone","value":"+79161234567"}
+not json
+{"op":"client","id":"a","channel":{"kind":"web","account":"x"},"attributes":[{"field":"phone","value":"12345"}]}
+{"op":"what"}
+`
+	var order []int
+	im := &ingest.Importer{Store: s, Refused: func(e graph.LineError) { order = append(order, e.Line) }}
+	if _, err := im.Import(context.Background(), project, strings.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(order, []int{1, 2, 3, 4}) {
+		t.Errorf("refused lines reported as %v, want [1 2 3 4]", order)
 	}
 }
 
