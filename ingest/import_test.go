@@ -28,6 +28,7 @@ func TestParseLineRefusesWhatIsNotTheFormat(t *testing.T) {
 		{`{"op":"merge"}`, "op"},
 		{`{"op":"client","id":"a"}`, "channel"},
 		{`{"op":"client"} {"op":"client"}`, "line"},
+		{`{"op":"client","id":"a","channel":{"kind":"web","account":"x"}}}]]`, "line"},
 	}
 	for _, c := range cases {
 		_, err := ingest.ParseLine(7, []byte(c.line))

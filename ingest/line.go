@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -67,8 +68,9 @@ func ParseLine(n int, raw []byte) (graph.Op, error) {
 	if err := dec.Decode(&l); err != nil {
 		return graph.Op{}, identity.Errorf("line", identity.CodeInvalidArgument, "not a JSON object of the import format: %s", jsonProblem(err))
 	}
-	if dec.More() {
-		return graph.Op{}, identity.Errorf("line", identity.CodeInvalidArgument, "more than one JSON value on the line")
+	// Only spaces may follow the object (More does not see a stray } or ]).
+	if _, err := dec.Token(); err != io.EOF {
+		return graph.Op{}, identity.Errorf("line", identity.CodeInvalidArgument, "something follows the JSON object on the line")
 	}
 	op := graph.Op{Line: n, EventID: l.EventID}
 	switch l.Op {
