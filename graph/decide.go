@@ -73,14 +73,16 @@ func (d *decision) decide(i int, op Op) {
 		return
 	}
 	var err error
-	switch op.Kind {
-	case OpUpsertClient:
+	switch {
+	case op.Refusal != nil:
+		err = op.Refusal
+	case op.Kind == OpUpsertClient:
 		err = d.upsert(op)
-	case OpAddAttribute:
+	case op.Kind == OpAddAttribute:
 		d.res.Normalized[i], err = d.addValues(op.ClientID, []identity.AttributeInput{op.Attribute})
-	case OpRemoveAttribute:
+	case op.Kind == OpRemoveAttribute:
 		d.res.Normalized[i], err = d.removeValue(op.ClientID, op.Attribute)
-	case OpConversation:
+	case op.Kind == OpConversation:
 		err = d.conversation(op)
 	default:
 		err = identity.Errorf("op", identity.CodeInvalidArgument, "unknown operation")

@@ -30,6 +30,11 @@ type Op struct {
 	ClientID     string                  // OpAddAttribute, OpRemoveAttribute
 	Attribute    identity.AttributeInput // OpAddAttribute, OpRemoveAttribute (Source unused)
 	Conversation Conversation            // OpConversation (ClientID names its client)
+	// Refusal, when set, is why the op was refused before it reached the
+	// store (an import line that does not parse into an op): the op is
+	// refused with it, and its event id is recorded all the same, so that
+	// the line is skipped when the import runs again.
+	Refusal error
 }
 
 // WriteOptions say how Write applies its ops.

@@ -131,3 +131,28 @@ func TestConcurrentImportsOfOverlappingFilesApplyEachEventIDOnce(t *testing.T) {
 	}
 	state(t, s, project)
 }
+
+// A line refused before it reaches the store (an unknown op) but carrying
+// an event id is recorded like any other refused line: importing the file
+// again skips it instead of reporting it again.
+func TestARefusedLinesEventIDIsRecordedWhateverRefusedIt(t *testing.T) {
+	s := openStore(t)
+	project := newProject(t, s)
+	data := `{"op":"merge","eventId":"odd-1","client":"a"}
+{"op":"client","eventId":"ok-1","id":"a","channel":{"kind":"web","account":"x"}}
+`
+	first, err := (&ingest.Importer{Store: s}).Import(context.Background(), project, strings.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Refused != 1 || first.Applied != 1 {
+		t.Fatalf("first import: %+v, want one line refused and one applied", first.Progress)
+	}
+	again, err := (&ingest.Importer{Store: s}).Import(context.Background(), project, strings.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Skipped != 2 || again.Refused != 0 || again.Applied != 0 {
+		t.Errorf("second import: %+v, want both lines skipped", again.Progress)
+	}
+}

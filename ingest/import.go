@@ -135,6 +135,10 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 				continue
 			}
 			op, err := ParseLine(n, raw)
+			if err != nil && op.EventID != "" { // refused by the store, which records its event id
+				op.Refusal = err
+				err = nil
+			}
 			if err != nil {
 				pending = append(pending, item{line: n, refused: err})
 				if im.Strict {
