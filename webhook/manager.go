@@ -369,10 +369,14 @@ func (m *Manager) attempt(log *slog.Logger, h *Hook, secret string, e identity.E
 		r.Abandoned, r.Error = true, "the replica stopped before an answer"
 	default:
 		var refused *RefusedAddressError
-		if errors.As(postErr, &refused) {
-			outcome = OutcomeRefused
-		}
 		r.Error = postErr.Error()
+		if errors.As(postErr, &refused) {
+			// The record is the tenant's to read: which private address
+			// its URL resolved to stays in the service's log.
+			outcome = OutcomeRefused
+			r.Error = "the URL resolved to a loopback, private, link-local or metadata address, which webhooks may not reach"
+			m.cfg.Log.Warn("webhook delivery refused", "project", h.Ref.Project, "webhook", h.Ref.ID, "err", postErr)
+		}
 		if h.FailingSince.IsZero() {
 			h.FailingSince = started
 		}
