@@ -34,10 +34,17 @@ func FailGroupsOnce(n int) (failed func() int, restore func()) {
 // HoldNextGroup makes the next group transaction wait, just before it
 // commits (its locks taken), until release is called; held is closed once
 // it waits there.
-func HoldNextGroup() (held <-chan struct{}, release func()) {
+func HoldNextGroup() (held <-chan struct{}, release func()) { return holdAt(&groupFault) }
+
+// HoldNextChange is HoldNextGroup for the next change that is not a
+// single write (a link, an exclusion, a block, a client removed).
+func HoldNextChange() (held <-chan struct{}, release func()) { return holdAt(&changeFault) }
+
+// holdAt sets the fault hook *at to wait once, until release.
+func holdAt(at *func() error) (held <-chan struct{}, release func()) {
 	h, r := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	groupFault = func() error {
+	*at = func() error {
 		once.Do(func() {
 			close(h)
 			<-r
@@ -45,7 +52,7 @@ func HoldNextGroup() (held <-chan struct{}, release func()) {
 		return nil
 	}
 	return h, func() {
-		groupFault = nil
+		*at = nil
 		select {
 		case <-r:
 		default:
@@ -60,26 +67,4 @@ func OnKeysBuilt(f func(rule string)) (restore func()) {
 	var once sync.Once
 	keysBuilt = func(rule string) { once.Do(func() { f(rule) }) }
 	return func() { keysBuilt = nil }
-}
-
-// HoldNextChange is HoldNextGroup for the next change that is not a
-// single write (a link, an exclusion, a block, a client removed).
-func HoldNextChange() (held <-chan struct{}, release func()) {
-	h, r := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	changeFault = func() error {
-		once.Do(func() {
-			close(h)
-			<-r
-		})
-		return nil
-	}
-	return h, func() {
-		changeFault = nil
-		select {
-		case <-r:
-		default:
-			close(r)
-		}
-	}
 }
