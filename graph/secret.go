@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/multicontact/multicontact/webhook"
 )
 
 // Sealer encrypts the secrets that the store keeps, under keys kept outside
@@ -122,6 +124,54 @@ func (s *Store) SealIdentitySecrets(ctx context.Context, sealer Sealer) (int, er
 				map[string]any{"id": r.project, "was": r.sealed, "sealed": sealed})
 		})
 		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// SealWebhookSecrets seals again, under the current key, the webhooks'
+// signing secrets sealed under an older one, as SealIdentitySecrets does
+// for identity secrets: without it, dropping the older key would leave
+// every webhook made before the rotation unable to sign its deliveries.
+// The service runs it at start; it returns how many it changed.
+func (s *Store) SealWebhookSecrets(ctx context.Context, sealer Sealer) (int, error) {
+	type row struct {
+		ref    webhook.Ref
+		sealed string
+	}
+	rows, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]row, error) {
+		recs, err := collect(ctx, tx, `MATCH (w:Webhook) WHERE w.secretSealed IS NOT NULL
+			RETURN w.project AS project, w.id AS id, w.secretSealed AS sealed`, nil)
+		out := make([]row, len(recs))
+		for i, rec := range recs {
+			out[i] = row{webhook.Ref{Project: str(rec, "project"), ID: str(rec, "id")}, str(rec, "sealed")}
+		}
+		return out, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rows {
+		plain, stale, err := sealer.Open(r.sealed, webhook.SecretContext(r.ref))
+		if err != nil {
+			s.log.Warn("a webhook's secret cannot be opened with the configured keys; create the webhook again",
+				"project", r.ref.Project, "webhook", r.ref.ID)
+			continue
+		}
+		if !stale {
+			continue
+		}
+		sealed, err := sealer.Seal(plain, webhook.SecretContext(r.ref))
+		if err != nil {
+			return n, err
+		}
+		if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
+			return noResult{}, exec(ctx, tx, `MATCH (w:Webhook {project: $project, id: $id}) WHERE w.secretSealed = $was
+				SET w.secretSealed = $sealed`, map[string]any{"project": r.ref.Project, "id": r.ref.ID, "was": r.sealed, "sealed": sealed})
+		}); err != nil {
 			return n, err
 		}
 		n++

@@ -12,6 +12,7 @@ import (
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/multicontact/multicontact/keyring"
+	"github.com/multicontact/multicontact/webhook"
 )
 
 // storedSecret is what whoever reads the graph sees of a project's identity secret.
@@ -106,5 +107,36 @@ func TestIdentitySecretsAreSealedAtRestAndSurviveKeyRotation(t *testing.T) {
 		if _, err := s.IdentitySecret(ctx, id, ringA); !errors.Is(err, ErrSecretUnreadable) {
 			t.Errorf("%s with the old key alone: %v, want ErrSecretUnreadable", id, err)
 		}
+	}
+}
+
+// A webhook's signing secret, sealed under the key of its day, is sealed
+// again under the new key at a rotation, so that the old key can go and
+// the webhook still signs.
+func TestWebhookSecretsSurviveKeyRotation(t *testing.T) {
+	s := replica(t)
+	ctx := context.Background()
+	project := fmt.Sprintf("hooksecret%d", time.Now().UnixNano())
+	if _, err := s.CreateProject(ctx, project, "", "RU"); err != nil {
+		t.Fatal(err)
+	}
+	a, b := keyring.Generate(), keyring.Generate()
+	hook, secret, err := s.CreateWebhook(ctx, project, "https://crm.example.com/hook", nil, ring(t, a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.SealWebhookSecrets(ctx, ring(t, b, a)); err != nil || n < 1 {
+		t.Fatalf("sealing again under the new key: %d, %v", n, err)
+	}
+	rec, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) (*neo4j.Record, error) {
+		return single(ctx, tx, `MATCH (w:Webhook {project: $p, id: $id}) RETURN w.secretSealed AS sealed`,
+			map[string]any{"p": project, "id": hook.ID})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := ring(t, b).Open(str(rec, "sealed"), webhook.SecretContext(webhook.Ref{Project: project, ID: hook.ID}))
+	if err != nil || got != secret {
+		t.Errorf("the webhook's secret with the new key alone: %q, %v", got, err)
 	}
 }

@@ -263,6 +263,12 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	} else if n > 0 {
 		m.log.Info("sealed identity secrets under the current secret key", "projects", n)
 	}
+	if n, err := store.SealWebhookSecrets(openCtx, keys); err != nil {
+		store.Close(ctx)
+		return fmt.Errorf("seal webhook secrets: %w", err)
+	} else if n > 0 {
+		m.log.Info("sealed webhook secrets under the current secret key", "webhooks", n)
+	}
 	m.broker.Start(store)
 	m.hooks.Start(store)
 	if m.WebhookAllowPrivate {
