@@ -105,10 +105,10 @@ type ServeMain struct {
 	// closes the store under them.
 	base     context.Context
 	stopBase context.CancelFunc
-	inflight sync.WaitGroup
+	inflight counter
 	// calls counts the requests in flight other than websockets, which
 	// Close lets finish; draining is set when it starts.
-	calls    sync.WaitGroup
+	calls    counter
 	draining atomic.Bool
 
 	// usageOut is where -h prints the usage; nil is os.Stderr.
@@ -347,17 +347,17 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		}
 	}
 	m.base, m.stopBase = context.WithCancel(context.Background())
-	m.inflight.Add(1) // Close waits for it before it closes the store
+	m.inflight.add() // Close waits for it before it closes the store
 	go func() {
-		defer m.inflight.Done()
+		defer m.inflight.done()
 		auth.WatchRevocations(m.base, time.Second, func(err error) { m.log.Warn("check revoked keys", "err", err) })
 	}()
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.inflight.Add(1)
-		defer m.inflight.Done()
+		m.inflight.add()
+		defer m.inflight.done()
 		if r.Header.Get("Upgrade") == "" {
-			m.calls.Add(1)
-			defer m.calls.Done()
+			m.calls.add()
+			defer m.calls.done()
 		}
 		if m.draining.Load() && !isProbe(r) {
 			refuseWhileStopping(w)
@@ -439,7 +439,7 @@ func (m *ServeMain) Close() error {
 	var errs []error
 	if m.server != nil {
 		m.draining.Store(true)
-		if !waitFor(ctx, &m.calls) {
+		if !m.calls.wait(ctx) {
 			m.log.Warn("shutdown: calls still in flight at the end of the grace period are cut", "grace", grace)
 		}
 		m.stopBase() // ends websockets (1001) and cancels what is left
@@ -452,7 +452,7 @@ func (m *ServeMain) Close() error {
 		}
 		last, cancelLast := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancelLast()
-		if !waitFor(last, &m.inflight) {
+		if !m.inflight.wait(last) {
 			errs = append(errs, errors.New("handlers still running after the grace period"))
 		}
 	}
@@ -473,15 +473,47 @@ func (m *ServeMain) Close() error {
 	return errors.Join(errs...)
 }
 
-// waitFor waits for wg until ctx ends, and reports whether it was done.
-func waitFor(ctx context.Context, wg *sync.WaitGroup) bool {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return true
-	case <-ctx.Done():
-		return false
+// counter counts what is in flight. Unlike a sync.WaitGroup, it may
+// count up while someone waits for it to reach zero: requests keep
+// arriving (and are refused) while Close waits for those in flight.
+type counter struct {
+	mu   sync.Mutex
+	n    int
+	zero chan struct{} // closed when n drops to 0; nil while n is 0
+}
+
+func (c *counter) add() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == 0 {
+		c.zero = make(chan struct{})
+	}
+	c.n++
+}
+
+func (c *counter) done() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n--; c.n == 0 {
+		close(c.zero)
+		c.zero = nil
+	}
+}
+
+// wait waits until nothing is in flight, or ctx ends; it reports which.
+func (c *counter) wait(ctx context.Context) bool {
+	for {
+		c.mu.Lock()
+		zero := c.zero
+		c.mu.Unlock()
+		if zero == nil {
+			return true
+		}
+		select {
+		case <-zero: // look again: another may have started since
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 
