@@ -125,31 +125,32 @@ func NewServeMain(log *slog.Logger) *ServeMain {
 // ParseFlags reads flags, with defaults from the environment (getenv).
 func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error {
 	fs := newFlagSet("serve", m.usageOut, os.Stderr)
+	env := &envDefaults{getenv: getenv}
 	fs.StringVar(&m.Addr, "addr", envOr(getenv, "MULTICONTACT_ADDR", m.Addr), "listen address (MULTICONTACT_ADDR)")
 	neo4jFlags(fs, &m.Neo4j, getenv)
-	fs.BoolVar(&m.GraphiQL, "graphiql", envBool(getenv, "MULTICONTACT_GRAPHIQL", m.GraphiQL), "serve GraphiQL at / (MULTICONTACT_GRAPHIQL)")
-	fs.IntVar(&m.ComplexityLimit, "complexity-limit", envInt(getenv, "MULTICONTACT_COMPLEXITY_LIMIT", m.ComplexityLimit), "GraphQL cost limit (MULTICONTACT_COMPLEXITY_LIMIT)")
-	fs.IntVar(&m.DepthLimit, "depth-limit", envInt(getenv, "MULTICONTACT_DEPTH_LIMIT", m.DepthLimit), "GraphQL depth limit (MULTICONTACT_DEPTH_LIMIT)")
-	fs.Int64Var(&m.MaxBodyBytes, "max-body-bytes", int64(envInt(getenv, "MULTICONTACT_MAX_BODY_BYTES", int(m.MaxBodyBytes))), "request body limit (MULTICONTACT_MAX_BODY_BYTES)")
-	fs.IntVar(&m.MaxSubscriptions, "max-subscriptions", envInt(getenv, "MULTICONTACT_MAX_SUBSCRIPTIONS", m.MaxSubscriptions), "subscriptions per websocket (MULTICONTACT_MAX_SUBSCRIPTIONS)")
-	fs.DurationVar(&m.KeepAlive, "keep-alive", envDuration(getenv, "MULTICONTACT_KEEP_ALIVE", m.KeepAlive), "websocket keep-alive interval (MULTICONTACT_KEEP_ALIVE)")
-	fs.DurationVar(&m.EventPoll, "event-poll", envDuration(getenv, "MULTICONTACT_EVENT_POLL", m.EventPoll),
+	fs.BoolVar(&m.GraphiQL, "graphiql", env.bool("MULTICONTACT_GRAPHIQL", m.GraphiQL), "serve GraphiQL at / (MULTICONTACT_GRAPHIQL)")
+	fs.IntVar(&m.ComplexityLimit, "complexity-limit", env.int("MULTICONTACT_COMPLEXITY_LIMIT", m.ComplexityLimit), "GraphQL cost limit (MULTICONTACT_COMPLEXITY_LIMIT)")
+	fs.IntVar(&m.DepthLimit, "depth-limit", env.int("MULTICONTACT_DEPTH_LIMIT", m.DepthLimit), "GraphQL depth limit (MULTICONTACT_DEPTH_LIMIT)")
+	fs.Int64Var(&m.MaxBodyBytes, "max-body-bytes", int64(env.int("MULTICONTACT_MAX_BODY_BYTES", int(m.MaxBodyBytes))), "request body limit (MULTICONTACT_MAX_BODY_BYTES)")
+	fs.IntVar(&m.MaxSubscriptions, "max-subscriptions", env.int("MULTICONTACT_MAX_SUBSCRIPTIONS", m.MaxSubscriptions), "subscriptions per websocket (MULTICONTACT_MAX_SUBSCRIPTIONS)")
+	fs.DurationVar(&m.KeepAlive, "keep-alive", env.duration("MULTICONTACT_KEEP_ALIVE", m.KeepAlive), "websocket keep-alive interval (MULTICONTACT_KEEP_ALIVE)")
+	fs.DurationVar(&m.EventPoll, "event-poll", env.duration("MULTICONTACT_EVENT_POLL", m.EventPoll),
 		"how often subscribed projects' event logs are read for other replicas' commits (MULTICONTACT_EVENT_POLL)")
 	fs.StringVar(&m.SecretKeys.File, "secret-key-file", getenv("MULTICONTACT_SECRET_KEY_FILE"),
 		"file of the keys that encrypt identity secrets, one base64 key a line, the first current (MULTICONTACT_SECRET_KEY_FILE)")
-	fs.DurationVar(&m.RequestTimeout, "request-timeout", envDuration(getenv, "MULTICONTACT_REQUEST_TIMEOUT", m.RequestTimeout),
+	fs.DurationVar(&m.RequestTimeout, "request-timeout", env.duration("MULTICONTACT_REQUEST_TIMEOUT", m.RequestTimeout),
 		"deadline of a request; one that Neo4j cannot serve in time answers UNAVAILABLE (MULTICONTACT_REQUEST_TIMEOUT)")
-	fs.DurationVar(&m.PreviewTimeout, "preview-timeout", envDuration(getenv, "MULTICONTACT_PREVIEW_TIMEOUT", m.PreviewTimeout),
+	fs.DurationVar(&m.PreviewTimeout, "preview-timeout", env.duration("MULTICONTACT_PREVIEW_TIMEOUT", m.PreviewTimeout),
 		"deadline of previewRules, which reads the whole project; 0: the request's (MULTICONTACT_PREVIEW_TIMEOUT)")
-	fs.IntVar(&m.MaxInFlight, "max-inflight", envInt(getenv, "MULTICONTACT_MAX_INFLIGHT", m.MaxInFlight),
+	fs.IntVar(&m.MaxInFlight, "max-inflight", env.int("MULTICONTACT_MAX_INFLIGHT", m.MaxInFlight),
 		"API calls in flight in this process before more are refused with RATE_LIMITED, 0 for no bound (MULTICONTACT_MAX_INFLIGHT)")
-	fs.IntVar(&m.MaxInFlightPerProject, "max-inflight-per-project", envInt(getenv, "MULTICONTACT_MAX_INFLIGHT_PER_PROJECT", m.MaxInFlightPerProject),
+	fs.IntVar(&m.MaxInFlightPerProject, "max-inflight-per-project", env.int("MULTICONTACT_MAX_INFLIGHT_PER_PROJECT", m.MaxInFlightPerProject),
 		"API calls in flight for one project before more are refused with RATE_LIMITED, 0 for no bound (MULTICONTACT_MAX_INFLIGHT_PER_PROJECT)")
-	fs.BoolVar(&m.WebhookAllowPrivate, "webhook-allow-private", envBool(getenv, "MULTICONTACT_WEBHOOK_ALLOW_PRIVATE", m.WebhookAllowPrivate),
+	fs.BoolVar(&m.WebhookAllowPrivate, "webhook-allow-private", env.bool("MULTICONTACT_WEBHOOK_ALLOW_PRIVATE", m.WebhookAllowPrivate),
 		"let webhooks reach loopback, private and link-local addresses: development only (MULTICONTACT_WEBHOOK_ALLOW_PRIVATE)")
-	fs.DurationVar(&m.ShutdownGrace, "shutdown-grace", envDuration(getenv, "MULTICONTACT_SHUTDOWN_GRACE", m.ShutdownGrace),
+	fs.DurationVar(&m.ShutdownGrace, "shutdown-grace", env.duration("MULTICONTACT_SHUTDOWN_GRACE", m.ShutdownGrace),
 		"on SIGTERM, how long calls in flight (imports included) may take to finish before they are cut (MULTICONTACT_SHUTDOWN_GRACE)")
-	fs.IntVar(&m.WidgetRate, "widget-rate", envInt(getenv, "MULTICONTACT_WIDGET_RATE", m.WidgetRate),
+	fs.IntVar(&m.WidgetRate, "widget-rate", env.int("MULTICONTACT_WIDGET_RATE", m.WidgetRate),
 		"widget calls a minute from one address to one project; more are refused with RATE_LIMITED (MULTICONTACT_WIDGET_RATE)")
 	fs.StringVar(&m.ClientIPHeader, "client-ip-header", getenv("MULTICONTACT_CLIENT_IP_HEADER"),
 		"behind a proxy only: the header it gives the caller's address in, e.g. X-Forwarded-For (MULTICONTACT_CLIENT_IP_HEADER)")
@@ -157,6 +158,9 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 		"serve Go's profiles at /debug/pprof/ on this address, for operators only (MULTICONTACT_DEBUG_ADDR)")
 	origins := fs.String("cors-origins", getenv("MULTICONTACT_CORS_ORIGINS"), "comma-separated browser origins allowed (MULTICONTACT_CORS_ORIGINS)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := errors.Join(env.errs...); err != nil {
 		return err
 	}
 	m.AdminToken = getenv("MULTICONTACT_ADMIN_TOKEN")
@@ -195,25 +199,50 @@ func envOr(getenv func(string) string, key, def string) string {
 	return def
 }
 
-func envInt(getenv func(string) string, key string, def int) int {
-	if n, err := strconv.Atoi(getenv(key)); err == nil {
-		return n
-	}
-	return def
+// envDefaults reads flags' defaults from the environment; a value that
+// does not parse is an error, as the same value given as a flag is.
+type envDefaults struct {
+	getenv func(string) string
+	errs   []error
 }
 
-func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
-	if d, err := time.ParseDuration(getenv(key)); err == nil && d > 0 {
-		return d
+func (e *envDefaults) int(key string, def int) int {
+	v := e.getenv(key)
+	if v == "" {
+		return def
 	}
-	return def
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a whole number", key, v))
+		return def
+	}
+	return n
 }
 
-func envBool(getenv func(string) string, key string, def bool) bool {
-	if b, err := strconv.ParseBool(getenv(key)); err == nil {
-		return b
+func (e *envDefaults) duration(key string, def time.Duration) time.Duration {
+	v := e.getenv(key)
+	if v == "" {
+		return def
 	}
-	return def
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a duration (e.g. 250ms, 10s, 2m)", key, v))
+		return def
+	}
+	return d
+}
+
+func (e *envDefaults) bool(key string, def bool) bool {
+	v := e.getenv(key)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not true or false", key, v))
+		return def
+	}
+	return b
 }
 
 // defaultMemoryLimit is the Go heap's soft limit when GOMEMLIMIT is not
