@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -277,12 +278,22 @@ func (s *Store) applySchema(ctx context.Context) error {
 			return fmt.Errorf("apply schema %q: %w", q, err)
 		}
 	}
-	_, err := s.schemaQuery(ctx, "CALL db.awaitIndexes(60)", nil)
-	if err != nil {
-		return fmt.Errorf("await indexes: %w", err)
+	// Only the service's own indexes: an index an analyst made, failed or
+	// still building, is not the service's to wait for. The search index is
+	// not waited for either: while it is rebuilt, everything else works.
+	for _, q := range schema {
+		if name := schemaName.FindStringSubmatch(q); name != nil {
+			if _, err := s.schemaQuery(ctx, "CALL db.awaitIndex($name, 60)", map[string]any{"name": name[1]}); err != nil {
+				return fmt.Errorf("await index %s: %w", name[1], err)
+			}
+		}
 	}
 	return nil
 }
+
+// schemaName finds the name of the index (or of the constraint, whose
+// index has its name) that a schema statement creates.
+var schemaName = regexp.MustCompile(`^CREATE (?:CONSTRAINT|INDEX) (\w+) IF NOT EXISTS`)
 
 // newID returns a random, URL-safe id with a prefix saying what it names.
 func newID(prefix string) string {
