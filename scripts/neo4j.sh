@@ -48,9 +48,12 @@ install() {
 
 home_of() { echo "$cache/instances/$1"; }
 
-running() { # NAME -> 0 when its process is alive
-	local pidfile; pidfile=$(home_of "$1")/run/neo4j.pid
-	[ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+running() { # NAME -> 0 when its Neo4j is alive; a stale pid file (after a reboot) may name another process
+	local home pid; home=$(home_of "$1")
+	[ -f "$home/run/neo4j.pid" ] || return 1
+	pid=$(cat "$home/run/neo4j.pid")
+	kill -0 "$pid" 2>/dev/null || return 1
+	[ ! -r "/proc/$pid/cmdline" ] || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "--home-dir=$home"
 }
 
 bolt_open() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
