@@ -153,7 +153,12 @@ func (a *Authenticator) WatchRevocations(ctx context.Context, interval time.Dura
 		}
 		a.mu.Lock()
 		seen := map[graph.KeyRef]bool{}
-		for _, k := range a.cache {
+		now := time.Now()
+		for hash, k := range a.cache {
+			if now.After(k.until) { // looked up again before use: not worth asking about
+				delete(a.cache, hash)
+				continue
+			}
 			seen[graph.KeyRef{Project: k.principal.Project, ID: k.principal.KeyID}] = true
 		}
 		for k := range a.conns {
