@@ -274,7 +274,7 @@ func (s *Store) applySchema(ctx context.Context) error {
 		return fmt.Errorf("migrate channel user ids: %w", err)
 	}
 	for _, q := range schema {
-		if _, err := s.schemaQuery(ctx, q, nil); err != nil {
+		if _, err := s.schemaQuery(ctx, q, nil); err != nil && !createdMeanwhile(err) {
 			return fmt.Errorf("apply schema %q: %w", q, err)
 		}
 	}
@@ -289,6 +289,15 @@ func (s *Store) applySchema(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// createdMeanwhile reports whether a schema statement failed because
+// another store (a replica opening at the same moment on a new database)
+// created the same index or constraint between its check and its creation:
+// what IF NOT EXISTS asked for is there.
+func createdMeanwhile(err error) bool {
+	var n4 *neo4j.Neo4jError
+	return errors.As(err, &n4) && strings.HasPrefix(n4.Code, "Neo.ClientError.Schema.") && strings.HasSuffix(n4.Code, "AlreadyExists")
 }
 
 // schemaName finds the name of the index (or of the constraint, whose
