@@ -73,7 +73,9 @@ func (m *metrics) middleware(mux *http.ServeMux, next http.Handler) http.Handler
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		m.requests.WithLabelValues(route, strconv.Itoa(max(sw.status, 200))).Inc()
-		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		if r.Header.Get("Upgrade") == "" { // a websocket's lifetime is not a call's latency
+			m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		}
 	})
 }
 

@@ -610,7 +610,7 @@ func newMetrics() *metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_http_requests_total",
 			Help: "HTTP requests by route and status code."}, []string{"route", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "multicontact_http_request_duration_seconds",
-			Help: "HTTP request latency by route.", Buckets: prometheus.DefBuckets}, []string{"route"}),
+			Help: "HTTP request latency by route (websockets, which live on, are not observed).", Buckets: prometheus.DefBuckets}, []string{"route"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_resolution_events_total",
 			Help: "Multi-contact change events read from the event log and published to this process's subscribers, by type."}, []string{"type"}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_subscribers_dropped_total",
