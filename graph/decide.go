@@ -234,23 +234,6 @@ func (d *decision) keyState(id string) keyState {
 	return ks
 }
 
-// givenAgain is a value's edge once the value is given with source and
-// verified, as writeKeys' MERGE writes it: a new edge (had false) takes
-// them; an edge already there becomes verified when either is, and takes
-// the new source when it becomes verified or when only a visitor's
-// unverified typing vouched for it. The value's blocked flag stays.
-func givenAgain(h heldValue, had bool, source identity.Source, verified bool) heldValue {
-	switch {
-	case !had:
-		h.source, h.verified = source, verified
-	case verified && !h.verified, h.source == identity.SourceWidget && !h.verified && source != identity.SourceWidget:
-		h.source, h.verified = source, h.verified || verified
-	default:
-		h.verified = h.verified || verified
-	}
-	return h
-}
-
 // markBlocked marks each value given (a row of adds) with the blocked flag
 // that keyState assumed of it, for writeOutcome to check under the
 // value's lock.

@@ -112,6 +112,24 @@ const writeKeys = `CALL {
 				mcs: [(k)<-[:MATCHES]-(o:Client) WHERE o.mc IS NOT NULL | o.mc]}) AS quarantined
 		}`
 
+// givenAgain is a value's edge once the value is given with source and
+// verified, as writeKeys' MERGE above writes it (decide.go computes keys
+// with it before the statement runs): a new edge (had false) takes
+// them; an edge already there becomes verified when either is, and takes
+// the new source when it becomes verified or when only a visitor's
+// unverified typing vouched for it. The value's blocked flag stays.
+func givenAgain(h heldValue, had bool, source identity.Source, verified bool) heldValue {
+	switch {
+	case !had:
+		h.source, h.verified = source, verified
+	case verified && !h.verified, h.source == identity.SourceWidget && !h.verified && source != identity.SourceWidget:
+		h.source, h.verified = source, h.verified || verified
+	default:
+		h.verified = h.verified || verified
+	}
+	return h
+}
+
 // planKeys compares each client's keys with those its state yields: the
 // MATCHES edges to delete, and those to add (sorted by key: a fixed order
 // of key locks makes deadlocks rarer), each with the "field=value" parts
