@@ -405,3 +405,52 @@ func TestAKilledServiceLosesNoAcknowledgedWrite(t *testing.T) {
 	resolvedPartition(t, store, imported.id)
 	t.Logf("%d writes acknowledged before the kill, all found", n)
 }
+
+// SIGINT starts a graceful stop, which waits for the calls in flight (an
+// import still streaming here) up to the grace period; a second SIGINT,
+// an operator's second Ctrl-C, ends the process at once.
+func TestASecondInterruptEndsTheServiceAtOnce(t *testing.T) {
+	graphtest.Require(t)
+	addr := freeAddr(t)
+	c := startChild(t, addr, "-shutdown-grace", "2m")
+	project := fmt.Sprintf("sigint%d", time.Now().UnixNano())
+	body, _ := json.Marshal(map[string]any{"query": `mutation($id: ID!) { createProject(input: {id: $id, name: "Stop", defaultRegion: "RU"}) { id } }`,
+		"variables": map[string]any{"id": project}})
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	lines, stream := io.Pipe() // an import that keeps streaming
+	defer stream.Close()
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/projects/"+project+"/import", lines)
+		req.Header.Set("Authorization", "Bearer "+testAdminToken)
+		if res, err := http.DefaultClient.Do(req); err == nil {
+			res.Body.Close()
+		}
+	}()
+	fmt.Fprintln(stream, `{"op":"client","id":"a","channel":{"kind":"web","account":"x"}}`)
+	time.Sleep(500 * time.Millisecond) // the import is in flight
+	exited := make(chan error, 1)
+	go func() { exited <- c.cmd.Wait() }()
+	if err := c.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		t.Fatal("the service stopped before the import in flight ended or its grace passed")
+	case <-time.After(time.Second):
+	}
+	if err := c.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the service still runs 10 s after a second interrupt:\n%s", c.dump())
+	}
+}

@@ -25,6 +25,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts a graceful stop; a second one (Ctrl-C again)
+	// ends the process at once, as it would without the handler.
+	context.AfterFunc(ctx, stop)
 	if err := Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "multicontact:", err)
