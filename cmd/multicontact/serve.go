@@ -360,8 +360,17 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	if m.GraphiQL {
 		mux.Handle("GET /{$}", playground.Handler("Multicontact", "/graphql"))
 	}
-	handler := m.metrics.middleware(mux, requestLog(m.log, withDeadline(m.RequestTimeout, isStream(mux),
-		limitBody(m.MaxBodyBytes, isImport(mux), withCORS(m.CORSOrigins, mux)))))
+	// Calls that arrive while the service stops are refused inside the
+	// metrics and the request log, so that both show them.
+	calls := withDeadline(m.RequestTimeout, isStream(mux), limitBody(m.MaxBodyBytes, isImport(mux), withCORS(m.CORSOrigins, mux)))
+	draining := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m.draining.Load() && !isProbe(r) {
+			refuseWhileStopping(w)
+			return
+		}
+		calls.ServeHTTP(w, r)
+	})
+	handler := m.metrics.middleware(mux, requestLog(m.log, draining))
 
 	m.ln, err = net.Listen("tcp", m.Addr)
 	if err != nil {
@@ -387,10 +396,6 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		if r.Header.Get("Upgrade") == "" {
 			m.calls.add()
 			defer m.calls.done()
-		}
-		if m.draining.Load() && !isProbe(r) {
-			refuseWhileStopping(w)
-			return
 		}
 		handler.ServeHTTP(w, r)
 	})

@@ -88,6 +88,9 @@ func TestSIGTERMLetsCallsInFlightFinish(t *testing.T) {
 		t.Errorf("a new call while shutting down: %d %s Retry-After %q, want 503 UNAVAILABLE with Retry-After",
 			res.StatusCode, refused.code(), res.Header.Get("Retry-After"))
 	}
+	if got := a.metric(`multicontact_http_requests_total{code="503",route="/graphql"}`); got == "" || got == "0" {
+		t.Errorf("the call refused while shutting down is not in the request metrics (%q)", got)
+	}
 
 	// The import in flight goes on to its end and is answered.
 	if _, err := w.Write(bytes.Join(lines[len(lines)*6/10:], nil)); err != nil {
