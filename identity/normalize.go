@@ -67,6 +67,19 @@ func precheck(raw string, allowSpaceControls bool) (string, error) {
 	return s, nil
 }
 
+// withoutFormatChars drops the invisible format characters (Unicode Cf:
+// zero-width spaces and joiners, a byte-order mark, a soft hyphen) that
+// copying and pasting leaves in a value: "anna\u200b@example.ru" is
+// anna@example.ru to the person who typed it.
+func withoutFormatChars(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
 // stable runs core on raw and checks that its result is a fixed point of
 // core, refusing raw with unstable otherwise: a stored value must normalize
 // to itself, or the same identifier would be stored under two spellings.
@@ -101,6 +114,7 @@ func normalizeEmail(raw string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	s = norm.NFC.String(withoutFormatChars(s))
 	bad := invalidEmail()
 	if strings.Count(s, "@") != 1 {
 		return "", bad
@@ -143,6 +157,7 @@ func NormalizeText(raw string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	s = withoutFormatChars(s)
 	fold := cases.Fold()
 	// NFKC and case folding each can undo the other's fixed point on rare
 	// characters; a few passes reach one that both keep, else s is refused.

@@ -69,6 +69,11 @@ func parsePhone(region, raw string) (Phone, error) {
 	if utf8.RuneCountInString(s) > maxPhoneAnswerRunes {
 		return Phone{}, Errorf("", CodeTooLong, "the answer is too long; please send just the phone number")
 	}
+	if trunk8.MatchString(s) && phonenumbers.GetNddPrefixForRegion(region, true) == "8" {
+		// "+8 916 …": the trunk prefix 8 written with a plus. No country
+		// code is 8 alone, so this is no international number.
+		s = trunk8.ReplaceAllString(s, "${1}8$2")
+	}
 	var found []Phone
 	for _, m := range findPhones(s, region) {
 		p := Phone{Number: phonenumbers.Format(m, phonenumbers.E164), Extension: phonenumbers.NormalizeDigitsOnly(m.GetExtension())}
@@ -166,6 +171,9 @@ var (
 	timeStampSuffix = regexp.MustCompile(`^:[0-5]\d`)
 )
 
+// trunk8 is "+8" written as a group of its own at the start of a number.
+var trunk8 = regexp.MustCompile(`(^|[^\p{Nd}+])\+8([\p{Z}(-])`)
+
 // findPhones returns the valid numbers in text, in order.
 func findPhones(text, region string) []*phonenumbers.PhoneNumber {
 	var found []*phonenumbers.PhoneNumber
@@ -218,8 +226,12 @@ func extractPhone(text, candidate string, offset int, region string) (*phonenumb
 	if n, end := try(0, seps[0][0]); n != nil {
 		return n, end
 	}
-	if n, end := try(seps[0][1], len(candidate)); n != nil {
-		return n, end
+	// Unlike Java, not when the first group is a country code ("+1 916 123
+	// 45 67", "+380 …"): the number without it is another person's.
+	if !strings.ContainsAny(candidate[:seps[0][0]], phonenumbers.PLUS_CHARS) {
+		if n, end := try(seps[0][1], len(candidate)); n != nil {
+			return n, end
+		}
 	}
 	// Java then tries the candidate without its last group and gives up.
 	// We also try shorter prefixes, longest first, so that two numbers

@@ -70,6 +70,20 @@ func TestParsePhoneAnswers(t *testing.T) {
 		{region: "RU", raw: "8 916 123 45 67 8 926 765 43 21", code: identity.CodeAmbiguousPhone},
 		{region: "RU", raw: "+7 495 123-45-67 доб. 12 или +7 495 123-45-67 доб. 13", code: identity.CodeAmbiguousPhone},
 
+		// A country code written is never dropped: what is left is another
+		// person's number.
+		{region: "RU", raw: "+1 916 123 45 67", code: identity.CodeInvalidPhone},
+		{region: "RU", raw: "+380 916 123 45 67", code: identity.CodeInvalidPhone},
+		{region: "RU", raw: "+33 916 123 45 67", code: identity.CodeInvalidPhone},
+
+		// "+8 …" is the trunk prefix 8 written with a plus, where 8 is the
+		// trunk prefix; "+84…" in one group stays a Vietnamese number.
+		{region: "RU", raw: "+8 916 123 45 67", want: "+79161234567"},
+		{region: "RU", raw: "+8 495 123-45-67", want: "+74951234567"},
+		{region: "RU", raw: "+8 (495) 123-45-67", want: "+74951234567"},
+		{region: "KZ", raw: "+8 701 123 45 67", want: "+77011234567"},
+		{region: "RU", raw: "+84951234567", want: "+84951234567"},
+
 		// No number.
 		{region: "RU", raw: "не скажу", code: identity.CodeInvalidPhone},
 		{region: "RU", raw: "abc", code: identity.CodeInvalidPhone},
