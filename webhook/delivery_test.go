@@ -328,7 +328,9 @@ func TestDeliveryResumesAfterRestart(t *testing.T) {
 }
 
 // Two replicas work one webhook, one of them stops midway: every event is
-// delivered, in order, and no attempt is ever made twice.
+// delivered, in order, and no attempt is ever made twice. An event whose
+// POST the stopping replica cut may arrive twice (at least once, as
+// documented): a receiver that skips a repeated eventId sees the log.
 func TestTwoReplicasNeverRepeatAnAttempt(t *testing.T) {
 	rc := newReceiver(t, func(n int, _ received) int {
 		if n%4 == 3 {
@@ -349,7 +351,18 @@ func TestTwoReplicasNeverRepeatAnAttempt(t *testing.T) {
 		f.email(fmt.Sprintf("c%d", i), fmt.Sprintf("c%d@example.com", i))
 	}
 	want := f.log()
-	eventually(t, 30*time.Second, "every event delivered", func() bool { return len(rc.delivered()) >= len(want) })
+	delivered := func() []received { // as a receiver keeps them: a repeated eventId skipped
+		var out []received
+		seen := map[string]bool{}
+		for _, r := range rc.delivered() {
+			if !seen[r.eventID] {
+				seen[r.eventID] = true
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	eventually(t, 30*time.Second, "every event delivered", func() bool { return len(delivered()) >= len(want) })
 	seen := map[string]bool{}
 	for _, r := range rc.requests() {
 		k := r.eventID + "#" + r.attempt
@@ -358,7 +371,10 @@ func TestTwoReplicasNeverRepeatAnAttempt(t *testing.T) {
 		}
 		seen[k] = true
 	}
-	got := rc.delivered()
+	if n := len(rc.delivered()) - len(delivered()); n > 1 {
+		t.Errorf("%d events delivered twice; only the one in flight when a replica stopped may be", n)
+	}
+	got := delivered()
 	if len(got) != len(want) {
 		t.Fatalf("%d delivered, want %d", len(got), len(want))
 	}
