@@ -207,42 +207,30 @@ type envDefaults struct {
 }
 
 func (e *envDefaults) int(key string, def int) int {
-	v := e.getenv(key)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a whole number", key, v))
-		return def
-	}
-	return n
+	return envParse(e, key, def, strconv.Atoi, "a whole number")
 }
 
 func (e *envDefaults) duration(key string, def time.Duration) time.Duration {
-	v := e.getenv(key)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a duration (e.g. 250ms, 10s, 2m)", key, v))
-		return def
-	}
-	return d
+	return envParse(e, key, def, time.ParseDuration, "a duration (e.g. 250ms, 10s, 2m)")
 }
 
 func (e *envDefaults) bool(key string, def bool) bool {
+	return envParse(e, key, def, strconv.ParseBool, "true or false")
+}
+
+// envParse reads key with parse, def when it is unset; a value parse
+// refuses is recorded as an error that says it is not what.
+func envParse[T any](e *envDefaults, key string, def T, parse func(string) (T, error), what string) T {
 	v := e.getenv(key)
 	if v == "" {
 		return def
 	}
-	b, err := strconv.ParseBool(v)
+	x, err := parse(v)
 	if err != nil {
-		e.errs = append(e.errs, fmt.Errorf("%s=%q is not true or false", key, v))
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not %s", key, v, what))
 		return def
 	}
-	return b
+	return x
 }
 
 // defaultMemoryLimit is the Go heap's soft limit when GOMEMLIMIT is not
