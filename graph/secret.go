@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
@@ -84,51 +85,27 @@ func (s *Store) IdentitySecret(ctx context.Context, project string, sealer Seale
 // key can be dropped; it returns how many it changed. The service runs it
 // at start. A secret whose key is not configured is left as it is.
 func (s *Store) SealIdentitySecrets(ctx context.Context, sealer Sealer) (int, error) {
-	type row struct{ project, sealed, plain string }
-	rows, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]row, error) {
+	secrets, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]secretAtRest, error) {
 		recs, err := collect(ctx, tx, `MATCH (p:Project)
 			WHERE p.identitySecret IS NOT NULL OR p.identitySecretSealed IS NOT NULL
 			RETURN p.id AS id, coalesce(p.identitySecretSealed, '') AS sealed, coalesce(p.identitySecret, '') AS plain`, nil)
-		out := make([]row, len(recs))
+		out := make([]secretAtRest, len(recs))
 		for i, rec := range recs {
-			out[i] = row{str(rec, "id"), str(rec, "sealed"), str(rec, "plain")}
+			project := str(rec, "id")
+			out[i] = secretAtRest{context: identitySecretContext(project), sealed: str(rec, "sealed"), plain: str(rec, "plain"),
+				save: `MATCH (p:Project {id: $id}) WHERE coalesce(p.identitySecretSealed, '') = $was
+					SET p.identitySecretSealed = $sealed REMOVE p.identitySecret`,
+				params: map[string]any{"id": project},
+				lost: func() {
+					s.log.Warn("an identity secret cannot be opened with the configured keys; rotate it", "project", project)
+				}}
 		}
 		return out, err
 	})
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, r := range rows {
-		secret := r.plain
-		if r.sealed != "" {
-			plain, stale, err := sealer.Open(r.sealed, identitySecretContext(r.project))
-			if err != nil {
-				s.log.Warn("an identity secret cannot be opened with the configured keys; rotate it", "project", r.project)
-				continue
-			}
-			if !stale && r.plain == "" {
-				continue
-			}
-			secret = plain
-		}
-		sealed, err := sealer.Seal(secret, identitySecretContext(r.project))
-		if err != nil {
-			return n, err
-		}
-		_, err = writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
-			// Only if nobody rotated it meanwhile.
-			return noResult{}, exec(ctx, tx, `MATCH (p:Project {id: $id})
-				WHERE coalesce(p.identitySecretSealed, '') = $was
-				SET p.identitySecretSealed = $sealed REMOVE p.identitySecret`,
-				map[string]any{"id": r.project, "was": r.sealed, "sealed": sealed})
-		})
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
+	return s.reseal(ctx, sealer, secrets)
 }
 
 // SealWebhookSecrets seals again, under the current key, the webhooks'
@@ -137,40 +114,65 @@ func (s *Store) SealIdentitySecrets(ctx context.Context, sealer Sealer) (int, er
 // every webhook made before the rotation unable to sign its deliveries.
 // The service runs it at start; it returns how many it changed.
 func (s *Store) SealWebhookSecrets(ctx context.Context, sealer Sealer) (int, error) {
-	type row struct {
-		ref    webhook.Ref
-		sealed string
-	}
-	rows, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]row, error) {
+	secrets, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]secretAtRest, error) {
 		recs, err := collect(ctx, tx, `MATCH (w:Webhook) WHERE w.secretSealed IS NOT NULL
 			RETURN w.project AS project, w.id AS id, w.secretSealed AS sealed`, nil)
-		out := make([]row, len(recs))
+		out := make([]secretAtRest, len(recs))
 		for i, rec := range recs {
-			out[i] = row{webhook.Ref{Project: str(rec, "project"), ID: str(rec, "id")}, str(rec, "sealed")}
+			ref := webhook.Ref{Project: str(rec, "project"), ID: str(rec, "id")}
+			out[i] = secretAtRest{context: webhook.SecretContext(ref), sealed: str(rec, "sealed"),
+				save: `MATCH (w:Webhook {project: $project, id: $id}) WHERE w.secretSealed = $was
+					SET w.secretSealed = $sealed`,
+				params: map[string]any{"project": ref.Project, "id": ref.ID},
+				lost: func() {
+					s.log.Warn("a webhook's secret cannot be opened with the configured keys; create the webhook again",
+						"project", ref.Project, "webhook", ref.ID)
+				}}
 		}
 		return out, err
 	})
 	if err != nil {
 		return 0, err
 	}
+	return s.reseal(ctx, sealer, secrets)
+}
+
+// secretAtRest is one secret as the graph keeps it: sealed, or in the
+// clear (written by an older version). save stores it sealed anew from
+// params, $sealed and $was (what was read), and changes nothing if someone
+// rotated it meanwhile.
+type secretAtRest struct {
+	context, sealed, plain string
+	save                   string
+	params                 map[string]any
+	lost                   func() // its key is not configured
+}
+
+// reseal seals under the current key each secret still in the clear or
+// sealed under an older key, and returns how many it changed.
+func (s *Store) reseal(ctx context.Context, sealer Sealer, secrets []secretAtRest) (int, error) {
 	n := 0
-	for _, r := range rows {
-		plain, stale, err := sealer.Open(r.sealed, webhook.SecretContext(r.ref))
-		if err != nil {
-			s.log.Warn("a webhook's secret cannot be opened with the configured keys; create the webhook again",
-				"project", r.ref.Project, "webhook", r.ref.ID)
-			continue
+	for _, sec := range secrets {
+		plain := sec.plain
+		if sec.sealed != "" {
+			opened, stale, err := sealer.Open(sec.sealed, sec.context)
+			if err != nil {
+				sec.lost()
+				continue
+			}
+			if !stale && sec.plain == "" {
+				continue
+			}
+			plain = opened
 		}
-		if !stale {
-			continue
-		}
-		sealed, err := sealer.Seal(plain, webhook.SecretContext(r.ref))
+		sealed, err := sealer.Seal(plain, sec.context)
 		if err != nil {
 			return n, err
 		}
+		params := maps.Clone(sec.params)
+		params["was"], params["sealed"] = sec.sealed, sealed
 		if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
-			return noResult{}, exec(ctx, tx, `MATCH (w:Webhook {project: $project, id: $id}) WHERE w.secretSealed = $was
-				SET w.secretSealed = $sealed`, map[string]any{"project": r.ref.Project, "id": r.ref.ID, "was": r.sealed, "sealed": sealed})
+			return noResult{}, exec(ctx, tx, sec.save, params)
 		}); err != nil {
 			return n, err
 		}
