@@ -203,13 +203,10 @@ func (s *Store) finish(ctx context.Context, project string, gen int64) (bool, er
 	return writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (bool, error) {
 		// Lock the project first: a writer marks clients dirty under this
 		// lock, so the check below sees every mark committed before it.
-		if err := exec(ctx, tx, `MATCH (p:Project {id: $id}) SET p.progress = p.progress`, map[string]any{"id": project}); err != nil {
-			return false, err
-		}
 		// A store whose lease lapsed (it could not renew it, Neo4j away)
 		// and was taken by another may not finish: the other works on it.
-		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN p.resolverLease = $me AS mine`,
-			map[string]any{"id": project, "me": s.owner})
+		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) SET p.progress = p.progress
+			RETURN p.resolverLease = $me AS mine`, map[string]any{"id": project, "me": s.owner})
 		if err != nil {
 			return false, err
 		}
