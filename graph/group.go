@@ -254,11 +254,11 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 // that wrote to one of the event's clients (the first op's when none did,
 // e.g. a multi-contact deleted); a refused op wrote nothing.
 func attributeCauses(events []identity.Event, ops []Op, refused []LineError) {
+	wrote := slices.DeleteFunc(slices.Clone(ops), func(op Op) bool {
+		return slices.ContainsFunc(refused, func(r LineError) bool { return r.Line == op.Line })
+	})
 	for i := range events {
-		for _, op := range ops {
-			if slices.ContainsFunc(refused, func(r LineError) bool { return r.Line == op.Line }) {
-				continue
-			}
+		for _, op := range wrote {
 			if slices.Contains(events[i].ClientIDs, op.Target()) {
 				events[i].Cause = causeOf(op)
 				break
