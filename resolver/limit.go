@@ -148,6 +148,16 @@ func KeyProject(r *http.Request) string {
 	return ""
 }
 
+// queryOrMutation reports whether ctx runs a query or a mutation: a
+// response interceptor is also called for every event of a subscription.
+func queryOrMutation(ctx context.Context) bool {
+	if !graphql.HasOperationContext(ctx) {
+		return false
+	}
+	op := graphql.GetOperationContext(ctx).Operation
+	return op != nil && op.Operation != ast.Subscription
+}
+
 // limitOperations admits each GraphQL query and mutation through the
 // Limiter once it is parsed, under the projects its root fields name
 // (projectId, or project's id), so a refused operation runs no resolver.
@@ -162,13 +172,10 @@ func (limitOperations) ExtensionName() string                   { return "Limite
 func (limitOperations) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (x limitOperations) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	if !graphql.HasOperationContext(ctx) {
+	if !queryOrMutation(ctx) {
 		return next(ctx)
 	}
 	oc := graphql.GetOperationContext(ctx)
-	if oc.Operation == nil || oc.Operation.Operation == ast.Subscription {
-		return next(ctx) // called for every event of a subscription
-	}
 	release, refused := x.l.acquire(SurfaceGraphQL, operationProjects(oc.Operation.SelectionSet, oc, 0))
 	if release == nil {
 		return &graphql.Response{Errors: gqlerror.List{{Message: rateLimitedMessage(refused), Extensions: rateLimitedExtensions(refused)}}}

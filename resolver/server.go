@@ -366,10 +366,7 @@ func (operationDeadline) ExtensionName() string                   { return "Oper
 func (operationDeadline) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (o operationDeadline) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	if _, has := ctx.Deadline(); has || !graphql.HasOperationContext(ctx) {
-		return next(ctx)
-	}
-	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation == ast.Subscription {
+	if _, has := ctx.Deadline(); has || !queryOrMutation(ctx) {
 		return next(ctx)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.d)
