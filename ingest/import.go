@@ -121,23 +121,14 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 			}
 			n++
 			t.line()
+			var op graph.Op
+			var err error
 			if sc.tooLong {
-				pending = append(pending, item{line: n, refused: identity.Errorf("line", identity.CodeTooLong,
-					"the line is longer than %d bytes", maxLineBytes)})
-				if im.Strict {
-					stopReading = true
-					return nil
-				}
+				err = identity.Errorf("line", identity.CodeTooLong, "the line is longer than %d bytes", maxLineBytes)
+			} else if raw := sc.Bytes(); len(trimSpace(raw)) == 0 {
 				continue
-			}
-			raw := sc.Bytes()
-			if len(trimSpace(raw)) == 0 {
-				continue
-			}
-			op, err := ParseLine(n, raw)
-			if err != nil && op.EventID != "" { // refused by the store, which records its event id
-				op.Refusal = err
-				err = nil
+			} else if op, err = ParseLine(n, raw); err != nil && op.EventID != "" {
+				op.Refusal, err = err, nil // refused by the store, which records its event id
 			}
 			if err != nil {
 				pending = append(pending, item{line: n, refused: err})
