@@ -174,9 +174,11 @@ func partsOf(key string) []string {
 	return out
 }
 
-// rebuildKeys deletes the keys of every stale rule and builds them again
-// for the enabled ones from the clients' values; then it re-checks every
-// key against the cap when the cap changed.
+// rebuildKeys brings the keys of every stale rule up to date: a removed
+// rule's go; an edited one's follow the clients' values (buildKeys), so
+// that a key that stays keeps its node, and with it an admin's decision
+// (allowed) and its quarantine. Then it checks keys against the cap: all
+// of them when the cap changed, else the rebuilt rules'.
 func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error {
 	type staleRule struct {
 		rule    identity.Rule
@@ -199,22 +201,25 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error
 		return err
 	}
 	for _, sr := range stale {
-		if err := s.deleteKeys(ctx, project, sr.rule.ID); err != nil {
-			return err
+		if sr.removed {
+			err = s.deleteKeys(ctx, project, sr.rule.ID)
+		} else {
+			err = s.buildKeys(ctx, project, sr.rule)
 		}
-		if sr.rule.Enabled && !sr.removed {
-			if err := s.buildKeys(ctx, project, sr.rule); err != nil {
-				return err
-			}
+		if err != nil {
+			return err
 		}
 		if keysBuilt != nil {
 			keysBuilt(sr.rule.ID)
 		}
 		// The rule is fresh unless it changed again while its keys were
 		// built: then it stays stale, and the next round builds it again.
+		// The configuration's version moves, so that writes resolve again
+		// (they wait while a rule is stale: see resolve).
 		if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
-			return noResult{}, exec(ctx, tx, `MATCH (r:Rule {project: $project, id: $id})
+			return noResult{}, exec(ctx, tx, `MATCH (p:Project {id: $project}), (r:Rule {project: $project, id: $id})
 				WHERE coalesce(r.staleAt, -1) = $since
+				SET p.configVersion = coalesce(p.configVersion, 0) + 1
 				FOREACH (_ IN CASE WHEN r.removed THEN [1] ELSE [] END | DELETE r)
 				REMOVE r.stale, r.staleAt`, map[string]any{"project": project, "id": sr.rule.ID, "since": sr.since})
 		}); err != nil {
@@ -237,11 +242,17 @@ var keysBuilt func(rule string)
 
 // deleteKeys removes a rule's keys in batches.
 func (s *Store) deleteKeys(ctx context.Context, project, rule string) error {
+	return s.inBatches(ctx, `MATCH (k:MatchKey {project: $project, rule: $rule})
+		WITH k LIMIT $n DETACH DELETE k RETURN count(*) AS n`, map[string]any{"project": project, "rule": rule})
+}
+
+// inBatches runs a statement that changes at most $n things and returns
+// how many (n) until it returns 0.
+func (s *Store) inBatches(ctx context.Context, q string, params map[string]any) error {
+	params["n"] = batchWrites
 	for {
 		n, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (int64, error) {
-			rec, err := single(ctx, tx, `MATCH (k:MatchKey {project: $project, rule: $rule})
-				WITH k LIMIT $n DETACH DELETE k RETURN count(*) AS n`,
-				map[string]any{"project": project, "rule": rule, "n": batchWrites})
+			rec, err := single(ctx, tx, q, params)
 			return i64(rec, "n"), err
 		})
 		if err != nil || n == 0 {
@@ -250,23 +261,29 @@ func (s *Store) deleteKeys(ctx context.Context, project, rule string) error {
 	}
 }
 
-// buildKeys computes a rule's keys for the clients that hold a value of
-// its first field (only they can have a key), page by page, and writes
-// them. Quarantine is decided afterwards.
+// buildKeys makes the MATCHES edges of a rule follow the clients' values,
+// page by page, for the clients that hold a value of its first field
+// (only they can have a key; none when the rule is disabled); then it
+// takes the rule's keys from every other client, and deletes the keys
+// nobody holds, unless an admin allowed them. Quarantine is decided
+// afterwards.
 func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rule) error {
 	acceptWidget, err := s.acceptsUnverifiedWidgetValues(ctx, project)
 	if err != nil {
 		return err
 	}
-	candidates, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
-		var ids []string
-		err := stream(ctx, tx, `MATCH (:Value {project: $project, field: $field})<-[:HAS]-(c:Client)
-			RETURN DISTINCT c.id AS id`, map[string]any{"project": project, "field": rule.Fields[0]},
-			func(rec *neo4j.Record) { ids = append(ids, str(rec, "id")) })
-		return ids, err
-	})
-	if err != nil {
-		return err
+	var candidates []string
+	if rule.Enabled {
+		candidates, err = readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
+			var ids []string
+			err := stream(ctx, tx, `MATCH (:Value {project: $project, field: $field})<-[:HAS]-(c:Client)
+				RETURN DISTINCT c.id AS id`, map[string]any{"project": project, "field": rule.Fields[0]},
+				func(rec *neo4j.Record) { ids = append(ids, str(rec, "id")) })
+			return ids, err
+		})
+		if err != nil {
+			return err
+		}
 	}
 	slices.Sort(candidates)
 	for len(candidates) > 0 {
@@ -274,50 +291,67 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 		candidates = candidates[len(page):]
 		rows, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]map[string]any, error) {
 			recs, err := collect(ctx, tx, `UNWIND $ids AS id
-				MATCH (c:Client {project: $project, id: id}) WHERE NOT coalesce(c.excluded, false)
-				RETURN c.id AS id,
+				MATCH (c:Client {project: $project, id: id})
+				RETURN c.id AS id, coalesce(c.excluded, false) AS excluded,
 					[(c)-[h:HAS]->(v:Value) WHERE v.field IN $fields AND NOT v.blocked |
 						{field: v.field, value: v.value, verified: h.verified, source: h.source}] AS values`,
 				map[string]any{"project": project, "ids": page, "fields": rule.Fields})
-			var rows []map[string]any
+			rows := make([]map[string]any, 0, len(recs))
 			for _, rec := range recs {
-				vals := identity.LinkingValues(valuesOf(rec), acceptWidget)
-				if keys, _ := identity.MatchKeys(rule, vals); len(keys) > 0 {
-					rows = append(rows, map[string]any{"id": str(rec, "id"), "keys": keys})
+				keys := []string{}
+				if !boolean(rec, "excluded") {
+					if k, _ := identity.MatchKeys(rule, identity.LinkingValues(valuesOf(rec), acceptWidget)); k != nil {
+						keys = k
+					}
 				}
+				rows = append(rows, map[string]any{"id": str(rec, "id"), "keys": keys})
 			}
 			return rows, err
 		})
 		if err != nil {
 			return err
 		}
-		if len(rows) == 0 {
-			continue
-		}
 		if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 			return noResult{}, exec(ctx, tx, `UNWIND $rows AS r
 				MATCH (c:Client {project: $project, id: r.id})
-				UNWIND r.keys AS key
-				MERGE (k:MatchKey {project: $project, rule: $rule, key: key})
-				ON CREATE SET k.quarantined = false, k.allowed = false
-				MERGE (c)-[:MATCHES]->(k)`,
+				CALL {
+					WITH c, r
+					MATCH (c)-[m:MATCHES]->(k:MatchKey {project: $project, rule: $rule}) WHERE NOT k.key IN r.keys
+					DELETE m
+				}
+				CALL {
+					WITH c, r
+					UNWIND r.keys AS key
+					MERGE (k:MatchKey {project: $project, rule: $rule, key: key})
+					ON CREATE SET k.quarantined = false, k.allowed = false
+					MERGE (c)-[:MATCHES]->(k)
+				}`,
 				map[string]any{"project": project, "rule": rule.ID, "rows": rows})
 		}); err != nil {
 			return err
 		}
 	}
-	return nil
+	p := map[string]any{"project": project, "rule": rule.ID, "field": rule.Fields[0], "enabled": rule.Enabled}
+	if err := s.inBatches(ctx, `MATCH (:MatchKey {project: $project, rule: $rule})<-[m:MATCHES]-(c:Client)
+		WHERE NOT $enabled OR NOT EXISTS { (c)-[:HAS]->(:Value {field: $field}) }
+		WITH m LIMIT $n DELETE m RETURN count(*) AS n`, p); err != nil {
+		return err
+	}
+	return s.inBatches(ctx, `MATCH (k:MatchKey {project: $project, rule: $rule})
+		WHERE NOT k.allowed AND NOT EXISTS { (k)<-[:MATCHES]-() }
+		WITH k LIMIT $n DELETE k RETURN count(*) AS n`, p)
 }
 
-// recheckQuarantine quarantines the keys over the cap and frees those at or
-// under it (an admin raised the cap): all keys when the cap changed, else
-// those of the rebuilt rules.
+// recheckQuarantine quarantines the keys over the cap. When the cap changed
+// (all) it checks every key and frees those at or under it; else it checks
+// the rebuilt rules' keys, and a key stays quarantined, as it does when its
+// holders leave, until an admin raises the cap or allows it.
 func (s *Store) recheckQuarantine(ctx context.Context, project string, all bool, rules []string) error {
 	return s.autocommit(ctx, `MATCH (p:Project {id: $project})
 		MATCH (k:MatchKey {project: $project}) WHERE $all OR k.rule IN $rules
 		CALL {
 			WITH p, k
-			WITH k, COUNT { (k)<-[:MATCHES]-() } > p.keyCap AND NOT k.allowed AS over
+			WITH k, (COUNT { (k)<-[:MATCHES]-() } > p.keyCap OR (k.quarantined AND NOT $all)) AND NOT k.allowed AS over
 			SET k.quarantinedAt = CASE WHEN over AND NOT k.quarantined THEN datetime() ELSE k.quarantinedAt END,
 				k.quarantined = over
 		} IN TRANSACTIONS OF 5000 ROWS`,

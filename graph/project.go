@@ -18,6 +18,9 @@ type projectState struct {
 	// version counts the changes of the above (configVersion): a store
 	// keeps the last state it read and reads it again when this moved.
 	version int64
+	// rebuilding says that a rule's keys are being rebuilt: until they
+	// are, the graph links only some of the clients the rules link.
+	rebuilding bool
 }
 
 // activeRules are the rules that link clients now.
@@ -71,7 +74,8 @@ func loadProject(ctx context.Context, tx neo4j.ManagedTransaction, id string) (*
 	rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN `+projectFields+`, coalesce(p.configVersion, 0) AS configVersion,
 		COLLECT { MATCH (f:Field {project: $id}) RETURN {key: f.key, label: f.label, type: f.type} } AS fields,
 		COLLECT { MATCH (r:Rule {project: $id}) WHERE NOT coalesce(r.removed, false)
-			RETURN {id: r.id, name: r.name, fields: r.fields, enabled: r.enabled, requireVerified: r.requireVerified} } AS rules`,
+			RETURN {id: r.id, name: r.name, fields: r.fields, enabled: r.enabled, requireVerified: r.requireVerified} } AS rules,
+		EXISTS { MATCH (r:Rule {project: $id}) WHERE r.stale } AS rebuilding`,
 		map[string]any{"id": id})
 	if err != nil {
 		return nil, err
@@ -79,7 +83,7 @@ func loadProject(ctx context.Context, tx neo4j.ManagedTransaction, id string) (*
 	if rec == nil {
 		return nil, notFound("project", id)
 	}
-	p := &projectState{Project: decodeProject(rec), version: i64(rec, "configVersion")}
+	p := &projectState{Project: decodeProject(rec), version: i64(rec, "configVersion"), rebuilding: boolean(rec, "rebuilding")}
 	var custom []identity.Field
 	for _, f := range list(rec, "fields") {
 		m, _ := f.(map[string]any)
@@ -288,21 +292,26 @@ func (s *Store) saveRule(ctx context.Context, project string, r identity.Rule, c
 		if err := r.Validate(ps.catalog); err != nil {
 			return identity.Rule{}, err
 		}
-		if !create && !containsRule(ps.rules, r.ID) {
+		old, found := ruleByID(ps.rules, r.ID)
+		if !create && !found {
 			return identity.Rule{}, notFound("rule", r.ID)
 		}
 		if create && len(ps.rules) >= identity.MaxRules {
 			return identity.Rule{}, identity.Errorf("rules", identity.CodeTooManyRules,
 				"a project has at most %d rules; remove one first", identity.MaxRules)
 		}
+		// A new name links nobody else: only a change of what the rule
+		// links rebuilds its keys and re-resolves the project.
+		relink := create || !old.LinksLike(r)
 		err = exec(ctx, tx, `MATCH (p:Project {id: $project})
 			MERGE (r:Rule {project: $project, id: $id})
 			ON CREATE SET r.createdAt = $at
 			SET r.name = $name, r.fields = $fields, r.enabled = $enabled, r.requireVerified = $requireVerified,
-				r.stale = true, r.removed = false, p.configVersion = coalesce(p.configVersion, 0) + 1,
-				p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1
-			SET r.staleAt = p.configVersion`,
-			map[string]any{"project": project, "id": r.ID, "name": r.Name, "fields": r.Fields,
+				r.removed = false, p.configVersion = coalesce(p.configVersion, 0) + 1
+			FOREACH (_ IN CASE WHEN $relink THEN [1] ELSE [] END |
+				SET r.stale = true, r.staleAt = p.configVersion,
+					p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1)`,
+			map[string]any{"project": project, "id": r.ID, "name": r.Name, "fields": r.Fields, "relink": relink,
 				"enabled": r.Enabled, "requireVerified": r.RequireVerified, "at": s.now().UTC()})
 		return r, err
 	})
@@ -316,7 +325,7 @@ func (s *Store) RemoveRule(ctx context.Context, project, ruleID string) error {
 		if err != nil {
 			return noResult{}, err
 		}
-		if !containsRule(ps.rules, ruleID) {
+		if _, ok := ruleByID(ps.rules, ruleID); !ok {
 			return noResult{}, notFound("rule", ruleID)
 		}
 		return noResult{}, exec(ctx, tx, `MATCH (p:Project {id: $project}), (r:Rule {project: $project, id: $id})
@@ -328,14 +337,15 @@ func (s *Store) RemoveRule(ctx context.Context, project, ruleID string) error {
 	return err
 }
 
-func containsRule(rules []identity.Rule, id string) bool {
+func ruleByID(rules []identity.Rule, id string) (identity.Rule, bool) {
 	for _, r := range rules {
 		if r.ID == id {
-			return true
+			return r, true
 		}
 	}
-	return false
+	return identity.Rule{}, false
 }
+
 
 func orNotFound(err error, what, id string) error {
 	if err != nil {

@@ -59,6 +59,14 @@ func (r Rule) Validate(c *Catalog) error {
 	return nil
 }
 
+// LinksLike says whether r links exactly the clients that o links: the
+// same fields in any order, switch and verification; a name is not part of
+// it.
+func (r Rule) LinksLike(o Rule) bool {
+	return slices.Equal(r.Canonical().Fields, o.Canonical().Fields) &&
+		r.Enabled == o.Enabled && r.RequireVerified == o.RequireVerified
+}
+
 // Canonical returns the rule with its Fields sorted (in a new slice), the
 // order match keys are built in, so equal rules compare equal.
 func (r Rule) Canonical() Rule {

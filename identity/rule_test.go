@@ -189,3 +189,23 @@ func BenchmarkMatchKeys(b *testing.B) {
 		identity.MatchKeys(r, values)
 	}
 }
+
+func TestRuleLinksLikeIgnoresOnlyTheNameAndFieldOrder(t *testing.T) {
+	base := identity.Rule{ID: "r", Name: "Phone and e-mail", Fields: []string{"phone", "email"}, Enabled: true}
+	same := base
+	same.Name, same.Fields = "Renamed", []string{"email", "phone"}
+	if !base.LinksLike(same) {
+		t.Errorf("a rule renamed, its fields reordered, does not link like itself")
+	}
+	for name, change := range map[string]func(*identity.Rule){
+		"fields":          func(r *identity.Rule) { r.Fields = []string{"phone"} },
+		"enabled":         func(r *identity.Rule) { r.Enabled = false },
+		"requireVerified": func(r *identity.Rule) { r.RequireVerified = true },
+	} {
+		other := base
+		change(&other)
+		if base.LinksLike(other) {
+			t.Errorf("a rule whose %s changed links like before", name)
+		}
+	}
+}

@@ -2272,7 +2272,7 @@ type Mutation {
     "The new rule."
     input: RuleInput!
   ): Rule!
-  "Replaces a rule; the project re-resolves in the background."
+  "Replaces a rule; the project re-resolves in the background, unless only the name changed."
   updateRule(
     "The project's id."
     projectId: ID!
