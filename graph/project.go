@@ -346,7 +346,6 @@ func ruleByID(rules []identity.Rule, id string) (identity.Rule, bool) {
 	return identity.Rule{}, false
 }
 
-
 func orNotFound(err error, what, id string) error {
 	if err != nil {
 		return err
