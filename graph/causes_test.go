@@ -20,11 +20,11 @@ func TestAnEventsCauseIsTheFirstOpThatWroteToItsClients(t *testing.T) {
 		{Type: identity.EventMerged, ClientIDs: []string{"a", "b"}},
 		{Type: identity.EventUpdated, ClientIDs: []string{"b"}},
 	}
-	attributeCauses(events, ops, refused)
+	attributeCauses(events, ops, []string{"", "", "b@example.com"}, refused)
 	if got := events[0].Cause.Action; got != "upsertClient" {
 		t.Errorf("the merge of a and b is caused by %q, want upsertClient (the phone was refused)", got)
 	}
-	if got := events[1].Cause; got.Action != "setAttribute" || got.Field != "email" {
-		t.Errorf("b's update is caused by %+v, want setAttribute of email", got)
+	if got := events[1].Cause; got.Action != "setAttribute" || got.Field != "email" || got.Value != "b@example.com" {
+		t.Errorf("b's update is caused by %+v, want setAttribute of email b@example.com", got)
 	}
 }

@@ -221,12 +221,13 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 			return nil, nil
 		}
 		r := resolution{ctx: ctx, tx: tx, ps: ps, now: now, newID: func() string { return newID("mc") }}
-		events, err := r.resolve(t, causeOf(ops[0]))
+		cause := causeOf(ops[0], res.Normalized[0])
+		events, err := r.resolve(t, cause)
 		if err != nil {
 			return nil, err
 		}
-		events = append(events, r.quarantineEvents(t.quarantined, causeOf(ops[0]))...)
-		attributeCauses(events, ops, res.Refused)
+		events = append(events, r.quarantineEvents(t.quarantined, cause)...)
+		attributeCauses(events, ops, res.Normalized, res.Refused)
 		if groupFault != nil {
 			if err := groupFault(); err != nil {
 				return nil, err
@@ -253,14 +254,17 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 // attributeCauses gives each event of a group the cause of the first op
 // that wrote to one of the event's clients (the first op's when none did,
 // e.g. a multi-contact deleted); a refused op wrote nothing.
-func attributeCauses(events []identity.Event, ops []Op, refused []LineError) {
-	wrote := slices.DeleteFunc(slices.Clone(ops), func(op Op) bool {
-		return slices.ContainsFunc(refused, func(r LineError) bool { return r.Line == op.Line })
-	})
+func attributeCauses(events []identity.Event, ops []Op, normalized []string, refused []LineError) {
+	var wrote []int
+	for i, op := range ops {
+		if !slices.ContainsFunc(refused, func(r LineError) bool { return r.Line == op.Line }) {
+			wrote = append(wrote, i)
+		}
+	}
 	for i := range events {
-		for _, op := range wrote {
-			if slices.Contains(events[i].ClientIDs, op.Target()) {
-				events[i].Cause = causeOf(op)
+		for _, o := range wrote {
+			if slices.Contains(events[i].ClientIDs, ops[o].Target()) {
+				events[i].Cause = causeOf(ops[o], normalized[o])
 				break
 			}
 		}

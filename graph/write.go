@@ -78,7 +78,7 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 	var res writeResult
 	cause := identity.Cause{Kind: identity.CauseClient, Action: "import"}
 	if len(ops) == 1 {
-		cause = causeOf(ops[0])
+		cause = causeOf(ops[0], "")
 	}
 	edit := func(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) (touched, error) {
 		var err error
@@ -111,12 +111,14 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 	return res.WriteResult, err
 }
 
-func causeOf(op Op) identity.Cause {
+// causeOf is the cause of the events that op brings about; normalized is
+// the value it set or removed, as stored.
+func causeOf(op Op, normalized string) identity.Cause {
 	switch op.Kind {
 	case OpAddAttribute:
-		return identity.Cause{Kind: identity.CauseValue, Action: "setAttribute", Field: op.Attribute.Field}
+		return identity.Cause{Kind: identity.CauseValue, Action: "setAttribute", Field: op.Attribute.Field, Value: normalized}
 	case OpRemoveAttribute:
-		return identity.Cause{Kind: identity.CauseValue, Action: "removeAttribute", Field: op.Attribute.Field}
+		return identity.Cause{Kind: identity.CauseValue, Action: "removeAttribute", Field: op.Attribute.Field, Value: normalized}
 	case OpConversation:
 		return identity.Cause{Kind: identity.CauseClient, Action: "recordConversation"}
 	default:

@@ -96,3 +96,19 @@ func TestBulkWriteIsResolvedByTheBatchPath(t *testing.T) {
 		t.Errorf("bulk import events: %d CREATED, %d MERGED; want one CREATED per multi-contact", created, merged)
 	}
 }
+
+// A merge that a value brings about says which value, as stored.
+func TestAMergeNamesTheValueThatCausedIt(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("a", "web", "phone", "+79161234567")
+	f.client("b", "telegram")
+	_, seq := f.eventsSince(0)
+	f.set("b", "phone", "8 (916) 123-45-67")
+	events, _ := f.eventsSince(seq)
+	if len(events) != 1 || events[0].Type != identity.EventMerged {
+		t.Fatalf("events = %+v, want one MERGED", events)
+	}
+	if c := events[0].Cause; c.Action != "setAttribute" || c.Field != "phone" || c.Value != "+79161234567" {
+		t.Errorf("cause = %+v, want setAttribute of phone +79161234567", c)
+	}
+}
