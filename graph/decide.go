@@ -190,9 +190,9 @@ func (d *decision) addValues(id string, attrs []identity.AttributeInput) (string
 	return values[0], nil
 }
 
-// checkAdd normalizes the attributes and checks the cap of values per
-// field against what the client holds now; it returns the values and their
-// extensions (a phone's, else "").
+// checkAdd normalizes the attributes and checks them against what the
+// client holds now (identity.CheckNewValues); it returns the values and
+// their extensions (a phone's, else "").
 func (d *decision) checkAdd(st *clientState, attrs []identity.AttributeInput) (values, exts []string, err error) {
 	values, exts, err = normalizeAttrs(d.ps, attrs, true)
 	if err != nil {
@@ -205,9 +205,8 @@ func (d *decision) checkAdd(st *clientState, attrs []identity.AttributeInput) (v
 			fresh = append(fresh, fv)
 		}
 	}
-	if field := overCap(st.counts, fresh, d.ps.ValueCap); field != "" {
-		return nil, nil, identity.Errorf(field, identity.CodeTooManyValues,
-			"a client holds at most %d values of %s; remove one first", d.ps.ValueCap, field)
+	if err := identity.CheckNewValues(st.counts, fresh, d.ps.ValueCap, d.ps.activeRules()); err != nil {
+		return nil, nil, err
 	}
 	return values, exts, nil
 }
@@ -387,15 +386,4 @@ func normalizeAttrs(ps *projectState, attrs []identity.AttributeInput, adding bo
 		}
 	}
 	return values, exts, nil
-}
-
-func overCap(counts map[string]int, fresh [][2]string, limit int) string {
-	add := map[string]int{}
-	for _, fv := range fresh {
-		add[fv[0]]++
-		if counts[fv[0]]+add[fv[0]] > limit {
-			return fv[0]
-		}
-	}
-	return ""
 }

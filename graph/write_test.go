@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -110,5 +111,43 @@ func TestAMergeNamesTheValueThatCausedIt(t *testing.T) {
 	}
 	if c := events[0].Cause; c.Action != "setAttribute" || c.Field != "phone" || c.Value != "+79161234567" {
 		t.Errorf("cause = %+v, want setAttribute of phone +79161234567", c)
+	}
+}
+
+// A client that holds many values matches on every one of them: a rule of
+// one field keys each value up to the project's cap, and a rule of two
+// fields every combination of them.
+func TestAClientWithManyValuesMatchesOnTheLastOfThem(t *testing.T) {
+	f := newFixture(t, []string{"phone"}, []string{"email", "skype"})
+	hundred := 100
+	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{ValueCap: &hundred}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	var kv []string
+	for i := range 70 {
+		kv = append(kv, "phone", fmt.Sprintf("+791612345%02d", i))
+	}
+	for i := range 9 {
+		kv = append(kv, "email", fmt.Sprintf("u%d@example.com", i), "skype", fmt.Sprintf("s%d", i))
+	}
+	f.client("a", "web", kv...)
+	f.client("b", "telegram", "phone", "+79161234569")
+	f.client("c", "vk", "email", "u8@example.com", "skype", "s8")
+	f.wantGroups([][]string{{"a", "b", "c"}}, "a", "b", "c")
+
+	// Past the bound of keys per rule, the value is refused, not dropped.
+	kv = nil
+	for i := range 32 {
+		kv = append(kv, "email", fmt.Sprintf("d%d@example.com", i), "skype", fmt.Sprintf("d%d", i))
+	}
+	f.client("d", "web", kv[:len(kv)-2]...) // 32 e-mails, 31 skypes: 992 combinations
+	_, err := f.s.SetAttribute(f.ctx, f.project, "d", identity.AttributeInput{Field: "email", Value: "more@example.com", Source: identity.SourceBot})
+	var e *identity.Error
+	if !errors.As(err, &e) || e.Code != identity.CodeTooManyValues || e.Field != "email" {
+		t.Fatalf("a 33rd e-mail beside 31 skypes: %v, want TOO_MANY_VALUES on email", err)
+	}
+	if held, _ := f.attribute("d", "email", "more@example.com"); held {
+		t.Errorf("the refused e-mail was stored")
 	}
 }

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -15,8 +16,10 @@ const MaxRuleFields = 8
 const MaxRules = 50
 
 // MaxKeysPerRule bounds the match keys one client yields for one rule, so
-// a client holding many values cannot blow up the graph.
-const MaxKeysPerRule = 64
+// a client holding many values cannot blow up the graph. It is above the
+// largest cap of values per field, so a rule of one field always keys
+// every value, and a write that would pass it is refused (Combinations).
+const MaxKeysPerRule = 1000
 
 // matchKeySep joins the parts of a match key. Normalized values never hold
 // control characters, so it cannot occur inside a part.
@@ -65,6 +68,41 @@ func (r Rule) Validate(c *Catalog) error {
 func (r Rule) LinksLike(o Rule) bool {
 	return slices.Equal(r.Canonical().Fields, o.Canonical().Fields) &&
 		r.Enabled == o.Enabled && r.RequireVerified == o.RequireVerified
+}
+
+// Combinations is how many match keys a client holding counts[f] values
+// of each field f can yield under r at most (0 when a field has none),
+// counted up to just past MaxKeysPerRule.
+func (r Rule) Combinations(counts map[string]int) int {
+	n := 1
+	for _, f := range r.Fields {
+		n = min(n*counts[f], MaxKeysPerRule+1)
+	}
+	return n
+}
+
+// CheckNewValues checks the values that a client holding counts values of
+// each field is given (fresh: field and value, each new to it): at most
+// valueCap values of a field, and at most MaxKeysPerRule keys under each
+// of rules that uses a field given (the keys past it would not be made,
+// and partners sharing them would silently not merge).
+func CheckNewValues(counts map[string]int, fresh [][2]string, valueCap int, rules []Rule) error {
+	after := make(map[string]int, len(counts)+len(fresh))
+	maps.Copy(after, counts)
+	for _, fv := range fresh {
+		if after[fv[0]]++; after[fv[0]] > valueCap {
+			return Errorf(fv[0], CodeTooManyValues, "a client holds at most %d values of %s; remove one first", valueCap, fv[0])
+		}
+	}
+	for _, r := range rules {
+		for _, fv := range fresh {
+			if slices.Contains(r.Fields, fv[0]) && r.Combinations(after) > MaxKeysPerRule {
+				return Errorf(fv[0], CodeTooManyValues, "with this value the client's values would make more than %d "+
+					"combinations under the rule %q; remove one of its values first", MaxKeysPerRule, r.Name)
+			}
+		}
+	}
+	return nil
 }
 
 // Canonical returns the rule with its Fields sorted (in a new slice), the

@@ -1,6 +1,7 @@
 package identity_test
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -151,11 +152,11 @@ func TestMatchKeysTruncated(t *testing.T) {
 	if !slices.IsSorted(got) {
 		t.Errorf("keys not sorted: %q", got)
 	}
-	prefix := "f0=v0\x1ff1=v0\x1ff2=v0\x1ff3=v0\x1ff4=v0\x1ff5=v0\x1ff6="
-	if wantFirst := prefix + "v0\x1ff7=v0"; got[0] != wantFirst {
+	prefix := "f0=v0\x1ff1=v0\x1ff2=v0\x1ff3=v0\x1ff4=v0\x1ff5="
+	if wantFirst := prefix + "v0\x1ff6=v0\x1ff7=v0"; got[0] != wantFirst {
 		t.Errorf("first key = %q, want %q", got[0], wantFirst)
 	}
-	if wantLast := prefix + "v6\x1ff7=v3"; got[len(got)-1] != wantLast {
+	if wantLast := prefix + "v9\x1ff6=v9\x1ff7=v9"; got[len(got)-1] != wantLast {
 		t.Errorf("last key = %q, want %q", got[len(got)-1], wantLast)
 	}
 
@@ -168,12 +169,14 @@ func TestMatchKeysTruncated(t *testing.T) {
 
 	// Exactly MaxKeysPerRule combinations are not truncated.
 	exact := []identity.Value{}
-	for i := range 8 {
-		exact = append(exact, identity.Value{Field: "a", Value: fmt.Sprint(i)}, identity.Value{Field: "b", Value: fmt.Sprint(i)})
+	for i := range 10 {
+		for _, f := range []string{"a", "b", "c"} {
+			exact = append(exact, identity.Value{Field: f, Value: fmt.Sprint(i)})
+		}
 	}
-	keys, truncated := identity.MatchKeys(identity.Rule{Fields: []string{"a", "b"}}, exact)
-	if len(keys) != 64 || truncated {
-		t.Errorf("MatchKeys over 8×8 values gave %d keys, truncated %v; want 64, false", len(keys), truncated)
+	keys, truncated := identity.MatchKeys(identity.Rule{Fields: []string{"a", "b", "c"}}, exact)
+	if len(keys) != 1000 || truncated {
+		t.Errorf("MatchKeys over 10×10×10 values gave %d keys, truncated %v; want 1000, false", len(keys), truncated)
 	}
 }
 
@@ -207,5 +210,44 @@ func TestRuleLinksLikeIgnoresOnlyTheNameAndFieldOrder(t *testing.T) {
 		if base.LinksLike(other) {
 			t.Errorf("a rule whose %s changed links like before", name)
 		}
+	}
+}
+
+func TestCombinationsBoundTheKeysOfAClient(t *testing.T) {
+	r := identity.Rule{Fields: []string{"email", "phone"}}
+	if got := r.Combinations(map[string]int{"phone": 3, "email": 4, "skype": 9}); got != 12 {
+		t.Errorf("3 phones and 4 e-mails under {email, phone}: %d combinations, want 12", got)
+	}
+	if got := r.Combinations(map[string]int{"phone": 3}); got != 0 {
+		t.Errorf("no e-mail: %d combinations, want 0", got)
+	}
+	wide := identity.Rule{Fields: []string{"a", "b", "c", "d", "e", "f", "g", "h"}}
+	many := map[string]int{"a": 100, "b": 100, "c": 100, "d": 100, "e": 100, "f": 100, "g": 100, "h": 100}
+	if got := wide.Combinations(many); got <= identity.MaxKeysPerRule {
+		t.Errorf("100 values of each of 8 fields: %d combinations, want more than %d", got, identity.MaxKeysPerRule)
+	}
+}
+
+func TestCheckNewValuesRefusesWhatWouldGoUnlinked(t *testing.T) {
+	both := identity.Rule{Name: "phone and e-mail", Fields: []string{"email", "phone"}}
+	phone := identity.Rule{Name: "phone", Fields: []string{"phone"}}
+	rules := []identity.Rule{phone, both}
+	var fe *identity.Error
+	err := identity.CheckNewValues(map[string]int{"phone": 10}, [][2]string{{"phone", "+1"}}, 10, rules)
+	if !errors.As(err, &fe) || fe.Field != "phone" || fe.Code != identity.CodeTooManyValues {
+		t.Errorf("an 11th phone under a cap of 10: %v, want TOO_MANY_VALUES on phone", err)
+	}
+	// 40 phones and 25 e-mails make 1,000 combinations; one more e-mail passes the bound.
+	held := map[string]int{"phone": 40, "email": 24}
+	if err := identity.CheckNewValues(held, [][2]string{{"email", "a@b.c"}}, 100, rules); err != nil {
+		t.Errorf("a 25th e-mail (1,000 combinations): %v", err)
+	}
+	held["email"] = 25
+	err = identity.CheckNewValues(held, [][2]string{{"email", "a@b.c"}}, 100, rules)
+	if !errors.As(err, &fe) || fe.Field != "email" || fe.Code != identity.CodeTooManyValues || !strings.Contains(fe.Message, "phone and e-mail") {
+		t.Errorf("a 26th e-mail (1,040 combinations): %v, want TOO_MANY_VALUES naming the rule", err)
+	}
+	if err := identity.CheckNewValues(held, [][2]string{{"skype", "x"}}, 100, rules); err != nil {
+		t.Errorf("a value of a field no rule uses: %v", err)
 	}
 }
