@@ -23,6 +23,18 @@ type ImportLineResult struct {
 	Applied bool `json:"applied,omitempty"`
 }
 
+// ImportProgress is where an HTTP import stands, sent about once a second
+// with ?progress=true.
+type ImportProgress struct {
+	Lines         int   `json:"lines"`
+	Applied       int   `json:"applied"`
+	Refused       int   `json:"refused"`
+	RefusedValues int   `json:"refusedValues"`
+	Skipped       int   `json:"skipped"`
+	Bytes         int64 `json:"bytes"` // of the body, read so far
+	ElapsedMS     int64 `json:"elapsedMs"`
+}
+
 // ImportSummary closes an HTTP import's response.
 type ImportSummary struct {
 	Lines         int  `json:"lines"`
@@ -57,7 +69,8 @@ const ImportPattern = "POST /projects/{project}/import"
 // as the request body, streamed, for a key with the WRITE role in the
 // project (or the admin token). It answers NDJSON: one line per refused
 // input line, as it happens, then {"summary": ...}. ?strict=true stops at
-// the first bad line. Before it answers 200 it checks the project within
+// the first bad line; ?progress=true adds {"progress": ...} lines, at the
+// first batch and then about once a second. Before it answers 200 it checks the project within
 // checkTimeout (0: the request's own deadline, if any), so that with Neo4j
 // away it answers 503 UNAVAILABLE with Retry-After at once. Revoking the
 // caller's key (auth, on any replica) stops the import at its next batch:
@@ -105,6 +118,20 @@ func ImportHandler(store *graph.Store, auth *Authenticator, log *slog.Logger, ch
 			_ = enc.Encode(ImportLineResult{Line: e.Line, EventID: e.EventID, Error: localizedInputError(r.Context(), ie), Applied: e.Applied})
 			if flusher != nil {
 				flusher.Flush()
+			}
+		}
+		if r.URL.Query().Get("progress") == "true" {
+			var last time.Time
+			im.Progress = func(p ingest.Progress) {
+				if time.Since(last) < time.Second {
+					return
+				}
+				last = time.Now()
+				_ = enc.Encode(map[string]ImportProgress{"progress": {Lines: p.Lines, Applied: p.Applied, Refused: p.Refused,
+					RefusedValues: p.RefusedValues, Skipped: p.Skipped, Bytes: p.Bytes, ElapsedMS: p.Elapsed.Milliseconds()}})
+				if flusher != nil {
+					flusher.Flush()
+				}
 			}
 		}
 		ctx := r.Context()

@@ -12,8 +12,12 @@ import (
 // postImport sends an NDJSON body to the import endpoint and returns the
 // status and the response lines.
 func (a *api) postImport(key, project, body string) (int, []map[string]any) {
+	return a.postImportTo(key, "/projects/"+project+"/import", body)
+}
+
+func (a *api) postImportTo(key, path, body string) (int, []map[string]any) {
 	a.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, a.url+"/projects/"+project+"/import", strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, a.url+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	res, err := http.DefaultClient.Do(req)
@@ -107,5 +111,31 @@ func TestImportOverHTTPReadsTheWholeStream(t *testing.T) {
 			t.Errorf("answered %v, want a refused value of a line that applied", l)
 			break
 		}
+	}
+}
+
+// An import asked for its progress says where it stands as it goes, before
+// its summary; one not asked answers refused lines and the summary only.
+func TestImportOverHTTPReportsItsProgressWhenAsked(t *testing.T) {
+	a := startAPI(t)
+	p := a.project()
+	var b strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&b, `{"op":"client","id":"c%d","channel":{"kind":"web","account":"acme"}}`+"\n", i)
+	}
+	status, out := a.postImportTo(p.write, "/projects/"+p.id+"/import?progress=true", b.String())
+	if status != http.StatusOK || len(out) < 2 {
+		t.Fatalf("import = %d %v", status, out)
+	}
+	prog, _ := out[0]["progress"].(map[string]any)
+	if prog == nil || prog["lines"].(float64) < 1 || prog["applied"].(float64) < 1 || prog["bytes"].(float64) < 1 {
+		t.Errorf("first line = %v, want the progress of the first batch", out[0])
+	}
+	if sum, _ := out[len(out)-1]["summary"].(map[string]any); sum["applied"] != float64(3000) {
+		t.Errorf("last line = %v, want the summary of 3000 applied", out[len(out)-1])
+	}
+	_, quiet := a.postImport(p.write, p.id, b.String())
+	if len(quiet) != 1 || quiet[0]["summary"] == nil {
+		t.Errorf("without ?progress: %v, want the summary alone", quiet)
 	}
 }
