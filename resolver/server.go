@@ -238,6 +238,22 @@ func (c *closableConn) WriteClose(code int, reason string) error {
 	return c.WebsocketConn.WriteClose(code, reason)
 }
 
+// wsWriteTimeout bounds one message to a websocket peer. A peer that stops
+// reading but keeps its connection open (its TCP window closed) would
+// otherwise block the write forever, and with it gqlgen's lock of the
+// connection: neither a revocation nor a shutdown could close it, and its
+// subscriptions would stay.
+var wsWriteTimeout = 10 * time.Second
+
+// WriteJSON writes a message, and drops the connection when the peer has
+// not taken it within wsWriteTimeout (the write then fails and gqlgen
+// ends the connection).
+func (c *closableConn) WriteJSON(v any) error {
+	t := time.AfterFunc(wsWriteTimeout, func() { _ = c.WebsocketConn.Close() })
+	defer t.Stop()
+	return c.WebsocketConn.WriteJSON(v)
+}
+
 // SetReadLimit passes the transport's read limit through.
 func (c *closableConn) SetReadLimit(limit int64) {
 	if l, ok := c.WebsocketConn.(transport.WebsocketReadLimiter); ok {
