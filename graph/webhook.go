@@ -358,8 +358,18 @@ func (s *Store) ClaimDelivery(ctx context.Context, c webhook.Claim, ttl time.Dur
 		if ok, err := lockWebhook(ctx, tx, c.Ref); err != nil || !ok {
 			return claimed{}, err
 		}
+		// Attempts are made one at a time: the one before, if it has no
+		// outcome, was left (its outcome could not be stored, or the
+		// claim ran again after its commit went unacknowledged).
 		rec, err := single(ctx, tx, `MATCH (w:Webhook {project: $project, id: $id})
 			WHERE `+holds+` AND w.cursor = $cursor
+			CALL {
+				WITH w
+				MATCH (prev:WebhookDelivery {project: $project, webhook: $id, n: coalesce(w.deliveries, 0)})
+				WHERE prev.finishedAt IS NULL
+				SET prev.finishedAt = $at, prev.delivered = false,
+					prev.error = 'no outcome recorded: the attempt was left without one'
+			}
 			SET w.cursor = $seq - 1, w.leaseUntil = datetime() + duration({milliseconds: $ttl}),
 				w.deliveries = coalesce(w.deliveries, 0) + 1
 			WITH w

@@ -549,6 +549,39 @@ func TestTakesOverFromADeadReplica(t *testing.T) {
 	}
 }
 
+// An attempt whose outcome could not be stored (Neo4j away at that moment)
+// is closed by the next attempt of the same replica, not listed as in
+// flight until another replica takes the webhook over.
+func TestAnAttemptLeftWithoutOutcomeIsClosedByTheNext(t *testing.T) {
+	rc := newReceiver(t, always(http.StatusOK))
+	f := newFixture(t, rc, nil)
+	ctx := context.Background()
+	f.client("a", "+79161234567")
+	e := f.log()[0]
+	const ttl = 10 * time.Second
+	h, ok, _, err := f.store.AcquireWebhook(ctx, f.ref(), "replica", ttl)
+	if err != nil || !ok {
+		t.Fatalf("acquire: %v %v", ok, err)
+	}
+	claim := webhook.Claim{Ref: f.ref(), Owner: "replica", Epoch: h.Epoch, Cursor: h.Cursor,
+		Seq: e.Seq, EventID: webhook.EventID(f.project, e.Seq), Type: e.Type, At: time.Now().UTC()}
+	for want := 1; want <= 2; want++ { // no FinishDelivery between them
+		if n, ok, err := f.store.ClaimDelivery(ctx, claim, ttl); err != nil || !ok || n != want {
+			t.Fatalf("claim %d: %d %v %v", want, n, ok, err)
+		}
+	}
+	p, err := f.store.WebhookDeliveriesPage(ctx, f.project, f.hook.ID, "", 10)
+	if err != nil || len(p.Items) != 2 {
+		t.Fatalf("attempts = %+v, %v", p.Items, err)
+	}
+	if first := p.Items[1]; first.Attempt != 1 || first.FinishedAt.IsZero() || first.Delivered || !strings.Contains(first.Error, "no outcome recorded") {
+		t.Errorf("the first attempt = %+v, want closed without outcome", first)
+	}
+	if second := p.Items[0]; second.Attempt != 2 || !second.FinishedAt.IsZero() {
+		t.Errorf("the second attempt = %+v, want in flight", second)
+	}
+}
+
 // Redelivering moves a webhook's cursor back only: a cursor past what the
 // webhook has delivered (here nothing yet: no manager runs) would skip the
 // events between, and is refused.
