@@ -139,6 +139,9 @@ func (a *Authenticator) watch(p *Principal, end func(code int, reason string)) (
 	}
 }
 
+// revocationCheckTimeout bounds one check of WatchRevocations.
+const revocationCheckTimeout = 10 * time.Second
+
 // WatchRevocations asks the store, every interval until ctx ends, whether
 // a key that this process remembers or has websockets of was revoked (by
 // another replica), and applies Revoked to it.
@@ -172,7 +175,11 @@ func (a *Authenticator) WatchRevocations(ctx context.Context, interval time.Dura
 		for k := range seen {
 			keys = append(keys, k)
 		}
-		qctx, cancel := context.WithTimeout(ctx, interval)
+		// A slow answer (Neo4j overloaded) is still worth waiting for: with
+		// the interval as its deadline the check would fail every tick,
+		// and revocations would never reach this replica's websockets.
+		// Ticks that pass meanwhile are dropped by the ticker.
+		qctx, cancel := context.WithTimeout(ctx, max(interval, revocationCheckTimeout))
 		revoked, err := a.Store.RevokedKeys(qctx, keys)
 		cancel()
 		if err != nil {
