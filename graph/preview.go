@@ -23,10 +23,12 @@ import (
 // only; at 64 bits that takes billions of them.)
 //
 // Keys link as they would after the change: a key held by more clients
-// than the project's cap links nobody, unless it is allowed; a rule the
-// project has already (the same fields, the same requireVerified) keeps
-// its keys' quarantined and allowed states.
-func (s *Store) PreviewRules(ctx context.Context, project string, rules []identity.Rule) (identity.RulePreview, error) {
+// than the cap links nobody, unless it is allowed; a rule the project has
+// already (the same fields, the same requireVerified) keeps its keys'
+// allowed states, and their quarantines unless the cap changes. keyCap is
+// the cap to preview with (0: the project's); a different one re-decides
+// every quarantine, as changing it does.
+func (s *Store) PreviewRules(ctx context.Context, project string, keyCap int, rules []identity.Rule) (identity.RulePreview, error) {
 	var enabled []identity.Rule
 	for _, r := range rules {
 		if r.Enabled {
@@ -41,6 +43,10 @@ func (s *Store) PreviewRules(ctx context.Context, project string, rules []identi
 		seed := maphash.MakeSeed()
 		hash := func(rule, key string) uint64 { return maphash.String(seed, rule+"\x1e"+key) }
 		p := map[string]any{"project": project}
+		recheck := keyCap != 0 && keyCap != ps.KeyCap
+		if keyCap == 0 {
+			keyCap = ps.KeyCap
+		}
 
 		// The states of the keys of the rules kept, under the previewed rule's id.
 		kept := map[string]string{} // the project's rule id -> the previewed rule's
@@ -109,7 +115,7 @@ func (s *Store) PreviewRules(ctx context.Context, project string, rules []identi
 			for n < len(keys) && keys[n].key == keys[0].key {
 				n++
 			}
-			if st := state[keys[0].key]; st == allowed || st != quarantined && n <= ps.KeyCap {
+			if st := state[keys[0].key]; st == allowed || (recheck || st != quarantined) && n <= keyCap {
 				for _, k := range keys[1:n] {
 					uf.UnionIndex(keys[0].client, k.client)
 				}

@@ -15,7 +15,7 @@ func TestPreviewRulesComparesWithTodayWithoutChangingIt(t *testing.T) {
 	f.client("b", "telegram", "phone", "8 916 123-45-67")
 	f.client("c", "vk", "email", "ann@example.com")
 	f.wantGroups([][]string{{"a", "c"}, {"b"}}, "a", "b", "c")
-	got, err := f.s.PreviewRules(f.ctx, f.project, []identity.Rule{
+	got, err := f.s.PreviewRules(f.ctx, f.project, 0, []identity.Rule{
 		{ID: "p0", Name: "phone", Fields: []string{"phone"}, Enabled: true},
 		{ID: "p1", Name: "off", Fields: []string{"email"}, Enabled: false}, // a disabled rule links nobody
 	})
@@ -47,7 +47,7 @@ func TestPreviewRulesKeepsTheCapAndTheKeysStates(t *testing.T) {
 	f.wantGroups([][]string{{"a"}, {"b"}, {"c"}, {"d"}, {"e"}}, "a", "b", "c", "d", "e")
 	preview := func(fields ...string) identity.RulePreview {
 		t.Helper()
-		got, err := f.s.PreviewRules(f.ctx, f.project, []identity.Rule{{ID: "p0", Name: "x", Fields: fields, Enabled: true}})
+		got, err := f.s.PreviewRules(f.ctx, f.project, 0, []identity.Rule{{ID: "p0", Name: "x", Fields: fields, Enabled: true}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,6 +60,11 @@ func TestPreviewRulesKeepsTheCapAndTheKeysStates(t *testing.T) {
 	// {phone} as it is: its key is quarantined.
 	if got, want := preview("phone"), (identity.RulePreview{MultiContacts: 5, Largest: 1}); got != want {
 		t.Errorf("PreviewRules({phone}) = %+v, want %+v", got, want)
+	}
+	// With a cap of 3 it would link its 3 holders, and office@ too.
+	three, err := f.s.PreviewRules(f.ctx, f.project, 3, []identity.Rule{{ID: "p0", Name: "x", Fields: []string{"phone"}, Enabled: true}})
+	if want := (identity.RulePreview{Merges: 3, MultiContacts: 3, Largest: 3}); err != nil || three != want {
+		t.Errorf("PreviewRules({phone}) with a cap of 3 = %+v, %v; want %+v", three, err, want)
 	}
 	keys, err := f.s.QuarantinedKeys(f.ctx, f.project)
 	if err != nil || len(keys) != 1 {

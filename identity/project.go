@@ -98,8 +98,8 @@ func (p *Project) Apply(s Settings) error {
 		next.Region = r
 	}
 	if s.KeyCap != nil {
-		if *s.KeyCap < 2 || *s.KeyCap > 100000 {
-			return Errorf("keyCap", CodeInvalidArgument, "the cap of clients per match key is between 2 and 100000")
+		if err := CheckKeyCap(*s.KeyCap); err != nil {
+			return err
 		}
 		next.KeyCap = *s.KeyCap
 	}
@@ -234,4 +234,12 @@ type QuarantinedKey struct {
 	Parts []KeyPart
 	Size  int
 	Since time.Time
+}
+
+// CheckKeyCap checks a cap of clients per match key.
+func CheckKeyCap(n int) error {
+	if n < 2 || n > 100000 {
+		return Errorf("keyCap", CodeInvalidArgument, "the cap of clients per match key is between 2 and 100000")
+	}
+	return nil
 }

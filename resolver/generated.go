@@ -278,7 +278,7 @@ type ComplexityRoot struct {
 		ExplainLink       func(childComplexity int, projectID string, a string, b string) int
 		FindClients       func(childComplexity int, projectID string, field string, value string, first *int, after *string) int
 		MultiContact      func(childComplexity int, projectID string, id string) int
-		PreviewRules      func(childComplexity int, projectID string, rules []*RuleInput) int
+		PreviewRules      func(childComplexity int, projectID string, rules []*RuleInput, keyCap *int) int
 		Project           func(childComplexity int, id string) int
 		SearchClients     func(childComplexity int, projectID string, query string, first *int, after *string) int
 		ValidateValue     func(childComplexity int, projectID string, field string, value string) int
@@ -424,7 +424,7 @@ type QueryResolver interface {
 	SearchClients(ctx context.Context, projectID string, query string, first *int, after *string) (*ClientConnection, error)
 	ValidateValue(ctx context.Context, projectID string, field string, value string) (*ValidationResult, error)
 	ExplainLink(ctx context.Context, projectID string, a string, b string) ([]*LinkStep, error)
-	PreviewRules(ctx context.Context, projectID string, rules []*RuleInput) (*identity.RulePreview, error)
+	PreviewRules(ctx context.Context, projectID string, rules []*RuleInput, keyCap *int) (*identity.RulePreview, error)
 	Events(ctx context.Context, projectID string, after *string, first *int) (*EventConnection, error)
 	APIKeys(ctx context.Context, projectID string, first *int, after *string) (*APIKeyConnection, error)
 	Webhooks(ctx context.Context, projectID string) ([]*Webhook, error)
@@ -1577,7 +1577,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.PreviewRules(childComplexity, args["projectId"].(string), args["rules"].([]*RuleInput)), true
+		return e.ComplexityRoot.Query.PreviewRules(childComplexity, args["projectId"].(string), args["rules"].([]*RuleInput), args["keyCap"].(*int)), true
 	case "Query.project":
 		if e.ComplexityRoot.Query.Project == nil {
 			break
@@ -2207,6 +2207,8 @@ type Query {
     projectId: ID!
     "The whole set of rules to try instead of the current ones (at most 50: TOO_MANY_RULES)."
     rules: [RuleInput!]!
+    "The cap of clients per match key to try (2 to 100000); omitted: the project's."
+    keyCap: Int
   ): RulePreview!
   "The project's change events in commit order, resumable from a cursor (first: 1 to 1000, default 100)."
   events(
@@ -4739,6 +4741,14 @@ func (ec *executionContext) field_Query_previewRules_args(ctx context.Context, r
 		return nil, err
 	}
 	args["rules"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "keyCap",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["keyCap"] = arg2
 	return args, nil
 }
 
@@ -9586,7 +9596,7 @@ func (ec *executionContext) _Query_previewRules(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().PreviewRules(ctx, fc.Args["projectId"].(string), fc.Args["rules"].([]*RuleInput))
+			return ec.Resolvers.Query().PreviewRules(ctx, fc.Args["projectId"].(string), fc.Args["rules"].([]*RuleInput), fc.Args["keyCap"].(*int))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *identity.RulePreview) graphql.Marshaler {

@@ -525,12 +525,19 @@ func (r *queryResolver) ExplainLink(ctx context.Context, projectID string, a str
 }
 
 // PreviewRules is the resolver for the previewRules field.
-func (r *queryResolver) PreviewRules(ctx context.Context, projectID string, rules []*RuleInput) (*identity.RulePreview, error) {
+func (r *queryResolver) PreviewRules(ctx context.Context, projectID string, rules []*RuleInput, keyCap *int) (*identity.RulePreview, error) {
 	if err := authorize(ctx, projectID, access.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if len(rules) > identity.MaxRules {
 		return nil, identity.Errorf("rules", identity.CodeTooManyRules, "a preview takes at most %d rules", identity.MaxRules)
+	}
+	capOf := 0 // the project's
+	if keyCap != nil {
+		if err := identity.CheckKeyCap(*keyCap); err != nil {
+			return nil, err
+		}
+		capOf = *keyCap
 	}
 	catalog, err := r.Store.Catalog(ctx, projectID)
 	if err != nil {
@@ -546,7 +553,7 @@ func (r *queryResolver) PreviewRules(ctx context.Context, projectID string, rule
 	}
 	ctx, cancel := outliveDeadline(ctx, r.PreviewTimeout)
 	defer cancel()
-	p, err := r.Store.PreviewRules(ctx, projectID, in)
+	p, err := r.Store.PreviewRules(ctx, projectID, capOf, in)
 	if err != nil {
 		return nil, err
 	}
