@@ -2192,7 +2192,7 @@ type Query {
     "The value as written; it is normalized first."
     value: String!
   ): ValidationResult!
-  "The evidence path between two clients; empty when they are not linked."
+  "The evidence path between two clients (a shortest one, of at most 32 clients); empty when they are not linked, or only through a longer chain."
   explainLink(
     "The project's id."
     projectId: ID!
