@@ -83,7 +83,7 @@ const writeKeys = `CALL {
 			UNWIND $in.adds AS r
 			MATCH (c:Client {project: $project, id: r.client})
 			MERGE (v:Value {project: $project, field: r.field, value: r.value})
-			ON CREATE SET v.blocked = false
+			ON CREATE SET v.blocked = false, v.searchToken = $token
 			MERGE (c)-[h:HAS]->(v)
 			ON CREATE SET h.source = r.source, h.verified = r.verified, h.at = $now, h.extension = r.extension
 			ON MATCH SET h.source = CASE WHEN r.verified AND NOT h.verified THEN r.source

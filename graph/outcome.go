@@ -53,7 +53,7 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectS
 		q = writeRecords + writeKeys + `
 		WITH moved, quarantined, racedConversations AS raced` + loadRound + `, moved, quarantined, raced`
 	}
-	recs, err := collect(ctx, tx, q, map[string]any{"project": ps.ID, "cap": ps.KeyCap, "now": now, "in": in})
+	recs, err := collect(ctx, tx, q, map[string]any{"project": ps.ID, "token": searchToken(ps.ID), "cap": ps.KeyCap, "now": now, "in": in})
 	var n4 *neo4j.Neo4jError
 	if errors.As(err, &n4) && n4.Code == "Neo.ClientError.Schema.ConstraintValidationFailed" {
 		return nil, nil, nil, errRace
@@ -104,7 +104,7 @@ const writeRecords = `
 			CALL {
 				WITH r
 				WITH r WHERE r.new
-				CREATE (c:Client {project: $project, id: r.id, createdAt: r.createdAt, excluded: false,
+				CREATE (c:Client {project: $project, searchToken: $token, id: r.id, createdAt: r.createdAt, excluded: false,
 					lastSeenAt: coalesce(r.lastSeenAt, $now), displayName: r.name})
 				MERGE (ch:Channel {project: $project, kind: r.kind, account: r.account})
 				CREATE (c)-[v:VIA]->(ch)

@@ -78,12 +78,12 @@ func (s *Store) setBlocked(ctx context.Context, project, field, raw string, bloc
 		}
 		// Locked before the flag is read, as an exclusion locks its client.
 		rec, err := single(ctx, tx, `MERGE (v:Value {project: $project, field: $field, value: $value})
-			ON CREATE SET v.blocked = false
+			ON CREATE SET v.blocked = false, v.searchToken = $token
 			SET v.locked = true REMOVE v.locked
 			WITH v, v.blocked <> $blocked AS changed
 			SET v.blocked = $blocked
 			RETURN changed, CASE WHEN changed THEN [(v)<-[:HAS]-(c:Client) | c.id] ELSE [] END AS clients`,
-			map[string]any{"project": project, "field": field, "value": value, "blocked": blocked})
+			map[string]any{"project": project, "token": searchToken(project), "field": field, "value": value, "blocked": blocked})
 		if err != nil {
 			return touched{}, err
 		}

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"unicode"
@@ -14,10 +16,20 @@ import (
 
 // searchIndex is the full-text index over what a person is searched by:
 // clients' display names and values (identifiers). It holds every project;
-// the project is both a clause of the Lucene query (so the index's own top
-// hits are the project's) and a filter of the Cypher (so no other
-// project's node can come through, whatever the analyzer made of the id).
+// the project is both a clause of the Lucene query, by its searchToken (so
+// the index's own top hits are the project's), and a filter of the Cypher
+// (so no other project's node can come through).
 const searchIndex = "client_search"
+
+// searchToken is a project as one word of the search index. The index's
+// analyzer splits an id at its dashes and folds its case: by its id,
+// "acme" would share a word with "acme-eu" and be one with "Acme", and a
+// search of one would compete with the other's clients for its first
+// hits. Clients and values carry it (searchToken) from their creation.
+func searchToken(project string) string {
+	sum := sha256.Sum256([]byte(project))
+	return "p" + hex.EncodeToString(sum[:16])
+}
 
 // searchIndexSchema creates searchIndex (see schema in store.go). The
 // index is eventually consistent: a commit hands its changes to a
@@ -25,26 +37,62 @@ const searchIndex = "client_search"
 // of every write that adds a value or a name (five times a small commit).
 // A search waits for that queue first (SearchClients), so it still finds
 // every write committed before it.
-const searchIndexSchema = "CREATE FULLTEXT INDEX " + searchIndex + " IF NOT EXISTS FOR (n:Client|Value) ON EACH [n.project, n.displayName, n.value]" +
+const searchIndexSchema = "CREATE FULLTEXT INDEX " + searchIndex + " IF NOT EXISTS FOR (n:Client|Value) ON EACH [n.searchToken, n.displayName, n.value]" +
 	" OPTIONS {indexConfig: {`fulltext.eventually_consistent`: true}}"
 
 // migrateSearchIndex drops searchIndex when an earlier version created it
-// updated at commit, so that searchIndexSchema creates it anew (Neo4j cannot
-// change an index's configuration in place). Neo4j fills the new index in
-// the background; Open waits for it with the other indexes.
+// updated at commit, or over the project's id instead of its searchToken,
+// so that searchIndexSchema creates it anew (Neo4j cannot change an index
+// in place); in the second case it first gives every client and value
+// its project's token. Neo4j fills the new index in the background.
 func (s *Store) migrateSearchIndex(ctx context.Context) error {
-	res, err := s.schemaQuery(ctx, `SHOW FULLTEXT INDEXES YIELD name, options WHERE name = $name
-		RETURN coalesce(options.indexConfig['fulltext.eventually_consistent'], false) AS eventual`,
+	res, err := s.schemaQuery(ctx, `SHOW FULLTEXT INDEXES YIELD name, options, properties WHERE name = $name
+		RETURN coalesce(options.indexConfig['fulltext.eventually_consistent'], false) AS eventual,
+			'searchToken' IN properties AS tokens`,
 		map[string]any{"name": searchIndex})
 	if err != nil || len(res.Records) == 0 {
 		return err
 	}
-	if eventual, _ := res.Records[0].Get("eventual"); eventual == true {
+	eventual, _ := res.Records[0].Get("eventual")
+	tokens, _ := res.Records[0].Get("tokens")
+	if eventual == true && tokens == true {
 		return nil
 	}
-	s.log.Info("rebuilding the search index as eventually consistent", "index", searchIndex)
+	if tokens != true {
+		if err := s.giveSearchTokens(ctx); err != nil {
+			return err
+		}
+	}
+	s.log.Info("rebuilding the search index", "index", searchIndex)
 	_, err = s.schemaQuery(ctx, "DROP INDEX "+searchIndex+" IF EXISTS", nil)
 	return err
+}
+
+// giveSearchTokens gives the clients and values that an earlier version
+// wrote their project's searchToken, in one pass over each label (the
+// tokens of every project are a parameter: Cypher cannot hash). It can be
+// cut short and run again.
+func (s *Store) giveSearchTokens(ctx context.Context) error {
+	recs, err := s.readOne(ctx, `MATCH (p:Project) RETURN p.id AS id`, nil)
+	if err != nil {
+		return err
+	}
+	tokens := make(map[string]any, len(recs))
+	for _, rec := range recs {
+		tokens[str(rec, "id")] = searchToken(str(rec, "id"))
+	}
+	s.log.Info("giving clients and values their project's search token", "projects", len(tokens))
+	for _, q := range []string{
+		`MATCH (n:Client) WHERE n.searchToken IS NULL
+			CALL { WITH n SET n.searchToken = $tokens[n.project] } IN TRANSACTIONS OF 10000 ROWS`,
+		`MATCH (n:Value) WHERE n.searchToken IS NULL
+			CALL { WITH n SET n.searchToken = $tokens[n.project] } IN TRANSACTIONS OF 10000 ROWS`,
+	} {
+		if err := s.autocommit(ctx, q, map[string]any{"tokens": tokens}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Bounds of a search query.
@@ -106,7 +154,7 @@ func luceneQuery(project string, words, exact []string) string {
 	for _, v := range exact {
 		any = append(any, `value:"`+escapeLucene(v)+`"^8`)
 	}
-	return `+project:"` + escapeLucene(project) + `" +(` + strings.Join(any, " ") + `)`
+	return `+searchToken:` + searchToken(project) + ` +(` + strings.Join(any, " ") + `)`
 }
 
 // SearchClients returns a page of the project's clients whose display name
