@@ -10,12 +10,18 @@
 // in different processes, still reach subscribers in cursor order, and a
 // consumer that resumes from the last cursor it saw misses nothing.
 //
-// A tailer reads no more events than every subscriber has room for: a
-// burst waits in the log, not in memory, so a subscriber that keeps reading
-// is never dropped for the size of a burst (another replica's commits
-// arrive a poll's worth at a time). A subscriber whose buffer stays full
-// for Patience is dropped (its channel closed, Dropped reports true), so
-// that it holds the project's other subscribers back no longer.
+// A tailer reads no more events than the roomiest subscriber has room for,
+// and hands each one out once every subscriber has room for it: a burst
+// waits in the log (but for that one read), not in memory, and a subscriber
+// is never dropped for its size alone (another replica's commits arrive a
+// poll's worth at a time). A subscriber without room for events that
+// another could take holds the others back; once it has done so for
+// Patience without catching up with the log meanwhile, it is dropped (its
+// channel closed, Dropped reports true). Taking an event now and then does
+// not restart that clock, so the others wait for a slow subscriber
+// Patience in all, not Patience per event; one that is behind while no
+// event waits for it, or that is its project's only subscriber, holds
+// nobody back and is not dropped.
 package broker
 
 import (
@@ -40,8 +46,8 @@ type Log interface {
 	EventsAfter(ctx context.Context, project string, seq int64, max int) ([]identity.Event, error)
 }
 
-// DefaultPatience is how long a subscriber may keep its buffer full, while
-// events wait for it, before it is dropped (Broker.Patience).
+// DefaultPatience is how long a subscriber may hold the project's other
+// subscribers back before it is dropped (Broker.Patience).
 const DefaultPatience = 2 * time.Second
 
 // DefaultPoll is how often a tailer looks for events that no nudge
@@ -69,8 +75,9 @@ type Broker struct {
 	// under the project's lock held until commit, so a gap is not
 	// expected; the wait only bounds the harm if one ever appears.
 	GapWait time.Duration
-	// Patience is how long a subscriber may keep its buffer full, while
-	// events wait for it, before it is dropped.
+	// Patience is how long a subscriber may hold the project's other
+	// subscribers back (lack room for events that another could take),
+	// without catching up with the log meanwhile, before it is dropped.
 	Patience time.Duration
 
 	poll time.Duration
@@ -116,20 +123,20 @@ func (b *Broker) Start(log Log) {
 type Subscription struct {
 	// C delivers, in sequence order, every event committed after Subscribe
 	// returned; it is closed by Close, by the broker's Close, or when the
-	// subscriber fell behind by more than its buffer.
+	// subscriber held the project's other subscribers back for Patience.
 	C <-chan identity.Event
 
-	c         chan identity.Event
-	b         *Broker
-	t         *tail
-	after     int64     // the log's last event when it subscribed
-	closed    bool      // guarded by b.mu
-	fullSince time.Time // guarded by b.mu: since when events wait for room in its buffer
-	dropped   atomic.Bool
+	c        chan identity.Event
+	b        *Broker
+	t        *tail
+	after    int64     // the log's last event when it subscribed
+	closed   bool      // guarded by b.mu
+	lagSince time.Time // guarded by b.mu: since when it holds the others back (zero: it does not)
+	dropped  atomic.Bool
 }
 
-// DefaultBuffer is how many events a subscriber holds before the tailer
-// waits for it: the service subscribes every client with it.
+// DefaultBuffer is how many events a subscriber holds before the others
+// wait for it: the service subscribes every client with it.
 const DefaultBuffer = 64
 
 // Subscribe starts receiving the events of project that are committed from
@@ -272,10 +279,12 @@ func (b *Broker) follow(t *tail, log Log, seq int64) {
 
 // position is where a tailer is in its project's log.
 type position struct {
-	seq      int64     // the last event delivered
-	gapSince time.Time // when the number after seq was first seen missing
-	failures int       // reads of the log that failed in a row
-	waiting  bool      // a subscriber's buffer is full: read again soon
+	seq      int64            // the last event read
+	pending  []identity.Event // read, not yet handed out: a subscriber had no room
+	more     bool             // the last read got all it asked for: the log may hold more
+	gapSince time.Time        // when the number after seq was first seen missing
+	failures int              // reads of the log that failed in a row
+	waiting  bool             // a subscriber's buffer is full: look again soon
 }
 
 // waitForRoom is how often a tailer looks again for room in its
@@ -301,17 +310,19 @@ func (b *Broker) pause(p position) time.Duration {
 	return b.poll
 }
 
-// catchUp reads and delivers the events after p.seq until the log has no
-// more. It stops at a missing number (see GapWait) and skips it once it
+// catchUp hands out the events read before, then reads and hands out the
+// events after p.seq until the log has no more or a subscriber has no room
+// for them. It stops at a missing number (see GapWait) and skips it once it
 // has been missing for GapWait.
 func (b *Broker) catchUp(t *tail, log Log, p *position) {
-	for t.ctx.Err() == nil {
-		room := b.room(t)
-		if p.waiting = room == 0; p.waiting {
+	for read := false; t.ctx.Err() == nil; read = true {
+		most := b.handOut(t, p)
+		if p.waiting = len(p.pending) > 0 || most == 0; p.waiting || read && !p.more {
 			return
 		}
+		want := min(page, most)
 		b.reads.Add(1)
-		events, err := log.EventsAfter(t.ctx, t.project, p.seq, min(page, room))
+		events, err := log.EventsAfter(t.ctx, t.project, p.seq, want)
 		if err != nil {
 			if t.ctx.Err() == nil {
 				p.failures++
@@ -342,39 +353,65 @@ func (b *Broker) catchUp(t *tail, log Log, p *position) {
 			next = e.Seq + 1
 		}
 		if n > 0 {
-			b.fanOut(t, events[:n])
 			p.seq = events[n-1].Seq
 		}
-		if n < min(page, room) {
-			return
-		}
+		p.pending, p.more = events[:n], n == want
 	}
 }
 
-// room is how many events every subscriber of the tail can take now. It
-// drops the subscribers whose buffers have been full for Patience.
-func (b *Broker) room(t *tail) int {
-	now, room, dropped := time.Now(), page, 0
+// handOut hands the pending events that every subscriber has room for to
+// all of them, in order, and returns how many events the roomiest
+// subscriber has room for now. A subscriber without room for pending events
+// that another could take holds the others back: it lags from that moment
+// until the tailer has handed out everything in the log, and is dropped if
+// it still holds them back after Patience. Taking an event does not end its
+// lag: the slot it frees is refilled at once, and the others wait again.
+func (b *Broker) handOut(t *tail, p *position) int {
+	now, dropped, most := time.Now(), 0, 0
 	b.mu.Lock()
 	for s := range t.subs {
+		most = max(most, cap(s.c)-len(s.c))
+	}
+	room := len(p.pending)
+	for s := range t.subs {
 		free := cap(s.c) - len(s.c)
-		switch {
-		case free > 0:
-			s.fullSince = time.Time{}
-			room = min(room, free)
-		case s.fullSince.IsZero():
-			s.fullSince, room = now, 0
-		case now.Sub(s.fullSince) >= b.Patience:
-			s.dropped.Store(true)
-			b.closeLocked(s)
-			dropped++
-		default:
-			room = 0
+		if free < min(len(p.pending), most) { // it holds the others back
+			if s.lagSince.IsZero() {
+				s.lagSince = now
+			} else if now.Sub(s.lagSince) >= b.Patience {
+				s.dropped.Store(true)
+				b.closeLocked(s)
+				dropped++
+				continue
+			}
 		}
+		room = min(room, free)
+	}
+	events, caughtUp := p.pending[:room], room == len(p.pending) && !p.more
+	most = 0
+	for s := range t.subs {
+		if caughtUp {
+			s.lagSince = time.Time{}
+		}
+		for _, e := range events {
+			if e.Seq > s.after { // else committed before it subscribed
+				s.c <- e // never waits: every buffer has room free
+			}
+		}
+		most = max(most, cap(s.c)-len(s.c))
+	}
+	if room > 0 {
+		t.delivered = events[room-1].Seq
 	}
 	b.mu.Unlock()
+	p.pending = p.pending[room:]
+	if b.OnPublish != nil {
+		for _, e := range events {
+			b.OnPublish(e)
+		}
+	}
 	b.dropped(t.project, dropped)
-	return room
+	return most
 }
 
 func (b *Broker) dropped(project string, n int) {
@@ -383,36 +420,4 @@ func (b *Broker) dropped(project string, n int) {
 			b.OnDrop(project)
 		}
 	}
-}
-
-// fanOut hands events to the tail's subscribers without waiting: room
-// made sure they fit. A subscriber that joined since, with a buffer too
-// small for them, is dropped.
-func (b *Broker) fanOut(t *tail, events []identity.Event) {
-	dropped := 0
-	b.mu.Lock()
-	for _, e := range events {
-		for s := range t.subs {
-			if e.Seq <= s.after {
-				continue // committed before it subscribed
-			}
-			select {
-			case s.c <- e:
-			default:
-				s.dropped.Store(true)
-				b.closeLocked(s)
-				dropped++
-			}
-		}
-	}
-	if len(events) > 0 {
-		t.delivered = events[len(events)-1].Seq
-	}
-	b.mu.Unlock()
-	if b.OnPublish != nil {
-		for _, e := range events {
-			b.OnPublish(e)
-		}
-	}
-	b.dropped(t.project, dropped)
 }

@@ -154,9 +154,10 @@ func TestThePollFindsEventsThatNobodyAnnounced(t *testing.T) {
 	}
 }
 
-// A subscriber that stops reading is dropped once its buffer has been full
-// for the broker's patience; the project's other subscribers wait for it
-// until then, and get every event.
+// A subscriber that stops reading is dropped once it has held the others
+// back (had no room for events they could take) for the broker's patience;
+// the project's other subscribers wait for it until then, and get every
+// event.
 func TestASlowSubscriberIsDroppedAndTheOthersGoOn(t *testing.T) {
 	log := newMemLog()
 	b := newBroker(t, log, time.Hour)
@@ -413,5 +414,111 @@ func TestASubscriberJoiningAMovingTailerMissesNothing(t *testing.T) {
 	if e := next(t, second, 5*time.Second); e.Seq != second.After()+1 {
 		t.Errorf("After() = %d and the first event delivered is %d: events %d to %d are lost",
 			second.After(), e.Seq, second.After()+1, e.Seq-1)
+	}
+}
+
+// A subscriber that takes an event now and then, never going Patience
+// without one, frees one slot of its buffer at a time: it still holds the
+// project's other subscribers back for no more than Patience in all. It is
+// dropped, having received a gap-free prefix of the log, and a fast
+// subscriber gets the whole backlog soon after.
+func TestASubscriberThatTakesAnEventNowAndThenHoldsTheOthersBackAtMostPatience(t *testing.T) {
+	log := newMemLog()
+	b := newBroker(t, log, time.Hour)
+	b.Patience = 250 * time.Millisecond
+	fast := subscribe(t, b, "a", broker.DefaultBuffer)
+	slow := subscribe(t, b, "a", broker.DefaultBuffer)
+	const n = 500
+	for seq := range n {
+		log.add("a", int64(seq+1))
+	}
+	stop := make(chan struct{})
+	took := make(chan []int64, 1)
+	go func() { // takes an event every 3/4 of Patience until told to stop
+		var seqs []int64
+		defer func() { took <- seqs }()
+		for {
+			select {
+			case e, ok := <-slow.C:
+				if !ok {
+					return
+				}
+				seqs = append(seqs, e.Seq)
+			case <-stop:
+				return
+			}
+			select {
+			case <-time.After(b.Patience * 3 / 4):
+			case <-stop:
+				return
+			}
+		}
+	}()
+	start, bound := time.Now(), 4*b.Patience
+	b.Nudge("a")
+	deadline := time.After(bound)
+	for want := int64(1); want <= n; want++ {
+		select {
+		case e := <-fast.C:
+			if e.Seq != want {
+				t.Fatalf("fast got seq %d, want %d", e.Seq, want)
+			}
+		case <-deadline:
+			close(stop)
+			t.Fatalf("the fast subscriber got %d of %d events in %s beside one that takes an event every %s (Patience %s)",
+				want-1, n, bound, b.Patience*3/4, b.Patience)
+		}
+	}
+	t.Logf("the fast subscriber got all %d events in %s", n, time.Since(start))
+	for !slow.Dropped() { // it may be dropped only once the fast one is done
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the slow subscriber was not dropped")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
+	seqs := <-took
+	for e := range slow.C { // what it had not taken yet when it was dropped
+		seqs = append(seqs, e.Seq)
+	}
+	for i, seq := range seqs {
+		if seq != int64(i+1) {
+			t.Fatalf("the slow subscriber got %v: not 1 to %d in order", seqs, len(seqs))
+		}
+	}
+	if got := b.Subscribers(); got != 1 {
+		t.Errorf("Subscribers() = %d, want 1", got)
+	}
+}
+
+// A subscriber that is behind the others while no event waits for it holds
+// nobody back: it is not dropped, however long it takes to read its buffer.
+func TestASubscriberThatHoldsNobodyBackIsNotDropped(t *testing.T) {
+	log := newMemLog()
+	b := newBroker(t, log, 10*time.Millisecond)
+	b.Patience = 50 * time.Millisecond
+	fast := subscribe(t, b, "a", broker.DefaultBuffer)
+	slow := subscribe(t, b, "a", broker.DefaultBuffer)
+	for seq := range broker.DefaultBuffer { // exactly what slow holds
+		log.add("a", int64(seq+1))
+	}
+	b.Nudge("a")
+	for want := int64(1); want <= broker.DefaultBuffer; want++ {
+		if got := next(t, fast, 5*time.Second).Seq; got != want {
+			t.Fatalf("fast got seq %d, want %d", got, want)
+		}
+	}
+	time.Sleep(6 * b.Patience) // slow reads nothing meanwhile, with a full buffer
+	for want := int64(1); want <= broker.DefaultBuffer; want++ {
+		if got := next(t, slow, time.Second).Seq; got != want {
+			t.Fatalf("slow got seq %d, want %d", got, want)
+		}
+	}
+	log.add("a", broker.DefaultBuffer+1)
+	b.Nudge("a")
+	for _, s := range []*broker.Subscription{fast, slow} {
+		if got := next(t, s, 5*time.Second).Seq; got != broker.DefaultBuffer+1 || s.Dropped() {
+			t.Errorf("got seq %d (dropped %v), want %d", got, s.Dropped(), broker.DefaultBuffer+1)
+		}
 	}
 }

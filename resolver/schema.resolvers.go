@@ -8,9 +8,11 @@ package resolver
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/multicontact/multicontact/access"
+	"github.com/multicontact/multicontact/broker"
 	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/identity"
 )
@@ -637,25 +639,44 @@ func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectI
 		}
 	}
 	client := deref(clientID, "")
-	var seen int64    // the events up to the cursor were seen: never sent again
+	var seen int64    // the events up to seen were seen or sent: never sent again
 	if after != nil { // a bad cursor is refused before anything starts
 		if _, err := r.Store.Events(ctx, projectID, *after, 1); err != nil {
 			return nil, err
 		}
 		seen = cursorSeq(*after)
 	}
-	sub, err := r.Broker.Subscribe(ctx, projectID, subscriberBuffer)
-	if err != nil {
-		return nil, err
+	var sub *broker.Subscription
+	if after == nil {
+		var err error
+		if sub, err = r.Broker.Subscribe(ctx, projectID, subscriberBuffer); err != nil {
+			return nil, err
+		}
 	}
 	out := make(chan *MultiContactEvent, 1)
 	go func() {
 		defer close(out)
-		defer sub.Close()
-		// Resuming: the events between the cursor and where the live
-		// stream begins come from the log, so none is missed or doubled.
+		defer func() {
+			if sub != nil {
+				sub.Close()
+			}
+		}()
+		// Resuming: the events after the cursor come from the log, so none
+		// is missed or doubled. Most are read before subscribing: a
+		// subscription that nobody reads during a long replay would fill
+		// its buffer and hold the project's other subscribers back (and
+		// be dropped for it). Then those committed meanwhile, up to where
+		// the live stream begins.
 		if after != nil {
-			if !replayEvents(ctx, r.Store, projectID, *after, sub.After(), deref(multiContactID, ""), &watch, client, out) {
+			requested, ok := deref(multiContactID, ""), false
+			if seen, ok = replayEvents(ctx, r.Store, projectID, seen, math.MaxInt64, requested, &watch, client, out); !ok {
+				return
+			}
+			var err error
+			if sub, err = r.Broker.Subscribe(ctx, projectID, subscriberBuffer); err != nil {
+				return
+			}
+			if seen, ok = replayEvents(ctx, r.Store, projectID, seen, sub.After(), requested, &watch, client, out); !ok {
 				return
 			}
 		}
@@ -668,9 +689,10 @@ func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectI
 					return // dropped for falling behind: the subscription completes
 				}
 				if e.Seq <= seen {
-					// This replica read the log behind the cursor (on a
-					// cluster, a member that lags the one the subscriber
-					// saw it through): seen already.
+					// This replica read the log behind the cursor or
+					// the replay (on a cluster, a member that lags the
+					// one the subscriber or the replay read): seen or
+					// sent already.
 					continue
 				}
 				if !matches(e, &watch, client) || ctx.Err() != nil {
