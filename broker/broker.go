@@ -79,6 +79,10 @@ type Broker struct {
 	// subscribers back (lack room for events that another could take),
 	// without catching up with the log meanwhile, before it is dropped.
 	Patience time.Duration
+	// ReadTimeout bounds one read of the log: a connection to Neo4j that
+	// hangs instead of failing (a partition, a dead cluster member) would
+	// otherwise stop the project's subscribers until TCP gave up.
+	ReadTimeout time.Duration
 
 	poll time.Duration
 
@@ -107,7 +111,8 @@ func New(poll time.Duration) *Broker {
 	if poll <= 0 {
 		poll = DefaultPoll
 	}
-	return &Broker{poll: poll, GapWait: 2 * time.Second, Patience: DefaultPatience, tails: map[string]*tail{}}
+	return &Broker{poll: poll, GapWait: 2 * time.Second, Patience: DefaultPatience, ReadTimeout: 10 * time.Second,
+		tails: map[string]*tail{}}
 }
 
 // Start makes log the source of every event the broker delivers. It is
@@ -322,7 +327,9 @@ func (b *Broker) catchUp(t *tail, log Log, p *position) {
 		}
 		want := min(page, most)
 		b.reads.Add(1)
-		events, err := log.EventsAfter(t.ctx, t.project, p.seq, want)
+		ctx, cancel := context.WithTimeout(t.ctx, b.ReadTimeout)
+		events, err := log.EventsAfter(ctx, t.project, p.seq, want)
+		cancel()
 		if err != nil {
 			if t.ctx.Err() == nil {
 				p.failures++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -520,5 +521,45 @@ func TestASubscriberThatHoldsNobodyBackIsNotDropped(t *testing.T) {
 		if got := next(t, s, 5*time.Second).Seq; got != broker.DefaultBuffer+1 || s.Dropped() {
 			t.Errorf("got seq %d (dropped %v), want %d", got, s.Dropped(), broker.DefaultBuffer+1)
 		}
+	}
+}
+
+// hangingLog is a log whose first read hangs until its context ends, as a
+// read over a connection that a partition cut without a reset does.
+type hangingLog struct {
+	*memLog
+	hung atomic.Bool
+}
+
+func (l *hangingLog) EventsAfter(ctx context.Context, project string, seq int64, max int) ([]identity.Event, error) {
+	if !l.hung.Swap(true) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return l.memLog.EventsAfter(ctx, project, seq, max)
+}
+
+// A read of the log that hangs is given up after ReadTimeout and made
+// again: the subscribers are late by that much, not stopped.
+func TestAHangingReadOfTheLogIsGivenUp(t *testing.T) {
+	log := &hangingLog{memLog: newMemLog()}
+	b := broker.New(20 * time.Millisecond)
+	b.ReadTimeout = 100 * time.Millisecond
+	b.Start(log)
+	t.Cleanup(b.Close)
+	sub, err := b.Subscribe(context.Background(), "p", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	log.add("p", 1)
+	b.Nudge("p")
+	select {
+	case e := <-sub.C:
+		if e.Seq != 1 {
+			t.Errorf("got event %d, want 1", e.Seq)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event 5 s after a read of the log hung")
 	}
 }
