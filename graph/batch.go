@@ -359,11 +359,7 @@ func (s *Store) repairDirty(ctx context.Context, project string, st *ResolveStat
 	cause := identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve"}
 	for {
 		ids, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
-			// Not while a rule's keys are rebuilt: the clients would only
-			// be deferred again (resolve); the next round repairs them.
-			recs, err := collect(ctx, tx, `MATCH (c:Client {project: $project, dirty: true})
-				WHERE NOT EXISTS { MATCH (r:Rule {project: $project}) WHERE r.stale }
-				RETURN c.id AS id LIMIT 100`,
+			recs, err := collect(ctx, tx, `MATCH (c:Client {project: $project, dirty: true}) RETURN c.id AS id LIMIT 100`,
 				map[string]any{"project": project})
 			var ids []string
 			for _, rec := range recs {

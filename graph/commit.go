@@ -79,8 +79,7 @@ const writeMultiContacts = `
 // the subscribers' tailer (package broker) relies on. While the project
 // re-resolves, the changed clients are marked dirty so that the
 // re-resolution resolves them again when it finishes (docs/architecture.md
-// §6), as are those that resolve deferred; the re-resolution's own repair
-// pass (repair) clears the mark instead.
+// §6); its own repair pass (repair) clears the mark instead.
 //
 // Under the project's lock, commit also checks that the project's
 // configuration is still the one the transaction decided and computed keys
@@ -105,8 +104,7 @@ func (r *resolution) commit(events []identity.Event, clients []string, repair bo
 		}
 	}
 	in["rows"], in["ids"] = rows, nonNil(clients)
-	params := map[string]any{"project": r.ps.ID, "now": r.now, "repair": repair && !r.deferred, "deferred": r.deferred,
-		"version": r.ps.version, "in": in}
+	params := map[string]any{"project": r.ps.ID, "now": r.now, "repair": repair, "version": r.ps.version, "in": in}
 	// One round trip: the multi-contacts' changes, then number and store
 	// the events, then mark or unmark.
 	rec, err := single(r.ctx, r.tx, writeMultiContacts+`
@@ -128,7 +126,7 @@ func (r *resolution) commit(events []identity.Event, clients []string, repair bo
 		}
 		CALL {
 			WITH p
-			UNWIND CASE WHEN $repair OR $deferred OR p.resolution = 'RUNNING' THEN $in.ids ELSE [] END AS id
+			UNWIND CASE WHEN $repair OR p.resolution = 'RUNNING' THEN $in.ids ELSE [] END AS id
 			MATCH (c:Client {project: $project, id: id})
 			SET c.dirty = CASE WHEN $repair THEN null ELSE true END
 		}

@@ -214,12 +214,9 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error
 		}
 		// The rule is fresh unless it changed again while its keys were
 		// built: then it stays stale, and the next round builds it again.
-		// The configuration's version moves, so that writes resolve again
-		// (they wait while a rule is stale: see resolve).
 		if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
-			return noResult{}, exec(ctx, tx, `MATCH (p:Project {id: $project}), (r:Rule {project: $project, id: $id})
+			return noResult{}, exec(ctx, tx, `MATCH (r:Rule {project: $project, id: $id})
 				WHERE coalesce(r.staleAt, -1) = $since
-				SET p.configVersion = coalesce(p.configVersion, 0) + 1
 				FOREACH (_ IN CASE WHEN r.removed THEN [1] ELSE [] END | DELETE r)
 				REMOVE r.stale, r.staleAt`, map[string]any{"project": project, "id": sr.rule.ID, "since": sr.since})
 		}); err != nil {
@@ -265,8 +262,8 @@ func (s *Store) inBatches(ctx context.Context, q string, params map[string]any) 
 // page by page, for the clients that hold a value of its first field
 // (only they can have a key; none when the rule is disabled); then it
 // takes the rule's keys from every other client, and deletes the keys
-// nobody holds, unless an admin allowed them. Quarantine is decided
-// afterwards.
+// nobody holds, unless an admin allowed them or they are quarantined (a
+// decision kept for when they have holders again, as a write keeps it).
 func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rule) error {
 	acceptWidget, err := s.acceptsUnverifiedWidgetValues(ctx, project)
 	if err != nil {
@@ -312,6 +309,10 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 			return err
 		}
 		if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
+			// A key that passes the cap is quarantined as it does, in the
+			// transaction that gives it its holders, as a write would: it
+			// never links more clients than the cap, not even until the
+			// rebuild's own check (recheckQuarantine).
 			return noResult{}, exec(ctx, tx, `UNWIND $rows AS r
 				MATCH (c:Client {project: $project, id: r.id})
 				CALL {
@@ -319,13 +320,15 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 					MATCH (c)-[m:MATCHES]->(k:MatchKey {project: $project, rule: $rule}) WHERE NOT k.key IN r.keys
 					DELETE m
 				}
-				CALL {
-					WITH c, r
-					UNWIND r.keys AS key
-					MERGE (k:MatchKey {project: $project, rule: $rule, key: key})
-					ON CREATE SET k.quarantined = false, k.allowed = false
-					MERGE (c)-[:MATCHES]->(k)
-				}`,
+				WITH c, r
+				UNWIND r.keys AS key
+				MERGE (k:MatchKey {project: $project, rule: $rule, key: key})
+				ON CREATE SET k.quarantined = false, k.allowed = false
+				MERGE (c)-[:MATCHES]->(k)
+				WITH DISTINCT k
+				MATCH (p:Project {id: $project})
+				WITH k, p WHERE NOT k.quarantined AND NOT k.allowed AND COUNT { (k)<-[:MATCHES]-() } > p.keyCap
+				SET k.quarantined = true, k.quarantinedAt = datetime()`,
 				map[string]any{"project": project, "rule": rule.ID, "rows": rows})
 		}); err != nil {
 			return err
@@ -338,7 +341,7 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 		return err
 	}
 	return s.inBatches(ctx, `MATCH (k:MatchKey {project: $project, rule: $rule})
-		WHERE NOT k.allowed AND NOT EXISTS { (k)<-[:MATCHES]-() }
+		WHERE NOT k.allowed AND NOT k.quarantined AND NOT EXISTS { (k)<-[:MATCHES]-() }
 		WITH k LIMIT $n DELETE k RETURN count(*) AS n`, p)
 }
 

@@ -18,9 +18,6 @@ type projectState struct {
 	// version counts the changes of the above (configVersion): a store
 	// keeps the last state it read and reads it again when this moved.
 	version int64
-	// rebuilding says that a rule's keys are being rebuilt: until they
-	// are, the graph links only some of the clients the rules link.
-	rebuilding bool
 }
 
 // activeRules are the rules that link clients now.
@@ -74,8 +71,7 @@ func loadProject(ctx context.Context, tx neo4j.ManagedTransaction, id string) (*
 	rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN `+projectFields+`, coalesce(p.configVersion, 0) AS configVersion,
 		COLLECT { MATCH (f:Field {project: $id}) RETURN {key: f.key, label: f.label, type: f.type} } AS fields,
 		COLLECT { MATCH (r:Rule {project: $id}) WHERE NOT coalesce(r.removed, false)
-			RETURN {id: r.id, name: r.name, fields: r.fields, enabled: r.enabled, requireVerified: r.requireVerified} } AS rules,
-		EXISTS { MATCH (r:Rule {project: $id}) WHERE r.stale } AS rebuilding`,
+			RETURN {id: r.id, name: r.name, fields: r.fields, enabled: r.enabled, requireVerified: r.requireVerified} } AS rules`,
 		map[string]any{"id": id})
 	if err != nil {
 		return nil, err
@@ -83,7 +79,7 @@ func loadProject(ctx context.Context, tx neo4j.ManagedTransaction, id string) (*
 	if rec == nil {
 		return nil, notFound("project", id)
 	}
-	p := &projectState{Project: decodeProject(rec), version: i64(rec, "configVersion"), rebuilding: boolean(rec, "rebuilding")}
+	p := &projectState{Project: decodeProject(rec), version: i64(rec, "configVersion")}
 	var custom []identity.Field
 	for _, f := range list(rec, "fields") {
 		m, _ := f.(map[string]any)

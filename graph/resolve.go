@@ -104,9 +104,6 @@ type resolution struct {
 	mcOf  map[string]string // after resolve: each resolved client's multi-contact
 	// changes are the multi-contact writes that prepare made and commit stores.
 	changes map[string]any
-	// deferred says that resolve left the clients to the project's
-	// re-resolution (a rule's keys are being rebuilt): commit marks them.
-	deferred bool
 }
 
 // member is a client as resolution loads it.
@@ -123,15 +120,6 @@ type member struct {
 // and every write to a client's mc happens under the lock of its old
 // multi-contact, so no other writer can move these members meanwhile.
 func (r *resolution) resolve(t touched, cause identity.Cause) ([]identity.Event, error) {
-	if r.ps.rebuilding {
-		// While a rule's keys are rebuilt, the graph links only part of
-		// what the rules link: resolving now would split people whose
-		// link is missing for a moment, and merge them again afterwards
-		// under a new id. The clients wait for the re-resolution instead,
-		// which runs once the keys are complete (commit marks them).
-		r.deferred = true
-		return nil, nil
-	}
 	locked := map[string]identity.MCInfo{}
 	aliases := map[string]bool{}
 	want := dedupe(t.seeds)
@@ -216,9 +204,6 @@ func (r *resolution) resolve(t touched, cause identity.Cause) ([]identity.Event,
 // over the cap, on the multi-contact its writer has after the resolution.
 func (r *resolution) quarantineEvents(qs []quarantine, cause identity.Cause) []identity.Event {
 	var out []identity.Event
-	if r.deferred {
-		return nil // its multi-contact is not known yet; listed in quarantinedKeys
-	}
 	for _, q := range qs {
 		key := q.key
 		out = append(out, identity.Event{Project: r.ps.ID, Type: identity.EventQuarantined, MultiContactID: r.mcOf[q.writer],
