@@ -16,12 +16,12 @@
 // is never dropped for its size alone (another replica's commits arrive a
 // poll's worth at a time). A subscriber without room for events that
 // another could take holds the others back; once it has done so for
-// Patience without catching up with the log meanwhile, it is dropped (its
-// channel closed, Dropped reports true). Taking an event now and then does
-// not restart that clock, so the others wait for a slow subscriber
-// Patience in all, not Patience per event; one that is behind while no
-// event waits for it, or that is its project's only subscriber, holds
-// nobody back and is not dropped.
+// Patience without once having room for all they could take, it is
+// dropped (its channel closed, Dropped reports true). Taking an event now
+// and then does not restart that clock, so the others wait for a slow
+// subscriber Patience in all, not Patience per event; one that is behind
+// while no event waits for it, or that is its project's only subscriber,
+// holds nobody back and is not dropped.
 package broker
 
 import (
@@ -77,7 +77,7 @@ type Broker struct {
 	GapWait time.Duration
 	// Patience is how long a subscriber may hold the project's other
 	// subscribers back (lack room for events that another could take),
-	// without catching up with the log meanwhile, before it is dropped.
+	// without once having room for all they could take, before it is dropped.
 	Patience time.Duration
 	// ReadTimeout bounds one read of the log: a connection to Neo4j that
 	// hangs instead of failing (a partition, a dead cluster member) would
@@ -370,9 +370,10 @@ func (b *Broker) catchUp(t *tail, log Log, p *position) {
 // all of them, in order, and returns how many events the roomiest
 // subscriber has room for now. A subscriber without room for pending events
 // that another could take holds the others back: it lags from that moment
-// until the tailer has handed out everything in the log, and is dropped if
-// it still holds them back after Patience. Taking an event does not end its
-// lag: the slot it frees is refilled at once, and the others wait again.
+// until it has room for everything the others could take, and is dropped
+// if it still holds them back after Patience. Taking an event now and then
+// does not end its lag (the slot it frees is refilled at once, and the
+// others wait again); keeping pace does, however long the burst.
 func (b *Broker) handOut(t *tail, p *position) int {
 	now, dropped, most := time.Now(), 0, 0
 	b.mu.Lock()
@@ -382,24 +383,21 @@ func (b *Broker) handOut(t *tail, p *position) int {
 	room := len(p.pending)
 	for s := range t.subs {
 		free := cap(s.c) - len(s.c)
-		if free < min(len(p.pending), most) { // it holds the others back
-			if s.lagSince.IsZero() {
-				s.lagSince = now
-			} else if now.Sub(s.lagSince) >= b.Patience {
-				s.dropped.Store(true)
-				b.closeLocked(s)
-				dropped++
-				continue
-			}
+		if free >= min(len(p.pending), most) {
+			s.lagSince = time.Time{} // it holds nobody back
+		} else if s.lagSince.IsZero() {
+			s.lagSince = now
+		} else if now.Sub(s.lagSince) >= b.Patience {
+			s.dropped.Store(true)
+			b.closeLocked(s)
+			dropped++
+			continue
 		}
 		room = min(room, free)
 	}
-	events, caughtUp := p.pending[:room], room == len(p.pending) && !p.more
+	events := p.pending[:room]
 	most = 0
 	for s := range t.subs {
-		if caughtUp {
-			s.lagSince = time.Time{}
-		}
 		for _, e := range events {
 			if e.Seq > s.after { // else committed before it subscribed
 				s.c <- e // never waits: every buffer has room free

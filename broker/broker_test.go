@@ -563,3 +563,36 @@ func TestAHangingReadOfTheLogIsGivenUp(t *testing.T) {
 		t.Fatal("no event 5 s after a read of the log hung")
 	}
 }
+
+// Subscribers that keep pace with each other through a burst far longer
+// than Patience are not dropped, whatever the jitter between them.
+func TestSubscribersKeepingPaceThroughALongBurstAreNotDropped(t *testing.T) {
+	log := newMemLog()
+	b := newBroker(t, log, time.Hour)
+	b.Patience = 200 * time.Millisecond
+	var dropped atomic.Int32
+	b.OnDrop = func(string) { dropped.Add(1) }
+	subs := []*broker.Subscription{subscribe(t, b, "a", 64), subscribe(t, b, "a", 64)}
+	const n = 2000
+	for seq := range n {
+		log.add("a", int64(seq+1))
+	}
+	b.Nudge("a")
+	var wg sync.WaitGroup
+	for _, s := range subs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for got := 0; got < n; got++ {
+				if _, ok := <-s.C; !ok {
+					return
+				}
+				time.Sleep(100 * time.Microsecond) // a burst of seconds (sleeps round up): many times Patience
+			}
+		}()
+	}
+	wg.Wait()
+	if d := dropped.Load(); d != 0 {
+		t.Errorf("%d of two subscribers reading at one pace dropped during a burst of %d events", d, n)
+	}
+}
