@@ -50,8 +50,13 @@ func (s *Store) migrateSearchIndex(ctx context.Context) error {
 		RETURN coalesce(options.indexConfig['fulltext.eventually_consistent'], false) AS eventual,
 			'searchToken' IN properties AS tokens`,
 		map[string]any{"name": searchIndex})
-	if err != nil || len(res.Records) == 0 {
+	if err != nil {
 		return err
+	}
+	if len(res.Records) == 0 {
+		// A new database (nothing to do), or one whose index an earlier
+		// start dropped and did not create again: its nodes may lack tokens.
+		return s.giveSearchTokens(ctx)
 	}
 	eventual, _ := res.Records[0].Get("eventual")
 	tokens, _ := res.Records[0].Get("tokens")
