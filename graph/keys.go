@@ -308,6 +308,36 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 		if err != nil {
 			return err
 		}
+		if err := s.writeRuleKeys(ctx, project, rule.ID, rows); err != nil {
+			return err
+		}
+	}
+	p := map[string]any{"project": project, "rule": rule.ID, "field": rule.Fields[0], "enabled": rule.Enabled}
+	if err := s.inBatches(ctx, `MATCH (:MatchKey {project: $project, rule: $rule})<-[m:MATCHES]-(c:Client)
+		WHERE NOT $enabled OR NOT EXISTS { (c)-[:HAS]->(:Value {field: $field}) }
+		WITH m LIMIT $n DELETE m RETURN count(*) AS n`, p); err != nil {
+		return err
+	}
+	return s.inBatches(ctx, `MATCH (k:MatchKey {project: $project, rule: $rule})
+		WHERE NOT k.allowed AND NOT k.quarantined AND NOT EXISTS { (k)<-[:MATCHES]-() }
+		WITH k LIMIT $n DELETE k RETURN count(*) AS n`, p)
+}
+
+// keysPerTx bounds the keys that one transaction of buildKeys writes: a
+// page of clients may hold up to MaxKeysPerRule keys each.
+const keysPerTx = 20 * batchWrites
+
+// writeRuleKeys gives clients (rows of id and keys) exactly these keys of
+// rule, in transactions of at most about keysPerTx keys.
+func (s *Store) writeRuleKeys(ctx context.Context, project, rule string, rows []map[string]any) error {
+	for len(rows) > 0 {
+		n, keys := 0, 0
+		for n < len(rows) && (n == 0 || keys+len(rows[n]["keys"].([]string)) <= keysPerTx) {
+			keys += len(rows[n]["keys"].([]string))
+			n++
+		}
+		chunk := rows[:n]
+		rows = rows[n:]
 		if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 			// A key that passes the cap is quarantined as it does, in the
 			// transaction that gives it its holders, as a write would: it
@@ -329,20 +359,12 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 				MATCH (p:Project {id: $project})
 				WITH k, p WHERE NOT k.quarantined AND NOT k.allowed AND COUNT { (k)<-[:MATCHES]-() } > p.keyCap
 				SET k.quarantined = true, k.quarantinedAt = datetime()`,
-				map[string]any{"project": project, "rule": rule.ID, "rows": rows})
+				map[string]any{"project": project, "rule": rule, "rows": chunk})
 		}); err != nil {
 			return err
 		}
 	}
-	p := map[string]any{"project": project, "rule": rule.ID, "field": rule.Fields[0], "enabled": rule.Enabled}
-	if err := s.inBatches(ctx, `MATCH (:MatchKey {project: $project, rule: $rule})<-[m:MATCHES]-(c:Client)
-		WHERE NOT $enabled OR NOT EXISTS { (c)-[:HAS]->(:Value {field: $field}) }
-		WITH m LIMIT $n DELETE m RETURN count(*) AS n`, p); err != nil {
-		return err
-	}
-	return s.inBatches(ctx, `MATCH (k:MatchKey {project: $project, rule: $rule})
-		WHERE NOT k.allowed AND NOT k.quarantined AND NOT EXISTS { (k)<-[:MATCHES]-() }
-		WITH k LIMIT $n DELETE k RETURN count(*) AS n`, p)
+	return nil
 }
 
 // recheckQuarantine quarantines the keys over the cap. When the cap changed
