@@ -11,17 +11,15 @@
 // consumer that resumes from the last cursor it saw misses nothing.
 //
 // A tailer reads no more events than the roomiest subscriber has room for,
-// and hands each one out once every subscriber has room for it: a burst
-// waits in the log (but for that one read), not in memory, and a subscriber
-// is never dropped for its size alone (another replica's commits arrive a
-// poll's worth at a time). A subscriber without room for events that
-// another could take holds the others back; once it has done so for
-// Patience without once having room for all they could take, it is
-// dropped (its channel closed, Dropped reports true). Taking an event now
-// and then does not restart that clock, so the others wait for a slow
-// subscriber Patience in all, not Patience per event; one that is behind
-// while no event waits for it, or that is its project's only subscriber,
-// holds nobody back and is not dropped.
+// and hands each one out once every subscriber that needs it has room for
+// it: a burst waits in the log (but for that one read), not in memory, and
+// a subscriber is never dropped for its size alone (another replica's
+// commits arrive a poll's worth at a time). Events read wait for a slow
+// subscriber's room at most Patience: then it is dropped (its channel
+// closed, Dropped reports true), whether it takes no event or one now and
+// then, so it delays the others' events by Patience at most. One that
+// holds nobody back (its project's only subscriber here, or behind on
+// events that the others do not need) is not dropped.
 package broker
 
 import (
@@ -46,8 +44,8 @@ type Log interface {
 	EventsAfter(ctx context.Context, project string, seq int64, max int) ([]identity.Event, error)
 }
 
-// DefaultPatience is how long a subscriber may hold the project's other
-// subscribers back before it is dropped (Broker.Patience).
+// DefaultPatience is how long events read from the log may wait for a
+// subscriber's room before it is dropped (Broker.Patience).
 const DefaultPatience = 2 * time.Second
 
 // DefaultPoll is how often a tailer looks for events that no nudge
@@ -75,9 +73,9 @@ type Broker struct {
 	// under the project's lock held until commit, so a gap is not
 	// expected; the wait only bounds the harm if one ever appears.
 	GapWait time.Duration
-	// Patience is how long a subscriber may hold the project's other
-	// subscribers back (lack room for events that another could take),
-	// without once having room for all they could take, before it is dropped.
+	// Patience is how long events read from the log may wait for a
+	// subscriber's room, while another subscriber waits for them or for
+	// more, before that subscriber is dropped.
 	Patience time.Duration
 	// ReadTimeout bounds one read of the log: a connection to Neo4j that
 	// hangs instead of failing (a partition, a dead cluster member) would
@@ -131,13 +129,12 @@ type Subscription struct {
 	// subscriber held the project's other subscribers back for Patience.
 	C <-chan identity.Event
 
-	c        chan identity.Event
-	b        *Broker
-	t        *tail
-	after    int64     // the log's last event when it subscribed
-	closed   bool      // guarded by b.mu
-	lagSince time.Time // guarded by b.mu: since when it holds the others back (zero: it does not)
-	dropped  atomic.Bool
+	c       chan identity.Event
+	b       *Broker
+	t       *tail
+	after   int64 // the log's last event when it subscribed
+	closed  bool  // guarded by b.mu
+	dropped atomic.Bool
 }
 
 // DefaultBuffer is how many events a subscriber holds before the others
@@ -286,6 +283,7 @@ func (b *Broker) follow(t *tail, log Log, seq int64) {
 type position struct {
 	seq      int64            // the last event read
 	pending  []identity.Event // read, not yet handed out: a subscriber had no room
+	readAt   time.Time        // when pending was read: how long it has waited since
 	more     bool             // the last read got all it asked for: the log may hold more
 	gapSince time.Time        // when the number after seq was first seen missing
 	failures int              // reads of the log that failed in a row
@@ -362,45 +360,37 @@ func (b *Broker) catchUp(t *tail, log Log, p *position) {
 		if n > 0 {
 			p.seq = events[n-1].Seq
 		}
-		p.pending, p.more = events[:n], n == want
+		p.pending, p.more, p.readAt = events[:n], n == want, time.Now()
 	}
 }
 
-// handOut hands the pending events that every subscriber has room for to
-// all of them, in order, and returns how many events the roomiest
-// subscriber has room for now. A subscriber without room for pending events
-// that another could take holds the others back: it lags from that moment
-// until it has room for everything the others could take, and is dropped
-// if it still holds them back after Patience. Taking an event now and then
-// does not end its lag (the slot it frees is refilled at once, and the
-// others wait again); keeping pace does, however long the burst.
+// handOut hands out, in order, the pending events that every subscriber has
+// room for (counting only those it needs: the events after the head it
+// subscribed at), and returns how many events the roomiest subscriber has
+// room for now. Events wait for a subscriber's room at most Patience from
+// when they were read: then the subscribers whose room is the shortest are
+// dropped, if another waits meanwhile (for one of the pending events, or
+// for more from the log). So a slow subscriber delays the others' events
+// by Patience at most, whether it takes none or one now and then; one
+// that holds nobody back (alone, or behind while the others need nothing)
+// is not dropped.
 func (b *Broker) handOut(t *tail, p *position) int {
-	now, dropped, most := time.Now(), 0, 0
+	dropped := 0
 	b.mu.Lock()
-	for s := range t.subs {
-		most = max(most, cap(s.c)-len(s.c))
-	}
-	room := len(p.pending)
-	for s := range t.subs {
-		free := cap(s.c) - len(s.c)
-		if free >= min(len(p.pending), most) {
-			s.lagSince = time.Time{} // it holds nobody back
-		} else if s.lagSince.IsZero() {
-			s.lagSince = now
-		} else if now.Sub(s.lagSince) >= b.Patience {
+	room, short, waiting := b.room(t, p)
+	if room < len(p.pending) && waiting && time.Since(p.readAt) >= b.Patience {
+		for _, s := range short {
 			s.dropped.Store(true)
 			b.closeLocked(s)
 			dropped++
-			continue
 		}
-		room = min(room, free)
+		room, _, _ = b.room(t, p)
 	}
-	events := p.pending[:room]
-	most = 0
+	events, most := p.pending[:room], 0
 	for s := range t.subs {
 		for _, e := range events {
 			if e.Seq > s.after { // else committed before it subscribed
-				s.c <- e // never waits: every buffer has room free
+				s.c <- e // never waits: room counted what each takes
 			}
 		}
 		most = max(most, cap(s.c)-len(s.c))
@@ -417,6 +407,42 @@ func (b *Broker) handOut(t *tail, p *position) int {
 	}
 	b.dropped(t.project, dropped)
 	return most
+}
+
+// room is how many of the pending events every subscriber of the tail has
+// room for now; short are the subscribers with no room for more than that
+// when it is not all of them, and waiting says whether another subscriber
+// waits for the rest (it needs one of them, or the log may hold more).
+// Called with b.mu held.
+func (b *Broker) room(t *tail, p *position) (room int, short []*Subscription, waiting bool) {
+	room = len(p.pending)
+	fits := map[*Subscription]int{}
+	for s := range t.subs {
+		free, n := cap(s.c)-len(s.c), len(p.pending)
+		for i, e := range p.pending {
+			if e.Seq > s.after {
+				if free == 0 {
+					n = i
+					break
+				}
+				free--
+			}
+		}
+		fits[s], room = n, min(room, n)
+	}
+	if room == len(p.pending) {
+		return room, nil, false
+	}
+	last := p.pending[len(p.pending)-1].Seq
+	for s, n := range fits {
+		switch {
+		case n == room:
+			short = append(short, s)
+		case p.more || last > s.after:
+			waiting = true
+		}
+	}
+	return room, short, waiting
 }
 
 func (b *Broker) dropped(project string, n int) {
