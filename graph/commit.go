@@ -95,7 +95,8 @@ func (r *resolution) commit(events []identity.Event, clients []string, repair bo
 		rows[i] = map[string]any{"type": string(e.Type), "mc": e.MultiContactID,
 			"previous": nonNil(e.PreviousIDs), "new": nonNil(e.NewIDs), "clients": nonNil(e.ClientIDs),
 			"causeKind": string(e.Cause.Kind), "causeAction": e.Cause.Action, "causeField": e.Cause.Field,
-			"causeValue": e.Cause.Value, "causeRule": e.Cause.Rule, "at": e.At, "forgotten": nil, "quarantined": nil}
+			"causeValue": e.Cause.Value, "causeRule": e.Cause.Rule, "causeClient": e.Cause.Client, "at": e.At,
+			"forgotten": nil, "quarantined": nil}
 		if f := e.Forgotten; f != nil {
 			rows[i]["forgotten"] = []int64{int64(f.Clients), int64(f.Values), int64(f.Conversations), int64(f.Links)}
 		}
@@ -118,7 +119,7 @@ func (r *resolution) commit(events []identity.Event, clients []string, repair bo
 			WITH base + i + 1 AS seq, $in.rows[i] AS r
 			CREATE (:Event {project: $project, seq: seq, type: r.type, mc: r.mc, previous: r.previous,
 				new: r.new, clients: r.clients, causeKind: r.causeKind, causeAction: r.causeAction,
-				causeField: r.causeField, causeValue: r.causeValue, causeRule: r.causeRule, at: r.at,
+				causeField: r.causeField, causeValue: r.causeValue, causeRule: r.causeRule, causeClient: r.causeClient, at: r.at,
 				forgottenClients: r.forgotten[0], forgottenValues: r.forgotten[1],
 				forgottenConversations: r.forgotten[2], forgottenLinks: r.forgotten[3],
 				quarantinedRule: r.quarantined.rule, quarantinedKey: r.quarantined.key,

@@ -144,18 +144,20 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 		return identity.Forgotten{}, err
 	}
 	// Earlier events keep their ids but not the values they named: those of
-	// this multi-contact's ids, those that name a client forgotten (a value
-	// it was given or lost, on a multi-contact it has left since), and any
-	// naming a value just deleted.
+	// this multi-contact's ids, those a forgotten client's write caused (a
+	// value it was given or lost, on a multi-contact it has left since), and
+	// any naming a value just deleted.
 	if err := exec(ctx, tx, `CALL {
 			UNWIND $mcs AS mc
 			MATCH (e:Event {project: $project, mc: mc}) WHERE e.causeValue IS NOT NULL AND e.causeValue <> ''
 			SET e.causeValue = null
 		}
 		CALL {
-			MATCH (e:Event {project: $project})
-			WHERE e.causeValue IS NOT NULL AND e.causeValue <> ''
-				AND (e.causeValue IN $values OR any(c IN e.clients WHERE c IN $ids))
+			MATCH (e:Event {project: $project}) WHERE e.causeClient IN $ids AND e.causeValue IS NOT NULL
+			SET e.causeValue = null
+		}
+		CALL {
+			MATCH (e:Event {project: $project}) WHERE size($values) > 0 AND e.causeValue IN $values
 			SET e.causeValue = null
 		}`, map[string]any{"project": project, "mcs": mcs, "values": nonNil(values), "ids": clients}); err != nil {
 		return identity.Forgotten{}, err

@@ -258,8 +258,9 @@ var schema = []string{
 	"CREATE INDEX value_field IF NOT EXISTS FOR (v:Value) ON (v.project, v.field)",
 	"CREATE INDEX value_blocked IF NOT EXISTS FOR (v:Value) ON (v.project, v.blocked)",
 	searchIndexSchema,
-	"CREATE INDEX event_mc IF NOT EXISTS FOR (e:Event) ON (e.project, e.mc)", // a multi-contact's history
-	"CREATE INDEX event_at IF NOT EXISTS FOR (e:Event) ON (e.project, e.at)", // the split that made one
+	"CREATE INDEX event_mc IF NOT EXISTS FOR (e:Event) ON (e.project, e.mc)",                    // a multi-contact's history
+	"CREATE INDEX event_at IF NOT EXISTS FOR (e:Event) ON (e.project, e.at)",                    // the split that made one
+	"CREATE INDEX event_cause_client IF NOT EXISTS FOR (e:Event) ON (e.project, e.causeClient)", // forgetting a client
 	"CREATE CONSTRAINT webhook_id IF NOT EXISTS FOR (w:Webhook) REQUIRE (w.project, w.id) IS UNIQUE",
 	// An attempt is claimed once: no two replicas make the same one (graph/webhook.go).
 	"CREATE CONSTRAINT webhook_attempt IF NOT EXISTS FOR (d:WebhookDelivery) REQUIRE (d.project, d.webhook, d.seq, d.attempt) IS UNIQUE",

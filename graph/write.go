@@ -114,16 +114,16 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 // causeOf is the cause of the events that op brings about; normalized is
 // the value it set or removed, as stored.
 func causeOf(op Op, normalized string) identity.Cause {
+	c := identity.Cause{Kind: identity.CauseClient, Action: "upsertClient", Client: op.Target()}
 	switch op.Kind {
 	case OpAddAttribute:
-		return identity.Cause{Kind: identity.CauseValue, Action: "setAttribute", Field: op.Attribute.Field, Value: normalized}
+		c.Kind, c.Action, c.Field, c.Value = identity.CauseValue, "setAttribute", op.Attribute.Field, normalized
 	case OpRemoveAttribute:
-		return identity.Cause{Kind: identity.CauseValue, Action: "removeAttribute", Field: op.Attribute.Field, Value: normalized}
+		c.Kind, c.Action, c.Field, c.Value = identity.CauseValue, "removeAttribute", op.Attribute.Field, normalized
 	case OpConversation:
-		return identity.Cause{Kind: identity.CauseClient, Action: "recordConversation"}
-	default:
-		return identity.Cause{Kind: identity.CauseClient, Action: "upsertClient"}
+		c.Action = "recordConversation"
 	}
+	return c
 }
 
 // BeginBulk starts a large import: the project is RUNNING until Reresolve

@@ -40,6 +40,9 @@ type Cause struct {
 	Field  string
 	Value  string
 	Rule   string
+	// Client is the client whose write it was, if one: forgetting it
+	// blanks Value wherever the event is filed.
+	Client string
 }
 
 // Event is one change of one multi-contact, in commit order within its project.
