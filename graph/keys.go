@@ -285,32 +285,13 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 	slices.Sort(candidates)
 	for len(candidates) > 0 {
 		page := candidates[:min(batchClients, len(candidates))]
-		candidates = candidates[len(page):]
-		rows, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]map[string]any, error) {
-			recs, err := collect(ctx, tx, `UNWIND $ids AS id
-				MATCH (c:Client {project: $project, id: id})
-				RETURN c.id AS id, coalesce(c.excluded, false) AS excluded,
-					[(c)-[h:HAS]->(v:Value) WHERE v.field IN $fields AND NOT v.blocked |
-						{field: v.field, value: v.value, verified: h.verified, source: h.source}] AS values`,
-				map[string]any{"project": project, "ids": page, "fields": rule.Fields})
-			rows := make([]map[string]any, 0, len(recs))
-			for _, rec := range recs {
-				keys := []string{}
-				if !boolean(rec, "excluded") {
-					if k, _ := identity.MatchKeys(rule, identity.LinkingValues(valuesOf(rec), acceptWidget)); k != nil {
-						keys = k
-					}
-				}
-				rows = append(rows, map[string]any{"id": str(rec, "id"), "keys": keys})
-			}
-			return rows, err
+		done, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (int, error) {
+			return rekeyPage(ctx, tx, project, rule, acceptWidget, page)
 		})
 		if err != nil {
 			return err
 		}
-		if err := s.writeRuleKeys(ctx, project, rule.ID, rows); err != nil {
-			return err
-		}
+		candidates = candidates[done:]
 	}
 	p := map[string]any{"project": project, "rule": rule.ID, "field": rule.Fields[0], "enabled": rule.Enabled}
 	if err := s.inBatches(ctx, `MATCH (:MatchKey {project: $project, rule: $rule})<-[m:MATCHES]-(c:Client)
@@ -327,44 +308,61 @@ func (s *Store) buildKeys(ctx context.Context, project string, rule identity.Rul
 // page of clients may hold up to MaxKeysPerRule keys each.
 const keysPerTx = 20 * batchWrites
 
-// writeRuleKeys gives clients (rows of id and keys) exactly these keys of
-// rule, in transactions of at most about keysPerTx keys.
-func (s *Store) writeRuleKeys(ctx context.Context, project, rule string, rows []map[string]any) error {
-	for len(rows) > 0 {
-		n, keys := 0, 0
-		for n < len(rows) && (n == 0 || keys+len(rows[n]["keys"].([]string)) <= keysPerTx) {
-			keys += len(rows[n]["keys"].([]string))
-			n++
-		}
-		chunk := rows[:n]
-		rows = rows[n:]
-		if _, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
-			// A key that passes the cap is quarantined as it does, in the
-			// transaction that gives it its holders, as a write would: it
-			// never links more clients than the cap, not even until the
-			// rebuild's own check (recheckQuarantine).
-			return noResult{}, exec(ctx, tx, `UNWIND $rows AS r
-				MATCH (c:Client {project: $project, id: r.id})
-				CALL {
-					WITH c, r
-					MATCH (c)-[m:MATCHES]->(k:MatchKey {project: $project, rule: $rule}) WHERE NOT k.key IN r.keys
-					DELETE m
-				}
-				WITH c, r
-				UNWIND r.keys AS key
-				MERGE (k:MatchKey {project: $project, rule: $rule, key: key})
-				ON CREATE SET k.quarantined = false, k.allowed = false
-				MERGE (c)-[:MATCHES]->(k)
-				WITH DISTINCT k
-				MATCH (p:Project {id: $project})
-				WITH k, p WHERE NOT k.quarantined AND NOT k.allowed AND COUNT { (k)<-[:MATCHES]-() } > p.keyCap
-				SET k.quarantined = true, k.quarantinedAt = datetime()`,
-				map[string]any{"project": project, "rule": rule, "rows": chunk})
-		}); err != nil {
-			return err
-		}
+// rekeyPage gives the clients of page (ids, sorted) exactly the keys of
+// rule that their values yield: it locks them and reads their values, so
+// that no write moves them between the read and the keys (a key written
+// from a value just taken away could pass the cap, and stay quarantined);
+// then it writes as many of them as about keysPerTx keys allow. It returns
+// how many clients of page it did.
+func rekeyPage(ctx context.Context, tx neo4j.ManagedTransaction, project string, rule identity.Rule, acceptWidget bool,
+	page []string) (int, error) {
+	recs, err := collect(ctx, tx, `UNWIND $ids AS id
+		MATCH (c:Client {project: $project, id: id})
+		SET c.locked = true REMOVE c.locked
+		WITH c
+		RETURN c.id AS id, coalesce(c.excluded, false) AS excluded,
+			[(c)-[h:HAS]->(v:Value) WHERE v.field IN $fields AND NOT v.blocked |
+				{field: v.field, value: v.value, verified: h.verified, source: h.source}] AS values`,
+		map[string]any{"project": project, "ids": page, "fields": rule.Fields})
+	if err != nil {
+		return 0, err
 	}
-	return nil
+	var rows []map[string]any
+	done, keys := len(page), 0
+	for _, rec := range recs {
+		k := []string{}
+		if !boolean(rec, "excluded") {
+			if ks, _ := identity.MatchKeys(rule, identity.LinkingValues(valuesOf(rec), acceptWidget)); ks != nil {
+				k = ks
+			}
+		}
+		if len(rows) > 0 && keys+len(k) > keysPerTx {
+			done, _ = slices.BinarySearch(page, str(rec, "id")) // the rest in the next transaction
+			break
+		}
+		rows, keys = append(rows, map[string]any{"id": str(rec, "id"), "keys": k}), keys+len(k)
+	}
+	// A key that passes the cap is quarantined as it does, in the
+	// transaction that gives it its holders, as a write would: it never
+	// links more clients than the cap, not even until the rebuild's own
+	// check (recheckQuarantine).
+	return done, exec(ctx, tx, `UNWIND $rows AS r
+		MATCH (c:Client {project: $project, id: r.id})
+		CALL {
+			WITH c, r
+			MATCH (c)-[m:MATCHES]->(k:MatchKey {project: $project, rule: $rule}) WHERE NOT k.key IN r.keys
+			DELETE m
+		}
+		WITH c, r
+		UNWIND r.keys AS key
+		MERGE (k:MatchKey {project: $project, rule: $rule, key: key})
+		ON CREATE SET k.quarantined = false, k.allowed = false
+		MERGE (c)-[:MATCHES]->(k)
+		WITH DISTINCT k
+		MATCH (p:Project {id: $project})
+		WITH k, p WHERE NOT k.quarantined AND NOT k.allowed AND COUNT { (k)<-[:MATCHES]-() } > p.keyCap
+		SET k.quarantined = true, k.quarantinedAt = datetime()`,
+		map[string]any{"project": project, "rule": rule.ID, "rows": nonNil(rows)})
 }
 
 // recheckQuarantine quarantines the keys over the cap. When the cap changed

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -147,4 +148,46 @@ func TestARebuiltKeyOverTheCapNeverLinks(t *testing.T) {
 			t.Errorf("%s event for clients the cap keeps apart: %+v", e.Type, e)
 		}
 	}
+}
+
+// A rule added over clients with many keys each (more than one transaction
+// of the rebuild holds) gives every client all of its keys.
+func TestARuleOverClientsWithManyKeysKeysEveryClient(t *testing.T) {
+	f := newFixture(t)
+	var ops []graph.Op
+	client := func(id string, phones, emails []string) {
+		in := identity.ClientInput{ID: id, Channel: identity.Channel{Kind: "web", Account: "acme"}}
+		for _, p := range phones {
+			in.Attributes = append(in.Attributes, identity.AttributeInput{Field: "phone", Value: p, Source: identity.SourceImport})
+		}
+		for _, e := range emails {
+			in.Attributes = append(in.Attributes, identity.AttributeInput{Field: "email", Value: e, Source: identity.SourceImport})
+		}
+		ops = append(ops, graph.Op{Line: len(ops) + 1, Kind: graph.OpUpsertClient, Client: in})
+	}
+	const clients = 250 // 100 keys each: 25,000 in one page of clients
+	var first, last [2]string
+	for i := range clients {
+		var phones, emails []string
+		for j := range 10 {
+			phones = append(phones, fmt.Sprintf("+7916%03d%04d", i, j))
+			emails = append(emails, fmt.Sprintf("c%d.%d@example.com", i, j))
+		}
+		client(fmt.Sprint("c", i), phones, emails)
+		if i == 0 {
+			first = [2]string{phones[0], emails[0]}
+		}
+		last = [2]string{phones[9], emails[9]}
+	}
+	client("y", []string{first[0]}, []string{first[1]})
+	client("z", []string{last[0]}, []string{last[1]})
+	for len(ops) > 0 {
+		n := min(100, len(ops))
+		if _, err := f.s.Write(f.ctx, f.project, ops[:n], graph.WriteOptions{Resolve: true}); err != nil {
+			t.Fatal(err)
+		}
+		ops = ops[n:]
+	}
+	f.addRule("phone and e-mail", "phone", "email")
+	f.wantGroups([][]string{{"c0", "y"}, {fmt.Sprint("c", clients-1), "z"}, {"c1"}}, "c0", "y", fmt.Sprint("c", clients-1), "z", "c1")
 }
