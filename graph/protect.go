@@ -155,14 +155,17 @@ func (s *Store) AllowKey(ctx context.Context, project, rule, key string) error {
 	})
 }
 
-// QuarantinedKeys lists the keys that passed the cap, largest first.
+// QuarantinedKeys lists the keys that passed the cap, largest first; not
+// those that nobody holds now (their quarantine stays for when they have
+// holders again).
 func (s *Store) QuarantinedKeys(ctx context.Context, project string) ([]identity.QuarantinedKey, error) {
 	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.QuarantinedKey, error) {
 		if err := projectExists(ctx, tx, project); err != nil {
 			return nil, err
 		}
 		recs, err := collect(ctx, tx, `MATCH (k:MatchKey {project: $project, quarantined: true})
-			RETURN k.rule AS rule, k.key AS key, k.quarantinedAt AS since, COUNT { (k)<-[:MATCHES]-() } AS size
+			WITH k, COUNT { (k)<-[:MATCHES]-() } AS size WHERE size > 0
+			RETURN k.rule AS rule, k.key AS key, k.quarantinedAt AS since, size
 			ORDER BY size DESC, rule, key LIMIT 1000`, map[string]any{"project": project})
 		out := make([]identity.QuarantinedKey, len(recs))
 		for i, rec := range recs {

@@ -106,6 +106,9 @@ func TestEditingARuleKeepsTheAdminsDecisionsOnItsKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.settle()
+		if got := quarantinedParts(t, f); !enabled && len(got) != 0 {
+			t.Errorf("quarantined keys listed while nobody holds them: %v", got)
+		}
 	}
 	f.wantGroups(want, all...)
 	if got := quarantinedParts(t, f); !slices.Equal(got, []string{"phone=+74957654321"}) {
