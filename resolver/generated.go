@@ -2509,7 +2509,7 @@ type Project {
   fields: [Field!]!
   "The merge rules, sorted by id."
   rules: [Rule!]!
-  "Match keys over the cap of clients, which link nobody until allowed."
+  "Match keys over the cap of clients, which link nobody until allowed (those someone holds, largest first, at most 1000)."
   quarantinedKeys: [QuarantinedKey!]!
   "Values that link nobody."
   blockedValues: [KeyPart!]!
