@@ -17,9 +17,9 @@
 // commits arrive a poll's worth at a time). Events read wait for a slow
 // subscriber's room at most Patience: then it is dropped (its channel
 // closed, Dropped reports true), whether it takes no event or one now and
-// then, so it delays the others' events by Patience at most. One that
-// holds nobody back (its project's only subscriber here, or behind on
-// events that the others do not need) is not dropped.
+// then, so it delays the others' events by about Patience (plus the time
+// they waited in the log to be read). One that holds nobody back (its
+// project's only subscriber here) is not dropped.
 package broker
 
 import (
@@ -74,8 +74,8 @@ type Broker struct {
 	// expected; the wait only bounds the harm if one ever appears.
 	GapWait time.Duration
 	// Patience is how long events read from the log may wait for a
-	// subscriber's room, while another subscriber waits for them or for
-	// more, before that subscriber is dropped.
+	// subscriber's room, while another subscriber has room for more,
+	// before that subscriber is dropped.
 	Patience time.Duration
 	// ReadTimeout bounds one read of the log: a connection to Neo4j that
 	// hangs instead of failing (a partition, a dead cluster member) would
@@ -369,11 +369,10 @@ func (b *Broker) catchUp(t *tail, log Log, p *position) {
 // subscribed at), and returns how many events the roomiest subscriber has
 // room for now. Events wait for a subscriber's room at most Patience from
 // when they were read: then the subscribers whose room is the shortest are
-// dropped, if another waits meanwhile (for one of the pending events, or
-// for more from the log). So a slow subscriber delays the others' events
-// by Patience at most, whether it takes none or one now and then; one
-// that holds nobody back (alone, or behind while the others need nothing)
-// is not dropped.
+// dropped, if another has room for more. So a slow subscriber delays the
+// others' events by about Patience (and the time they waited to be read),
+// whether it takes none or one now and then; one that holds nobody back
+// (alone, or as stuck as the others) is not dropped.
 func (b *Broker) handOut(t *tail, p *position) int {
 	dropped := 0
 	b.mu.Lock()
@@ -412,8 +411,9 @@ func (b *Broker) handOut(t *tail, p *position) int {
 // room is how many of the pending events every subscriber of the tail has
 // room for now; short are the subscribers with no room for more than that
 // when it is not all of them, and waiting says whether another subscriber
-// waits for the rest (it needs one of them, or the log may hold more).
-// Called with b.mu held.
+// has room for more: it waits for the rest, or, if it needs none of them,
+// for the events after them, which are read only once these are handed
+// out. Called with b.mu held.
 func (b *Broker) room(t *tail, p *position) (room int, short []*Subscription, waiting bool) {
 	room = len(p.pending)
 	fits := map[*Subscription]int{}
@@ -433,12 +433,10 @@ func (b *Broker) room(t *tail, p *position) (room int, short []*Subscription, wa
 	if room == len(p.pending) {
 		return room, nil, false
 	}
-	last := p.pending[len(p.pending)-1].Seq
 	for s, n := range fits {
-		switch {
-		case n == room:
+		if n == room {
 			short = append(short, s)
-		case p.more || last > s.after:
+		} else {
 			waiting = true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -327,6 +328,8 @@ func rekeyPage(ctx context.Context, tx neo4j.ManagedTransaction, project string,
 	if err != nil {
 		return 0, err
 	}
+	// In the page's order, so that the clients done are a prefix of it.
+	slices.SortFunc(recs, func(a, b *neo4j.Record) int { return strings.Compare(str(a, "id"), str(b, "id")) })
 	var rows []map[string]any
 	done, keys := len(page), 0
 	for _, rec := range recs {
