@@ -1,6 +1,12 @@
 package graph_test
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+
+	"github.com/multicontact/multicontact/graph/graphtest"
+)
 
 // Forgetting a person leaves none of their values in the log: not one
 // they gave and took back while they shared another person's
@@ -12,6 +18,10 @@ func TestForgettingAPersonBlanksTheValuesTheirEarlierEventsNamed(t *testing.T) {
 	f.set("q", "email", "quinn@example.com") // q's own, on the multi-contact they share
 	f.set("p", "skype", "paul.private")
 	if err := f.s.RemoveAttribute(f.ctx, f.project, "p", "skype", "paul.private"); err != nil {
+		t.Fatal(err)
+	}
+	f.set("p", "phone", "+79169998877") // a match key of its own, then nobody's
+	if err := f.s.RemoveAttribute(f.ctx, f.project, "p", "phone", "+79169998877"); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.s.RemoveAttribute(f.ctx, f.project, "p", "phone", "+79161234567"); err != nil { // p leaves q's multi-contact
@@ -41,5 +51,20 @@ func TestForgettingAPersonBlanksTheValuesTheirEarlierEventsNamed(t *testing.T) {
 	}
 	if !kept {
 		t.Errorf("forgetting p blanked the cause of q's own e-mail: %+v", after)
+	}
+	// Nor do the graph's nodes keep them: the values p gave and took back,
+	// and the keys made of them, which nobody held any more.
+	res, err := neo4j.ExecuteQuery(f.ctx, graphtest.Driver(t), `
+		MATCH (n) WHERE (n:Value OR n:MatchKey) AND n.project = $project
+			AND (n.value IN $values OR any(v IN $values WHERE n.key CONTAINS v))
+		RETURN labels(n)[0] + ' ' + coalesce(n.value, n.key) AS left`,
+		map[string]any{"project": f.project, "values": []string{"paul.private", "+79169998877"}},
+		neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(graphtest.Config().Database))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range res.Records {
+		left, _ := rec.Get("left")
+		t.Errorf("after the forget, the graph still holds %v", left)
 	}
 }
