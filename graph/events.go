@@ -93,7 +93,7 @@ func readEvents(ctx context.Context, tx neo4j.ManagedTransaction, project string
 // eventColumns are the columns of an event e that decodeEvents reads.
 const eventColumns = `e.seq AS seq, e.type AS type, e.mc AS mc, e.previous AS previous, e.new AS new,
 	e.clients AS clients, e.causeKind AS causeKind, e.causeAction AS causeAction,
-	e.causeField AS causeField, e.causeValue AS causeValue, e.causeRule AS causeRule, e.at AS at,
+	e.causeField AS causeField, e.causeValue AS causeValue, e.causeRule AS causeRule, e.causeClient AS causeClient, e.at AS at,
 	CASE WHEN e.forgottenClients IS NULL THEN null
 		ELSE [e.forgottenClients, e.forgottenValues, e.forgottenConversations, e.forgottenLinks] END AS forgotten,
 	CASE WHEN e.quarantinedKey IS NULL THEN null
@@ -106,7 +106,8 @@ func decodeEvents(project string, recs []*neo4j.Record) []identity.Event {
 			MultiContactID: str(rec, "mc"), PreviousIDs: strs(rec, "previous"), NewIDs: strs(rec, "new"),
 			ClientIDs: strs(rec, "clients"), At: when(rec, "at"),
 			Cause: identity.Cause{Kind: identity.CauseKind(str(rec, "causeKind")), Action: str(rec, "causeAction"),
-				Field: str(rec, "causeField"), Value: str(rec, "causeValue"), Rule: str(rec, "causeRule")}}
+				Field: str(rec, "causeField"), Value: str(rec, "causeValue"), Rule: str(rec, "causeRule"),
+				Client: str(rec, "causeClient")}}
 		if n := list(rec, "forgotten"); len(n) == 4 {
 			count := func(v any) int { c, _ := v.(int64); return int(c) }
 			out[i].Forgotten = &identity.Forgotten{Clients: count(n[0]), Values: count(n[1]),

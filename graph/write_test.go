@@ -109,8 +109,8 @@ func TestAMergeNamesTheValueThatCausedIt(t *testing.T) {
 	if len(events) != 1 || events[0].Type != identity.EventMerged {
 		t.Fatalf("events = %+v, want one MERGED", events)
 	}
-	if c := events[0].Cause; c.Action != "setAttribute" || c.Field != "phone" || c.Value != "+79161234567" {
-		t.Errorf("cause = %+v, want setAttribute of phone +79161234567", c)
+	if c := events[0].Cause; c.Action != "setAttribute" || c.Field != "phone" || c.Value != "+79161234567" || c.Client != "b" {
+		t.Errorf("cause = %+v, want b's setAttribute of phone +79161234567", c)
 	}
 }
 

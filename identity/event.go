@@ -40,7 +40,7 @@ type Cause struct {
 	Field  string
 	Value  string
 	Rule   string
-	// Client is the client whose write it was, if one: forgetting it
+	// Client is the client whose write it was, if one; forgetting it
 	// blanks Value wherever the event is filed.
 	Client string
 }

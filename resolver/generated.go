@@ -77,6 +77,7 @@ type ComplexityRoot struct {
 
 	Cause struct {
 		Action func(childComplexity int) int
+		Client func(childComplexity int) int
 		Field  func(childComplexity int) int
 		Kind   func(childComplexity int) int
 		Rule   func(childComplexity int) int
@@ -571,6 +572,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Cause.Action(childComplexity), true
+	case "Cause.client":
+		if e.ComplexityRoot.Cause.Client == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cause.Client(childComplexity), true
 	case "Cause.field":
 		if e.ComplexityRoot.Cause.Field == nil {
 			break
@@ -2819,6 +2826,8 @@ type Cause {
   value: String
   "The rule involved, if any."
   rule: String
+  "The client whose write it was, if one (setAttribute, removeAttribute, upsertClient, recordConversation)."
+  client: ID
 }
 
 "A page of events."
@@ -3184,6 +3193,8 @@ func (ec *executionContext) childFields_Cause(ctx context.Context, field graphql
 		return ec.fieldContext_Cause_value(ctx, field)
 	case "rule":
 		return ec.fieldContext_Cause_rule(ctx, field)
+	case "client":
+		return ec.fieldContext_Cause_client(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Cause", field.Name)
 }
@@ -5570,6 +5581,29 @@ func (ec *executionContext) _Cause_rule(ctx context.Context, field graphql.Colle
 }
 func (ec *executionContext) fieldContext_Cause_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Cause", field, false, false, "String")
+}
+
+func (ec *executionContext) _Cause_client(ctx context.Context, field graphql.CollectedField, obj *Cause) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Cause_client(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Client, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Cause_client(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Cause", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Channel_kind(ctx context.Context, field graphql.CollectedField, obj *Channel) (ret graphql.Marshaler) {
@@ -12937,6 +12971,11 @@ func (ec *executionContext) _Cause(ctx context.Context, sel ast.SelectionSet, ob
 			}
 		case "rule":
 			out.Values[i] = ec._Cause_rule(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "client":
+			out.Values[i] = ec._Cause_client(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

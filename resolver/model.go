@@ -132,7 +132,7 @@ func eventOf(e identity.Event, cursor string) *MultiContactEvent {
 	out := &MultiContactEvent{Type: e.Type, MultiContactID: e.MultiContactID, PreviousIds: nn(e.PreviousIDs),
 		NewIds: nn(e.NewIDs), ClientIds: nn(e.ClientIDs), At: e.At, Cursor: cursor,
 		Cause: &Cause{Kind: e.Cause.Kind, Action: e.Cause.Action, Field: opt(e.Cause.Field),
-			Value: opt(e.Cause.Value), Rule: opt(e.Cause.Rule)}}
+			Value: opt(e.Cause.Value), Rule: opt(e.Cause.Rule), Client: opt(e.Cause.Client)}}
 	if f := e.Forgotten; f != nil {
 		out.Forgotten = &ForgottenCounts{Clients: f.Clients, Values: f.Values, Conversations: f.Conversations, Links: f.Links}
 	}

@@ -89,6 +89,8 @@ type Cause struct {
 	Value *string `json:"value,omitempty"`
 	// The rule involved, if any.
 	Rule *string `json:"rule,omitempty"`
+	// The client whose write it was, if one (setAttribute, removeAttribute, upsertClient, recordConversation).
+	Client *string `json:"client,omitempty"`
 }
 
 // Where a client writes from: a kind (web, telegram, ...) and the business's account on it.

@@ -147,14 +147,14 @@ func TestControl(t *testing.T) {
 func TestBody(t *testing.T) {
 	body, err := webhook.Body(identity.Event{Seq: 7, Project: "acme", Type: identity.EventMerged, MultiContactID: "mc_1",
 		PreviousIDs: []string{"mc_2"}, ClientIDs: []string{"a", "b"}, At: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
-		Cause: identity.Cause{Kind: identity.CauseValue, Action: "setAttribute", Field: "phone", Value: "+79161234567"}})
+		Cause: identity.Cause{Kind: identity.CauseValue, Action: "setAttribute", Field: "phone", Value: "+79161234567", Client: "b"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The fields of MultiContactEvent, with the same names, plus the two ids.
 	want := map[string]string{"eventId": `"acme:7"`, "projectId": `"acme"`, "type": `"MERGED"`, "multiContactId": `"mc_1"`,
 		"previousIds": `["mc_2"]`, "newIds": `[]`, "clientIds": `["a","b"]`, "at": `"2025-01-02T03:04:05Z"`, "cursor": `"7"`,
-		"forgotten": `null`, "cause": `{"kind":"VALUE","action":"setAttribute","field":"phone","value":"+79161234567","rule":null}`}
+		"forgotten": `null`, "cause": `{"kind":"VALUE","action":"setAttribute","field":"phone","value":"+79161234567","rule":null,"client":"b"}`}
 	var got map[string]json.RawMessage
 	if err := json.Unmarshal(body, &got); err != nil {
 		t.Fatal(err)
