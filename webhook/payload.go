@@ -72,7 +72,7 @@ func Body(e identity.Event) ([]byte, error) {
 	p := payload{EventID: EventID(e.Project, e.Seq), ProjectID: e.Project, Type: e.Type, MultiContactID: e.MultiContactID,
 		PreviousIDs: nn(e.PreviousIDs), NewIDs: nn(e.NewIDs), ClientIDs: nn(e.ClientIDs), At: e.At.UTC(),
 		Cursor: strconv.FormatInt(e.Seq, 10),
-		Cause:  cause{Kind: e.Cause.Kind, Action: e.Cause.Action, Field: opt(e.Cause.Field), Value: opt(e.Cause.Value), Rule: opt(e.Cause.Rule),
+		Cause: cause{Kind: e.Cause.Kind, Action: e.Cause.Action, Field: opt(e.Cause.Field), Value: opt(e.Cause.Value), Rule: opt(e.Cause.Rule),
 			Client: opt(e.Cause.Client)}}
 	if f := e.Forgotten; f != nil {
 		p.Forgotten = &forgotten{Clients: f.Clients, Values: f.Values, Conversations: f.Conversations, Links: f.Links}
