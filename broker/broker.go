@@ -14,12 +14,12 @@
 // and hands each one out once every subscriber that needs it has room for
 // it: a burst waits in the log (but for that one read), not in memory, and
 // a subscriber is never dropped for its size alone (another replica's
-// commits arrive a poll's worth at a time). Events read wait for a slow
-// subscriber's room at most Patience: then it is dropped (its channel
-// closed, Dropped reports true), whether it takes no event or one now and
-// then, so it delays the others' events by about Patience (plus the time
-// they waited in the log to be read). One that holds nobody back (its
-// project's only subscriber here) is not dropped.
+// commits arrive a poll's worth at a time). A subscriber that waits for
+// events a slow one holds up waits at most Patience: then the slow one is
+// dropped (its channel closed, Dropped reports true), whether it takes no
+// event or one now and then. One that holds nobody back (its project's
+// only subscriber here, or behind on events nobody else waits for) is not
+// dropped.
 package broker
 
 import (
@@ -44,8 +44,8 @@ type Log interface {
 	EventsAfter(ctx context.Context, project string, seq int64, max int) ([]identity.Event, error)
 }
 
-// DefaultPatience is how long events read from the log may wait for a
-// subscriber's room before it is dropped (Broker.Patience).
+// DefaultPatience is how long a subscriber may hold up events another one
+// waits for before it is dropped (Broker.Patience).
 const DefaultPatience = 2 * time.Second
 
 // DefaultPoll is how often a tailer looks for events that no nudge
@@ -73,9 +73,8 @@ type Broker struct {
 	// under the project's lock held until commit, so a gap is not
 	// expected; the wait only bounds the harm if one ever appears.
 	GapWait time.Duration
-	// Patience is how long events read from the log may wait for a
-	// subscriber's room, while another subscriber has room for more,
-	// before that subscriber is dropped.
+	// Patience is how long a subscriber may hold up events another one
+	// waits for before it is dropped.
 	Patience time.Duration
 	// ReadTimeout bounds one read of the log: a connection to Neo4j that
 	// hangs instead of failing (a partition, a dead cluster member) would
@@ -283,7 +282,9 @@ func (b *Broker) follow(t *tail, log Log, seq int64) {
 type position struct {
 	seq      int64            // the last event read
 	pending  []identity.Event // read, not yet handed out: a subscriber had no room
-	readAt   time.Time        // when pending was read: how long it has waited since
+	head     int64            // the log's last event as last seen (reads, and looks while blocked)
+	lookedAt time.Time        // when the head was last looked up while blocked
+	blocked  time.Time        // since when a subscriber has waited for pending events (zero: none waits)
 	more     bool             // the last read got all it asked for: the log may hold more
 	gapSince time.Time        // when the number after seq was first seen missing
 	failures int              // reads of the log that failed in a row
@@ -321,6 +322,9 @@ func (b *Broker) catchUp(t *tail, log Log, p *position) {
 	for read := false; t.ctx.Err() == nil; read = true {
 		most := b.handOut(t, p)
 		if p.waiting = len(p.pending) > 0 || most == 0; p.waiting || read && !p.more {
+			if len(p.pending) > 0 && time.Since(p.lookedAt) >= b.poll {
+				b.lookAtHead(t, log, p)
+			}
 			return
 		}
 		want := min(page, most)
@@ -360,29 +364,39 @@ func (b *Broker) catchUp(t *tail, log Log, p *position) {
 		if n > 0 {
 			p.seq = events[n-1].Seq
 		}
-		p.pending, p.more, p.readAt = events[:n], n == want, time.Now()
+		p.pending, p.more = events[:n], n == want
+		if n > 0 {
+			p.head = max(p.head, events[n-1].Seq)
+		}
 	}
 }
 
 // handOut hands out, in order, the pending events that every subscriber has
 // room for (counting only those it needs: the events after the head it
 // subscribed at), and returns how many events the roomiest subscriber has
-// room for now. Events wait for a subscriber's room at most Patience from
-// when they were read: then the subscribers whose room is the shortest are
-// dropped, if another has room for more. So a slow subscriber delays the
-// others' events by about Patience (and the time they waited to be read),
-// whether it takes none or one now and then; one that holds nobody back
-// (alone, or as stuck as the others) is not dropped.
+// room for now. When a subscriber waits for events that the pending ones
+// hold up (another subscriber has no room for them), it waits at most
+// Patience: then the subscribers whose room is the shortest are dropped. So
+// a slow subscriber delays the others' events by about Patience, whether it
+// takes none or one now and then; one that holds nobody back (alone, as
+// stuck as the others, or behind on events nobody else waits for) is not
+// dropped.
 func (b *Broker) handOut(t *tail, p *position) int {
 	dropped := 0
 	b.mu.Lock()
 	room, short, waiting := b.room(t, p)
-	if room < len(p.pending) && waiting && time.Since(p.readAt) >= b.Patience {
+	switch {
+	case room == len(p.pending) || !waiting:
+		p.blocked = time.Time{}
+	case p.blocked.IsZero():
+		p.blocked = time.Now()
+	case time.Since(p.blocked) >= b.Patience:
 		for _, s := range short {
 			s.dropped.Store(true)
 			b.closeLocked(s)
 			dropped++
 		}
+		p.blocked = time.Time{}
 		room, _, _ = b.room(t, p)
 	}
 	events, most := p.pending[:room], 0
@@ -411,9 +425,9 @@ func (b *Broker) handOut(t *tail, p *position) int {
 // room is how many of the pending events every subscriber of the tail has
 // room for now; short are the subscribers with no room for more than that
 // when it is not all of them, and waiting says whether another subscriber
-// has room for more: it waits for the rest, or, if it needs none of them,
-// for the events after them, which are read only once these are handed
-// out. Called with b.mu held.
+// waits for events they hold up: one of them, or one after them (read only
+// once these are handed out) that it needs (after what it subscribed at).
+// Called with b.mu held.
 func (b *Broker) room(t *tail, p *position) (room int, short []*Subscription, waiting bool) {
 	room = len(p.pending)
 	fits := map[*Subscription]int{}
@@ -436,11 +450,22 @@ func (b *Broker) room(t *tail, p *position) (room int, short []*Subscription, wa
 	for s, n := range fits {
 		if n == room {
 			short = append(short, s)
-		} else {
+		} else if p.head > s.after {
 			waiting = true
 		}
 	}
 	return room, short, waiting
+}
+
+// lookAtHead learns how far the log goes while pending events are held up:
+// whether a subscriber that needs none of them waits for later ones.
+func (b *Broker) lookAtHead(t *tail, log Log, p *position) {
+	p.lookedAt = time.Now()
+	ctx, cancel := context.WithTimeout(t.ctx, b.ReadTimeout)
+	defer cancel()
+	if head, err := log.LastSeq(ctx, t.project); err == nil {
+		p.head = max(p.head, head)
+	}
 }
 
 func (b *Broker) dropped(project string, n int) {

@@ -626,3 +626,40 @@ func TestASubscriberJoiningBesideAStalledOneIsServed(t *testing.T) {
 		t.Error("the stalled subscriber was not dropped")
 	}
 }
+
+// A subscriber reading slowly through events that only it needs holds
+// nobody back: one that subscribes meanwhile, at the log's head, waits for
+// none of them while nothing is committed, and the slow one is not
+// dropped for it, however long its backlog.
+func TestASubscriberJoiningAtTheHeadDropsNobodyBehindIt(t *testing.T) {
+	log := newMemLog()
+	b := newBroker(t, log, 10*time.Millisecond)
+	b.Patience = 200 * time.Millisecond
+	slow := subscribe(t, b, "p", 8)
+	const n = 100 // 1.5 s at the slow pace: several times Patience, more than a read
+	for seq := int64(1); seq <= n; seq++ {
+		log.add("p", seq)
+	}
+	b.Nudge("p")
+	var late *broker.Subscription
+	for got := int64(1); got <= n; got++ {
+		select {
+		case e, ok := <-slow.C:
+			if !ok {
+				t.Fatalf("the slow subscriber was dropped after %d of %d events", got-1, n)
+			}
+			if e.Seq != got {
+				t.Fatalf("got event %d, want %d", e.Seq, got)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("event %d did not come", got)
+		}
+		if got == 3 {
+			late = subscribe(t, b, "p", 64)
+		}
+		time.Sleep(15 * time.Millisecond)
+	}
+	if late.Dropped() || len(late.C) != 0 {
+		t.Errorf("the late subscriber: dropped %v, %d events (want none: all were before it)", late.Dropped(), len(late.C))
+	}
+}

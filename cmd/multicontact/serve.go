@@ -607,7 +607,7 @@ func newMetrics() *metrics {
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_resolution_events_total",
 			Help: "Multi-contact change events read from the event log and published to this process's subscribers, by type."}, []string{"type"}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_subscribers_dropped_total",
-			Help: fmt.Sprintf("Subscribers dropped for making events that other subscribers wait for wait %s for room in their buffer.", broker.DefaultPatience)}),
+			Help: fmt.Sprintf("Subscribers dropped for holding up, for %s, events that another subscriber waited for.", broker.DefaultPatience)}),
 		internal: prometheus.NewCounter(prometheus.CounterOpts{Name: "multicontact_internal_errors_total",
 			Help: "Errors hidden from callers as INTERNAL (mostly Neo4j errors)."}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "multicontact_tx_retries_total",
