@@ -143,9 +143,11 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 	if err := exec(ctx, tx, `UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) DETACH DELETE c`, p); err != nil {
 		return identity.Forgotten{}, err
 	}
-	if err := forgetFormerValues(ctx, tx, project, clients); err != nil {
+	former, err := forgetFormerValues(ctx, tx, project, clients)
+	if err != nil {
 		return identity.Forgotten{}, err
 	}
+	values = append(values, former...)
 	// Earlier events keep their ids but not the values they named: those of
 	// this multi-contact's ids, those a forgotten client's write caused (a
 	// value it was given or lost, on a multi-contact it has left since), and
@@ -188,32 +190,40 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 // forgetFormerValues deletes what is left of the values the clients gave
 // and took back before (their events name them, by causeClient): the
 // Value nodes nobody holds and the match keys nobody holds that are made of
-// them, locked before they are checked. A value someone holds stays theirs.
-func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients []string) error {
+// them, locked before they are checked; it returns the values deleted. A
+// value someone holds stays theirs, with its keys.
+func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients []string) ([]string, error) {
 	recs, err := collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.causeClient IN $ids AND e.causeValue IS NOT NULL
 			AND e.causeField IS NOT NULL
 		RETURN DISTINCT e.causeField AS field, e.causeValue AS value`, map[string]any{"project": project, "ids": clients})
 	if err != nil || len(recs) == 0 {
-		return err
+		return nil, err
 	}
 	var former []map[string]any
-	parts := map[identity.KeyPart]bool{}
 	for _, rec := range recs {
 		former = append(former, map[string]any{"field": str(rec, "field"), "value": str(rec, "value")})
-		parts[identity.KeyPart{Field: str(rec, "field"), Value: str(rec, "value")}] = true
 	}
-	if err := exec(ctx, tx, `UNWIND $former AS f
+	recs, err = collect(ctx, tx, `UNWIND $former AS f
 		MATCH (v:Value {project: $project, field: f.field, value: f.value})
 		WITH v ORDER BY v.field, v.value
 		SET v.locked = true REMOVE v.locked
 		WITH v WHERE NOT coalesce(v.blocked, false) AND NOT EXISTS { (v)<-[:HAS]-() }
-		DETACH DELETE v`, map[string]any{"project": project, "former": former}); err != nil {
-		return err
+		WITH v, v.field AS field, v.value AS value
+		DETACH DELETE v
+		RETURN field, value`, map[string]any{"project": project, "former": former})
+	if err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	var deleted []string
+	parts := map[identity.KeyPart]bool{}
+	for _, rec := range recs {
+		deleted = append(deleted, str(rec, "value"))
+		parts[identity.KeyPart{Field: str(rec, "field"), Value: str(rec, "value")}] = true
 	}
 	recs, err = collect(ctx, tx, `MATCH (k:MatchKey {project: $project}) WHERE NOT EXISTS { (k)<-[:MATCHES]-() }
 		RETURN k.rule AS rule, k.key AS key`, map[string]any{"project": project})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var keys []map[string]any
 	for _, rec := range recs {
@@ -221,7 +231,7 @@ func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, projec
 			keys = append(keys, map[string]any{"rule": str(rec, "rule"), "key": str(rec, "key")})
 		}
 	}
-	return exec(ctx, tx, `UNWIND $keys AS r
+	return deleted, exec(ctx, tx, `UNWIND $keys AS r
 		MATCH (k:MatchKey {project: $project, rule: r.rule, key: r.key})
 		WITH k ORDER BY k.rule, k.key
 		SET k.locked = true REMOVE k.locked

@@ -6,6 +6,7 @@ import (
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
 	"github.com/multicontact/multicontact/graph/graphtest"
+	"github.com/multicontact/multicontact/identity"
 )
 
 // Forgetting a person leaves none of their values in the log: not one
@@ -67,4 +68,46 @@ func TestForgettingAPersonBlanksTheValuesTheirEarlierEventsNamed(t *testing.T) {
 		left, _ := rec.Get("left")
 		t.Errorf("after the forget, the graph still holds %v", left)
 	}
+}
+
+// Forgetting a person who once gave a value that others still hold leaves
+// that value and the decisions on its keys alone, even while no rule gives
+// the key holders.
+func TestForgettingAPersonKeepsTheKeysOfValuesOthersHold(t *testing.T) {
+	f := newFixture(t)
+	two := 2
+	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{KeyCap: &two}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	rule := f.addRule("phone", "phone")
+	for _, id := range []string{"q", "r", "s"} { // an office phone, allowed
+		f.client(id, "web", "phone", "+74951234567")
+	}
+	keys, err := f.s.QuarantinedKeys(f.ctx, f.project)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("quarantined keys = %+v, %v", keys, err)
+	}
+	if err := f.s.AllowKey(f.ctx, f.project, keys[0].Rule, keys[0].Key); err != nil {
+		t.Fatal(err)
+	}
+	f.client("p", "telegram")
+	f.set("p", "phone", "+74951234567") // given and taken back
+	if err := f.s.RemoveAttribute(f.ctx, f.project, "p", "phone", "+74951234567"); err != nil {
+		t.Fatal(err)
+	}
+	rule.Enabled = false // the allowed key is held by nobody for a while
+	if _, err := f.s.UpdateRule(f.ctx, f.project, rule); err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	if _, err := f.s.ForgetMultiContact(f.ctx, f.project, f.mc("p")); err != nil {
+		t.Fatal(err)
+	}
+	rule.Enabled = true
+	if _, err := f.s.UpdateRule(f.ctx, f.project, rule); err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	f.wantGroups([][]string{{"q", "r", "s"}}, "q", "r", "s")
 }
