@@ -76,21 +76,12 @@ func TestForgettingAPersonBlanksTheValuesTheirEarlierEventsNamed(t *testing.T) {
 func TestForgettingAPersonKeepsTheKeysOfValuesOthersHold(t *testing.T) {
 	f := newFixture(t)
 	two := 2
-	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{KeyCap: &two}); err != nil {
-		t.Fatal(err)
-	}
-	f.settle()
+	f.configure(identity.Settings{KeyCap: &two})
 	rule := f.addRule("phone", "phone")
 	for _, id := range []string{"q", "r", "s"} { // an office phone, allowed
 		f.client(id, "web", "phone", "+74951234567")
 	}
-	keys, err := f.s.QuarantinedKeys(f.ctx, f.project)
-	if err != nil || len(keys) != 1 {
-		t.Fatalf("quarantined keys = %+v, %v", keys, err)
-	}
-	if err := f.s.AllowKey(f.ctx, f.project, keys[0].Rule, keys[0].Key); err != nil {
-		t.Fatal(err)
-	}
+	f.allow("phone", "+74951234567")
 	f.client("p", "telegram")
 	f.set("p", "phone", "+74951234567") // given and taken back
 	if err := f.s.RemoveAttribute(f.ctx, f.project, "p", "phone", "+74951234567"); err != nil {

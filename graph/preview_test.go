@@ -35,10 +35,7 @@ func TestPreviewRulesComparesWithTodayWithoutChangingIt(t *testing.T) {
 func TestPreviewRulesKeepsTheCapAndTheKeysStates(t *testing.T) {
 	f := newFixture(t, []string{"phone"})
 	cap := 2
-	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{KeyCap: &cap}); err != nil {
-		t.Fatal(err)
-	}
-	f.settle()
+	f.configure(identity.Settings{KeyCap: &cap})
 	for _, id := range []string{"a", "b", "c"} {
 		f.client(id, "web", "phone", "+74951234567", "email", "office@example.com")
 	}

@@ -23,6 +23,24 @@ func (f *fixture) eventsSince(seq int64) ([]identity.Event, int64) {
 	return events, seq
 }
 
+// allow lifts the quarantine of the key of one value.
+func (f *fixture) allow(field, value string) {
+	f.t.Helper()
+	keys, err := f.s.QuarantinedKeys(f.ctx, f.project)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, k := range keys {
+		if len(k.Parts) == 1 && k.Parts[0] == (identity.KeyPart{Field: field, Value: value}) {
+			if err := f.s.AllowKey(f.ctx, f.project, k.Rule, k.Key); err != nil {
+				f.t.Fatal(err)
+			}
+			return
+		}
+	}
+	f.t.Fatalf("no quarantined key of %s=%s among %+v", field, value, keys)
+}
+
 func quarantinedParts(t *testing.T, f *fixture) []string {
 	t.Helper()
 	keys, err := f.s.QuarantinedKeys(f.ctx, f.project)
@@ -46,10 +64,7 @@ func quarantinedParts(t *testing.T, f *fixture) []string {
 func TestEditingARuleKeepsTheAdminsDecisionsOnItsKeys(t *testing.T) {
 	f := newFixture(t)
 	two := 2
-	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{KeyCap: &two}); err != nil {
-		t.Fatal(err)
-	}
-	f.settle()
+	f.configure(identity.Settings{KeyCap: &two})
 	rule := f.addRule("phone", "phone")
 	for _, id := range []string{"a", "b", "c"} { // an office phone, allowed
 		f.client(id, "web", "phone", "+74951234567")
@@ -57,17 +72,10 @@ func TestEditingARuleKeepsTheAdminsDecisionsOnItsKeys(t *testing.T) {
 	for _, id := range []string{"d", "e", "f"} { // a call centre, kept quarantined
 		f.client(id, "web", "phone", "+74957654321")
 	}
-	keys, err := f.s.QuarantinedKeys(f.ctx, f.project)
-	if err != nil || len(keys) != 2 {
-		t.Fatalf("quarantined keys = %+v, %v; want 2", keys, err)
+	if got := quarantinedParts(t, f); !slices.Equal(got, []string{"phone=+74951234567", "phone=+74957654321"}) {
+		t.Fatalf("quarantined keys = %v, want both phones", got)
 	}
-	for _, k := range keys {
-		if k.Parts[0].Value == "+74951234567" {
-			if err := f.s.AllowKey(f.ctx, f.project, k.Rule, k.Key); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	f.allow("phone", "+74951234567")
 	if err := f.s.RemoveAttribute(f.ctx, f.project, "f", "phone", "+74957654321"); err != nil {
 		t.Fatal(err)
 	}
@@ -85,10 +93,7 @@ func TestEditingARuleKeepsTheAdminsDecisionsOnItsKeys(t *testing.T) {
 	f.wantGroups(want, all...)
 	yes, no := true, false
 	for _, accept := range []*bool{&yes, &no} { // rebuilds every rule's keys
-		if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{AcceptUnverifiedWidgetValues: accept}); err != nil {
-			t.Fatal(err)
-		}
-		f.settle()
+		f.configure(identity.Settings{AcceptUnverifiedWidgetValues: accept})
 		f.wantGroups(want, all...)
 	}
 	if got := f.mc("a"); got != office {
@@ -123,10 +128,7 @@ func TestEditingARuleKeepsTheAdminsDecisionsOnItsKeys(t *testing.T) {
 func TestARebuiltKeyOverTheCapNeverLinks(t *testing.T) {
 	f := newFixture(t)
 	two := 2
-	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{KeyCap: &two}); err != nil {
-		t.Fatal(err)
-	}
-	f.settle()
+	f.configure(identity.Settings{KeyCap: &two})
 	for _, id := range []string{"a", "b", "c"} { // a call centre's phone, before any rule
 		f.client(id, "web", "phone", "+74957654321")
 	}

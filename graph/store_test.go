@@ -90,6 +90,16 @@ func (f *fixture) addRule(name string, fields ...string) identity.Rule {
 	return r
 }
 
+// configure changes the project's settings and waits for the
+// re-resolution they may start.
+func (f *fixture) configure(set identity.Settings) {
+	f.t.Helper()
+	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, set); err != nil {
+		f.t.Fatalf("update settings: %v", err)
+	}
+	f.settle()
+}
+
 // settle waits until the project's re-resolution is done, doing it itself
 // unless another store (a test server, another test binary) holds it.
 func (f *fixture) settle() {
@@ -350,10 +360,7 @@ func TestBlockedValueStopsLinking(t *testing.T) {
 func TestKeyOverTheCapIsQuarantinedUntilAllowed(t *testing.T) {
 	f := newFixture(t, []string{"phone"})
 	cap := 2
-	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{KeyCap: &cap}); err != nil {
-		t.Fatal(err)
-	}
-	f.settle()
+	f.configure(identity.Settings{KeyCap: &cap})
 	f.client("a", "web", "phone", "+74951234567")
 	f.client("b", "vk", "phone", "+74951234567")
 	f.wantGroups([][]string{{"a", "b"}}, "a", "b")
@@ -402,18 +409,12 @@ func TestKeyOverTheCapIsQuarantinedUntilAllowed(t *testing.T) {
 func TestRaisingTheCapFreesAQuarantinedKey(t *testing.T) {
 	f := newFixture(t, []string{"phone"})
 	two, ten := 2, 10
-	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{KeyCap: &two}); err != nil {
-		t.Fatal(err)
-	}
-	f.settle()
+	f.configure(identity.Settings{KeyCap: &two})
 	for _, id := range []string{"a", "b", "c"} {
 		f.client(id, "web", "phone", "+74951234567")
 	}
 	f.wantGroups([][]string{{"a"}, {"b"}, {"c"}}, "a", "b", "c")
-	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{KeyCap: &ten}); err != nil {
-		t.Fatal(err)
-	}
-	f.settle()
+	f.configure(identity.Settings{KeyCap: &ten})
 	f.wantGroups([][]string{{"a", "b", "c"}}, "a", "b", "c")
 }
 

@@ -120,10 +120,7 @@ func TestAMergeNamesTheValueThatCausedIt(t *testing.T) {
 func TestAClientWithManyValuesMatchesOnTheLastOfThem(t *testing.T) {
 	f := newFixture(t, []string{"phone"}, []string{"email", "skype"})
 	hundred := 100
-	if _, err := f.s.UpdateProjectSettings(f.ctx, f.project, identity.Settings{ValueCap: &hundred}); err != nil {
-		t.Fatal(err)
-	}
-	f.settle()
+	f.configure(identity.Settings{ValueCap: &hundred})
 	var kv []string
 	for i := range 70 {
 		kv = append(kv, "phone", fmt.Sprintf("+791612345%02d", i))
