@@ -469,6 +469,11 @@ func (r *run) writes(ctx context.Context) error {
 		}
 		r.add(against(Row{Measure: fmt.Sprintf("  %d writer(s) against the same graph change in one statement, no checks, no resolution: writes/s", writers),
 			Value: fmt.Sprintf("%.0f/s", t.rate())}, t.rate(), change.summary(), change.rate()))
+		if writers == 8 {
+			g := r.ceil.grouped
+			r.add(against(Row{Measure: fmt.Sprintf("  %d writer(s) against %d such changes in one statement, one tx at a time (one project's group commit at its best): writes/s", writers, ceilingRows),
+				Value: fmt.Sprintf("%.0f/s", t.rate())}, t.rate(), fmt.Sprintf("%.0f/s", g.rate()*ceilingRows), g.rate()*ceilingRows))
+		}
 	}
 	return nil
 }

@@ -61,7 +61,7 @@ func TestASmallRunProducesTheWholeTable(t *testing.T) {
 			if rate := lastNumber(r.Value); rate <= 0 {
 				t.Errorf("%s = %q, want a positive rate", r.Measure, r.Value)
 			}
-			if i >= 7 {
+			if i >= 9 {
 				t.Errorf("ceiling row %q at %d, want the ceiling measured before the service", r.Measure, i)
 			}
 			continue
@@ -75,13 +75,14 @@ func TestASmallRunProducesTheWholeTable(t *testing.T) {
 			t.Errorf("%s: ratio %q, want a positive number followed by ×", r.Measure, r.Ratio)
 		}
 	}
-	if ceilings != 7 {
-		t.Errorf("%d ceiling rows, want 7 (bulk, read, write with 1 and 8 workers, a setAttribute's change with 1 and 8, batched write)", ceilings)
+	if ceilings != 9 {
+		t.Errorf("%d ceiling rows, want 9 (bulk, read, write with 1 and 8 workers, a setAttribute's change with 1 and 8, batched write, a group's changes with and without the key)", ceilings)
 	}
 	// import and its writes alone, 2 write phases (each against both write
-	// ceilings), upsert, 3 lookups, 2 contention phases, 5 profiled calls
-	if compared != 17 {
-		t.Errorf("%d rows compared with a ceiling, want 17", compared)
+	// ceilings, the 8 writers also against a group's change), upsert, 3
+	// lookups, 2 contention phases, 5 profiled calls
+	if compared != 18 {
+		t.Errorf("%d rows compared with a ceiling, want 18", compared)
 	}
 	// The write phases merge and split for real: one write in five gives a
 	// client a value of another multi-contact, one takes it away again.
