@@ -214,7 +214,9 @@ func (r *resolution) quarantineEvents(qs []quarantine, cause identity.Cause) []i
 
 // lockAndLoad is one round of the resolution, in one statement: it takes
 // the write locks of the partner clients found in the round before, then
-// of the multi-contacts in want, in sorted order, recording what they are
+// of the multi-contacts in want and of those that the touched clients'
+// keys reach (a merge's other multi-contact: without them, every merge
+// took a second round), in sorted order, recording what they are
 // (live ones in locked, absorbed or dissolved ones in aliases); then it reads the
 // members of every locked multi-contact and the touched clients, with
 // their linking keys and links, and what they link to outside the set:
@@ -246,7 +248,15 @@ const loadRound = `
 			SET c.locked = true REMOVE c.locked
 		}
 		CALL {
-			UNWIND $in.want AS id
+			UNWIND $in.ids AS id
+			MATCH (c:Client {project: $project, id: id})
+			UNWIND [(c)-[:MATCHES]->(k:MatchKey)<-[:MATCHES]-(o:Client) WHERE NOT k.quarantined AND o.mc IS NOT NULL | o.mc] AS mc
+			RETURN collect(DISTINCT mc) AS partners
+		}
+		CALL {
+			WITH partners
+			UNWIND $in.want + [mc IN partners WHERE NOT mc IN $in.locked] AS id
+			WITH DISTINCT id ORDER BY id
 			MATCH (m:MultiContact {project: $project, id: id})
 			SET m.version = coalesce(m.version, 0) + 1
 			RETURN collect({id: m.id, size: m.size, createdAt: m.createdAt,
