@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"sync"
 	"time"
 )
@@ -67,4 +68,27 @@ func OnKeysBuilt(f func(rule string)) (restore func()) {
 	var once sync.Once
 	keysBuilt = func(rule string) { once.Do(func() { f(rule) }) }
 	return func() { keysBuilt = nil }
+}
+
+// LoseNextGroupCommit makes the next group of at least two writes report
+// a failure after its transaction committed, as a COMMIT whose answer never
+// came back would; then runs then (if not nil).
+func LoseNextGroupCommit(then func()) (restore func()) {
+	var once sync.Once
+	commitLost = func(writes int) error {
+		lost := false
+		if writes >= 2 {
+			once.Do(func() {
+				lost = true
+				if then != nil {
+					then()
+				}
+			})
+		}
+		if lost {
+			return errors.New("connection lost while committing")
+		}
+		return nil
+	}
+	return func() { commitLost = nil }
 }

@@ -2,7 +2,9 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +43,10 @@ const groupTimeout = time.Minute
 // groupFault, set only by tests, can fail a group's transaction just before
 // it commits, to show that a transaction run again applies its ops once.
 var groupFault func() error
+
+// commitLost, set only by tests, reports a group's transaction as failed
+// after it committed, as a COMMIT whose answer never came back would.
+var commitLost func(writes int) error
 
 // groups holds, per project, the writes waiting for the next transaction.
 type groups struct {
@@ -159,10 +165,13 @@ func (s *Store) gather(q *groupQueue, want int) {
 	}
 }
 
-// commitGroup applies a group in one transaction. When the transaction
-// fails for a reason other than a refusal (which refuses one op, never the
-// group), each write is tried again alone, so that a write that breaks the
-// transaction fails only itself.
+// commitGroup applies a group in one transaction. When one of its ops
+// broke the transaction (a statement refused its data: not a refusal,
+// which refuses one op, never the group), each write is tried again alone,
+// so that it fails only itself. Any other failure is every write's: Neo4j
+// out of reach, time up, or a commit whose outcome is unknown, which may
+// have applied the group, so running its writes again could apply one
+// twice, or undo a later write of another transaction.
 func (s *Store) commitGroup(project string, group []*groupWrite) {
 	ctx, cancel := context.WithTimeout(s.bg, groupTimeout)
 	defer cancel()
@@ -179,11 +188,11 @@ func (s *Store) commitGroup(project string, group []*groupWrite) {
 		defer stop()
 	}
 	start := time.Now()
-	err := s.applyGroup(ctx, project, group)
+	byOp, err := s.applyGroup(ctx, project, group)
 	if s.grouped != nil {
 		s.grouped(len(group), time.Since(start))
 	}
-	if err != nil && len(group) > 1 {
+	if err != nil && byOp && len(group) > 1 {
 		for _, w := range group {
 			if w.ctx.Err() == nil {
 				s.commitGroup(project, []*groupWrite{w})
@@ -201,17 +210,20 @@ func (s *Store) commitGroup(project string, group []*groupWrite) {
 }
 
 // applyGroup is the group's transaction: the ops in arrival order, one
-// resolution over everything they touched, events numbered together.
-func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWrite) error {
+// resolution over everything they touched, events numbered together. On
+// failure, byOp says whether an op's data may have caused it: the
+// transaction failed in its statements, on an error of a statement's data.
+func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWrite) (byOp bool, err error) {
 	ops := make([]Op, len(group))
 	for i, w := range group {
 		ops[i] = w.op
 		ops[i].Line = i + 1 // where a refusal comes from
 	}
 	var res writeResult
-	events, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
+	var workErr error // the last run's own error: nil if it failed at COMMIT or before its statements
+	events, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (events []identity.Event, err error) {
+		defer func() { workErr = err }()
 		now := s.now().UTC()
-		var err error
 		if res, err = s.writeOps(ctx, tx, project, nil, ops, false, true, now); err != nil {
 			return nil, err
 		}
@@ -221,8 +233,9 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 			return nil, nil
 		}
 		r := resolution{ctx: ctx, tx: tx, ps: ps, now: now, newID: func() string { return newID("mc") }}
-		cause := causeOf(ops[0], res.Normalized[0])
-		events, err := r.resolve(t, cause)
+		first := firstApplied(ops, res.Refused)
+		cause := causeOf(ops[first], res.Normalized[first])
+		events, err = r.resolve(t, cause)
 		if err != nil {
 			return nil, err
 		}
@@ -235,8 +248,11 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 		}
 		return r.commit(events, t.clients, false)
 	})
+	if err == nil && commitLost != nil {
+		err = commitLost(len(group))
+	}
 	if err != nil {
-		return err
+		return dataError(workErr), err
 	}
 	s.nudge(project, events)
 	for i, w := range group {
@@ -248,19 +264,47 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 	for _, r := range res.Warnings {
 		group[r.Line-1].warnings = append(group[r.Line-1].warnings, r.Err)
 	}
-	return nil
+	return false, nil
+}
+
+// applied returns the indexes of the ops that were not refused.
+func applied(ops []Op, refused []LineError) []int {
+	var out []int
+	for i, op := range ops {
+		if !slices.ContainsFunc(refused, func(r LineError) bool { return r.Line == op.Line }) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// firstApplied is the index of the first op that was not refused (0 if
+// all were: then nothing changed and no event needs a cause).
+func firstApplied(ops []Op, refused []LineError) int {
+	if a := applied(ops, refused); len(a) > 0 {
+		return a[0]
+	}
+	return 0
+}
+
+// dataError reports whether err is Neo4j refusing a statement for the data
+// it was given (a constraint, a value too large for an index, a type), or
+// a write that lost a race on one of the clients: errors that one op can
+// cause, where an unreachable server or a timeout is every op's.
+func dataError(err error) bool {
+	if errors.Is(err, errRace) {
+		return true
+	}
+	var n4 *neo4j.Neo4jError
+	return errors.As(err, &n4) && (strings.HasPrefix(n4.Code, "Neo.ClientError.Statement.") ||
+		strings.HasPrefix(n4.Code, "Neo.ClientError.Schema."))
 }
 
 // attributeCauses gives each event of a group the cause of the first op
-// that wrote to one of the event's clients (the first op's when none did,
-// e.g. a multi-contact deleted); a refused op wrote nothing.
+// that wrote to one of the event's clients (the first applied op's when
+// none did, e.g. a multi-contact deleted); a refused op wrote nothing.
 func attributeCauses(events []identity.Event, ops []Op, normalized []string, refused []LineError) {
-	var wrote []int
-	for i, op := range ops {
-		if !slices.ContainsFunc(refused, func(r LineError) bool { return r.Line == op.Line }) {
-			wrote = append(wrote, i)
-		}
-	}
+	wrote := applied(ops, refused)
 	for i := range events {
 		for _, o := range wrote {
 			if slices.Contains(events[i].ClientIDs, ops[o].Target()) {

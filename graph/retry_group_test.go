@@ -252,3 +252,49 @@ func TestAClientRemovedWhileAWriteMovesItLeavesNoStaleSize(t *testing.T) {
 	f.wantGroups([][]string{{"a", "b", "e"}, {"d"}}, "a", "b", "e", "d")
 	f.checkSizes()
 }
+
+// A group whose commit's outcome is unknown (its answer lost on the way)
+// is answered with the failure, never run again write by write: it may
+// have committed, and a write of it run again alone would apply twice, or
+// undo what a later write of the group did.
+func TestAGroupWhoseCommitIsLostIsNotRunAgainWriteByWrite(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	f.client("c1", "web")
+	ctx := context.Background()
+	email := func(v string) identity.AttributeInput {
+		return identity.AttributeInput{Field: "email", Value: v, Source: identity.SourceBot}
+	}
+	// A first write holds the project's committer while the next group
+	// gathers: the setting of x, then its removal.
+	held, release := graph.HoldNextGroup()
+	defer release()
+	first := make(chan error, 1)
+	go func() {
+		_, err := f.s.SetAttribute(ctx, f.project, "c1", email("first@example.com"))
+		first <- err
+	}()
+	<-held
+	removeCtx, giveUp := context.WithCancel(ctx)
+	defer giveUp()
+	// The remover stops waiting as the commit's answer is lost.
+	defer graph.LoseNextGroupCommit(giveUp)()
+	set, remove := make(chan error, 1), make(chan error, 1)
+	go func() {
+		_, err := f.s.SetAttribute(ctx, f.project, "c1", email("x@example.com"))
+		set <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // the setting queues first
+	go func() { remove <- f.s.RemoveAttribute(removeCtx, f.project, "c1", "email", "x@example.com") }()
+	time.Sleep(100 * time.Millisecond)
+	release()
+	if err := <-first; err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	if err := <-set; err == nil {
+		t.Error("the setting was answered as applied after its commit's answer was lost: it ran again alone")
+	}
+	<-remove
+	if held, _ := f.attribute("c1", "email", "x@example.com"); held {
+		t.Error("c1 holds x@example.com: the group removed it, and its setting ran again alone after the commit")
+	}
+}
