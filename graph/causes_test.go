@@ -28,3 +28,19 @@ func TestAnEventsCauseIsTheFirstOpThatWroteToItsClients(t *testing.T) {
 		t.Errorf("b's update is caused by %+v, want setAttribute of email b@example.com", got)
 	}
 }
+
+// An event that names none of a group's clients (a multi-contact deleted)
+// takes the cause of the group's first op that applied, never of one
+// refused.
+func TestAGroupsFirstAppliedOpIsTheCauseOfTheRest(t *testing.T) {
+	ops := []Op{
+		{Line: 1, Kind: OpAddAttribute, ClientID: "a", Attribute: identity.AttributeInput{Field: "phone", Value: "garbage"}},
+		{Line: 2, Kind: OpRemoveAttribute, ClientID: "b", Attribute: identity.AttributeInput{Field: "email", Value: "b@example.com"}},
+	}
+	if got := firstApplied(ops, []LineError{{Line: 1, Err: errors.New("not a phone")}}); got != 1 {
+		t.Errorf("first applied op %d, want 1 (op 0 was refused)", got)
+	}
+	if got := firstApplied(ops, nil); got != 0 {
+		t.Errorf("first applied op %d, want 0", got)
+	}
+}

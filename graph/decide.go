@@ -145,6 +145,11 @@ func (d *decision) upsert(op Op) error {
 	row := clientRow(in, d.now)
 	row["new"] = created
 	if in.ChannelUserID != "" {
+		// A client given a new channel user id frees its old one for the
+		// ops after it, as the statement writes them in order.
+		if old := (channelUser{in.Channel.Kind, in.Channel.Account, st.channelUserID}); st.channelUserID != "" && d.users[old] == id {
+			delete(d.users, old)
+		}
 		d.users[user] = id
 		st.channelUserID = in.ChannelUserID
 	}

@@ -296,3 +296,29 @@ func TestNewClientsOfOneChannelDoNotWaitForEachOther(t *testing.T) {
 		}
 	}
 }
+
+// In one batch, a client given a new channel user id frees its old one for
+// the ops after it: a client that takes it next is accepted, as it would
+// be in a batch of its own.
+func TestAChannelUserIDFreedInABatchCanBeTakenLaterInIt(t *testing.T) {
+	f := newFixture(t)
+	upsert := func(line int, id, user string) graph.Op {
+		return graph.Op{Kind: graph.OpUpsertClient, Line: line, Client: identity.ClientInput{ID: id,
+			Channel: identity.Channel{Kind: "telegram", Account: "bot"}, ChannelUserID: user}}
+	}
+	if _, err := f.s.Write(f.ctx, f.project, []graph.Op{upsert(1, "tg-x", "1")}, graph.WriteOptions{Resolve: true}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.s.Write(f.ctx, f.project, []graph.Op{upsert(1, "tg-x", "2"), upsert(2, "tg-y", "1")}, graph.WriteOptions{Resolve: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Refused) > 0 {
+		t.Errorf("refused %v: tg-x gave up user 1 earlier in the batch", res.Refused)
+	}
+	for id, want := range map[string]string{"tg-x": "2", "tg-y": "1"} {
+		if c, err := f.s.Client(f.ctx, f.project, id); err != nil || c.ChannelUserID != want {
+			t.Errorf("%s: channel user %q, %v; want %q", id, c.ChannelUserID, err, want)
+		}
+	}
+}
