@@ -127,7 +127,7 @@ func (l *Limiter) Handler(surface string, project func(*http.Request) string, ne
 		if p := project(r); p != "" {
 			projects = []string{p}
 		}
-		release, refused := l.acquire(surface, projects)
+		release, refused := l.acquire(surface, reachable(r.Context(), projects))
 		if release == nil {
 			writeRetryable(w, http.StatusTooManyRequests, rateLimitedRetryAfter, rateLimitedExtensions(refused), rateLimitedMessage(refused))
 			return
@@ -135,6 +135,21 @@ func (l *Limiter) Handler(surface string, project func(*http.Request) string, ne
 		defer release()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// reachable keeps the projects that the caller may act in: its key's own,
+// every one for the admin token, none for a caller without a key. Any
+// other is refused by the resolver or handler; charged to its project's
+// bound, it would let one tenant hold another's calls in flight.
+func reachable(ctx context.Context, projects []string) []string {
+	p := PrincipalFrom(ctx)
+	switch {
+	case p == nil:
+		return nil
+	case p.Admin:
+		return projects
+	}
+	return slices.DeleteFunc(projects, func(id string) bool { return id != p.Project })
 }
 
 // PathProject is the project of a route with a {project} wildcard (the import).
@@ -176,7 +191,7 @@ func (x limitOperations) InterceptResponse(ctx context.Context, next graphql.Res
 		return next(ctx)
 	}
 	oc := graphql.GetOperationContext(ctx)
-	release, refused := x.l.acquire(SurfaceGraphQL, operationProjects(oc.Operation.SelectionSet, oc, 0))
+	release, refused := x.l.acquire(SurfaceGraphQL, reachable(ctx, operationProjects(oc.Operation.SelectionSet, oc, 0)))
 	if release == nil {
 		return &graphql.Response{Errors: gqlerror.List{{Message: rateLimitedMessage(refused), Extensions: rateLimitedExtensions(refused)}}}
 	}

@@ -1,11 +1,13 @@
 package resolver_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
 
+	"github.com/multicontact/multicontact/access"
 	"github.com/multicontact/multicontact/resolver"
 )
 
@@ -36,7 +38,7 @@ func TestLimiterRefusesBeyondItsBounds(t *testing.T) {
 			url += "?hold=1"
 		}
 		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, url, nil))
+		mux.ServeHTTP(rec, withKeyOf(project, httptest.NewRequest(http.MethodPost, url, nil)))
 		return rec
 	}
 	var wg sync.WaitGroup
@@ -74,4 +76,46 @@ func TestLimiterRefusesBeyondItsBounds(t *testing.T) {
 	if ran != 4 {
 		t.Errorf("the handler ran %d times, want 4 (never for a refused call)", ran)
 	}
+}
+
+// withKeyOf is r as a caller with an API key of project makes it.
+func withKeyOf(project string, r *http.Request) *http.Request {
+	return r.WithContext(resolver.WithPrincipal(r.Context(), &resolver.Principal{Project: project, Role: access.RoleAdmin}))
+}
+
+// A call naming a project its key does not reach is not counted against
+// that project's bound: a tenant cannot hold another's calls in flight
+// (its call is refused further on, by the handler or the resolver).
+func TestLimiterChargesOnlyTheCallersOwnProject(t *testing.T) {
+	l := &resolver.Limiter{Max: 10, PerProject: 1}
+	hold, held := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.Handle(resolver.ImportPattern, l.Handler(resolver.SurfaceImport, resolver.PathProject,
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("hold") != "" {
+				held <- struct{}{}
+				<-hold
+			}
+		})))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // a key of project a names project b, and holds its call
+		defer wg.Done()
+		r := httptest.NewRequest(http.MethodPost, "/projects/b/import?hold=1", nil)
+		mux.ServeHTTP(httptest.NewRecorder(), withKeyOf("a", r))
+	}()
+	<-held
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, withKeyOf("b", httptest.NewRequest(http.MethodPost, "/projects/b/import", nil)))
+	if rec.Code != http.StatusOK {
+		t.Errorf("project b's own call while a key of a holds a call naming b: %d, want 200", rec.Code)
+	}
+	admin := httptest.NewRequest(http.MethodPost, "/projects/b/import", nil)
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, admin.WithContext(resolver.WithPrincipal(context.Background(), &resolver.Principal{Admin: true})))
+	if rec.Code != http.StatusOK {
+		t.Errorf("the admin token's call to b: %d, want 200", rec.Code)
+	}
+	close(hold)
+	wg.Wait()
 }
