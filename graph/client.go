@@ -43,26 +43,24 @@ func (s *Store) writeOne(ctx context.Context, project string, op Op) (string, []
 	return s.writeGrouped(ctx, project, op)
 }
 
-// RemoveClient deletes a client with its edges; its multi-contact splits
-// where it was the only link, or is deleted when it was its only member.
+// RemoveClient deletes a client with its edges, its conversations, and
+// the values and match keys that nobody else holds; its multi-contact
+// splits where it was the only link, or is deleted when it was its only
+// member.
 func (s *Store) RemoveClient(ctx context.Context, project, client string) error {
 	cause := identity.Cause{Kind: identity.CauseClient, Action: "removeClient"}
 	return s.apply(ctx, project, cause, func(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) (touched, error) {
 		// Its multi-contact is read under its lock: a write that moved it
-		// meanwhile has committed. Its conversations go with it (they are
-		// found by their client's id, not by an edge).
+		// meanwhile has committed.
 		rec, err := single(ctx, tx, `MATCH (c:Client {project: $project, id: $id})
 			SET c.locked = true REMOVE c.locked
-			WITH c, c.mc AS mc
-			CALL {
-				WITH c
-				MATCH (v:Conversation {project: $project, client: c.id})
-				DETACH DELETE v
-			}
-			DETACH DELETE c RETURN mc`,
+			RETURN c.mc AS mc`,
 			map[string]any{"project": project, "id": client})
 		if err != nil || rec == nil {
 			return touched{}, orNotFound(err, "client", client)
+		}
+		if _, err := deleteClients(ctx, tx, project, []string{client}); err != nil {
+			return touched{}, err
 		}
 		return touched{seeds: []string{str(rec, "mc")}}, nil
 	})

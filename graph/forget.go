@@ -13,8 +13,9 @@ import (
 // transaction: every client of the multi-contact (id, or an id it absorbed)
 // with its channel user id and display name, its HAS edges and the Value
 // nodes nobody else holds, its conversations, its manual links, its MATCHES
-// edges and the match keys nobody else holds. The multi-contact's id (and
-// its aliases) resolve to nothing afterwards.
+// edges and the match keys nobody else holds, and the keys nobody holds
+// that are made of the values it deletes. The multi-contact's id (and its
+// aliases) resolve to nothing afterwards.
 //
 // What stays, and why: a value or key that another client also holds (it
 // is theirs too); a blocked value (the project's block list, which
@@ -111,43 +112,22 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 	counts := identity.Forgotten{Clients: int(i64(rec, "clients")), Values: int(i64(rec, "values")),
 		Conversations: int(i64(rec, "conversations")), Links: int(i64(rec, "links"))}
 
-	// Values and keys nobody else holds, locked in a fixed order, then checked.
-	recs, err := collect(ctx, tx, `UNWIND $ids AS id
-		MATCH (:Client {project: $project, id: id})-[:HAS]->(v:Value)
-		WITH DISTINCT v ORDER BY v.field, v.value
-		SET v.locked = true REMOVE v.locked
-		WITH v
-		WHERE NOT coalesce(v.blocked, false) AND NOT EXISTS { MATCH (v)<-[:HAS]-(o:Client) WHERE NOT o.id IN $ids }
-		WITH v, v.value AS value
-		DETACH DELETE v
-		RETURN value`, p)
+	deleted, err := deleteClients(ctx, tx, project, clients)
 	if err != nil {
-		return identity.Forgotten{}, err
-	}
-	var values []string
-	for _, rec := range recs {
-		values = append(values, str(rec, "value"))
-	}
-	if err := exec(ctx, tx, `UNWIND $ids AS id
-		MATCH (:Client {project: $project, id: id})-[:MATCHES]->(k:MatchKey)
-		WITH DISTINCT k ORDER BY k.rule, k.key
-		SET k.locked = true REMOVE k.locked
-		WITH k
-		WHERE NOT EXISTS { MATCH (k)<-[:MATCHES]-(o:Client) WHERE NOT o.id IN $ids }
-		DETACH DELETE k`, p); err != nil {
-		return identity.Forgotten{}, err
-	}
-	if err := exec(ctx, tx, `MATCH (v:Conversation {project: $project}) WHERE v.client IN $ids DETACH DELETE v`, p); err != nil {
-		return identity.Forgotten{}, err
-	}
-	if err := exec(ctx, tx, `UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) DETACH DELETE c`, p); err != nil {
 		return identity.Forgotten{}, err
 	}
 	former, err := forgetFormerValues(ctx, tx, project, clients)
 	if err != nil {
 		return identity.Forgotten{}, err
 	}
-	values = append(values, former...)
+	deleted = append(deleted, former...)
+	if err := deleteKeysMadeOf(ctx, tx, project, deleted); err != nil {
+		return identity.Forgotten{}, err
+	}
+	var values []string
+	for _, v := range deleted {
+		values = append(values, v.Value)
+	}
 	// Earlier events keep their ids but not the values they named: those of
 	// this multi-contact's ids, those a forgotten client's write caused (a
 	// value it was given or lost, on a multi-contact it has left since), and
@@ -168,7 +148,7 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 		return identity.Forgotten{}, err
 	}
 	// So do the quarantine events: the key they name is made of values.
-	recs, err = collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.quarantinedKey <> ''
+	recs, err := collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.quarantinedKey <> ''
 		RETURN e.seq AS seq, e.mc AS mc, e.quarantinedKey AS key`, map[string]any{"project": project})
 	if err != nil {
 		return identity.Forgotten{}, err
@@ -187,12 +167,60 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 	return counts, nil
 }
 
+// deleteClients deletes the locked clients with their conversations, and
+// their values and match keys that nobody else holds (a blocked value
+// stays: the project's block list keeps it), each locked in a fixed order
+// before it is checked, so a concurrent writer giving one to another
+// client either commits first (and it stays) or finds it gone and runs
+// again. It returns the values it deleted.
+func deleteClients(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients []string) ([]identity.KeyPart, error) {
+	p := map[string]any{"project": project, "ids": clients}
+	recs, err := collect(ctx, tx, `UNWIND $ids AS id
+		MATCH (:Client {project: $project, id: id})-[:HAS]->(v:Value)
+		WITH DISTINCT v ORDER BY v.field, v.value
+		SET v.locked = true REMOVE v.locked
+		WITH v
+		WHERE NOT coalesce(v.blocked, false) AND NOT EXISTS { MATCH (v)<-[:HAS]-(o:Client) WHERE NOT o.id IN $ids }
+		WITH v, v.field AS field, v.value AS value
+		DETACH DELETE v
+		RETURN field, value`, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := exec(ctx, tx, `UNWIND $ids AS id
+		MATCH (:Client {project: $project, id: id})-[:MATCHES]->(k:MatchKey)
+		WITH DISTINCT k ORDER BY k.rule, k.key
+		SET k.locked = true REMOVE k.locked
+		WITH k
+		WHERE NOT EXISTS { MATCH (k)<-[:MATCHES]-(o:Client) WHERE NOT o.id IN $ids }
+		DETACH DELETE k`, p); err != nil {
+		return nil, err
+	}
+	if err := exec(ctx, tx, `MATCH (v:Conversation {project: $project}) WHERE v.client IN $ids DETACH DELETE v`, p); err != nil {
+		return nil, err
+	}
+	if err := exec(ctx, tx, `UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) DETACH DELETE c`, p); err != nil {
+		return nil, err
+	}
+	return keyParts(recs), nil
+}
+
+// keyParts reads records of field and value.
+func keyParts(recs []*neo4j.Record) []identity.KeyPart {
+	var out []identity.KeyPart
+	for _, rec := range recs {
+		out = append(out, identity.KeyPart{Field: str(rec, "field"), Value: str(rec, "value")})
+	}
+	return out
+}
+
 // forgetFormerValues deletes what is left of the values the clients gave
 // and took back before (their events name them, by causeClient): the
-// Value nodes nobody holds and the match keys nobody holds that are made of
-// them, locked before they are checked; it returns the values deleted. A
-// value someone holds stays theirs, with its keys.
-func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients []string) ([]string, error) {
+// Value nodes nobody holds, locked before they are checked; it returns
+// the values deleted. A value someone holds stays theirs. (A value taken
+// from its last holder is deleted at once since; this finds those that
+// earlier versions left.)
+func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients []string) ([]identity.KeyPart, error) {
 	recs, err := collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.causeClient IN $ids AND e.causeValue IS NOT NULL
 			AND e.causeField IS NOT NULL
 		RETURN DISTINCT e.causeField AS field, e.causeValue AS value`, map[string]any{"project": project, "ids": clients})
@@ -211,19 +239,29 @@ func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, projec
 		WITH v, v.field AS field, v.value AS value
 		DETACH DELETE v
 		RETURN field, value`, map[string]any{"project": project, "former": former})
-	if err != nil || len(recs) == 0 {
-		return nil, err
-	}
-	var deleted []string
-	parts := map[identity.KeyPart]bool{}
-	for _, rec := range recs {
-		deleted = append(deleted, str(rec, "value"))
-		parts[identity.KeyPart{Field: str(rec, "field"), Value: str(rec, "value")}] = true
-	}
-	recs, err = collect(ctx, tx, `MATCH (k:MatchKey {project: $project}) WHERE NOT EXISTS { (k)<-[:MATCHES]-() }
-		RETURN k.rule AS rule, k.key AS key`, map[string]any{"project": project})
 	if err != nil {
 		return nil, err
+	}
+	return keyParts(recs), nil
+}
+
+// deleteKeysMadeOf deletes the match keys that nobody holds and that are
+// made of a deleted value: keys of an excluded client, of a disabled rule,
+// or of a combination whose other values others hold, which the clients'
+// own keys (deleteClients) do not reach. It reads the project's unheld
+// keys to find them.
+func deleteKeysMadeOf(ctx context.Context, tx neo4j.ManagedTransaction, project string, deleted []identity.KeyPart) error {
+	if len(deleted) == 0 {
+		return nil
+	}
+	parts := map[identity.KeyPart]bool{}
+	for _, p := range deleted {
+		parts[p] = true
+	}
+	recs, err := collect(ctx, tx, `MATCH (k:MatchKey {project: $project}) WHERE NOT EXISTS { (k)<-[:MATCHES]-() }
+		RETURN k.rule AS rule, k.key AS key`, map[string]any{"project": project})
+	if err != nil {
+		return err
 	}
 	var keys []map[string]any
 	for _, rec := range recs {
@@ -231,7 +269,7 @@ func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, projec
 			keys = append(keys, map[string]any{"rule": str(rec, "rule"), "key": str(rec, "key")})
 		}
 	}
-	return deleted, exec(ctx, tx, `UNWIND $keys AS r
+	return exec(ctx, tx, `UNWIND $keys AS r
 		MATCH (k:MatchKey {project: $project, rule: r.rule, key: r.key})
 		WITH k ORDER BY k.rule, k.key
 		SET k.locked = true REMOVE k.locked

@@ -5,6 +5,7 @@ import (
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
 
+	"github.com/multicontact/multicontact/graph"
 	"github.com/multicontact/multicontact/graph/graphtest"
 	"github.com/multicontact/multicontact/identity"
 )
@@ -55,17 +56,95 @@ func TestForgettingAPersonBlanksTheValuesTheirEarlierEventsNamed(t *testing.T) {
 	}
 	// Nor do the graph's nodes keep them: the values p gave and took back,
 	// and the keys made of them, which nobody held any more.
-	res, err := neo4j.ExecuteQuery(f.ctx, graphtest.Driver(t), `
+	for _, left := range f.nodesNaming("paul.private", "+79169998877") {
+		t.Errorf("after the forget, the graph still holds %s", left)
+	}
+}
+
+// nodesNaming lists the project's Value and MatchKey nodes that name one
+// of values, as "label value-or-key".
+func (f *fixture) nodesNaming(values ...string) []string {
+	f.t.Helper()
+	res, err := neo4j.ExecuteQuery(f.ctx, graphtest.Driver(f.t), `
 		MATCH (n) WHERE (n:Value OR n:MatchKey) AND n.project = $project
 			AND (n.value IN $values OR any(v IN $values WHERE n.key CONTAINS v))
-		RETURN labels(n)[0] + ' ' + coalesce(n.value, n.key) AS left`,
-		map[string]any{"project": f.project, "values": []string{"paul.private", "+79169998877"}},
+		RETURN labels(n)[0] + ' ' + coalesce(n.value, n.key) AS left ORDER BY left`,
+		map[string]any{"project": f.project, "values": values},
 		neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(graphtest.Config().Database))
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
+	var out []string
 	for _, rec := range res.Records {
 		left, _ := rec.Get("left")
+		out = append(out, left.(string))
+	}
+	return out
+}
+
+// A value taken away from its last holder leaves no node behind, nor do
+// the keys made of it, whatever wrote it (here an import, whose events
+// name no value): a later forget of the person could not find them. A
+// value another client still holds stays, with its key.
+func TestAValueTakenFromItsLastHolderLeavesNothingBehind(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	f.client("p", "web")
+	f.client("q", "telegram", "email", "shared@example.com")
+	op := func(line int, kind graph.OpKind, value string) graph.Op {
+		return graph.Op{Line: line, Kind: kind, ClientID: "p",
+			Attribute: identity.AttributeInput{Field: "email", Value: value, Source: identity.SourceImport}}
+	}
+	for _, ops := range [][]graph.Op{
+		{op(1, graph.OpAddAttribute, "paul@example.com"), op(2, graph.OpAddAttribute, "shared@example.com")},
+		{op(1, graph.OpRemoveAttribute, "paul@example.com"), op(2, graph.OpRemoveAttribute, "shared@example.com")},
+	} {
+		if res, err := f.s.Write(f.ctx, f.project, ops, graph.WriteOptions{Resolve: true}); err != nil || len(res.Refused) > 0 {
+			t.Fatalf("write: %v %v", err, res.Refused)
+		}
+	}
+	if left := f.nodesNaming("paul@example.com"); len(left) > 0 {
+		t.Errorf("after its only holder lost it, the graph still holds %v", left)
+	}
+	if left := f.nodesNaming("shared@example.com"); len(left) != 2 {
+		t.Errorf("the value q still holds: %v, want its Value and its MatchKey", left)
+	}
+	if _, err := f.s.ForgetMultiContact(f.ctx, f.project, f.mc("q")); err != nil {
+		t.Fatal(err)
+	}
+	f.client("r", "vk", "email", "paul@example.com") // given again: a new node, a new key
+	if left := f.nodesNaming("paul@example.com"); len(left) != 2 {
+		t.Errorf("a value given again after it was deleted: %v, want its Value and its MatchKey", left)
+	}
+}
+
+// A removed client takes with it the values and keys nobody else holds.
+func TestARemovedClientLeavesNoValueOnlyItHeld(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	f.client("p", "web", "email", "paul@example.com", "email", "shared@example.com")
+	f.client("q", "telegram", "email", "shared@example.com")
+	if err := f.s.RemoveClient(f.ctx, f.project, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if left := f.nodesNaming("paul@example.com"); len(left) > 0 {
+		t.Errorf("after its only holder was removed, the graph still holds %v", left)
+	}
+	if left := f.nodesNaming("shared@example.com"); len(left) != 2 {
+		t.Errorf("the value q still holds: %v, want its Value and its MatchKey", left)
+	}
+}
+
+// Forgetting a person erases the keys made of their values even where
+// they held none: an excluded client's keys, which it no longer matches.
+func TestForgettingAnExcludedClientLeavesNoKeyOfItsValues(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	f.client("p", "web", "email", "paul@example.com")
+	if err := f.s.ExcludeClient(f.ctx, f.project, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.ForgetMultiContact(f.ctx, f.project, f.mc("p")); err != nil {
+		t.Fatal(err)
+	}
+	if left := f.nodesNaming("paul@example.com"); len(left) > 0 {
 		t.Errorf("after the forget, the graph still holds %v", left)
 	}
 }

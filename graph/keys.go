@@ -77,7 +77,10 @@ func syncKeys(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState
 // writeKeys is the part of writeOutcome's statement that gives clients
 // values and then makes their MATCHES edges follow their key states. A
 // value found blocked where its key state assumed it free makes no key
-// (the keys built from it are skipped). It yields moved (the clients of
+// (the keys built from it are skipped). A key that loses its last holder
+// goes when a value it is made of is gone (writeRecords deletes a value
+// nobody holds); otherwise it stays, with its quarantine or an admin's
+// allowing, for when it has holders again. It yields moved (the clients of
 // values whose blocked flag differs from the assumption), blocked and
 // quarantined (the keys it pushed over the cap).
 const writeKeys = `CALL {
@@ -95,8 +98,11 @@ const writeKeys = `CALL {
 		}
 		CALL {
 			UNWIND $in.del AS r
-			MATCH (:Client {project: $project, id: r.client})-[m:MATCHES]->(:MatchKey {project: $project, rule: r.rule, key: r.key})
+			MATCH (:Client {project: $project, id: r.client})-[m:MATCHES]->(k:MatchKey {project: $project, rule: r.rule, key: r.key})
 			DELETE m
+			WITH k, r WHERE NOT EXISTS { (k)<-[:MATCHES]-() }
+				AND any(p IN r.values WHERE NOT EXISTS { (:Value {project: $project, field: p[0], value: p[1]}) })
+			DETACH DELETE k
 		}
 		CALL {
 			WITH blocked
@@ -153,7 +159,7 @@ func planKeys(ps *projectState, states map[string]keyState) (add, del []map[stri
 			if want[rk] {
 				delete(want, rk)
 			} else {
-				del = append(del, map[string]any{"client": id, "rule": rk[0], "key": rk[1]})
+				del = append(del, map[string]any{"client": id, "rule": rk[0], "key": rk[1], "values": pairsOf(rk[1])})
 			}
 		}
 		for rk := range want {
@@ -164,6 +170,15 @@ func planKeys(ps *projectState, states map[string]keyState) (add, del []map[stri
 		return add[i]["rule"].(string)+add[i]["key"].(string) < add[j]["rule"].(string)+add[j]["key"].(string)
 	})
 	return add, del
+}
+
+// pairsOf is the [field, value] pairs a key is built from.
+func pairsOf(key string) [][]string {
+	var out [][]string
+	for _, p := range identity.KeyParts(key) {
+		out = append(out, []string{p.Field, p.Value})
+	}
+	return out
 }
 
 // partsOf is the "field=value" parts a key is built from.

@@ -97,7 +97,13 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectS
 // channel's key, under the channel_user constraint: one that a concurrent
 // transaction gave to another client fails the statement. The MERGE of a
 // conversation waits for a concurrent creation of the same conversation; one
-// that made it another client's has raced.
+// that made it another client's has raced. A value taken away from its
+// last holder is deleted (unless blocked: the block list keeps it), and
+// writeKeys deletes the keys made of it that nobody holds: a person's
+// values do not outlive their last use, whatever wrote them. Deleting the
+// HAS edge locked the value, so a concurrent writer giving it to another
+// client either commits first (and it stays) or finds it gone and runs
+// again.
 const writeRecords = `
 		CALL {
 			UNWIND $in.upserts AS r
@@ -122,8 +128,10 @@ const writeRecords = `
 		}
 		CALL {
 			UNWIND $in.removes AS r
-			MATCH (:Client {project: $project, id: r.client})-[h:HAS]->(:Value {project: $project, field: r.field, value: r.value})
+			MATCH (:Client {project: $project, id: r.client})-[h:HAS]->(v:Value {project: $project, field: r.field, value: r.value})
 			DELETE h
+			WITH v WHERE NOT coalesce(v.blocked, false) AND NOT EXISTS { (v)<-[:HAS]-() }
+			DETACH DELETE v
 		}
 		CALL {
 			UNWIND $in.conversations AS r
