@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/multicontact/multicontact/graph"
@@ -65,4 +66,31 @@ func TestABatchWrittenAfterAReresolutionStartedKeepsTheProjectRunning(t *testing
 	}
 	f.settle() // before, this found the project IDLE and left "second" unresolved
 	f.wantGroups([][]string{{"first", "second"}}, "first", "second")
+}
+
+// Forgetting a person while a large import is RUNNING also erases the
+// clients the import wrote for them that no round has resolved yet: they
+// are theirs by the rules, and would join them once resolved.
+func TestForgettingAPersonDuringALargeImportErasesTheirUnresolvedClients(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("tg-1", "telegram", "phone", "+79161234567")
+	if err := f.s.BeginBulk(f.ctx, f.project); err != nil {
+		t.Fatal(err)
+	}
+	ops := []graph.Op{upsertOp("imp-1", "+79161234567"), upsertOp("imp-2", "+79160000002")}
+	if _, err := f.s.Write(f.ctx, f.project, ops, graph.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := f.s.ForgetMultiContact(f.ctx, f.project, f.mc("tg-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ev.ClientIDs, []string{"imp-1", "tg-1"}) {
+		t.Errorf("forgotten clients %v, want imp-1 and tg-1", ev.ClientIDs)
+	}
+	if left := f.nodesNaming("+79161234567"); len(left) > 0 {
+		t.Errorf("after the forget, the graph still holds %v", left)
+	}
+	f.settle()
+	f.wantGroups([][]string{{"imp-2"}}, "imp-2")
 }

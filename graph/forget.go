@@ -64,8 +64,25 @@ func (s *Store) ForgetMultiContact(ctx context.Context, project, id string) (ide
 			return nil, errRace
 		}
 		clients, mcs := nonNil(strs(rec, "clients")), append([]string{live}, strs(rec, "aliases")...)
+		// Clients a large import wrote and no round resolved yet join the
+		// person when they link to it: they are theirs by the rules.
+		partners, err := unresolvedPartners(ctx, tx, project, clients)
+		if err != nil {
+			return nil, err
+		}
+		clients = dedupe(append(clients, partners...))
 		if err := lockClientNodes(ctx, tx, project, clients); err != nil {
 			return nil, err
+		}
+		if len(partners) > 0 { // resolved meanwhile, elsewhere: read the person again
+			rec, err := single(ctx, tx, `UNWIND $ids AS id MATCH (c:Client {project: $project, id: id}) WHERE c.mc IS NOT NULL
+				RETURN count(c) AS resolved`, map[string]any{"project": project, "ids": partners})
+			if err != nil {
+				return nil, err
+			}
+			if i64(rec, "resolved") > 0 {
+				return nil, errRace
+			}
 		}
 		counts, err := forget(ctx, tx, project, clients, mcs)
 		if err != nil {
@@ -81,6 +98,36 @@ func (s *Store) ForgetMultiContact(ctx context.Context, project, id string) (ide
 	}
 	s.nudge(project, events)
 	return events[0], nil
+}
+
+// unresolvedPartners returns the clients without a multi-contact (a large
+// import's, before its re-resolution) that link to clients, directly or
+// through each other, by a key that links or a manual link.
+func unresolvedPartners(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients []string) ([]string, error) {
+	var found []string
+	for from := clients; len(from) > 0; {
+		rec, err := single(ctx, tx, `UNWIND $from AS id
+			MATCH (c:Client {project: $project, id: id})
+			WITH collect(c) AS cs
+			RETURN COLLECT { UNWIND cs AS c
+				MATCH (c)-[:MATCHES]->(k:MatchKey)<-[:MATCHES]-(o:Client)
+				WHERE NOT k.quarantined AND o.mc IS NULL AND NOT coalesce(c.excluded, false) AND NOT coalesce(o.excluded, false)
+				RETURN o.id
+				UNION
+				UNWIND cs AS c
+				MATCH (c)-[:LINKED]-(o:Client) WHERE o.mc IS NULL AND NOT coalesce(o.excluded, false)
+				RETURN o.id } AS ids`, map[string]any{"project": project, "from": from})
+		if err != nil {
+			return nil, err
+		}
+		from = nil
+		for _, id := range strs(rec, "ids") {
+			if !slices.Contains(clients, id) && !slices.Contains(found, id) {
+				found, from = append(found, id), append(from, id)
+			}
+		}
+	}
+	return found, nil
 }
 
 // forget deletes the locked clients and everything of theirs that nobody
