@@ -181,3 +181,21 @@ func TestForgettingAPersonKeepsTheKeysOfValuesOthersHold(t *testing.T) {
 	f.settle()
 	f.wantGroups([][]string{{"q", "r", "s"}}, "q", "r", "s")
 }
+
+// A value blocked while nobody held it, then unblocked, leaves no node:
+// only the block list kept it.
+func TestAnUnblockedValueNobodyHoldsLeavesNothingBehind(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	if _, err := f.s.BlockValue(f.ctx, f.project, "email", "office@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if left := f.nodesNaming("office@example.com"); len(left) != 1 {
+		t.Errorf("a blocked value: %v, want its Value node on the block list", left)
+	}
+	if _, err := f.s.UnblockValue(f.ctx, f.project, "email", "office@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if left := f.nodesNaming("office@example.com"); len(left) > 0 {
+		t.Errorf("after the unblock, the graph still holds %v", left)
+	}
+}

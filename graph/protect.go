@@ -77,12 +77,20 @@ func (s *Store) setBlocked(ctx context.Context, project, field, raw string, bloc
 			return touched{}, err
 		}
 		// Locked before the flag is read, as an exclusion locks its client.
+		// Unblocked, a value nobody holds goes, as one taken from its last
+		// holder does: only the block list kept it.
 		rec, err := single(ctx, tx, `MERGE (v:Value {project: $project, field: $field, value: $value})
 			ON CREATE SET v.blocked = false, v.searchToken = $token
 			SET v.locked = true REMOVE v.locked
 			WITH v, v.blocked <> $blocked AS changed
 			SET v.blocked = $blocked
-			RETURN changed, CASE WHEN changed THEN [(v)<-[:HAS]-(c:Client) | c.id] ELSE [] END AS clients`,
+			WITH v, changed, CASE WHEN changed THEN [(v)<-[:HAS]-(c:Client) | c.id] ELSE [] END AS clients
+			CALL {
+				WITH v
+				WITH v WHERE NOT v.blocked AND NOT EXISTS { (v)<-[:HAS]-() }
+				DETACH DELETE v
+			}
+			RETURN changed, clients`,
 			map[string]any{"project": project, "token": searchToken(project), "field": field, "value": value, "blocked": blocked})
 		if err != nil {
 			return touched{}, err
