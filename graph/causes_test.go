@@ -29,10 +29,10 @@ func TestAnEventsCauseIsTheFirstOpThatWroteToItsClients(t *testing.T) {
 	}
 }
 
-// An event that names none of a group's clients (a multi-contact deleted)
-// takes the cause of the group's first op that applied, never of one
-// refused.
-func TestAGroupsFirstAppliedOpIsTheCauseOfTheRest(t *testing.T) {
+// The op whose cause an event takes when it names none of a group's
+// clients (a multi-contact deleted) is the group's first op that applied,
+// never one refused.
+func TestTheFirstAppliedOpOfAGroupSkipsTheRefused(t *testing.T) {
 	ops := []Op{
 		{Line: 1, Kind: OpAddAttribute, ClientID: "a", Attribute: identity.AttributeInput{Field: "phone", Value: "garbage"}},
 		{Line: 2, Kind: OpRemoveAttribute, ClientID: "b", Attribute: identity.AttributeInput{Field: "email", Value: "b@example.com"}},

@@ -43,8 +43,8 @@ func (s *Store) writeOne(ctx context.Context, project string, op Op) (string, []
 	return s.writeGrouped(ctx, project, op)
 }
 
-// RemoveClient deletes a client with its edges, its conversations, and
-// the values and match keys that nobody else holds; its multi-contact
+// RemoveClient deletes a client with its edges, its conversations, the
+// values that nobody else holds and the keys made of them; its multi-contact
 // splits where it was the only link, or is deleted when it was its only
 // member.
 func (s *Store) RemoveClient(ctx context.Context, project, client string) error {
@@ -59,7 +59,7 @@ func (s *Store) RemoveClient(ctx context.Context, project, client string) error 
 		if err != nil || rec == nil {
 			return touched{}, orNotFound(err, "client", client)
 		}
-		if _, err := deleteClients(ctx, tx, project, []string{client}); err != nil {
+		if _, err := deleteClients(ctx, tx, project, []string{client}, false); err != nil {
 			return touched{}, err
 		}
 		return touched{seeds: []string{str(rec, "mc")}}, nil

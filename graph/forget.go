@@ -115,7 +115,7 @@ func unresolvedPartners(ctx context.Context, tx neo4j.ManagedTransaction, projec
 				RETURN o.id
 				UNION
 				UNWIND cs AS c
-				MATCH (c)-[:LINKED]-(o:Client) WHERE o.mc IS NULL AND NOT coalesce(o.excluded, false)
+				MATCH (c)-[:LINKED]-(o:Client) WHERE o.mc IS NULL AND NOT coalesce(c.excluded, false) AND NOT coalesce(o.excluded, false)
 				RETURN o.id } AS ids`, map[string]any{"project": project, "from": from})
 		if err != nil {
 			return nil, err
@@ -159,7 +159,7 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 	counts := identity.Forgotten{Clients: int(i64(rec, "clients")), Values: int(i64(rec, "values")),
 		Conversations: int(i64(rec, "conversations")), Links: int(i64(rec, "links"))}
 
-	deleted, err := deleteClients(ctx, tx, project, clients)
+	deleted, err := deleteClients(ctx, tx, project, clients, true)
 	if err != nil {
 		return identity.Forgotten{}, err
 	}
@@ -215,13 +215,18 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 }
 
 // deleteClients deletes the locked clients with their conversations, and
-// their values and match keys that nobody else holds (a blocked value
-// stays: the project's block list keeps it), each locked in a fixed order
-// before it is checked, so a concurrent writer giving one to another
-// client either commits first (and it stays) or finds it gone and runs
-// again. It returns the values it deleted.
-func deleteClients(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients []string) ([]identity.KeyPart, error) {
-	p := map[string]any{"project": project, "ids": clients}
+// their values that nobody else holds (a blocked value stays: the
+// project's block list keeps it) with the keys made of them that nobody
+// holds. Their keys that nobody else holds go too when erasing (a key of
+// several fields names a combination of the person's values), else only
+// when a value they are made of is gone: a key whose values are all still
+// held keeps its quarantine or an admin's allowing for its next holders.
+// Each value and key is locked in a fixed order before it is checked, so a
+// concurrent writer giving one to another client either commits first
+// (and it stays) or finds it gone and runs again. It returns the values
+// it deleted.
+func deleteClients(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients []string, erasing bool) ([]identity.KeyPart, error) {
+	p := map[string]any{"project": project, "ids": clients, "erasing": erasing, "sep": "\x1f"}
 	recs, err := collect(ctx, tx, `UNWIND $ids AS id
 		MATCH (:Client {project: $project, id: id})-[:HAS]->(v:Value)
 		WITH DISTINCT v ORDER BY v.field, v.value
@@ -230,6 +235,7 @@ func deleteClients(ctx context.Context, tx neo4j.ManagedTransaction, project str
 		WHERE NOT coalesce(v.blocked, false) AND NOT EXISTS { MATCH (v)<-[:HAS]-(o:Client) WHERE NOT o.id IN $ids }
 		WITH v, v.field AS field, v.value AS value
 		DETACH DELETE v
+		WITH field, value`+deleteUnheldKeysOf+`
 		RETURN field, value`, p)
 	if err != nil {
 		return nil, err
@@ -240,6 +246,8 @@ func deleteClients(ctx context.Context, tx neo4j.ManagedTransaction, project str
 		SET k.locked = true REMOVE k.locked
 		WITH k
 		WHERE NOT EXISTS { MATCH (k)<-[:MATCHES]-(o:Client) WHERE NOT o.id IN $ids }
+			AND ($erasing OR any(part IN split(k.key, $sep) WHERE NOT EXISTS {
+				(:Value {project: $project, field: split(part, '=')[0], value: substring(part, size(split(part, '=')[0]) + 1)}) }))
 		DETACH DELETE k`, p); err != nil {
 		return nil, err
 	}
@@ -263,10 +271,10 @@ func keyParts(recs []*neo4j.Record) []identity.KeyPart {
 
 // forgetFormerValues deletes what is left of the values the clients gave
 // and took back before (their events name them, by causeClient): the
-// Value nodes nobody holds, locked before they are checked; it returns
-// the values deleted. A value someone holds stays theirs. (A value taken
-// from its last holder is deleted at once since; this finds those that
-// earlier versions left.)
+// Value nodes nobody holds, locked before they are checked (a value taken
+// from its last holder is deleted at once now; earlier versions left
+// them). It returns every such value that has no node left, for the keys
+// made of them to go too. A value someone holds stays theirs.
 func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients []string) ([]identity.KeyPart, error) {
 	recs, err := collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.causeClient IN $ids AND e.causeValue IS NOT NULL
 			AND e.causeField IS NOT NULL
@@ -283,9 +291,15 @@ func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, projec
 		WITH v ORDER BY v.field, v.value
 		SET v.locked = true REMOVE v.locked
 		WITH v WHERE NOT coalesce(v.blocked, false) AND NOT EXISTS { (v)<-[:HAS]-() }
-		WITH v, v.field AS field, v.value AS value
-		DETACH DELETE v
-		RETURN field, value`, map[string]any{"project": project, "former": former})
+		DETACH DELETE v`, map[string]any{"project": project, "former": former})
+	if err != nil {
+		return nil, err
+	}
+	// Deleted now or before (a removal deletes a value nobody holds): the
+	// keys made of it may be left, and events may name it.
+	recs, err = collect(ctx, tx, `UNWIND $former AS f
+		WITH f WHERE NOT EXISTS { (:Value {project: $project, field: f.field, value: f.value}) }
+		RETURN f.field AS field, f.value AS value`, map[string]any{"project": project, "former": former})
 	if err != nil {
 		return nil, err
 	}

@@ -199,3 +199,57 @@ func TestAnUnblockedValueNobodyHoldsLeavesNothingBehind(t *testing.T) {
 		t.Errorf("after the unblock, the graph still holds %v", left)
 	}
 }
+
+// A key that nobody holds any more (its client excluded) goes when the
+// value it is made of goes, so a later forget finds nothing: the forget
+// does not learn of a value its person no longer holds.
+func TestAKeyNobodyHeldGoesWithItsValue(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	f.client("p", "web", "email", "paul@example.com")
+	if err := f.s.ExcludeClient(f.ctx, f.project, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.RemoveAttribute(f.ctx, f.project, "p", "email", "paul@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if left := f.nodesNaming("paul@example.com"); len(left) > 0 {
+		t.Errorf("after its only holder lost it, the graph still holds %v", left)
+	}
+}
+
+// One batch that takes a value from both its holders deletes it once,
+// with its key.
+func TestAValueTakenFromTwoHoldersInOneBatchGoes(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	f.client("p", "web", "email", "shared@example.com")
+	f.client("q", "telegram", "email", "shared@example.com")
+	remove := func(line int, client string) graph.Op {
+		return graph.Op{Line: line, Kind: graph.OpRemoveAttribute, ClientID: client,
+			Attribute: identity.AttributeInput{Field: "email", Value: "shared@example.com"}}
+	}
+	res, err := f.s.Write(f.ctx, f.project, []graph.Op{remove(1, "p"), remove(2, "q")}, graph.WriteOptions{Resolve: true})
+	if err != nil || len(res.Refused) > 0 {
+		t.Fatalf("write: %v %v", err, res.Refused)
+	}
+	if left := f.nodesNaming("shared@example.com"); len(left) > 0 {
+		t.Errorf("after both holders lost it, the graph still holds %v", left)
+	}
+	f.wantGroups([][]string{{"p"}, {"q"}}, "p", "q")
+}
+
+// A removed client's key whose values others still hold stays, with what
+// was decided on it, for its next holders; a forget would erase it.
+func TestARemovedClientLeavesAKeyWhoseValuesOthersHold(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	f.client("p", "web", "email", "shared@example.com")
+	f.client("q", "telegram", "email", "shared@example.com")
+	if err := f.s.ExcludeClient(f.ctx, f.project, "q"); err != nil { // p alone holds the key
+		t.Fatal(err)
+	}
+	if err := f.s.RemoveClient(f.ctx, f.project, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if left := f.nodesNaming("shared@example.com"); len(left) != 2 {
+		t.Errorf("after p was removed: %v, want the value q holds and its key", left)
+	}
+}

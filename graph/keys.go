@@ -100,8 +100,9 @@ const writeKeys = `CALL {
 			UNWIND $in.del AS r
 			MATCH (:Client {project: $project, id: r.client})-[m:MATCHES]->(k:MatchKey {project: $project, rule: r.rule, key: r.key})
 			DELETE m
-			WITH k, r WHERE NOT EXISTS { (k)<-[:MATCHES]-() }
-				AND any(p IN r.values WHERE NOT EXISTS { (:Value {project: $project, field: p[0], value: p[1]}) })
+			WITH k, collect(r.values)[0] AS values // all edges first: two clients may let go of one key
+			WHERE NOT EXISTS { (k)<-[:MATCHES]-() }
+				AND any(p IN values WHERE NOT EXISTS { (:Value {project: $project, field: p[0], value: p[1]}) })
 			DETACH DELETE k
 		}
 		CALL {
@@ -117,6 +118,21 @@ const writeKeys = `CALL {
 			RETURN collect({rule: k.rule, key: k.key, since: k.quarantinedAt, writer: writer,
 				holders: [(k)<-[:MATCHES]-(o:Client) | o.id],
 				mcs: [(k)<-[:MATCHES]-(o:Client) WHERE o.mc IS NOT NULL | o.mc]}) AS quarantined
+		}`
+
+// deleteUnheldKeysOf is the clause that follows the deletion of a Value:
+// with field and value in scope, it deletes the keys of one-field rules
+// made of it that nobody holds (an excluded client's, a disabled rule's,
+// the keys of a value once blocked), so that no key names a value that
+// is gone. A key of several fields is found by a forget
+// (deleteKeysMadeOf), which reads the project's unheld keys.
+const deleteUnheldKeysOf = `
+		CALL {
+			WITH field, value
+			MATCH (r:Rule {project: $project}) WHERE all(f IN r.fields WHERE f = field)
+			MATCH (k:MatchKey {project: $project, rule: r.id, key: field + '=' + value})
+			WHERE NOT EXISTS { (k)<-[:MATCHES]-() }
+			DETACH DELETE k
 		}`
 
 // givenAgain is a value's edge once the value is given with source and

@@ -130,8 +130,11 @@ const writeRecords = `
 			UNWIND $in.removes AS r
 			MATCH (:Client {project: $project, id: r.client})-[h:HAS]->(v:Value {project: $project, field: r.field, value: r.value})
 			DELETE h
-			WITH v WHERE NOT coalesce(v.blocked, false) AND NOT EXISTS { (v)<-[:HAS]-() }
+			WITH collect(DISTINCT v) AS vs // all edges first: two clients may let go of one value
+			UNWIND vs AS v
+			WITH v, v.field AS field, v.value AS value WHERE NOT coalesce(v.blocked, false) AND NOT EXISTS { (v)<-[:HAS]-() }
 			DETACH DELETE v
+			WITH field, value` + deleteUnheldKeysOf + `
 		}
 		CALL {
 			UNWIND $in.conversations AS r

@@ -87,8 +87,9 @@ func (s *Store) setBlocked(ctx context.Context, project, field, raw string, bloc
 			WITH v, changed, CASE WHEN changed THEN [(v)<-[:HAS]-(c:Client) | c.id] ELSE [] END AS clients
 			CALL {
 				WITH v
-				WITH v WHERE NOT v.blocked AND NOT EXISTS { (v)<-[:HAS]-() }
+				WITH v, v.field AS field, v.value AS value WHERE NOT v.blocked AND NOT EXISTS { (v)<-[:HAS]-() }
 				DETACH DELETE v
+				WITH field, value` + deleteUnheldKeysOf + `
 			}
 			RETURN changed, clients`,
 			map[string]any{"project": project, "token": searchToken(project), "field": field, "value": value, "blocked": blocked})
