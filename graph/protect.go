@@ -89,7 +89,7 @@ func (s *Store) setBlocked(ctx context.Context, project, field, raw string, bloc
 				WITH v
 				WITH v, v.field AS field, v.value AS value WHERE NOT v.blocked AND NOT EXISTS { (v)<-[:HAS]-() }
 				DETACH DELETE v
-				WITH field, value` + deleteUnheldKeysOf + `
+				WITH field, value`+deleteUnheldKeysOf+`
 			}
 			RETURN changed, clients`,
 			map[string]any{"project": project, "token": searchToken(project), "field": field, "value": value, "blocked": blocked})
