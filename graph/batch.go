@@ -232,13 +232,12 @@ func (ch changes) group(g int) [][]string {
 // decides the ids (AssignIDs on what it locked); where an incremental
 // writer moved members meanwhile, it leaves them to the repair pass (their
 // clients are dirty).
-func (s *Store) resolveAll(ctx context.Context, project string, st *ResolveStats) error {
+func (s *Store) resolveAll(ctx context.Context, project string, cause identity.Cause, st *ResolveStats) error {
 	snap, err := s.readSnapshot(ctx, project)
 	if err != nil {
 		return err
 	}
 	groups := snap.changedGroups()
-	cause := identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve"}
 	var batch [][][]string
 	size := 0
 	for i := range groups.len() {
@@ -355,8 +354,7 @@ func (s *Store) groupMoved(g [][]string, snap *snapshot, members map[string]iden
 
 // repairDirty resolves again, in small batches, the clients written while
 // the project re-resolved.
-func (s *Store) repairDirty(ctx context.Context, project string, st *ResolveStats) error {
-	cause := identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve"}
+func (s *Store) repairDirty(ctx context.Context, project string, cause identity.Cause, st *ResolveStats) error {
 	for {
 		ids, err := readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
 			recs, err := collect(ctx, tx, `MATCH (c:Client {project: $project, dirty: true}) RETURN c.id AS id LIMIT 100`,

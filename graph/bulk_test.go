@@ -94,3 +94,43 @@ func TestForgettingAPersonDuringALargeImportErasesTheirUnresolvedClients(t *test
 	f.settle()
 	f.wantGroups([][]string{{"imp-2"}}, "imp-2")
 }
+
+// A re-resolution's events say why it ran: clients a large import wrote
+// without resolving them, or the rule whose keys it rebuilt.
+func TestAReresolutionsEventsSayWhyItRan(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("a", "web", "email", "x@example.com")
+	f.client("b", "telegram", "email", "x@example.com")
+	_, seq := f.eventsSince(0)
+	if err := f.s.BeginBulk(f.ctx, f.project); err != nil {
+		t.Fatal(err)
+	}
+	ops := []graph.Op{upsertOp("imp-1", "+79161234567"), upsertOp("imp-2", "+79161234567")}
+	if _, err := f.s.Write(f.ctx, f.project, ops, graph.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.settle()
+	events, seq := f.eventsSince(seq)
+	if len(events) == 0 {
+		t.Fatal("the import's re-resolution made no event")
+	}
+	for _, e := range events {
+		if e.Cause.Kind != identity.CauseClient || e.Cause.Rule != "" {
+			t.Errorf("the import's re-resolution: %s event caused by %+v, want a CLIENT cause without a rule", e.Type, e.Cause)
+		}
+	}
+	rule := f.addRule("by e-mail", "email")
+	events, _ = f.eventsSince(seq)
+	merged := false
+	for _, e := range events {
+		if e.Type == identity.EventMerged {
+			merged = true
+			if e.Cause.Kind != identity.CauseRuleChange || e.Cause.Rule != rule.ID {
+				t.Errorf("the merge of a and b is caused by %+v, want RULE_CHANGE by rule %s", e.Cause, rule.ID)
+			}
+		}
+	}
+	if !merged {
+		t.Errorf("adding the rule merged nothing: %+v", events)
+	}
+}

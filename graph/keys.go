@@ -210,8 +210,9 @@ func partsOf(key string) []string {
 // rule's go; an edited one's follow the clients' values (buildKeys), so
 // that a key that stays keeps its node, and with it an admin's decision
 // (allowed) and its quarantine. Then it checks keys against the cap: all
-// of them when the cap changed, else the rebuilt rules'.
-func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error {
+// of them when the cap changed, else the rebuilt rules'. It returns the
+// rules it rebuilt.
+func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) ([]string, error) {
 	type staleRule struct {
 		rule    identity.Rule
 		removed bool
@@ -230,7 +231,7 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error
 		return out, err
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, sr := range stale {
 		if sr.removed {
@@ -239,7 +240,7 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error
 			err = s.buildKeys(ctx, project, sr.rule)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if keysBuilt != nil {
 			keysBuilt(sr.rule.ID)
@@ -252,7 +253,7 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error
 				FOREACH (_ IN CASE WHEN r.removed THEN [1] ELSE [] END | DELETE r)
 				REMOVE r.stale, r.staleAt`, map[string]any{"project": project, "id": sr.rule.ID, "since": sr.since})
 		}); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var rebuilt []string
@@ -260,9 +261,9 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error
 		rebuilt = append(rebuilt, sr.rule.ID)
 	}
 	if !all && len(rebuilt) == 0 {
-		return nil
+		return nil, nil
 	}
-	return s.recheckQuarantine(ctx, project, all, rebuilt)
+	return rebuilt, s.recheckQuarantine(ctx, project, all, rebuilt)
 }
 
 // keysBuilt, set only by tests, runs after a stale rule's keys are built

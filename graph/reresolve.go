@@ -78,15 +78,17 @@ func (s *Store) Reresolve(ctx context.Context, project string) (ResolveStats, er
 		if err != nil || g.state != identity.ResolutionRunning {
 			return st, err
 		}
-		if err := s.rebuildKeys(ctx, project, g.recheck); err != nil {
+		rebuilt, err := s.rebuildKeys(ctx, project, g.recheck)
+		if err != nil {
 			return st, fmt.Errorf("rebuild keys of %s: %w", project, err)
 		}
+		cause := roundCause(rebuilt, g.recheck)
 		s.progress(ctx, project, 0.4)
-		if err := s.resolveAll(ctx, project, &st); err != nil {
+		if err := s.resolveAll(ctx, project, cause, &st); err != nil {
 			return st, fmt.Errorf("re-resolve %s: %w", project, err)
 		}
 		s.progress(ctx, project, 0.9)
-		if err := s.repairDirty(ctx, project, &st); err != nil {
+		if err := s.repairDirty(ctx, project, cause, &st); err != nil {
 			return st, fmt.Errorf("repair %s: %w", project, err)
 		}
 		done, err := s.finish(ctx, project, g.gen)
@@ -101,6 +103,21 @@ func (s *Store) Reresolve(ctx context.Context, project string) (ResolveStats, er
 		case <-time.After(roundPause):
 		}
 	}
+}
+
+// roundCause is the cause of a round's events: the rules whose keys it
+// rebuilt (a rule added, changed or removed; named when it is one), a
+// change of the cap, or else clients written without being resolved (a
+// large import).
+func roundCause(rebuilt []string, capChanged bool) identity.Cause {
+	c := identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve"}
+	switch {
+	case len(rebuilt) == 1:
+		c.Rule = rebuilt[0]
+	case len(rebuilt) == 0 && !capChanged:
+		c.Kind = identity.CauseClient
+	}
+	return c
 }
 
 // roundPause is the wait between two rounds of a re-resolution when the

@@ -28,7 +28,7 @@ type CauseKind string
 // Cause kinds.
 const (
 	CauseValue      CauseKind = "VALUE"       // a client's identifiers changed
-	CauseClient     CauseKind = "CLIENT"      // a client was created, updated or removed
+	CauseClient     CauseKind = "CLIENT"      // a client was created, updated or removed; or a large import's clients were resolved
 	CauseManual     CauseKind = "MANUAL"      // an operator linked, unlinked, blocked, excluded or allowed
 	CauseRuleChange CauseKind = "RULE_CHANGE" // rules or caps changed; the project was re-resolved
 )

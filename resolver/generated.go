@@ -2132,11 +2132,11 @@ enum EventType {
 enum CauseKind {
   "A value was added, removed, blocked or unblocked."
   VALUE
-  "A client was created, removed, excluded or included."
+  "A client was created, removed, excluded or included; or, with action reresolve, the clients a large import wrote were resolved together."
   CLIENT
   "Clients were linked or unlinked by hand."
   MANUAL
-  "A rule or project setting changed and the project re-resolved."
+  "A rule or project setting changed and the project re-resolved; rule names the rule when one was rebuilt."
   RULE_CHANGE
 }
 
