@@ -300,9 +300,10 @@ func dataError(err error) bool {
 		strings.HasPrefix(n4.Code, "Neo.ClientError.Schema."))
 }
 
-// attributeCauses gives each event of a group the cause of the first op
-// that wrote to one of the event's clients (the first applied op's when
-// none did, e.g. a multi-contact deleted); a refused op wrote nothing.
+// attributeCauses gives each event of a batch of ops (a group, a small
+// import) the cause of the first op that wrote to one of the event's
+// clients; an event that names none of them (a multi-contact deleted)
+// keeps the cause the resolution gave it. A refused op wrote nothing.
 func attributeCauses(events []identity.Event, ops []Op, normalized []string, refused []LineError) {
 	wrote := applied(ops, refused)
 	for i := range events {

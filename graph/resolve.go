@@ -27,6 +27,9 @@ type touched struct {
 	// first is the resolution's first round, when the statement that wrote
 	// the keys ran it too (writeOutcome), or nil.
 	first *firstRound
+	// causes, if set, gives the events their causes before they are
+	// stored: a batch of ops names the op that wrote to each event's clients.
+	causes func([]identity.Event)
 }
 
 // firstRound is a first round of the resolution (loadRound) that another
@@ -80,6 +83,9 @@ func (s *Store) applyChange(ctx context.Context, project string, cause identity.
 			return nil, err
 		}
 		events = append(events, r.quarantineEvents(t.quarantined, cause)...)
+		if t.causes != nil {
+			t.causes(events)
+		}
 		if changeFault != nil {
 			if err := changeFault(); err != nil {
 				return nil, err

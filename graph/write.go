@@ -86,7 +86,9 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 		if err != nil {
 			return touched{}, err
 		}
-		return res.touched, nil
+		t, normalized, refused := res.touched, res.Normalized, res.Refused
+		t.causes = func(events []identity.Event) { attributeCauses(events, ops, normalized, refused) }
+		return t, nil
 	}
 	var err error
 	if opt.Resolve {

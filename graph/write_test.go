@@ -148,3 +148,33 @@ func TestAClientWithManyValuesMatchesOnTheLastOfThem(t *testing.T) {
 		t.Errorf("the refused e-mail was stored")
 	}
 }
+
+// The events of a small import name the line that wrote to their clients,
+// as a write through the API does: its client, its field and its value.
+func TestAnImportsEventsNameTheLineThatCausedThem(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("a", "web", "phone", "+79161234567")
+	f.client("b", "telegram")
+	_, seq := f.eventsSince(0)
+	ops := []graph.Op{
+		{Line: 1, Kind: graph.OpUpsertClient, Client: identity.ClientInput{ID: "c", Channel: identity.Channel{Kind: "vk", Account: "main"}}},
+		{Line: 2, Kind: graph.OpAddAttribute, ClientID: "b", Attribute: identity.AttributeInput{Field: "phone", Value: "8 916 123-45-67", Source: identity.SourceImport}},
+	}
+	if res, err := f.s.Write(f.ctx, f.project, ops, graph.WriteOptions{Resolve: true}); err != nil || len(res.Refused) > 0 {
+		t.Fatalf("write: %v %v", err, res.Refused)
+	}
+	events, _ := f.eventsSince(seq)
+	merged := false
+	for _, e := range events {
+		if e.Type != identity.EventMerged {
+			continue
+		}
+		merged = true
+		if c := e.Cause; c.Action != "setAttribute" || c.Client != "b" || c.Field != "phone" || c.Value != "+79161234567" {
+			t.Errorf("the merge of a and b is caused by %+v, want line 2: setAttribute of b's phone +79161234567", c)
+		}
+	}
+	if !merged {
+		t.Fatalf("no merge: %+v", events)
+	}
+}
