@@ -1,26 +1,25 @@
 package graph
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/multicontact/multicontact/identity"
 )
 
-// An event of a group carries the cause of the first op that wrote to its
-// clients: an op refused before it wrote nothing, so it is passed over.
+// An event of a batch carries the cause of the first applied op that wrote
+// to its clients: an op that did not apply (here the refused phone) is
+// passed over.
 func TestAnEventsCauseIsTheFirstOpThatWroteToItsClients(t *testing.T) {
 	ops := []Op{
 		{Line: 1, Kind: OpAddAttribute, ClientID: "a", Attribute: identity.AttributeInput{Field: "phone", Value: "garbage"}},
 		{Line: 2, Kind: OpUpsertClient, Client: identity.ClientInput{ID: "a"}},
 		{Line: 3, Kind: OpAddAttribute, ClientID: "b", Attribute: identity.AttributeInput{Field: "email", Value: "b@example.com"}},
 	}
-	refused := []LineError{{Line: 1, Err: errors.New("not a phone")}}
 	events := []identity.Event{
 		{Type: identity.EventMerged, ClientIDs: []string{"a", "b"}},
 		{Type: identity.EventUpdated, ClientIDs: []string{"b"}},
 	}
-	attributeCauses(events, ops, []string{"", "", "b@example.com"}, refused)
+	attributeCauses(events, ops, []string{"", "", "b@example.com"}, []int{1, 2}) // the phone was refused
 	if got := events[0].Cause.Action; got != "upsertClient" {
 		t.Errorf("the merge of a and b is caused by %q, want upsertClient (the phone was refused)", got)
 	}
@@ -29,18 +28,24 @@ func TestAnEventsCauseIsTheFirstOpThatWroteToItsClients(t *testing.T) {
 	}
 }
 
-// The op whose cause an event takes when it names none of a group's
-// clients (a multi-contact deleted) is the group's first op that applied,
-// never one refused.
-func TestTheFirstAppliedOpOfAGroupSkipsTheRefused(t *testing.T) {
-	ops := []Op{
-		{Line: 1, Kind: OpAddAttribute, ClientID: "a", Attribute: identity.AttributeInput{Field: "phone", Value: "garbage"}},
-		{Line: 2, Kind: OpRemoveAttribute, ClientID: "b", Attribute: identity.AttributeInput{Field: "email", Value: "b@example.com"}},
-	}
-	if got := firstApplied(ops, []LineError{{Line: 1, Err: errors.New("not a phone")}}); got != 1 {
-		t.Errorf("first applied op %d, want 1 (op 0 was refused)", got)
-	}
-	if got := firstApplied(ops, nil); got != 0 {
-		t.Errorf("first applied op %d, want 0", got)
+// A re-resolution's events say what changed since the project was last
+// IDLE: the rule when it alone changed, rules or the cap, or neither (a
+// large import's clients).
+func TestARoundsCauseIsWhatChangedSinceTheProjectWasIdle(t *testing.T) {
+	for _, tt := range []struct {
+		rules      []string
+		capChanged bool
+		want       identity.Cause
+	}{
+		{[]string{"r1"}, false, identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve", Rule: "r1"}},
+		{[]string{"r1", "r2"}, false, identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve"}},
+		{[]string{everyRule}, false, identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve"}},
+		{[]string{"r1"}, true, identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve"}},
+		{nil, true, identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve"}},
+		{nil, false, identity.Cause{Kind: identity.CauseClient, Action: "reresolve"}},
+	} {
+		if got := roundCause(tt.rules, tt.capChanged); got != tt.want {
+			t.Errorf("rules %v, cap changed %v: cause %+v, want %+v", tt.rules, tt.capChanged, got, tt.want)
+		}
 	}
 }

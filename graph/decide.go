@@ -98,6 +98,7 @@ func (d *decision) decide(i int, op Op) {
 		return
 	}
 	d.res.Applied++
+	d.res.applied = append(d.res.applied, i)
 }
 
 // release gives back the event ids that this transaction claimed for ops

@@ -233,14 +233,17 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 			return nil, nil
 		}
 		r := resolution{ctx: ctx, tx: tx, ps: ps, now: now, newID: func() string { return newID("mc") }}
-		first := firstApplied(ops, res.Refused)
+		first := 0 // an event naming none of the ops' clients takes the first applied op's cause
+		if len(res.applied) > 0 {
+			first = res.applied[0]
+		}
 		cause := causeOf(ops[first], res.Normalized[first])
 		events, err = r.resolve(t, cause)
 		if err != nil {
 			return nil, err
 		}
 		events = append(events, r.quarantineEvents(t.quarantined, cause)...)
-		attributeCauses(events, ops, res.Normalized, res.Refused)
+		attributeCauses(events, ops, res.Normalized, res.applied)
 		if groupFault != nil {
 			if err := groupFault(); err != nil {
 				return nil, err
@@ -267,26 +270,6 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 	return false, nil
 }
 
-// applied returns the indexes of the ops that were not refused.
-func applied(ops []Op, refused []LineError) []int {
-	var out []int
-	for i, op := range ops {
-		if !slices.ContainsFunc(refused, func(r LineError) bool { return r.Line == op.Line }) {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-// firstApplied is the index of the first op that was not refused (0 if
-// all were: then nothing changed and no event needs a cause).
-func firstApplied(ops []Op, refused []LineError) int {
-	if a := applied(ops, refused); len(a) > 0 {
-		return a[0]
-	}
-	return 0
-}
-
 // dataError reports whether err is Neo4j refusing a statement for the data
 // it was given (a constraint, a value too large for an index, a type), or
 // a write that lost a race on one of the clients: errors that one op can
@@ -302,10 +285,11 @@ func dataError(err error) bool {
 
 // attributeCauses gives each event of a batch of ops (a group, a small
 // import) the cause of the first op that wrote to one of the event's
-// clients; an event that names none of them (a multi-contact deleted)
-// keeps the cause the resolution gave it. A refused op wrote nothing.
-func attributeCauses(events []identity.Event, ops []Op, normalized []string, refused []LineError) {
-	wrote := applied(ops, refused)
+// clients, among the ops applied (by index: a refused op, or one skipped
+// because its event id was seen before, wrote nothing); an event that
+// names none of them (a multi-contact deleted) keeps the cause the
+// resolution gave it.
+func attributeCauses(events []identity.Event, ops []Op, normalized []string, wrote []int) {
 	for i := range events {
 		for _, o := range wrote {
 			if slices.Contains(events[i].ClientIDs, ops[o].Target()) {

@@ -210,9 +210,8 @@ func partsOf(key string) []string {
 // rule's go; an edited one's follow the clients' values (buildKeys), so
 // that a key that stays keeps its node, and with it an admin's decision
 // (allowed) and its quarantine. Then it checks keys against the cap: all
-// of them when the cap changed, else the rebuilt rules'. It returns the
-// rules it rebuilt.
-func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) ([]string, error) {
+// of them when the cap changed, else the rebuilt rules'.
+func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) error {
 	type staleRule struct {
 		rule    identity.Rule
 		removed bool
@@ -231,7 +230,7 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) ([]st
 		return out, err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, sr := range stale {
 		if sr.removed {
@@ -240,7 +239,7 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) ([]st
 			err = s.buildKeys(ctx, project, sr.rule)
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if keysBuilt != nil {
 			keysBuilt(sr.rule.ID)
@@ -253,7 +252,7 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) ([]st
 				FOREACH (_ IN CASE WHEN r.removed THEN [1] ELSE [] END | DELETE r)
 				REMOVE r.stale, r.staleAt`, map[string]any{"project": project, "id": sr.rule.ID, "since": sr.since})
 		}); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	var rebuilt []string
@@ -261,9 +260,9 @@ func (s *Store) rebuildKeys(ctx context.Context, project string, all bool) ([]st
 		rebuilt = append(rebuilt, sr.rule.ID)
 	}
 	if !all && len(rebuilt) == 0 {
-		return nil, nil
+		return nil
 	}
-	return rebuilt, s.recheckQuarantine(ctx, project, all, rebuilt)
+	return s.recheckQuarantine(ctx, project, all, rebuilt)
 }
 
 // keysBuilt, set only by tests, runs after a stale rule's keys are built

@@ -198,6 +198,8 @@ func (s *Store) UpdateProjectSettings(ctx context.Context, id string, set identi
 				SET p.resolution = 'RUNNING', p.progress = 0.0, p.recheckKeys = true, p.generation = coalesce(p.generation, 0) + 1)
 			FOREACH (_ IN CASE WHEN $rekey AND NOT $rerun THEN [1] ELSE [] END |
 				SET p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1)
+			FOREACH (_ IN CASE WHEN $rekey THEN [1] ELSE [] END |
+				SET p.changedRules = coalesce(p.changedRules, []) + $everyRule)
 			WITH p
 			CALL {
 				WITH p
@@ -207,7 +209,7 @@ func (s *Store) UpdateProjectSettings(ctx context.Context, id string, set identi
 			}
 			RETURN `+projectFields,
 			map[string]any{"id": id, "name": p.Name, "region": p.Region, "keyCap": p.KeyCap, "valueCap": p.ValueCap,
-				"acceptWidget": p.AcceptUnverifiedWidgetValues, "rerun": rerun, "rekey": rekey, "locale": p.Locale})
+				"acceptWidget": p.AcceptUnverifiedWidgetValues, "rerun": rerun, "rekey": rekey, "locale": p.Locale, "everyRule": everyRule})
 		if err != nil {
 			return identity.Project{}, err
 		}
@@ -305,7 +307,7 @@ func (s *Store) saveRule(ctx context.Context, project string, r identity.Rule, c
 			SET r.name = $name, r.fields = $fields, r.enabled = $enabled, r.requireVerified = $requireVerified,
 				r.removed = false, p.configVersion = coalesce(p.configVersion, 0) + 1
 			FOREACH (_ IN CASE WHEN $relink THEN [1] ELSE [] END |
-				SET r.stale = true, r.staleAt = p.configVersion,
+				SET r.stale = true, r.staleAt = p.configVersion, p.changedRules = coalesce(p.changedRules, []) + r.id,
 					p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1)`,
 			map[string]any{"project": project, "id": r.ID, "name": r.Name, "fields": r.Fields, "relink": relink,
 				"enabled": r.Enabled, "requireVerified": r.RequireVerified, "at": s.now().UTC()})
@@ -326,6 +328,7 @@ func (s *Store) RemoveRule(ctx context.Context, project, ruleID string) error {
 		}
 		return noResult{}, exec(ctx, tx, `MATCH (p:Project {id: $project}), (r:Rule {project: $project, id: $id})
 			SET r.removed = true, r.stale = true, p.configVersion = coalesce(p.configVersion, 0) + 1,
+				p.changedRules = coalesce(p.changedRules, []) + r.id,
 				p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1
 			SET r.staleAt = p.configVersion`,
 			map[string]any{"project": project, "id": ruleID})

@@ -78,11 +78,10 @@ func (s *Store) Reresolve(ctx context.Context, project string) (ResolveStats, er
 		if err != nil || g.state != identity.ResolutionRunning {
 			return st, err
 		}
-		rebuilt, err := s.rebuildKeys(ctx, project, g.recheck)
-		if err != nil {
+		if err := s.rebuildKeys(ctx, project, g.recheck); err != nil {
 			return st, fmt.Errorf("rebuild keys of %s: %w", project, err)
 		}
-		cause := roundCause(rebuilt, g.recheck)
+		cause := roundCause(g.rules, g.recheck)
 		s.progress(ctx, project, 0.4)
 		if err := s.resolveAll(ctx, project, cause, &st); err != nil {
 			return st, fmt.Errorf("re-resolve %s: %w", project, err)
@@ -105,20 +104,25 @@ func (s *Store) Reresolve(ctx context.Context, project string) (ResolveStats, er
 	}
 }
 
-// roundCause is the cause of a round's events: the rules whose keys it
-// rebuilt (a rule added, changed or removed; named when it is one), a
-// change of the cap, or else clients written without being resolved (a
-// large import).
-func roundCause(rebuilt []string, capChanged bool) identity.Cause {
+// roundCause is the cause of a round's events, from what changed since
+// the project was last IDLE (kept on the project, so a round run again
+// after a failure, or by another replica, says the same): rules (the rule
+// is named when it alone changed), the cap, or else neither: clients
+// written without being resolved (a large import).
+func roundCause(rules []string, capChanged bool) identity.Cause {
 	c := identity.Cause{Kind: identity.CauseRuleChange, Action: "reresolve"}
 	switch {
-	case len(rebuilt) == 1:
-		c.Rule = rebuilt[0]
-	case len(rebuilt) == 0 && !capChanged:
+	case len(rules) == 0 && !capChanged:
 		c.Kind = identity.CauseClient
+	case len(rules) == 1 && rules[0] != everyRule && !capChanged:
+		c.Rule = rules[0]
 	}
 	return c
 }
+
+// everyRule stands in Project.changedRules for a change of every rule's
+// keys (the widget switch).
+const everyRule = "*"
 
 // roundPause is the wait between two rounds of a re-resolution when the
 // first could not finish because the project changed under it.
@@ -199,18 +203,20 @@ func (st *ResolveStats) add(events []identity.Event) {
 type genState struct {
 	gen     int64 // counts rule and cap changes
 	state   identity.ResolutionState
-	recheck bool // the cap changed: every key is checked against it again
+	recheck bool     // the cap changed: every key is checked against it again
+	rules   []string // the rules changed since the project was last IDLE ("*": every rule's keys)
 }
 
 func (s *Store) generation(ctx context.Context, project string) (genState, error) {
 	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) (genState, error) {
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
-			RETURN coalesce(p.generation, 0) AS gen, p.resolution AS state, coalesce(p.recheckKeys, false) AS recheck`,
+			RETURN coalesce(p.generation, 0) AS gen, p.resolution AS state, coalesce(p.recheckKeys, false) AS recheck,
+				coalesce(p.changedRules, []) AS rules`,
 			map[string]any{"id": project})
 		if err != nil || rec == nil {
 			return genState{}, orNotFound(err, "project", project)
 		}
-		return genState{i64(rec, "gen"), identity.ResolutionState(str(rec, "state")), boolean(rec, "recheck")}, nil
+		return genState{i64(rec, "gen"), identity.ResolutionState(str(rec, "state")), boolean(rec, "recheck"), dedupe(strs(rec, "rules"))}, nil
 	})
 }
 
@@ -236,6 +242,7 @@ func (s *Store) finish(ctx context.Context, project string, gen int64) (bool, er
 			WHERE coalesce(p.generation, 0) = $gen AND NOT EXISTS { MATCH (c:Client {project: $id, dirty: true}) }
 				AND NOT EXISTS { MATCH (c:Client {project: $id}) WHERE c.mc IS NULL }
 			SET p.resolution = 'IDLE', p.progress = 1.0, p.recheckKeys = false
+			REMOVE p.changedRules
 			RETURN true AS done`, map[string]any{"id": project, "gen": gen})
 		return rec != nil, err
 	})

@@ -86,8 +86,8 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 		if err != nil {
 			return touched{}, err
 		}
-		t, normalized, refused := res.touched, res.Normalized, res.Refused
-		t.causes = func(events []identity.Event) { attributeCauses(events, ops, normalized, refused) }
+		t, normalized, applied := res.touched, res.Normalized, res.applied
+		t.causes = func(events []identity.Event) { attributeCauses(events, ops, normalized, applied) }
 		return t, nil
 	}
 	var err error
@@ -168,6 +168,7 @@ type writeResult struct {
 	WriteResult
 	touched touched
 	ps      *projectState // the configuration the ops were decided under
+	applied []int         // the indexes of the ops applied: neither refused nor skipped
 }
 
 // writeOps validates and applies ops in order, inside the caller's

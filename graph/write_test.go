@@ -178,3 +178,29 @@ func TestAnImportsEventsNameTheLineThatCausedThem(t *testing.T) {
 		t.Fatalf("no merge: %+v", events)
 	}
 }
+
+// An op skipped because its event id was seen before wrote nothing: an
+// event of its batch is not attributed to it.
+func TestAnImportsEventsPassOverALineSeenBefore(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("a", "web", "phone", "+79161234567")
+	f.client("b", "telegram")
+	email := graph.Op{Line: 1, EventID: "e1", Kind: graph.OpAddAttribute, ClientID: "b",
+		Attribute: identity.AttributeInput{Field: "email", Value: "b@example.com", Source: identity.SourceImport}}
+	if _, err := f.s.Write(f.ctx, f.project, []graph.Op{email}, graph.WriteOptions{Resolve: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, seq := f.eventsSince(0)
+	phone := graph.Op{Line: 2, EventID: "e2", Kind: graph.OpAddAttribute, ClientID: "b",
+		Attribute: identity.AttributeInput{Field: "phone", Value: "+79161234567", Source: identity.SourceImport}}
+	res, err := f.s.Write(f.ctx, f.project, []graph.Op{email, phone}, graph.WriteOptions{Resolve: true})
+	if err != nil || res.Skipped != 1 {
+		t.Fatalf("write: %v, %d skipped, want the e-mail's line skipped", err, res.Skipped)
+	}
+	events, _ := f.eventsSince(seq)
+	for _, e := range events {
+		if e.Type == identity.EventMerged && (e.Cause.Field != "phone" || e.Cause.Value != "+79161234567") {
+			t.Errorf("the merge of a and b is caused by %+v, want line 2, b's phone", e.Cause)
+		}
+	}
+}
