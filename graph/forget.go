@@ -226,7 +226,7 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 // (and it stays) or finds it gone and runs again. It returns the values
 // it deleted.
 func deleteClients(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients []string, erasing bool) ([]identity.KeyPart, error) {
-	p := map[string]any{"project": project, "ids": clients, "erasing": erasing, "sep": "\x1f"}
+	p := map[string]any{"project": project, "ids": clients, "erasing": erasing, "keySep": identity.KeySep}
 	recs, err := collect(ctx, tx, `UNWIND $ids AS id
 		MATCH (:Client {project: $project, id: id})-[:HAS]->(v:Value)
 		WITH DISTINCT v ORDER BY v.field, v.value
@@ -246,8 +246,7 @@ func deleteClients(ctx context.Context, tx neo4j.ManagedTransaction, project str
 		SET k.locked = true REMOVE k.locked
 		WITH k
 		WHERE NOT EXISTS { MATCH (k)<-[:MATCHES]-(o:Client) WHERE NOT o.id IN $ids }
-			AND ($erasing OR any(part IN split(k.key, $sep) WHERE NOT EXISTS {
-				(:Value {project: $project, field: split(part, '=')[0], value: substring(part, size(split(part, '=')[0]) + 1)}) }))
+			AND ($erasing OR `+madeOfAGoneValue+`)
 		DETACH DELETE k`, p); err != nil {
 		return nil, err
 	}

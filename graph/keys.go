@@ -100,9 +100,9 @@ const writeKeys = `CALL {
 			UNWIND $in.del AS r
 			MATCH (:Client {project: $project, id: r.client})-[m:MATCHES]->(k:MatchKey {project: $project, rule: r.rule, key: r.key})
 			DELETE m
-			WITH k, collect(r.values)[0] AS values // all edges first: two clients may let go of one key
-			WHERE NOT EXISTS { (k)<-[:MATCHES]-() }
-				AND any(p IN values WHERE NOT EXISTS { (:Value {project: $project, field: p[0], value: p[1]}) })
+			WITH collect(DISTINCT k) AS ks // all edges first: two clients may let go of one key
+			UNWIND ks AS k
+			WITH k WHERE NOT EXISTS { (k)<-[:MATCHES]-() } AND ` + madeOfAGoneValue + `
 			DETACH DELETE k
 		}
 		CALL {
@@ -119,6 +119,12 @@ const writeKeys = `CALL {
 				holders: [(k)<-[:MATCHES]-(o:Client) | o.id],
 				mcs: [(k)<-[:MATCHES]-(o:Client) WHERE o.mc IS NOT NULL | o.mc]}) AS quarantined
 		}`
+
+// madeOfAGoneValue is the condition that a value the key k is made of has
+// no node any more ($keySep is identity.KeySep; a field key never holds
+// '=', a value may).
+const madeOfAGoneValue = `any(part IN split(k.key, $keySep) WHERE NOT EXISTS {
+				(:Value {project: $project, field: split(part, '=')[0], value: substring(part, size(split(part, '=')[0]) + 1)}) })`
 
 // deleteUnheldKeysOf is the clause that follows the deletion of a Value:
 // with field and value in scope, it deletes the keys of one-field rules
@@ -175,7 +181,7 @@ func planKeys(ps *projectState, states map[string]keyState) (add, del []map[stri
 			if want[rk] {
 				delete(want, rk)
 			} else {
-				del = append(del, map[string]any{"client": id, "rule": rk[0], "key": rk[1], "values": pairsOf(rk[1])})
+				del = append(del, map[string]any{"client": id, "rule": rk[0], "key": rk[1]})
 			}
 		}
 		for rk := range want {
@@ -186,15 +192,6 @@ func planKeys(ps *projectState, states map[string]keyState) (add, del []map[stri
 		return add[i]["rule"].(string)+add[i]["key"].(string) < add[j]["rule"].(string)+add[j]["key"].(string)
 	})
 	return add, del
-}
-
-// pairsOf is the [field, value] pairs a key is built from.
-func pairsOf(key string) [][]string {
-	var out [][]string
-	for _, p := range identity.KeyParts(key) {
-		out = append(out, []string{p.Field, p.Value})
-	}
-	return out
 }
 
 // partsOf is the "field=value" parts a key is built from.

@@ -53,7 +53,7 @@ func writeOutcome(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectS
 		q = writeRecords + writeKeys + `
 		WITH moved, quarantined, racedConversations AS raced` + loadRound + `, moved, quarantined, raced`
 	}
-	recs, err := collect(ctx, tx, q, map[string]any{"project": ps.ID, "token": searchToken(ps.ID), "cap": ps.KeyCap, "now": now, "in": in})
+	recs, err := collect(ctx, tx, q, map[string]any{"project": ps.ID, "token": searchToken(ps.ID), "cap": ps.KeyCap, "now": now, "keySep": identity.KeySep, "in": in})
 	var n4 *neo4j.Neo4jError
 	if errors.As(err, &n4) && n4.Code == "Neo.ClientError.Schema.ConstraintValidationFailed" {
 		return nil, nil, nil, errRace

@@ -7,7 +7,7 @@ import "strings"
 // '=' and normalized values never hold the separator.
 func KeyParts(key string) []KeyPart {
 	var out []KeyPart
-	for _, p := range strings.Split(key, matchKeySep) {
+	for _, p := range strings.Split(key, KeySep) {
 		field, value, _ := strings.Cut(p, "=")
 		out = append(out, KeyPart{Field: field, Value: value})
 	}

@@ -21,9 +21,9 @@ const MaxRules = 50
 // every value, and a write that would pass it is refused (Combinations).
 const MaxKeysPerRule = 1000
 
-// matchKeySep joins the parts of a match key. Normalized values never hold
+// KeySep joins the parts of a match key. Normalized values never hold
 // control characters, so it cannot occur inside a part.
-const matchKeySep = "\x1f"
+const KeySep = "\x1f"
 
 // Rule is a merge rule of a project: two clients match when, for every
 // field of the rule, they share at least one value.
@@ -192,7 +192,7 @@ func MatchKeys(r Rule, values []Value) (keys []string, truncated bool) {
 		b.Reset()
 		for i, f := range fields {
 			if i > 0 {
-				b.WriteString(matchKeySep)
+				b.WriteString(KeySep)
 			}
 			b.WriteString(f)
 			b.WriteByte('=')
