@@ -8,9 +8,10 @@ GO ?= go
 ## test: gofmt, vet, generated code up to date, then every test (browser tests included) with the race detector against a throw-away Neo4j.
 ## Packages run one at a time (-p 1): a store that opens resumes every project it finds RUNNING, so test binaries
 ## running at once would re-resolve each other's projects in the middle of a test.
+## -timeout 30m: the race detector on a slow 2-core machine can take a package past go test's 10-minute default.
 test: check
 	scripts/console-deps.sh
-	scripts/with-neo4j.sh test $(GO) test -race -count=1 -p 1 ./...
+	scripts/with-neo4j.sh test $(GO) test -race -count=1 -p 1 -timeout 30m ./...
 
 ## check: the static checks, no Neo4j needed
 check: generate-check

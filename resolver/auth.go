@@ -269,7 +269,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			switch {
 			case errors.As(err, &ae):
 				writeGraphQLError(w, http.StatusUnauthorized, ae.Code, ae.Message)
-			case graph.Unavailable(err):
+			case retryable(err):
 				writeUnavailable(w, err)
 			default:
 				writeGraphQLError(w, http.StatusServiceUnavailable, "INTERNAL", "authentication is unavailable")

@@ -8,11 +8,14 @@ import (
 	"strconv"
 
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/multicontact/multicontact/graph"
 )
 
 // Codes that tell the caller to send the same call again later: nothing
 // was wrong with it. UNAVAILABLE: Neo4j could not serve it in time (away,
-// restarting, or the call's deadline passed); a write may or may not have
+// restarting, or the call's deadline passed) or the call was cancelled
+// (its caller went away, or the service is stopping); a write may or may not have
 // been applied, as with any write whose answer was lost, and every write of
 // the API can be sent again. RATE_LIMITED: the service refused it before
 // doing anything, to stay within its in-flight limits.
@@ -28,8 +31,21 @@ const (
 	rateLimitedRetryAfter = 1
 )
 
+// cancelled reports whether a call stopped because it was cancelled: its
+// caller went away, or the service is stopping. Neither the store's fault
+// nor a bug: it is answered as UNAVAILABLE (the call may be made again),
+// without counting as an error of the service.
+func cancelled(err error) bool { return errors.Is(err, context.Canceled) }
+
+// retryable reports whether a call's failure is answered UNAVAILABLE:
+// Neo4j could not serve it, or it was cancelled.
+func retryable(err error) bool { return graph.Unavailable(err) || cancelled(err) }
+
 // unavailableMessage says what an UNAVAILABLE error means, without detail.
 func unavailableMessage(err error) string {
+	if cancelled(err) {
+		return "the call was cancelled before it finished (its caller went away, or the service is stopping); try again"
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "the request did not finish within its deadline (the database is slow or unreachable); try again later"
 	}

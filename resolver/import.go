@@ -91,8 +91,10 @@ func ImportHandler(store *graph.Store, auth *Authenticator, log *slog.Logger, ch
 			switch {
 			case identity.ErrorCode(err) == identity.CodeNotFound:
 				writeGraphQLError(w, http.StatusNotFound, "NOT_FOUND", "project not found")
-			case graph.Unavailable(err):
-				log.Warn("import: store unavailable", "project", project, "err", err)
+			case retryable(err):
+				if !cancelled(err) {
+					log.Warn("import: store unavailable", "project", project, "err", err)
+				}
 				writeUnavailable(w, err)
 			default:
 				log.Error("import: read project", "project", project, "err", err)
@@ -157,10 +159,16 @@ func ImportHandler(store *graph.Store, auth *Authenticator, log *slog.Logger, ch
 			log.Warn("import stopped: its key was revoked", "project", project, "line", sum.Lines)
 			out.Error, out.ErrorCode = "the import stopped: its API key was revoked", "FORBIDDEN"
 		case err != nil:
-			log.Error("import", "project", project, "line", sum.Lines, "err", err)
 			out.Error, out.ErrorCode = "the import stopped early; run it again: lines already applied are skipped", "INTERNAL"
-			if graph.Unavailable(err) {
+			switch {
+			case cancelled(err):
+				log.Warn("import cancelled", "project", project, "line", sum.Lines)
 				out.ErrorCode = CodeUnavailable
+			case graph.Unavailable(err):
+				log.Warn("import: store unavailable", "project", project, "line", sum.Lines, "err", err)
+				out.ErrorCode = CodeUnavailable
+			default:
+				log.Error("import", "project", project, "line", sum.Lines, "err", err)
 			}
 		}
 		_ = enc.Encode(map[string]ImportSummary{"summary": out})

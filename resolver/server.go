@@ -92,7 +92,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 					case errors.As(err, &ae):
 						return closeWith(ctx, CloseUnauthorized, "Unauthorized: "+ae.Message), nil, err
 					}
-					if graph.Unavailable(err) { // 1013 Try Again Later: the client reconnects after a pause
+					if retryable(err) { // 1013 Try Again Later: the client reconnects after a pause
 						log.WarnContext(ctx, "websocket authentication: store unavailable", "err", err)
 						return closeWith(ctx, CloseTryAgainLater, "Try again later: the database is unavailable"), nil, errors.New("authentication is unavailable")
 					}
@@ -302,6 +302,10 @@ func presenter(log *slog.Logger, onInternal, onUnavailable func()) graphql.Error
 			} else {
 				out.Extensions = map[string]any{"code": "BAD_USER_INPUT", "reason": de.Code, "field": de.Field, "detail": de.Error()}
 			}
+		case cancelled(err):
+			log.InfoContext(ctx, "call cancelled", "path", out.Path.String())
+			u := unavailableError(err)
+			out.Message, out.Extensions = u.Message, u.Extensions
 		case graph.Unavailable(err):
 			log.WarnContext(ctx, "store unavailable", "err", err, "path", out.Path.String())
 			if onUnavailable != nil {

@@ -243,8 +243,10 @@ func WidgetHandler(store *graph.Store, keys Keys, log *slog.Logger) http.Handler
 			var de *identity.Error
 			errors.As(err, &de)
 			writeGraphQLError(w, http.StatusBadRequest, "BAD_USER_INPUT", localize(ctx, de))
-		case graph.Unavailable(err):
-			log.WarnContext(ctx, "widget: store unavailable", "err", err)
+		case retryable(err):
+			if !cancelled(err) {
+				log.WarnContext(ctx, "widget: store unavailable", "err", err)
+			}
 			writeUnavailable(w, err)
 		case err != nil:
 			log.ErrorContext(ctx, "widget", "err", err)

@@ -87,9 +87,16 @@ CONF
 	if [ -n "${NEO4J_CONF_EXTRA:-}" ]; then printf '%s\n' "$NEO4J_CONF_EXTRA" >>"$home/conf/neo4j.conf"; fi
 	if [ ! -f "$home/password" ]; then
 		# A fresh password per instance; it never leaves the instance's folder.
-		head -c 18 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9' >"$home/password"
-		NEO4J_HOME=$home NEO4J_CONF=$home/conf "$java" -cp "$lib/*" org.neo4j.cli.AdminTool \
-			dbms set-initial-password "$(cat "$home/password")" >"$home/logs/admin.log" 2>&1
+		# It is kept only once Neo4j took it: a first start cut short sets
+		# one again next time, instead of keeping one the server never had.
+		local password; password=$(head -c 18 /dev/urandom | base64 | tr -dc 'a-zA-Z0-9')
+		if ! NEO4J_HOME=$home NEO4J_CONF=$home/conf "$java" -cp "$lib/*" org.neo4j.cli.AdminTool \
+			dbms set-initial-password "$password" >"$home/logs/admin.log" 2>&1; then
+			log "could not set the instance's password; see $home/logs/admin.log"
+			tail -n 20 "$home/logs/admin.log" >&2
+			exit 1
+		fi
+		printf '%s' "$password" >"$home/password.new" && mv "$home/password.new" "$home/password"
 	fi
 	log "starting instance $name (Neo4j $version) on bolt://127.0.0.1:$port, Neo4j Browser on http://127.0.0.1:$((port + 1))/browser/"
 	(

@@ -26,7 +26,18 @@ case "$mode" in
 test | bench)
 	name=$mode-$$
 	port=$(free_port 17687)
-	trap '"$here/neo4j.sh" destroy "$name"' EXIT
+	# Tests that start servers of their own name them after this one
+	# (MULTICONTACT_TEST_INSTANCE-...): a test binary killed by a timeout or
+	# an interrupt runs no cleanup, so they are removed here too.
+	export MULTICONTACT_TEST_INSTANCE=$name
+	cleanup() {
+		local home
+		for home in "$("$here/neo4j.sh" home "$name")" "$("$here/neo4j.sh" home "$name")"-*; do
+			[ -d "$home" ] && "$here/neo4j.sh" destroy "$(basename "$home")"
+		done
+		return 0
+	}
+	trap cleanup EXIT
 	;;
 dev)
 	name=dev

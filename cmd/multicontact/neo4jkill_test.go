@@ -36,7 +36,13 @@ func startNeo4jInstance(t *testing.T) *neo4jInstance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &neo4jInstance{t: t, name: fmt.Sprintf("kill-%d", os.Getpid()), script: script, port: freePortPair(t)}
+	// Named after the run's own server when scripts/with-neo4j.sh started
+	// one, which then removes it even if this binary is killed.
+	name := fmt.Sprintf("kill-%d", os.Getpid())
+	if run := os.Getenv("MULTICONTACT_TEST_INSTANCE"); run != "" {
+		name = run + "-" + name
+	}
+	n := &neo4jInstance{t: t, name: name, script: script, port: freePortPair(t)}
 	n.uri = "bolt://127.0.0.1:" + strconv.Itoa(n.port)
 	t.Cleanup(func() { _ = exec.Command(script, "destroy", n.name).Run() })
 	start := time.Now()
