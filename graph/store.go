@@ -122,16 +122,18 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 		o(s)
 	}
 	if err := driver.VerifyConnectivity(ctx); err != nil {
+		s.stop()
 		driver.Close(ctx)
 		return nil, fmt.Errorf("neo4j at %s: %w", cfg.URI, err)
 	}
 	if err := s.applySchema(ctx); err != nil {
+		s.stop()
 		driver.Close(ctx)
 		return nil, err
 	}
 	if !s.noResume {
 		if err := s.resumeRunning(ctx); err != nil {
-			driver.Close(ctx)
+			s.Close(ctx) // and the re-resolutions it started
 			return nil, err
 		}
 	}

@@ -306,6 +306,25 @@ func (a *api) writeNewClients(p testProject, n int, prefix, domain string, recor
 	}
 }
 
+// A service that starts while Neo4j cannot be reached yet (both started
+// at once, or Neo4j restarting) waits for it and serves once it is there,
+// instead of exiting.
+func TestServeWaitsForNeo4jAtStart(t *testing.T) {
+	proxy := startProxy(t)
+	proxy.cut()
+	const away = 2 * time.Second
+	back := time.AfterFunc(away, proxy.restore)
+	defer back.Stop()
+	start := time.Now()
+	a := startAPI(t, "-neo4j-uri", proxy.uri())
+	if took := time.Since(start); took < away {
+		t.Fatalf("the service started in %s, before Neo4j could be reached (%s)", took, away)
+	}
+	p := a.project()
+	a.ok(p.write, `mutation($p: ID!) { upsertClient(projectId: $p, input: {id: "c1", channel: {kind: "telegram", account: "bot"}}) { id } }`,
+		map[string]any{"p": p.id}, nil)
+}
+
 // TestNeo4jAwayAndBack takes Neo4j away from a running service while
 // writers write, and gives it back: /readyz turns 503 within 5 s, every
 // call fails within its deadline with UNAVAILABLE (the import and the

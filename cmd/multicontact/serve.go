@@ -265,9 +265,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	// Webhooks are fed from the same log; a local commit wakes their workers too.
 	m.hooks = webhook.New(webhook.Config{Keys: keys, Guard: webhook.Guard{AllowPrivate: m.WebhookAllowPrivate},
 		Schedule: m.WebhookSchedule, Log: m.log, OnAttempt: m.metrics.webhookAttempt, OnPause: m.metrics.webhookPaused.Inc})
-	store, err := graph.Open(openCtx, m.Neo4j, graph.WithLogger(m.log), graph.WithNotifier(notifiers{m.broker, m.hooks}),
-		graph.WithRetryObserver(func(reason string) { m.metrics.retries.WithLabelValues(reason).Inc() }),
-		graph.WithGroupObserver(m.metrics.group))
+	store, err := m.openStore(openCtx)
 	if err != nil {
 		return err
 	}
@@ -682,4 +680,25 @@ func (m *metrics) watchInFlight(l *resolver.Limiter) {
 	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "multicontact_inflight_requests",
 		Help: "API calls in flight (GraphQL queries and mutations, imports, widget calls), bounded by -max-inflight."},
 		func() float64 { return float64(l.InFlight()) }))
+}
+
+// openStore opens the store. Neo4j may be starting or restarting as the
+// service starts (a deployment brings both up at once): a store that
+// cannot reach it is opened again, with a growing pause, until ctx ends;
+// any other failure (a wrong password, a schema error) is returned at once.
+func (m *ServeMain) openStore(ctx context.Context) (*graph.Store, error) {
+	for pause := 500 * time.Millisecond; ; pause = min(2*pause, 5*time.Second) {
+		store, err := graph.Open(ctx, m.Neo4j, graph.WithLogger(m.log), graph.WithNotifier(notifiers{m.broker, m.hooks}),
+			graph.WithRetryObserver(func(reason string) { m.metrics.retries.WithLabelValues(reason).Inc() }),
+			graph.WithGroupObserver(m.metrics.group))
+		if err == nil || !graph.Unavailable(err) {
+			return store, err
+		}
+		m.log.Warn("waiting for Neo4j", "err", err, "retry_in", pause.String())
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(pause):
+		}
+	}
 }
