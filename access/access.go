@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 )
 
 // Role is what an API key may do in its project.
@@ -37,7 +38,28 @@ func (r Role) Includes(need Role) bool {
 
 // NewSecret returns a new key secret: shown once to whoever creates the
 // key, never stored.
-func NewSecret() string { return "mck_" + rand.Text() + rand.Text() }
+func NewSecret() string { return secretPrefix + rand.Text() + rand.Text() }
+
+// secretPrefix and secretLen are the shape of every secret NewSecret made:
+// the prefix and two rand.Text() of 26 base32 characters.
+const (
+	secretPrefix = "mck_"
+	secretLen    = len(secretPrefix) + 52
+)
+
+// WellFormed reports whether secret has the shape of a key secret, so that
+// a token that cannot be one is refused without looking it up.
+func WellFormed(secret string) bool {
+	if len(secret) != secretLen || !strings.HasPrefix(secret, secretPrefix) {
+		return false
+	}
+	for _, c := range secret[len(secretPrefix):] {
+		if !('A' <= c && c <= 'Z' || '2' <= c && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
 
 // Hash is how a key secret is stored and looked up: its SHA-256, in hex.
 func Hash(secret string) string {

@@ -42,3 +42,20 @@ func TestSecretsAreNewAndStoredOnlyAsAHash(t *testing.T) {
 		t.Error("a hash must differ from its secret and be the same each time")
 	}
 }
+
+// Every secret the service makes is well formed; a token that is not one
+// (a typo, a guess, another service's key) is told apart without a lookup.
+func TestOnlySecretsOfTheServicesShapeAreWellFormed(t *testing.T) {
+	for range 100 {
+		if s := access.NewSecret(); !access.WellFormed(s) {
+			t.Fatalf("NewSecret() = %q is not well formed", s)
+		}
+	}
+	good := access.NewSecret()
+	for _, bad := range []string{"", "mck_", good[:len(good)-1], good + "A", "xyz_" + good[4:], strings.ToLower(good),
+		good[:10] + "1" + good[11:], good[:10] + "=" + good[11:], "Bearer " + good} {
+		if access.WellFormed(bad) {
+			t.Errorf("WellFormed(%q) = true", bad)
+		}
+	}
+}

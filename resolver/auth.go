@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/multicontact/multicontact/access"
 	"github.com/multicontact/multicontact/graph"
@@ -66,6 +69,10 @@ type Authenticator struct {
 	// (a websocket, an import, which have no request deadline) hears at
 	// once that the store is unavailable.
 	Timeout time.Duration
+
+	flight    singleflight.Group // one lookup per key at a time, shared by its callers
+	lookups   chan struct{}      // a slot per lookup in flight (maxLookups)
+	lookupsOn sync.Once
 
 	mu          sync.Mutex
 	cache       map[string]cachedKey // by the secret's hash
@@ -194,37 +201,83 @@ func (a *Authenticator) WatchRevocations(ctx context.Context, interval time.Dura
 	}
 }
 
+// maxLookups bounds the keys looked up in Neo4j at once: requests with
+// keys nobody has used lately (a flood of made-up ones) are answered
+// RATE_LIMITED beyond it, instead of taking the connections that admitted
+// calls need. Authentication runs before the in-flight limits, which need
+// to know the caller's project.
+const maxLookups = 16
+
+// lookupTimeout bounds a lookup when the Authenticator has no Timeout.
+const lookupTimeout = 10 * time.Second
+
+// errLookupsBusy refuses a request whose key would be one lookup too many.
+var errLookupsBusy = errors.New("too many API keys are being looked up")
+
+// lookup returns the principal of a secret: from the cache, or from one
+// lookup in Neo4j that every concurrent caller with the same key shares.
+// A token that cannot be a key is unknown without a lookup.
 func (a *Authenticator) lookup(ctx context.Context, secret string) (*Principal, error) {
+	if !access.WellFormed(secret) {
+		return nil, graph.ErrUnknownKey
+	}
 	hash := access.Hash(secret)
-	now := time.Now()
 	a.mu.Lock()
-	if k, ok := a.cache[hash]; ok && now.Before(k.until) {
+	if k, ok := a.cache[hash]; ok && time.Now().Before(k.until) {
 		a.mu.Unlock()
 		p := k.principal
 		return &p, nil
 	}
 	gen := a.revocations
 	a.mu.Unlock()
-	if a.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.Timeout)
-		defer cancel()
+	// Callers that arrive after a revocation start a lookup of their own,
+	// never share one that may have read the key before it was revoked.
+	ch := a.flight.DoChan(fmt.Sprint(hash, "/", gen), func() (any, error) { return a.lookupOnce(ctx, secret, hash, gen) })
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		p := r.Val.(Principal)
+		return &p, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
+}
+
+// lookupOnce looks a key up in Neo4j and caches it. It runs for every
+// caller that waits for it, so it does not end with the first one's
+// context; it is bounded by the Authenticator's Timeout.
+func (a *Authenticator) lookupOnce(ctx context.Context, secret, hash string, gen int) (Principal, error) {
+	a.lookupsOn.Do(func() { a.lookups = make(chan struct{}, maxLookups) })
+	select {
+	case a.lookups <- struct{}{}:
+		defer func() { <-a.lookups }()
+	default:
+		return Principal{}, errLookupsBusy
+	}
+	timeout := a.Timeout
+	if timeout <= 0 {
+		timeout = lookupTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	now := time.Now()
 	k, err := a.Store.Authenticate(ctx, secret)
 	if err != nil {
-		return nil, err
+		return Principal{}, err
 	}
 	p := Principal{Project: k.Project, Role: k.Role, KeyID: k.ID}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if gen != a.revocations { // a key was revoked meanwhile, maybe this one: do not remember it
-		return &p, nil
+		return p, nil
 	}
 	if a.cache == nil || len(a.cache) > 10000 { // bounded: start over rather than grow
 		a.cache = map[string]cachedKey{}
 	}
 	a.cache[hash] = cachedKey{principal: p, until: now.Add(KeyCacheTTL)}
-	return &p, nil
+	return p, nil
 }
 
 // BearerToken extracts the token of an "Authorization: Bearer <token>" value.
@@ -269,6 +322,8 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			switch {
 			case errors.As(err, &ae):
 				writeGraphQLError(w, http.StatusUnauthorized, ae.Code, ae.Message)
+			case errors.Is(err, errLookupsBusy):
+				writeRetryable(w, http.StatusTooManyRequests, rateLimitedRetryAfter, rateLimitedExtensions(ScopeProcess), rateLimitedMessage(ScopeProcess))
 			case retryable(err):
 				writeUnavailable(w, err)
 			default:

@@ -92,7 +92,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 					case errors.As(err, &ae):
 						return closeWith(ctx, CloseUnauthorized, "Unauthorized: "+ae.Message), nil, err
 					}
-					if retryable(err) { // 1013 Try Again Later: the client reconnects after a pause
+					if retryable(err) || errors.Is(err, errLookupsBusy) { // 1013 Try Again Later: the client reconnects after a pause
 						log.WarnContext(ctx, "websocket authentication: store unavailable", "err", err)
 						return closeWith(ctx, CloseTryAgainLater, "Try again later: the database is unavailable"), nil, errors.New("authentication is unavailable")
 					}

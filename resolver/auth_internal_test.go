@@ -1,0 +1,46 @@
+package resolver
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/multicontact/multicontact/access"
+)
+
+// A token that cannot be a key is refused as unknown without a lookup:
+// this authenticator has no store, and would fail on one.
+func TestATokenThatCannotBeAKeyIsNotLookedUp(t *testing.T) {
+	a := &Authenticator{}
+	for _, token := range []string{"mck_not-a-key", "hello", access.NewSecret() + "x"} {
+		if _, err := a.Authenticate(context.Background(), "Bearer "+token); err != errBadKey {
+			t.Errorf("Authenticate(%q) = %v, want %v", token, err, errBadKey)
+		}
+	}
+}
+
+// With every lookup slot taken (a flood of keys nobody used lately), a
+// request whose key must be looked up is refused at once, RATE_LIMITED with
+// Retry-After, instead of waiting for a connection to Neo4j.
+func TestLookupsBeyondTheBoundAreRefusedAtOnce(t *testing.T) {
+	a := &Authenticator{}
+	a.lookupsOn.Do(func() { a.lookups = make(chan struct{}, maxLookups) })
+	for range maxLookups {
+		a.lookups <- struct{}{}
+	}
+	h := a.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("the request was let through") }))
+	req := httptest.NewRequest(http.MethodPost, "/graphql", nil)
+	req.Header.Set("Authorization", "Bearer "+access.NewSecret())
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	var body struct {
+		Errors []struct{ Extensions map[string]any }
+	}
+	_ = json.Unmarshal(rec.Body.Bytes(), &body)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" ||
+		len(body.Errors) == 0 || body.Errors[0].Extensions["code"] != CodeRateLimited {
+		t.Errorf("answered %d, Retry-After %q, %s; want 429 RATE_LIMITED with Retry-After", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+}
