@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/multicontact/multicontact/access"
@@ -58,7 +61,8 @@ type ImportSummary struct {
 	ResolutionMS        int64          `json:"resolutionMs"` // of durationMs, resolving after the last write (batch path)
 	Error               string         `json:"error,omitempty"`
 	// ErrorCode is UNAVAILABLE when the import stopped because Neo4j went
-	// away (run it again later), INTERNAL for anything else.
+	// away (run it again later), TIMEOUT when its body sent nothing for too
+	// long, FORBIDDEN when its key was revoked, INTERNAL for anything else.
 	ErrorCode string `json:"errorCode,omitempty"`
 }
 
@@ -75,7 +79,9 @@ const ImportPattern = "POST /projects/{project}/import"
 // away it answers 503 UNAVAILABLE with Retry-After at once. Revoking the
 // caller's key (auth, on any replica) stops the import at its next batch:
 // the summary says so (FORBIDDEN), and the lines after are not applied.
-func ImportHandler(store *graph.Store, auth *Authenticator, log *slog.Logger, checkTimeout time.Duration) http.Handler {
+// A body that sends nothing for idle (0: no bound) stops the import too
+// (TIMEOUT), so that a stalled caller does not hold its slots for ever.
+func ImportHandler(store *graph.Store, auth *Authenticator, log *slog.Logger, checkTimeout, idle time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = WithLocale(r, store) // refused lines in the caller's language
 		project := r.PathValue("project")
@@ -143,7 +149,11 @@ func ImportHandler(store *graph.Store, auth *Authenticator, log *slog.Logger, ch
 			defer stop(nil)
 			defer auth.watch(p, func(int, string) { stop(errKeyRevoked) })()
 		}
-		sum, err := im.Import(ctx, project, r.Body)
+		body := io.Reader(r.Body)
+		if idle > 0 {
+			body = &idleReader{r: r.Body, rc: http.NewResponseController(w), idle: idle}
+		}
+		sum, err := im.Import(ctx, project, body)
 		out := ImportSummary{Lines: sum.Lines, Applied: sum.Applied, Refused: sum.Refused, RefusedValues: sum.RefusedValues, Skipped: sum.Skipped,
 			Batch: sum.Bulk, Events: map[string]int{}, StoppedAt: sum.Stopped, DurationMS: sum.Duration.Milliseconds(),
 			ResolutionMS:   sum.Resolution.Milliseconds(),
@@ -158,6 +168,10 @@ func ImportHandler(store *graph.Store, auth *Authenticator, log *slog.Logger, ch
 		case errors.Is(context.Cause(ctx), errKeyRevoked):
 			log.Warn("import stopped: its key was revoked", "project", project, "line", sum.Lines)
 			out.Error, out.ErrorCode = "the import stopped: its API key was revoked", "FORBIDDEN"
+		case errors.Is(err, errImportIdle):
+			log.Warn("import stopped: its body sent nothing", "project", project, "line", sum.Lines, "idle", idle.String())
+			out.Error = fmt.Sprintf("the import stopped: its body sent nothing for %s; run it again: lines already applied are skipped", idle)
+			out.ErrorCode = "TIMEOUT"
 		case err != nil:
 			out.Error, out.ErrorCode = "the import stopped early; run it again: lines already applied are skipped", "INTERNAL"
 			switch {
@@ -173,6 +187,33 @@ func ImportHandler(store *graph.Store, auth *Authenticator, log *slog.Logger, ch
 		}
 		_ = enc.Encode(map[string]ImportSummary{"summary": out})
 	})
+}
+
+// errImportIdle ends an import whose body sent nothing for too long.
+var errImportIdle = errors.New("the import's body sent nothing for too long")
+
+// idleReader reads a request body, each read bounded by idle: the
+// connection's read deadline moves before every read, so it bounds a
+// pause of the caller, never the time the import spends writing.
+type idleReader struct {
+	r    io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (ir *idleReader) Read(p []byte) (int, error) {
+	_ = ir.rc.SetReadDeadline(time.Now().Add(ir.idle)) // unsupported (HTTP/2 over some proxies): no bound
+	n, err := ir.r.Read(p)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = errImportIdle
+	case err != nil:
+		// The body is read whole: once it is, the server reads the
+		// connection to learn whether the caller went away, and a deadline
+		// left here would end a long resolution that is still to come.
+		_ = ir.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 // errKeyRevoked ends an import whose key was revoked while it ran.

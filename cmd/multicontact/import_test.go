@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // postImport sends an NDJSON body to the import endpoint and returns the
@@ -137,5 +139,49 @@ func TestImportOverHTTPReportsItsProgressWhenAsked(t *testing.T) {
 	_, quiet := a.postImport(p.write, p.id, b.String())
 	if len(quiet) != 1 || quiet[0]["summary"] == nil {
 		t.Errorf("without ?progress: %v, want the summary alone", quiet)
+	}
+}
+
+// An import whose body stops arriving, its connection left open, ends
+// after the idle bound with a summary that says so, and frees its slot;
+// an import whose body keeps coming, and then takes longer than that bound
+// to resolve, is not cut.
+func TestAnImportWhoseBodyStallsStops(t *testing.T) {
+	const idle = 250 * time.Millisecond
+	a := startAPI(t, "-import-idle-timeout", idle.String())
+	p := a.project()
+	r, w := io.Pipe()
+	defer w.Close()
+	go fmt.Fprintln(w, `{"op":"client","id":"c1","channel":{"kind":"web","account":"acme"}}`)
+	req, _ := http.NewRequest(http.MethodPost, a.url+"/projects/"+p.id+"/import", r)
+	req.Header.Set("Authorization", "Bearer "+p.write)
+	start := time.Now()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var sum map[string]any
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil && m["summary"] != nil {
+			sum, _ = m["summary"].(map[string]any)
+		}
+	}
+	if took := time.Since(start); sum == nil || sum["errorCode"] != "TIMEOUT" || took < idle || took > 20*idle {
+		t.Fatalf("a stalled import answered %v after %s, want a TIMEOUT summary after about %s", sum, took, idle)
+	}
+
+	// Slow to resolve, not to send: 6,000 lines take the batch path, whose
+	// writes and resolution after the body's end take longer than idle.
+	var b strings.Builder
+	for i := range 6000 {
+		fmt.Fprintf(&b, `{"op":"client","id":"b%d","channel":{"kind":"web","account":"acme"},"attributes":[{"field":"email","value":"u%d@example.com"}]}`+"\n", i, i%3000)
+	}
+	status, out := a.postImport(p.write, p.id, b.String())
+	last, _ := out[len(out)-1]["summary"].(map[string]any)
+	if status != http.StatusOK || last == nil || last["errorCode"] != nil || last["applied"] != float64(6000) {
+		t.Errorf("an import sent at once answered %d %v, want every line applied", status, last)
 	}
 }

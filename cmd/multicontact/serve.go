@@ -63,6 +63,10 @@ type ServeMain struct {
 	// project check of those: a call that Neo4j cannot serve in time is
 	// answered UNAVAILABLE instead of hanging.
 	RequestTimeout time.Duration
+	// ImportIdleTimeout bounds how long an import's body may send nothing:
+	// a caller that stalls with its connection open would otherwise hold
+	// its in-flight slots, and a large import its project RUNNING, forever.
+	ImportIdleTimeout time.Duration
 	// PreviewTimeout is the deadline of a rule preview, which reads the
 	// whole project: on a large one it takes longer than RequestTimeout.
 	PreviewTimeout time.Duration
@@ -119,7 +123,7 @@ type ServeMain struct {
 func NewServeMain(log *slog.Logger) *ServeMain {
 	return &ServeMain{Addr: "127.0.0.1:8080", log: log, GraphiQL: true, ComplexityLimit: 10000, DepthLimit: 12,
 		MaxBodyBytes: 1 << 20, KeepAlive: 15 * time.Second, MaxSubscriptions: 20, EventPoll: broker.DefaultPoll,
-		RequestTimeout: 10 * time.Second, PreviewTimeout: 2 * time.Minute, WidgetRate: 30, MaxInFlight: 256, MaxInFlightPerProject: 64, ShutdownGrace: 20 * time.Second}
+		RequestTimeout: 10 * time.Second, ImportIdleTimeout: time.Minute, PreviewTimeout: 2 * time.Minute, WidgetRate: 30, MaxInFlight: 256, MaxInFlightPerProject: 64, ShutdownGrace: 20 * time.Second}
 }
 
 // ParseFlags reads flags, with defaults from the environment (getenv).
@@ -140,6 +144,8 @@ func (m *ServeMain) ParseFlags(args []string, getenv func(string) string) error 
 		"file of the keys that encrypt identity secrets, one base64 key a line, the first current (MULTICONTACT_SECRET_KEY_FILE)")
 	fs.DurationVar(&m.RequestTimeout, "request-timeout", env.duration("MULTICONTACT_REQUEST_TIMEOUT", m.RequestTimeout),
 		"deadline of a request; one that Neo4j cannot serve in time answers UNAVAILABLE (MULTICONTACT_REQUEST_TIMEOUT)")
+	fs.DurationVar(&m.ImportIdleTimeout, "import-idle-timeout", env.duration("MULTICONTACT_IMPORT_IDLE_TIMEOUT", m.ImportIdleTimeout),
+		"how long an import's body may send nothing before the import stops, 0 for no bound (MULTICONTACT_IMPORT_IDLE_TIMEOUT)")
 	fs.DurationVar(&m.PreviewTimeout, "preview-timeout", env.duration("MULTICONTACT_PREVIEW_TIMEOUT", m.PreviewTimeout),
 		"deadline of previewRules, which reads the whole project; 0: the request's (MULTICONTACT_PREVIEW_TIMEOUT)")
 	fs.IntVar(&m.MaxInFlight, "max-inflight", env.int("MULTICONTACT_MAX_INFLIGHT", m.MaxInFlight),
@@ -338,7 +344,7 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	mux.Handle("POST /widget/identify", auth.Middleware(limiter.Handler(resolver.SurfaceWidget, resolver.KeyProject,
 		visitors.Handler(resolver.WidgetHandler(store, keys, m.log)))))
 	mux.Handle(resolver.ImportPattern, auth.Middleware(limiter.Handler(resolver.SurfaceImport, resolver.PathProject,
-		resolver.ImportHandler(store, auth, m.log, m.RequestTimeout))))
+		resolver.ImportHandler(store, auth, m.log, m.RequestTimeout, m.ImportIdleTimeout))))
 	// The operator and admin console (console/), a client of /graphql like any other.
 	consoleHandler := console.Handler("/console")
 	mux.Handle("GET /console", consoleHandler)
