@@ -37,6 +37,24 @@ func TestParseLineRefusesWhatIsNotTheFormat(t *testing.T) {
 			t.Errorf("ParseLine(%s) = %v, want an INVALID_ARGUMENT error on %q", c.line, err, c.field)
 		}
 	}
+	// Another op's property is refused, not dropped without a word.
+	for line, field := range map[string]string{
+		`{"op":"client","id":"a","channel":{"kind":"web","account":"x"},"field":"phone","value":"+79161234567"}`: "field",
+		`{"op":"attribute","client":"a","field":"phone","value":"1","attributes":[]}`:                            "attributes",
+		`{"op":"removeAttribute","client":"a","field":"phone","value":"1","displayName":"Anna"}`:                 "displayName",
+		`{"op":"conversation","id":"v1","client":"a","value":"x"}`:                                               "value",
+	} {
+		op, err := ingest.ParseLine(7, []byte(line))
+		var e *identity.Error
+		if !asIdentity(err, &e) || e.Field != field || e.Code != identity.CodeInvalidArgument {
+			t.Errorf("ParseLine(%s) = %+v, %v; want an INVALID_ARGUMENT error on %q", line, op, err, field)
+		}
+	}
+	// An event id that could not be kept is refused before anything records it.
+	long := `{"op":"client","eventId":"` + strings.Repeat("e", 10000) + `","id":"a","channel":{"kind":"web","account":"x"}}`
+	if op, err := ingest.ParseLine(7, []byte(long)); identity.ErrorCode(err) != identity.CodeTooLong || op.EventID != "" {
+		t.Errorf("a line with a 10,000-byte event id = event id of %d bytes, %v; want TOO_LONG and no event id", len(op.EventID), err)
+	}
 	op, err := ingest.ParseLine(3, []byte(`{"op":"attribute","eventId":"e","client":"a","field":"phone","value":"8 916 123 45 67"}`))
 	if err != nil || op.Kind != graph.OpAddAttribute || op.Line != 3 || op.Attribute.Source != identity.SourceImport {
 		t.Errorf("attribute line = %+v, %v", op, err)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -72,7 +73,17 @@ func ParseLine(n int, raw []byte) (graph.Op, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return graph.Op{}, identity.Errorf("line", identity.CodeInvalidArgument, "something follows the JSON object on the line")
 	}
+	// An event id is kept (AppliedEvent) so that the line applies once; one
+	// that cannot be kept is refused here, before anything records it.
+	if l.EventID != "" {
+		if err := identity.ValidateID("eventId", l.EventID); err != nil {
+			return graph.Op{}, err
+		}
+	}
 	op := graph.Op{Line: n, EventID: l.EventID}
+	if name := l.foreign(); name != "" {
+		return op, identity.Errorf(name, identity.CodeInvalidArgument, "a line of op %q has no property %q", clipped(l.Op, 64), name)
+	}
 	switch l.Op {
 	case "client":
 		op.Kind = graph.OpUpsertClient
@@ -113,6 +124,36 @@ func ParseLine(n int, raw []byte) (graph.Op, error) {
 		return op, identity.Errorf("op", identity.CodeInvalidArgument, "unknown op %q (want client, attribute, removeAttribute or conversation)", clipped(l.Op, 64))
 	}
 	return op, nil
+}
+
+// foreign names a property that the line's op does not take (another
+// op's: a phone given on a client line outside its attributes), which
+// would otherwise be dropped without a word; "" when there is none.
+func (l *Line) foreign() string {
+	takes := map[string][]string{
+		"client":          {"id", "channel", "channelUserId", "displayName", "createdAt", "lastSeenAt", "attributes"},
+		"attribute":       {"client", "field", "value", "source", "verified"},
+		"removeAttribute": {"client", "field", "value", "source", "verified"},
+		"conversation":    {"id", "client", "startedAt", "lastMessageAt", "summary"},
+	}[l.Op]
+	if takes == nil {
+		return "" // no op, or an unknown one: refused for that
+	}
+	for _, p := range []struct {
+		name string
+		set  bool
+	}{
+		{"id", l.ID != ""}, {"channel", l.Channel != nil}, {"channelUserId", l.ChannelUserID != ""},
+		{"displayName", l.DisplayName != ""}, {"createdAt", l.CreatedAt != nil}, {"lastSeenAt", l.LastSeenAt != nil},
+		{"attributes", l.Attributes != nil}, {"client", l.Client != ""}, {"field", l.Field != ""}, {"value", l.Value != ""},
+		{"source", l.Source != ""}, {"verified", l.Verified}, {"startedAt", l.StartedAt != nil},
+		{"lastMessageAt", l.LastMessageAt != nil}, {"summary", l.Summary != ""},
+	} {
+		if p.set && !slices.Contains(takes, p.name) {
+			return p.name
+		}
+	}
+	return ""
 }
 
 func source(s string) identity.Source {
