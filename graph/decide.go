@@ -264,6 +264,16 @@ func sortedPairs(m map[[2]string]bool) [][2]string {
 	return out
 }
 
+// verified reports whether a value the client holds is verified already:
+// given verified earlier in this batch, or stored verified and not removed
+// since (a value given again keeps its verification: givenAgain).
+func (d *decision) verified(k [3]string, st *clientState) bool {
+	if row := d.adds[k]; row != nil && row["verified"].(bool) {
+		return true
+	}
+	return !d.removes[k] && st.held[[2]string{k[1], k[2]}].verified
+}
+
 // add records checked values of a client.
 func (d *decision) add(id string, attrs []identity.AttributeInput, values, exts []string) {
 	st := d.state[id]
@@ -274,8 +284,8 @@ func (d *decision) add(id string, attrs []identity.AttributeInput, values, exts 
 			st.values[fv] = true
 			st.counts[fv[0]]++
 			st.changed = true
-		} else if attrs[j].Verified || st.widgetOnly[fv] && attrs[j].Source != identity.SourceWidget {
-			// It may become verified, or vouched for by a source other than a
+		} else if attrs[j].Verified && !d.verified(k, st) || st.widgetOnly[fv] && attrs[j].Source != identity.SourceWidget {
+			// It becomes verified, or vouched for by a source other than a
 			// visitor's typing: it may link where it did not.
 			st.changed = true
 			st.widgetOnly[fv] = false

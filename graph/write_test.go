@@ -204,3 +204,29 @@ func TestAnImportsEventsPassOverALineSeenBefore(t *testing.T) {
 		}
 	}
 }
+
+// A verified value given verified again changes nothing: no event, and an
+// import does not count its client as changed.
+func TestAVerifiedValueGivenVerifiedAgainChangesNothing(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("a", "web")
+	give := identity.AttributeInput{Field: "phone", Value: "+79161234567", Source: identity.SourceBot, Verified: true}
+	if _, err := f.s.SetAttribute(f.ctx, f.project, "a", give); err != nil {
+		t.Fatal(err)
+	}
+	_, seq := f.eventsSince(0)
+	if _, err := f.s.SetAttribute(f.ctx, f.project, "a", give); err != nil {
+		t.Fatal(err)
+	}
+	if events, _ := f.eventsSince(seq); len(events) != 0 {
+		t.Errorf("giving a verified value again made events %+v, want none", events)
+	}
+	res, err := f.s.Write(f.ctx, f.project, []graph.Op{{Line: 1, Kind: graph.OpAddAttribute, ClientID: "a", Attribute: give}},
+		graph.WriteOptions{Resolve: true})
+	if err != nil || res.Applied != 1 || res.Changed != 0 {
+		t.Errorf("an import line giving it again: %+v, %v; want applied, 0 changed", res, err)
+	}
+	if events, _ := f.eventsSince(seq); len(events) != 0 {
+		t.Errorf("an import line giving it again made events %+v, want none", events)
+	}
+}
