@@ -24,6 +24,12 @@ const (
 	DefaultSmall   = 2000 // an import of at most this many lines is resolved incrementally
 	DefaultWorkers = 2    // concurrent transactions of a large import
 	maxLineBytes   = 1 << 20
+	// An import holds at most about this many bytes of lines per batch, and
+	// reads at most readAheadBytes ahead to choose its path, whatever its
+	// line count: 2,000 lines of a megabyte each would otherwise be held
+	// whole. An import past readAheadBytes is large, as one past Small lines.
+	batchBytes     = 8 << 20
+	readAheadBytes = 16 << 20
 )
 
 // Importer reads NDJSON and applies it to a project through the store.
@@ -108,10 +114,11 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 	// reported with its batch's refusals, in line order, and so that under
 	// Strict the lines before it are written first.
 	var pending []item
+	pendingBytes := 0
 	eof, n := false, 0
 	stopReading := false // Strict, and a line was refused
-	readOps := func(limit int) error {
-		for len(pending) < limit && !eof && !stopReading {
+	readOps := func(limit, maxBytes int) error {
+		for len(pending) < limit && pendingBytes < maxBytes && !eof && !stopReading {
 			if !sc.Scan() {
 				eof = true
 				if err := sc.Err(); err != nil {
@@ -130,21 +137,23 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 			} else if op, err = ParseLine(n, raw); err != nil && op.EventID != "" {
 				op.Refusal, err = err, nil // refused by the store, which records its event id
 			}
+			size := len(sc.Bytes())
+			pendingBytes += size
 			if err != nil {
-				pending = append(pending, item{line: n, refused: err})
+				pending = append(pending, item{line: n, refused: err, size: size})
 				if im.Strict {
 					stopReading = true
 					return nil
 				}
 				continue
 			}
-			pending = append(pending, item{line: n, op: op})
+			pending = append(pending, item{line: n, op: op, size: size})
 		}
 		return nil
 	}
 	// Read ahead to choose the path: a small import is resolved
 	// incrementally, a large one by the batch path at the end.
-	if err := readOps(small + 1); err != nil {
+	if err := readOps(small+1, readAheadBytes); err != nil {
 		return t.sum, err
 	}
 	bulk := !eof && !stopReading
@@ -166,11 +175,11 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 		for _, it := range pending {
 			w.add(it, batch)
 		}
-		pending = pending[:0]
+		pending, pendingBytes = pending[:0], 0
 		if eof || stopReading || t.stopped() || w.failed() {
 			break
 		}
-		if readErr = readOps(batch); readErr != nil {
+		if readErr = readOps(batch, batchBytes); readErr != nil {
 			break
 		}
 	}
@@ -360,6 +369,7 @@ type item struct {
 	line    int
 	op      graph.Op
 	refused error
+	size    int // of the line, in bytes
 }
 
 // writers apply ops in batches over a few goroutines, each owning the
@@ -372,6 +382,7 @@ type writers struct {
 	opt    graph.WriteOptions
 	t      *tally
 	parts  [][]item
+	bytes  []int // of each part's lines
 	queues []chan []item
 	wg     sync.WaitGroup
 
@@ -380,7 +391,7 @@ type writers struct {
 }
 
 func newWriters(ctx context.Context, store *graph.Store, project string, n int, opt graph.WriteOptions, t *tally) *writers {
-	w := &writers{store: store, proj: project, opt: opt, t: t, parts: make([][]item, n), queues: make([]chan []item, n)}
+	w := &writers{store: store, proj: project, opt: opt, t: t, parts: make([][]item, n), bytes: make([]int, n), queues: make([]chan []item, n)}
 	w.ctx, w.cancel = context.WithCancel(ctx)
 	for i := range n {
 		w.queues[i] = make(chan []item, 1)
@@ -400,7 +411,8 @@ func (w *writers) add(it item, batch int) {
 		i = int(h.Sum32() % uint32(len(w.parts)))
 	}
 	w.parts[i] = append(w.parts[i], it)
-	if len(w.parts[i]) >= batch {
+	w.bytes[i] += it.size
+	if len(w.parts[i]) >= batch || w.bytes[i] >= batchBytes {
 		w.send(i)
 	}
 }
@@ -412,7 +424,7 @@ func (w *writers) send(i int) {
 		case <-w.ctx.Done():
 		}
 	}
-	w.parts[i] = nil
+	w.parts[i], w.bytes[i] = nil, 0
 }
 
 func (w *writers) run(queue chan []item) {

@@ -409,3 +409,28 @@ func TestALargeImportThatFailsMidwayIsResolvedAllTheSame(t *testing.T) {
 	}
 	state(t, s, project) // every client written has its multi-contact, the oracle's
 }
+
+// An import of few lines but many bytes is held a few megabytes at a time:
+// past 16 MB read ahead it is large (the batch path), and its batches are
+// cut by bytes as well as by lines. (Each line here is refused: a display
+// name is at most 256 bytes.)
+func TestAnImportOfLongLinesIsHeldInPieces(t *testing.T) {
+	s := openStore(t)
+	project := newProject(t, s)
+	var b bytes.Buffer
+	const lines = 40
+	name := strings.Repeat("x", 1_000_000)
+	for i := range lines {
+		fmt.Fprintf(&b, `{"op":"client","id":"c%d","channel":{"kind":"web","account":"acme"},"displayName":"%s"}`+"\n", i, name)
+	}
+	batches := 0
+	im := &ingest.Importer{Store: s, Progress: func(ingest.Progress) { batches++ }}
+	sum, err := im.Import(context.Background(), project, &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.Bulk || sum.Lines != lines || sum.Refused != lines || batches < 5 {
+		t.Errorf("40 lines of 1 MB: batch path %v, %d lines, %d refused, in %d batches; want the batch path, all refused, in at least 5 batches",
+			sum.Bulk, sum.Lines, sum.Refused, batches)
+	}
+}
