@@ -92,3 +92,9 @@ func LoseNextGroupCommit(then func()) (restore func()) {
 	}
 	return func() { commitLost = nil }
 }
+
+// WithAdoption makes a store look for abandoned re-resolutions every
+// every, and take up those whose last import batch is older than after.
+func WithAdoption(every, after time.Duration) Option {
+	return func(s *Store) { s.adopt = adoption{every: every, after: after} }
+}

@@ -54,6 +54,7 @@ type Store struct {
 	owner     string   // this store's name in re-resolution leases
 	configs   sync.Map // project id -> *projectState last read (projectAt)
 	noResume  bool     // WithoutResuming: leave RUNNING projects to the services
+	adopt     adoption // how often, and after how long, this store takes up abandoned re-resolutions
 
 	// Background re-resolutions run under bg and are waited for at Close.
 	bg     context.Context
@@ -115,7 +116,8 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("neo4j driver: %w", err)
 	}
-	s := &Store{driver: driver, database: cfg.Database, log: slog.Default(), now: time.Now, owner: newID("store")}
+	s := &Store{driver: driver, database: cfg.Database, log: slog.Default(), now: time.Now, owner: newID("store"),
+		adopt: adoption{every: 30 * time.Second, after: 2 * time.Minute}}
 	s.bookmarks = neo4j.NewBookmarkManager(neo4j.BookmarkManagerConfig{})
 	s.bg, s.stop = context.WithCancel(context.Background())
 	for _, o := range opts {
@@ -136,6 +138,8 @@ func Open(ctx context.Context, cfg Config, opts ...Option) (*Store, error) {
 			s.Close(ctx) // and the re-resolutions it started
 			return nil, err
 		}
+		s.worker.Add(1)
+		go s.adoptAbandoned()
 	}
 	return s, nil
 }
@@ -193,6 +197,47 @@ func (s *Store) kick(project string) {
 			}
 		}
 	}()
+}
+
+// adoption says how often a service looks for re-resolutions that nobody
+// does any more, and how long after an import's last batch it takes one up.
+type adoption struct{ every, after time.Duration }
+
+// adoptAbandoned takes up, while the store is open, the re-resolutions
+// that a process left RUNNING when it stopped after this store opened (a
+// command-line import killed midway, a replica that died in a round):
+// otherwise they would wait for the next service to open. A project is
+// abandoned when no lease on it is live and no import batch was written to
+// it for adopt.after: an import still writing keeps its project.
+func (s *Store) adoptAbandoned() {
+	defer s.worker.Done()
+	for {
+		select {
+		case <-s.bg.Done():
+			return
+		case <-time.After(s.adopt.every):
+		}
+		ids, err := readTx(s.bg, s, func(tx neo4j.ManagedTransaction) ([]string, error) {
+			recs, err := collect(s.bg, tx, `MATCH (p:Project) WHERE p.resolution = 'RUNNING'
+				AND (p.resolverLeaseUntil IS NULL OR p.resolverLeaseUntil < datetime())
+				AND (p.writtenAt IS NULL OR p.writtenAt < datetime() - duration({milliseconds: $after}))
+				RETURN p.id AS id`, map[string]any{"after": s.adopt.after.Milliseconds()})
+			var ids []string
+			for _, rec := range recs {
+				ids = append(ids, str(rec, "id"))
+			}
+			return ids, err
+		})
+		if err != nil {
+			continue // Neo4j away: look again next time
+		}
+		for _, id := range ids {
+			if !s.batches.inBackground(id) {
+				s.log.Info("taking up an abandoned re-resolution", "project", id)
+				s.kick(id)
+			}
+		}
+	}
 }
 
 // resumeRunning restarts the re-resolutions that a stopped process left RUNNING.

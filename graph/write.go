@@ -134,7 +134,7 @@ func causeOf(op Op, normalized string) identity.Cause {
 func (s *Store) BeginBulk(ctx context.Context, project string) error {
 	_, err := writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (noResult, error) {
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
-			SET p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1
+			SET p.resolution = 'RUNNING', p.progress = 0.0, p.generation = coalesce(p.generation, 0) + 1, p.writtenAt = datetime()
 			RETURN p.id AS id`, map[string]any{"id": project})
 		if err == nil && rec == nil {
 			err = notFound("project", project)
@@ -152,7 +152,7 @@ func (s *Store) BeginBulk(ctx context.Context, project string) error {
 // the one the keys were computed under (errRace: the write runs again).
 func markUnresolved(ctx context.Context, tx neo4j.ManagedTransaction, ps *projectState) error {
 	rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
-		SET p.resolution = 'RUNNING', p.generation = coalesce(p.generation, 0) + 1
+		SET p.resolution = 'RUNNING', p.generation = coalesce(p.generation, 0) + 1, p.writtenAt = datetime()
 		RETURN coalesce(p.configVersion, 0) = $version AS current`, map[string]any{"id": ps.ID, "version": ps.version})
 	if err != nil {
 		return err

@@ -159,6 +159,12 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 	bulk := !eof && !stopReading
 	if bulk {
 		if err := im.Store.BeginBulk(ctx, project); err != nil {
+			if identity.ErrorCode(err) != identity.CodeNotFound {
+				// It may have committed (its answer lost): the project is
+				// then RUNNING, and resolved in the background as any
+				// large import that stopped.
+				im.Store.ResolveInBackground(project)
+			}
 			return t.sum, err
 		}
 	}
