@@ -291,6 +291,9 @@ func (t *tally) snapshot() Summary {
 	defer t.mu.Unlock()
 	s := t.sum
 	s.Events = maps.Clone(t.sum.Events)
+	if s.Stopped > 0 { // a strict import's lines end where it stopped, not where its reader was
+		s.Lines = min(s.Lines, s.Stopped)
+	}
 	return s
 }
 

@@ -259,6 +259,23 @@ func TestStrictStopsAtTheFirstBadLine(t *testing.T) {
 	if _, err := s.Client(context.Background(), project, "b"); identity.ErrorCode(err) != identity.CodeNotFound {
 		t.Errorf("the line after the bad one was applied: %v", err)
 	}
+
+	// Lines read ahead past the stop are not counted as the import's.
+	var b strings.Builder
+	for i := range 100 {
+		value := fmt.Sprintf("+7916%07d", i)
+		if i == 9 {
+			value = "12345"
+		}
+		fmt.Fprintf(&b, `{"op":"client","id":"s%d","channel":{"kind":"web","account":"x"},"attributes":[{"field":"phone","value":"%s"}]}`+"\n", i, value)
+	}
+	sum, err = (&ingest.Importer{Store: s, Strict: true, Batch: 5}).Import(context.Background(), project, strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Stopped != 10 || sum.Lines != 10 || sum.Applied != 9 {
+		t.Errorf("summary = %+v, want 10 lines, stopped at line 10 after 9 applied", sum)
+	}
 }
 
 // A line the parser refuses stops a strict import as a line the store
