@@ -56,6 +56,11 @@ type ServerConfig struct {
 	// Stopping, if set, reports that the service is shutting down: the
 	// websockets it ends then close with 1001 Going Away and say so.
 	Stopping func() bool
+	// Admit, if set, counts a query or mutation sent over a websocket as a
+	// call in flight, as an HTTP request is, so that a shutdown waits for
+	// it: leave is called when it ends. It refuses (ok false) while the
+	// service is stopping; the operation is then answered UNAVAILABLE.
+	Admit func() (leave func(), ok bool)
 }
 
 // CloseGoingAway ends a websocket when the service shuts down: its client
@@ -132,6 +137,9 @@ func NewServer(cfg ServerConfig) http.Handler {
 	srv.Use(fragmentLimit{}) // first: the checks after it expand fragments
 	if cfg.Limiter != nil {
 		srv.Use(limitOperations{cfg.Limiter})
+	}
+	if cfg.Admit != nil {
+		srv.Use(admitOverWebsockets{cfg.Admit})
 	}
 	if cfg.OperationTimeout > 0 {
 		srv.Use(operationDeadline{cfg.OperationTimeout})
@@ -391,6 +399,34 @@ func (o operationDeadline) InterceptResponse(ctx context.Context, next graphql.R
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.d)
 	defer cancel()
+	return next(ctx)
+}
+
+// admitOverWebsockets admits the queries and mutations sent over a
+// websocket through Config.Admit; an HTTP request is admitted as a whole
+// by the server, and a subscription lives until its websocket closes.
+type admitOverWebsockets struct {
+	admit func() (leave func(), ok bool)
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.ResponseInterceptor
+} = admitOverWebsockets{}
+
+func (admitOverWebsockets) ExtensionName() string                   { return "AdmitOverWebsockets" }
+func (admitOverWebsockets) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (a admitOverWebsockets) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	if _, ws := ctx.Value(closableKey{}).(*closableConn); !ws || !queryOrMutation(ctx) {
+		return next(ctx)
+	}
+	leave, ok := a.admit()
+	if !ok {
+		return &graphql.Response{Errors: gqlerror.List{{Message: "the service is shutting down; send the call again (to another replica)",
+			Extensions: map[string]any{"code": CodeUnavailable, "retryAfter": 1}}}}
+	}
+	defer leave()
 	return next(ctx)
 }
 

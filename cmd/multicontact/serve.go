@@ -317,6 +317,14 @@ func (m *ServeMain) Run(ctx context.Context) error {
 		Limiter:          limiter,
 		OperationTimeout: m.RequestTimeout,
 		Stopping:         m.draining.Load,
+		Admit: func() (func(), bool) {
+			m.calls.add() // before the check, as an HTTP call: Close cannot miss it
+			if m.draining.Load() {
+				m.calls.done()
+				return nil, false
+			}
+			return m.calls.done, true
+		},
 	})
 
 	mux := http.NewServeMux()

@@ -194,3 +194,36 @@ func closeAfterEvents(t *testing.T, ws *wsClient, timeout time.Duration) (websoc
 		}
 	}
 }
+
+// A query or mutation sent over an open websocket counts as a call in
+// flight, as an HTTP one does: while the service drains it is refused with
+// a retryable UNAVAILABLE instead of running past the drain unseen.
+func TestAWebsocketCallIsRefusedWhileTheServiceDrains(t *testing.T) {
+	a := startAPI(t)
+	p := a.project()
+	ws, err := a.dialWS(p.read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	query := `query($p: ID!) { project(id: $p) { id } }`
+	ask := func(id string) wsMessage {
+		ws.subscribe(id, query, map[string]any{"p": p.id})
+		for {
+			m, err := ws.next(10 * time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.ID == id && m.Type != "complete" {
+				return m
+			}
+		}
+	}
+	if m := ask("1"); m.Type != "next" || strings.Contains(string(m.Payload), `"errors"`) {
+		t.Fatalf("a query over the websocket answered %s %s", m.Type, m.Payload)
+	}
+	a.m.draining.Store(true)
+	defer a.m.draining.Store(false)
+	if m := ask("2"); !strings.Contains(string(m.Payload), `"code":"UNAVAILABLE"`) {
+		t.Errorf("a query over the websocket while draining answered %s %s, want UNAVAILABLE", m.Type, m.Payload)
+	}
+}
