@@ -7,6 +7,7 @@
 #                                       (Neo4j Browser at /browser/) on PORT+1 (idempotent)
 #   scripts/neo4j.sh stop NAME          stop instance NAME
 #   scripts/neo4j.sh password NAME      print the instance's password
+#   scripts/neo4j.sh port NAME          print the Bolt port the instance was started on
 #   scripts/neo4j.sh home NAME          print the instance's folder
 #   scripts/neo4j.sh destroy NAME       stop the instance and delete its data
 #
@@ -58,11 +59,13 @@ running() { # NAME -> 0 when its Neo4j is alive; a stale pid file (after a reboo
 
 bolt_open() { (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+port_of() { cat "$(home_of "$1")/run/port" 2>/dev/null || echo unknown; } # the Bolt port it was started on
+
 start() {
 	local name=$1 port=$2 home; home=$(home_of "$name")
 	install
 	if running "$name"; then
-		log "instance $name already running"
+		log "instance $name already running on port $(port_of "$name")"
 		if [ "$lib/.complete" -nt "$home/run/neo4j.pid" ]; then
 			log "instance $name was started before jars were added (e.g. Neo4j Browser); restart it to load them: $0 stop $name"
 		fi
@@ -70,6 +73,7 @@ start() {
 	fi
 	mkdir -p "$home/conf" "$home/run" "$home/logs"
 	if bolt_open "$port"; then log "port $port is taken by another process"; exit 1; fi
+	if bolt_open $((port + 1)); then log "port $((port + 1)) (the server's HTTP port) is taken by another process"; exit 1; fi
 	cat >"$home/conf/neo4j.conf" <<CONF
 server.default_listen_address=127.0.0.1
 server.bolt.listen_address=127.0.0.1:$port
@@ -107,6 +111,7 @@ CONF
 			--home-dir="$home" --config-dir="$home/conf" >"$home/logs/console.log" 2>&1 &
 		echo $! >"$home/run/neo4j.pid"
 	)
+	echo "$port" >"$home/run/port"
 	for _ in $(seq 1 120); do
 		if bolt_open "$port"; then return; fi
 		if ! running "$name"; then log "Neo4j exited; see $home/logs"; tail -n 30 "$home/logs/console.log" >&2; exit 1; fi
@@ -131,7 +136,8 @@ lib) install; echo "$lib" ;;
 start) start "$2" "$3" ;;
 stop) stop "$2" ;;
 password) cat "$(home_of "$2")/password" ;;
+port) port_of "$2" ;;
 home) home_of "$2" ;;
 destroy) stop "$2"; rm -rf "$(home_of "$2")" ;;
-*) echo "usage: $0 install | lib | start NAME PORT | stop NAME | password NAME | home NAME | destroy NAME" >&2; exit 2 ;;
+*) echo "usage: $0 install | lib | start NAME PORT | stop NAME | password NAME | port NAME | home NAME | destroy NAME" >&2; exit 2 ;;
 esac

@@ -47,6 +47,8 @@ dev)
 esac
 
 "$here/neo4j.sh" start "$name" "$port"
+# An instance already running keeps the port it was started on.
+if started=$("$here/neo4j.sh" port "$name") && [ "$started" != unknown ]; then port=$started; fi
 export NEO4J_URI=bolt://127.0.0.1:$port NEO4J_USER=neo4j NEO4J_HTTP_URL=http://127.0.0.1:$((port + 1))
 NEO4J_PASSWORD=$("$here/neo4j.sh" password "$name")
 export NEO4J_PASSWORD
