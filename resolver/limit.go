@@ -32,6 +32,7 @@ type Limiter struct {
 	mu       sync.Mutex
 	inFlight int
 	projects map[string]int
+	widgets  map[string]int // widget calls in flight, by project
 }
 
 // The bounds that refuse a call, and the surfaces that are bounded, as
@@ -55,9 +56,15 @@ func (l *Limiter) InFlight() int {
 	return l.inFlight
 }
 
-// acquire admits a call that touches projects, or refuses it and returns
+// widgetShare is the share of a project's bound that its widget calls may
+// hold: the widget key is public, and whoever has the page must not be able
+// to take the calls that the project's own integrations and operators need.
+const widgetShare = 4
+
+// acquire admits a call that touches projects and counts as weight calls
+// (a GraphQL operation's root fields run at once), or refuses it and returns
 // the scope that refused it. release must be called once the call is done.
-func (l *Limiter) acquire(surface string, projects []string) (release func(), refused string) {
+func (l *Limiter) acquire(surface string, projects []string, weight int) (release func(), refused string) {
 	if l == nil {
 		return func() {}, ""
 	}
@@ -65,11 +72,12 @@ func (l *Limiter) acquire(surface string, projects []string) (release func(), re
 	projects = slices.Compact(projects)
 	l.mu.Lock()
 	switch {
-	case l.Max > 0 && l.inFlight >= l.Max:
+	case l.Max > 0 && l.inFlight+weight > l.Max:
 		refused = ScopeProcess
 	case l.PerProject > 0:
 		for _, p := range projects {
-			if l.projects[p] >= l.PerProject {
+			if l.projects[p]+weight > l.PerProject ||
+				surface == SurfaceWidget && l.widgets[p]+weight > max(1, l.PerProject/widgetShare) {
 				refused = ScopeProject
 				break
 			}
@@ -82,12 +90,15 @@ func (l *Limiter) acquire(surface string, projects []string) (release func(), re
 		}
 		return nil, refused
 	}
-	l.inFlight++
+	l.inFlight += weight
 	if l.projects == nil {
-		l.projects = map[string]int{}
+		l.projects, l.widgets = map[string]int{}, map[string]int{}
 	}
 	for _, p := range projects {
-		l.projects[p]++
+		l.projects[p] += weight
+		if surface == SurfaceWidget {
+			l.widgets[p] += weight
+		}
 	}
 	l.mu.Unlock()
 	var once sync.Once
@@ -95,10 +106,15 @@ func (l *Limiter) acquire(surface string, projects []string) (release func(), re
 		once.Do(func() {
 			l.mu.Lock()
 			defer l.mu.Unlock()
-			l.inFlight--
+			l.inFlight -= weight
 			for _, p := range projects {
-				if l.projects[p]--; l.projects[p] <= 0 {
+				if l.projects[p] -= weight; l.projects[p] <= 0 {
 					delete(l.projects, p)
+				}
+				if surface == SurfaceWidget {
+					if l.widgets[p] -= weight; l.widgets[p] <= 0 {
+						delete(l.widgets, p)
+					}
 				}
 			}
 		})
@@ -127,7 +143,7 @@ func (l *Limiter) Handler(surface string, project func(*http.Request) string, ne
 		if p := project(r); p != "" {
 			projects = []string{p}
 		}
-		release, refused := l.acquire(surface, reachable(r.Context(), projects))
+		release, refused := l.acquire(surface, reachable(r.Context(), projects), 1)
 		if release == nil {
 			writeRetryable(w, http.StatusTooManyRequests, rateLimitedRetryAfter, rateLimitedExtensions(refused), rateLimitedMessage(refused))
 			return
@@ -191,12 +207,35 @@ func (x limitOperations) InterceptResponse(ctx context.Context, next graphql.Res
 		return next(ctx)
 	}
 	oc := graphql.GetOperationContext(ctx)
-	release, refused := x.l.acquire(SurfaceGraphQL, reachable(ctx, operationProjects(oc.Operation.SelectionSet, oc, 0)))
+	release, refused := x.l.acquire(SurfaceGraphQL, reachable(ctx, operationProjects(oc.Operation.SelectionSet, oc, 0)),
+		max(1, rootFields(oc.Operation.SelectionSet, oc.Doc, 0)))
 	if release == nil {
 		return &graphql.Response{Errors: gqlerror.List{{Message: rateLimitedMessage(refused), Extensions: rateLimitedExtensions(refused)}}}
 	}
 	defer release()
 	return next(ctx)
+}
+
+// rootFields counts the fields of set, its fragments' included: the root
+// fields of an operation, which gqlgen resolves at once, each a call.
+func rootFields(set ast.SelectionSet, doc *ast.QueryDocument, depth int) int {
+	if depth > 8 {
+		return 0
+	}
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			n++
+		case *ast.InlineFragment:
+			n += rootFields(s.SelectionSet, doc, depth+1)
+		case *ast.FragmentSpread:
+			if f := doc.Fragments.ForName(s.Name); f != nil {
+				n += rootFields(f.SelectionSet, doc, depth+1)
+			}
+		}
+	}
+	return n
 }
 
 // operationProjects lists the projects that the root fields of set name.

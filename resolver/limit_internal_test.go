@@ -31,3 +31,35 @@ func TestCallsAreChargedToTheProjectsTheirCallerReaches(t *testing.T) {
 		}
 	}
 }
+
+// The public widget key holds at most a quarter of its project's calls in
+// flight: a flood of widget calls leaves the rest to the project's own
+// integrations and operators. An operation counts one call per root field.
+func TestWidgetCallsHoldAShareOfTheirProjectAndRootFieldsEachCount(t *testing.T) {
+	l := &Limiter{Max: 100, PerProject: 8}
+	var held []func()
+	for range 2 {
+		release, refused := l.acquire(SurfaceWidget, []string{"a"}, 1)
+		if release == nil {
+			t.Fatalf("widget call refused (%s) within its share", refused)
+		}
+		held = append(held, release)
+	}
+	if release, refused := l.acquire(SurfaceWidget, []string{"a"}, 1); release != nil || refused != ScopeProject {
+		t.Errorf("a third widget call of 8 allowed: refused %q, want %s", refused, ScopeProject)
+	}
+	if release, refused := l.acquire(SurfaceGraphQL, []string{"a"}, 6); release == nil {
+		t.Errorf("the project's own operation of 6 root fields refused (%s) beside 2 widget calls", refused)
+	} else {
+		held = append(held, release)
+	}
+	if release, refused := l.acquire(SurfaceGraphQL, []string{"a"}, 1); release != nil || refused != ScopeProject {
+		t.Errorf("a ninth call of the project admitted: refused %q, want %s", refused, ScopeProject)
+	}
+	for _, release := range held {
+		release()
+	}
+	if l.InFlight() != 0 {
+		t.Errorf("InFlight after every release = %d, want 0", l.InFlight())
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,6 +154,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 	if cfg.ComplexityLimit > 0 {
 		srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit, complexity.WithFixedScalarValue(0)))
 	}
+	srv.Use(rootFieldLimit{})
 	if cfg.DepthLimit > 0 {
 		srv.Use(depthLimit(cfg.DepthLimit))
 	}
@@ -347,14 +349,52 @@ var _ interface {
 func (d depthLimiter) ExtensionName() string                   { return "DepthLimit" }
 func (d depthLimiter) Validate(graphql.ExecutableSchema) error { return nil }
 func (d depthLimiter) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if oc.Operation == nil {
-		return nil
+	if oc.Operation == nil || introspectionOnly(oc.Operation.SelectionSet) {
+		return nil // GraphiQL's schema query nests 13 levels; introspection has its own switch
 	}
 	if depth := selectionDepth(oc.Operation.SelectionSet, oc.Doc, 0); depth > d.max {
 		return &gqlerror.Error{Message: fmt.Sprintf("the operation nests %d levels deep; the limit is %d", depth, d.max),
 			Extensions: map[string]any{"code": "BAD_USER_INPUT", "reason": "DEPTH_LIMIT_EXCEEDED"}}
 	}
 	return nil
+}
+
+// maxRootFields bounds an operation's root fields (aliases and fragments
+// included): gqlgen resolves them at once, each a transaction of its own,
+// so that one request could otherwise take every connection to Neo4j.
+const maxRootFields = 16
+
+// rootFieldLimit refuses operations with more than maxRootFields root fields.
+type rootFieldLimit struct{}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = rootFieldLimit{}
+
+func (rootFieldLimit) ExtensionName() string                   { return "RootFieldLimit" }
+func (rootFieldLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (rootFieldLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if n := rootFields(oc.Operation.SelectionSet, oc.Doc, 0); n > maxRootFields {
+		return &gqlerror.Error{Message: fmt.Sprintf("the operation has %d root fields; the limit is %d", n, maxRootFields),
+			Extensions: map[string]any{"code": "BAD_USER_INPUT", "reason": "ROOT_FIELD_LIMIT_EXCEEDED"}}
+	}
+	return nil
+}
+
+// introspectionOnly reports whether every root field of set is an
+// introspection field (__schema, __type, __typename).
+func introspectionOnly(set ast.SelectionSet) bool {
+	for _, sel := range set {
+		f, ok := sel.(*ast.Field)
+		if !ok || !strings.HasPrefix(f.Name, "__") {
+			return false
+		}
+	}
+	return len(set) > 0
 }
 
 // selectionDepth is the deepest nesting of fields under set; fragments count

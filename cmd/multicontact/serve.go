@@ -349,8 +349,10 @@ func (m *ServeMain) Run(ctx context.Context) error {
 	mux.Handle("/graphql", auth.Middleware(api))
 	visitors := &resolver.VisitorRate{PerMinute: m.WidgetRate, Header: m.ClientIPHeader,
 		OnShed: func() { m.metrics.shed.WithLabelValues(resolver.ScopeVisitor, resolver.SurfaceWidget).Inc() }}
-	mux.Handle("POST /widget/identify", auth.Middleware(limiter.Handler(resolver.SurfaceWidget, resolver.KeyProject,
-		visitors.Handler(resolver.WidgetHandler(store, keys, m.log)))))
+	// An address beyond its rate is refused before it takes one of the
+	// project's slots in flight.
+	mux.Handle("POST /widget/identify", auth.Middleware(visitors.Handler(limiter.Handler(resolver.SurfaceWidget, resolver.KeyProject,
+		resolver.WidgetHandler(store, keys, m.log)))))
 	mux.Handle(resolver.ImportPattern, auth.Middleware(limiter.Handler(resolver.SurfaceImport, resolver.PathProject,
 		resolver.ImportHandler(store, auth, m.log, m.RequestTimeout, m.ImportIdleTimeout))))
 	// The operator and admin console (console/), a client of /graphql like any other.
