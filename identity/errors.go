@@ -24,6 +24,8 @@ const (
 	CodeEmpty = "EMPTY_VALUE"
 	// CodeInvalidValue says a value holds invalid UTF-8 or control characters.
 	CodeInvalidValue = "INVALID_VALUE"
+	// CodeInvalidTime says a time is not an RFC 3339 timestamp.
+	CodeInvalidTime = "INVALID_TIME"
 	// CodeUnknownField says a field key is not defined in the project.
 	CodeUnknownField = "UNKNOWN_FIELD"
 	// CodeInvalidFieldKey says a custom field key is malformed.

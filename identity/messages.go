@@ -77,6 +77,9 @@ var catalog = map[string]text{
 	CodeEmpty: {
 		"Значение пустое. Пришлите его, пожалуйста, ещё раз.",
 		"The value is empty. Please send it again."},
+	CodeInvalidTime: {
+		"Время указывается в формате RFC 3339, например 2025-06-01T12:00:00Z.",
+		"A time is an RFC 3339 timestamp, e.g. 2025-06-01T12:00:00Z."},
 	CodeInvalidValue: {
 		"Значение содержит недопустимые символы.",
 		"The value contains characters that cannot be stored."},

@@ -61,3 +61,31 @@ func TestGraphiQLsSchemaQueryPassesTheDepthLimit(t *testing.T) {
 		t.Errorf("the schema query answered %.300s, want the schema", rec.Body.String())
 	}
 }
+
+// A time that is not one, as a literal or a variable, is the caller's
+// mistake: BAD_USER_INPUT naming the field that held it, not INTERNAL.
+func TestABadTimeIsRefusedOnItsField(t *testing.T) {
+	h := costServer(&resolver.Principal{Project: "p", Role: access.RoleWrite})
+	for _, tt := range []struct {
+		query string
+		vars  map[string]any
+	}{
+		{`mutation { recordConversation(projectId: "p", clientId: "c", input: {id: "x", startedAt: "yesterday"}) { id } }`, nil},
+		{`mutation($t: Time!) { recordConversation(projectId: "p", clientId: "c", input: {id: "x", startedAt: $t}) { id } }`,
+			map[string]any{"t": "yesterday"}},
+	} {
+		body, _ := json.Marshal(map[string]any{"query": tt.query, "variables": tt.vars})
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
+		var out struct {
+			Errors []struct{ Extensions map[string]any }
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &out)
+		if len(out.Errors) != 1 || out.Errors[0].Extensions["code"] != "BAD_USER_INPUT" ||
+			out.Errors[0].Extensions["reason"] != "INVALID_TIME" || out.Errors[0].Extensions["field"] != "startedAt" {
+			t.Errorf("%s with %v answered %s, want BAD_USER_INPUT INVALID_TIME on startedAt", tt.query, tt.vars, rec.Body)
+		}
+	}
+}

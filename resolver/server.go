@@ -310,7 +310,13 @@ func presenter(log *slog.Logger, onInternal, onUnavailable func()) graphql.Error
 			if de.Code == identity.CodeNotFound {
 				out.Extensions = map[string]any{"code": "NOT_FOUND", "detail": de.Error()}
 			} else {
-				out.Extensions = map[string]any{"code": "BAD_USER_INPUT", "reason": de.Code, "field": de.Field, "detail": de.Error()}
+				field := de.Field
+				if field == "" && len(out.Path) > 0 { // a scalar's refusal: the argument or input field that held it
+					if name, ok := out.Path[len(out.Path)-1].(ast.PathName); ok {
+						field = string(name)
+					}
+				}
+				out.Extensions = map[string]any{"code": "BAD_USER_INPUT", "reason": de.Code, "field": field, "detail": de.Error()}
 			}
 		case cancelled(err):
 			log.InfoContext(ctx, "call cancelled", "path", out.Path.String())
