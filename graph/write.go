@@ -104,8 +104,12 @@ func (s *Store) Write(ctx context.Context, project string, ops []Op, opt WriteOp
 			// quarantinedKeys, without an event: the import is resolved as a
 			// whole later.
 			t, err := edit(ctx, tx, ps)
-			if err == nil && len(t.clients) > 0 {
+			switch {
+			case err != nil:
+			case len(t.clients) > 0:
 				err = markUnresolved(ctx, tx, res.ps)
+			default: // lines skipped as seen before, say: the import is alive all the same
+				err = exec(ctx, tx, `MATCH (p:Project {id: $id}) SET p.writtenAt = datetime()`, map[string]any{"id": project})
 			}
 			return noResult{}, err
 		})

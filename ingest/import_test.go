@@ -55,6 +55,10 @@ func TestParseLineRefusesWhatIsNotTheFormat(t *testing.T) {
 	if op, err := ingest.ParseLine(7, []byte(long)); identity.ErrorCode(err) != identity.CodeTooLong || op.EventID != "" {
 		t.Errorf("a line with a 10,000-byte event id = event id of %d bytes, %v; want TOO_LONG and no event id", len(op.EventID), err)
 	}
+	kept := `{"op":"client","eventId":"` + strings.Repeat("e", 1000) + `","id":"a","channel":{"kind":"web","account":"x"}}`
+	if op, err := ingest.ParseLine(7, []byte(kept)); err != nil || len(op.EventID) != 1000 {
+		t.Errorf("a line with a 1,000-byte event id (kept by earlier imports) = %v; want it taken", err)
+	}
 	op, err := ingest.ParseLine(3, []byte(`{"op":"attribute","eventId":"e","client":"a","field":"phone","value":"8 916 123 45 67"}`))
 	if err != nil || op.Kind != graph.OpAddAttribute || op.Line != 3 || op.Attribute.Source != identity.SourceImport {
 		t.Errorf("attribute line = %+v, %v", op, err)

@@ -59,6 +59,9 @@ type Attribute struct {
 	Verified bool   `json:"verified,omitempty"`
 }
 
+// MaxEventIDBytes bounds a line's event id.
+const MaxEventIDBytes = 4096
+
 // ParseLine decodes one NDJSON line into a store operation. Unknown
 // properties, a missing op or a malformed line are refused with a typed
 // error; values are normalized later, by the store.
@@ -74,11 +77,11 @@ func ParseLine(n int, raw []byte) (graph.Op, error) {
 		return graph.Op{}, identity.Errorf("line", identity.CodeInvalidArgument, "something follows the JSON object on the line")
 	}
 	// An event id is kept (AppliedEvent) so that the line applies once; one
-	// that cannot be kept is refused here, before anything records it.
-	if l.EventID != "" {
-		if err := identity.ValidateID("eventId", l.EventID); err != nil {
-			return graph.Op{}, err
-		}
+	// too long for Neo4j's index (about 8 KB with the project's id) is
+	// refused here, before anything records it. The bound is far above any
+	// id a system makes, so no id an earlier import kept is refused now.
+	if len(l.EventID) > MaxEventIDBytes {
+		return graph.Op{}, identity.Errorf("eventId", identity.CodeTooLong, "an event id is at most %d bytes", MaxEventIDBytes)
 	}
 	op := graph.Op{Line: n, EventID: l.EventID}
 	if name := l.foreign(); name != "" {

@@ -202,9 +202,9 @@ func (a *Authenticator) WatchRevocations(ctx context.Context, interval time.Dura
 }
 
 // maxLookups bounds the keys looked up in Neo4j at once: requests with
-// keys nobody has used lately (a flood of made-up ones) are answered
-// RATE_LIMITED beyond it, instead of taking the connections that admitted
-// calls need. Authentication runs before the in-flight limits, which need
+// keys nobody has used lately (a flood of made-up ones, or any while Neo4j
+// is slow) are answered UNAVAILABLE beyond it, instead of taking the
+// connections that admitted calls need. Authentication runs before the in-flight limits, which need
 // to know the caller's project.
 const maxLookups = 16
 
@@ -322,8 +322,6 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			switch {
 			case errors.As(err, &ae):
 				writeGraphQLError(w, http.StatusUnauthorized, ae.Code, ae.Message)
-			case errors.Is(err, errLookupsBusy):
-				writeRetryable(w, http.StatusTooManyRequests, rateLimitedRetryAfter, rateLimitedExtensions(ScopeProcess), rateLimitedMessage(ScopeProcess))
 			case retryable(err):
 				writeUnavailable(w, err)
 			default:

@@ -21,9 +21,9 @@ func TestATokenThatCannotBeAKeyIsNotLookedUp(t *testing.T) {
 	}
 }
 
-// With every lookup slot taken (a flood of keys nobody used lately), a
-// request whose key must be looked up is refused at once, RATE_LIMITED with
-// Retry-After, instead of waiting for a connection to Neo4j.
+// With every lookup slot taken (a flood of keys nobody used lately, or
+// Neo4j slow), a request whose key must be looked up is refused at once,
+// UNAVAILABLE with Retry-After, instead of waiting for a connection to Neo4j.
 func TestLookupsBeyondTheBoundAreRefusedAtOnce(t *testing.T) {
 	a := &Authenticator{}
 	a.lookupsOn.Do(func() { a.lookups = make(chan struct{}, maxLookups) })
@@ -39,8 +39,8 @@ func TestLookupsBeyondTheBoundAreRefusedAtOnce(t *testing.T) {
 		Errors []struct{ Extensions map[string]any }
 	}
 	_ = json.Unmarshal(rec.Body.Bytes(), &body)
-	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" ||
-		len(body.Errors) == 0 || body.Errors[0].Extensions["code"] != CodeRateLimited {
-		t.Errorf("answered %d, Retry-After %q, %s; want 429 RATE_LIMITED with Retry-After", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
+		len(body.Errors) == 0 || body.Errors[0].Extensions["code"] != CodeUnavailable {
+		t.Errorf("answered %d, Retry-After %q, %s; want 503 UNAVAILABLE with Retry-After", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
 	}
 }

@@ -38,13 +38,19 @@ const (
 func cancelled(err error) bool { return errors.Is(err, context.Canceled) }
 
 // retryable reports whether a call's failure is answered UNAVAILABLE:
-// Neo4j could not serve it, or it was cancelled.
-func retryable(err error) bool { return graph.Unavailable(err) || cancelled(err) }
+// Neo4j could not serve it, it was cancelled, or its key could not be
+// looked up for the lookups already waiting on Neo4j.
+func retryable(err error) bool {
+	return graph.Unavailable(err) || cancelled(err) || errors.Is(err, errLookupsBusy)
+}
 
 // unavailableMessage says what an UNAVAILABLE error means, without detail.
 func unavailableMessage(err error) string {
-	if cancelled(err) {
+	switch {
+	case cancelled(err):
 		return "the call was cancelled before it finished (its caller went away, or the service is stopping); try again"
+	case errors.Is(err, errLookupsBusy):
+		return "too many API keys are being looked up (the database is slow or unreachable); try again later"
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "the request did not finish within its deadline (the database is slow or unreachable); try again later"

@@ -176,7 +176,7 @@ func ImportHandler(store *graph.Store, auth *Authenticator, log *slog.Logger, ch
 			out.Error, out.ErrorCode = "the import stopped early; run it again: lines already applied are skipped", "INTERNAL"
 			switch {
 			case cancelled(err):
-				log.Warn("import cancelled", "project", project, "line", sum.Lines)
+				log.Info("import cancelled", "project", project, "line", sum.Lines)
 				out.ErrorCode = CodeUnavailable
 			case graph.Unavailable(err):
 				log.Warn("import: store unavailable", "project", project, "line", sum.Lines, "err", err)

@@ -98,8 +98,10 @@ func NewServer(cfg ServerConfig) http.Handler {
 					case errors.As(err, &ae):
 						return closeWith(ctx, CloseUnauthorized, "Unauthorized: "+ae.Message), nil, err
 					}
-					if retryable(err) || errors.Is(err, errLookupsBusy) { // 1013 Try Again Later: the client reconnects after a pause
-						log.WarnContext(ctx, "websocket authentication: store unavailable", "err", err)
+					if retryable(err) { // 1013 Try Again Later: the client reconnects after a pause
+						if !cancelled(err) {
+							log.WarnContext(ctx, "websocket authentication: store unavailable", "err", err)
+						}
 						return closeWith(ctx, CloseTryAgainLater, "Try again later: the database is unavailable"), nil, errors.New("authentication is unavailable")
 					}
 					log.ErrorContext(ctx, "websocket authentication", "err", err)
@@ -120,12 +122,12 @@ func NewServer(cfg ServerConfig) http.Handler {
 			}
 			// Revoking the key ends the connection, with its subscriptions.
 			conn, _ := ctx.Value(closableKey{}).(*closableConn)
-			ctx, cancel := context.WithCancel(ctx)
+			ctx, cancel := context.WithCancelCause(ctx)
 			unwatch := cfg.Auth.watch(p, func(code int, reason string) {
 				if conn != nil {
 					conn.closeWith(code, reason)
 				}
-				cancel()
+				cancel(errKeyRevoked)
 			})
 			context.AfterFunc(ctx, unwatch)
 			return ctx, nil, nil
@@ -318,6 +320,8 @@ func presenter(log *slog.Logger, onInternal, onUnavailable func()) graphql.Error
 				}
 				out.Extensions = map[string]any{"code": "BAD_USER_INPUT", "reason": de.Code, "field": field, "detail": de.Error()}
 			}
+		case cancelled(err) && errors.Is(context.Cause(ctx), errKeyRevoked):
+			out.Message, out.Extensions = errRevokedKey.Message, map[string]any{"code": errRevokedKey.Code}
 		case cancelled(err):
 			log.InfoContext(ctx, "call cancelled", "path", out.Path.String())
 			u := unavailableError(err)
