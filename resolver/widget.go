@@ -242,7 +242,10 @@ func WidgetHandler(store *graph.Store, keys Keys, log *slog.Logger) http.Handler
 		case identity.ErrorCode(err) != "":
 			var de *identity.Error
 			errors.As(err, &de)
-			writeGraphQLError(w, http.StatusBadRequest, "BAD_USER_INPUT", localize(ctx, de))
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"message": localize(ctx, de),
+				"extensions": map[string]any{"code": "BAD_USER_INPUT", "reason": de.Code, "field": de.Field}}}})
 		case retryable(err):
 			if !cancelled(err) {
 				log.WarnContext(ctx, "widget: store unavailable", "err", err)

@@ -319,3 +319,14 @@ func (a *api) shedVisitors() float64 {
 	a.t.Fatal("no visitor series in /metrics")
 	return 0
 }
+
+// A widget call refused for its input says why, as every refusal of the
+// widget path does: the reason (and the field) beside the code.
+func TestAWidgetCallWithBadInputSaysWhy(t *testing.T) {
+	a := startAPI(t)
+	p := a.project()
+	got := a.widget(p.widget, map[string]any{"displayName": strings.Repeat("x", 300)})
+	if got.status != http.StatusBadRequest || got.code != "BAD_USER_INPUT" || got.reason != "TOO_LONG" {
+		t.Errorf("a 300-byte display name: %+v, want 400 BAD_USER_INPUT with reason TOO_LONG", got)
+	}
+}
