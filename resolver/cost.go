@@ -55,6 +55,16 @@ var fieldWeights = map[string]int{
 	"MultiContact.links": 50,
 	// reads every client of the project
 	"Query.previewRules": 5000,
+	// ranks up to 2,000 full-text hits, whatever the page
+	"Query.searchClients": 2000,
+}
+
+// listBounds are the lists without pages that may be long, by the most
+// items they return: each item costs what its selection costs.
+var listBounds = map[string]int{
+	"Project.blockedValues":   1000, // up to 10,000 short values; a tenth, so the console's settings page fits
+	"Project.quarantinedKeys": 1000,
+	"MultiContact.channels":   1000,
 }
 
 // costedSchema is the generated schema with the complexity of pages and of
@@ -67,7 +77,10 @@ func (s costedSchema) Complexity(ctx context.Context, typeName, field string, ch
 		if first, ok := intArg(args["first"]); ok && first > 0 {
 			size = first
 		}
-		return safeMul(size, child) + 1, true
+		return fieldWeights[name] + safeMul(size, child) + 1, true
+	}
+	if size, ok := listBounds[name]; ok { // each item an object (1) and its selection
+		return safeMul(size, child+1) + 1, true
 	}
 	if w, ok := fieldWeights[name]; ok {
 		return w + child, true

@@ -89,3 +89,30 @@ func TestABadTimeIsRefusedOnItsField(t *testing.T) {
 		}
 	}
 }
+
+// Lists without pages cost what they may return, and a search what it
+// ranks: the console's settings page passes, a handful of them in one
+// operation does not.
+func TestLongListsWithoutPagesWeighWhatTheyMayReturn(t *testing.T) {
+	h := costServer(&resolver.Principal{Project: "p", Role: access.RoleAdmin})
+	settings := `s%d: project(id: "p") { quarantinedKeys { rule key parts { field value } size since } blockedValues { field value } } `
+	search := `s%d: searchClients(projectId: "p", query: "anna", first: 10) { nodes { id } } `
+	for _, tt := range []struct {
+		field string
+		n     int
+		code  string
+	}{
+		{settings, 1, "INTERNAL"}, // reaches the resolver, which has no store
+		{settings, 4, "COMPLEXITY_LIMIT_EXCEEDED"},
+		{search, 2, "INTERNAL"},
+		{search, 6, "COMPLEXITY_LIMIT_EXCEEDED"},
+	} {
+		var b strings.Builder
+		for i := range tt.n {
+			fmt.Fprintf(&b, tt.field, i)
+		}
+		if code, msg := firstCode(t, h, "{ "+b.String()+"}", nil); code != tt.code {
+			t.Errorf("%d × %.40s: %s %q, want %s", tt.n, tt.field, code, msg, tt.code)
+		}
+	}
+}
