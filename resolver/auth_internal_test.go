@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+
 	"github.com/multicontact/multicontact/access"
 )
 
@@ -42,5 +44,29 @@ func TestLookupsBeyondTheBoundAreRefusedAtOnce(t *testing.T) {
 	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
 		len(body.Errors) == 0 || body.Errors[0].Extensions["code"] != CodeUnavailable {
 		t.Errorf("answered %d, Retry-After %q, %s; want 503 UNAVAILABLE with Retry-After", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+}
+
+// A persisted query is known only to the caller that sent it: another
+// project's key, or a caller without one, cannot learn from the cache that
+// a query was sent.
+func TestPersistedQueriesAreKeptApartByCaller(t *testing.T) {
+	q := callersQueries{lru.New[string](10)}
+	as := func(p *Principal) context.Context { return WithPrincipal(context.Background(), p) }
+	a, b := &Principal{Project: "a", Role: access.RoleRead}, &Principal{Project: "b", Role: access.RoleRead}
+	q.Add(as(a), "h", "query { x }")
+	q.Add(context.Background(), "anon", "query { y }")
+	for _, tt := range []struct {
+		who  context.Context
+		hash string
+		want bool
+	}{
+		{as(a), "h", true}, {as(&Principal{Project: "a", Role: access.RoleAdmin}), "h", true},
+		{as(b), "h", false}, {as(&Principal{Admin: true}), "h", false}, {context.Background(), "h", false},
+		{context.Background(), "anon", false},
+	} {
+		if _, got := q.Get(tt.who, tt.hash); got != tt.want {
+			t.Errorf("%v asking for %s: found %v, want %v", PrincipalFrom(tt.who), tt.hash, got, tt.want)
+		}
 	}
 }

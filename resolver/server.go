@@ -152,7 +152,7 @@ func NewServer(cfg ServerConfig) http.Handler {
 	} else {
 		srv.Use(noIntrospection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: callersQueries{lru.New[string](100)}})
 	if cfg.ComplexityLimit > 0 {
 		srv.Use(extension.FixedComplexityLimit(cfg.ComplexityLimit, complexity.WithFixedScalarValue(0)))
 	}
@@ -183,6 +183,37 @@ func NewServer(cfg ServerConfig) http.Handler {
 		}
 		srv.ServeHTTP(w, r)
 	})
+}
+
+// callersQueries keeps persisted queries apart by caller (a project's
+// keys, or the admin token): whether a hash is known would otherwise tell
+// anyone, without a key, that another tenant sent that exact query lately
+// (a lookup with its values written in). A caller without a key keeps
+// none.
+type callersQueries struct{ c graphql.Cache[string] }
+
+func (q callersQueries) scope(ctx context.Context) (string, bool) {
+	switch p := PrincipalFrom(ctx); {
+	case p == nil:
+		return "", false
+	case p.Admin:
+		return "admin\x00", true
+	default:
+		return "project\x00" + p.Project + "\x00", true
+	}
+}
+
+func (q callersQueries) Get(ctx context.Context, hash string) (string, bool) {
+	if scope, ok := q.scope(ctx); ok {
+		return q.c.Get(ctx, scope+hash)
+	}
+	return "", false
+}
+
+func (q callersQueries) Add(ctx context.Context, hash, query string) {
+	if scope, ok := q.scope(ctx); ok {
+		q.c.Add(ctx, scope+hash, query)
+	}
 }
 
 // closeWith makes gqlgen close a websocket whose connection_init is refused
