@@ -1,5 +1,8 @@
 package resolver_test
 
+// What the GraphQL endpoint refuses before any resolver runs, and how it
+// answers a value that is not of its type.
+
 import (
 	"bytes"
 	"encoding/json"
