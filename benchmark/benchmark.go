@@ -501,10 +501,6 @@ func (r *run) lastSeq(ctx context.Context) (int64, error) {
 	some := func(after int64) (bool, error) {
 		var out eventPage
 		err := r.api.do(ctx, r.read, eventsAfter, map[string]any{"p": r.project, "after": graph.Cursor(after), "first": 1}, &out)
-		var refused *apiError
-		if errors.As(err, &refused) && refused.Code == "BAD_USER_INPUT" { // a cursor past the last event
-			return false, nil
-		}
 		return len(out.Events.Edges) > 0, err
 	}
 	if ok, err := some(0); err != nil || !ok {

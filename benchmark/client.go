@@ -42,27 +42,20 @@ func (a *api) do(ctx context.Context, key, query string, vars map[string]any, ou
 	var r struct {
 		Data   json.RawMessage `json:"data"`
 		Errors []struct {
-			Message    string         `json:"message"`
-			Extensions map[string]any `json:"extensions"`
+			Message string `json:"message"`
 		} `json:"errors"`
 	}
 	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
 		return fmt.Errorf("decode %d response: %w", res.StatusCode, err)
 	}
 	if len(r.Errors) > 0 {
-		code, _ := r.Errors[0].Extensions["code"].(string)
-		return &apiError{Code: code, Message: r.Errors[0].Message}
+		return fmt.Errorf("graphql: %s", r.Errors[0].Message)
 	}
 	if out != nil {
 		return json.Unmarshal(r.Data, out)
 	}
 	return nil
 }
-
-// apiError is an operation's first error: its extensions.code and message.
-type apiError struct{ Code, Message string }
-
-func (e *apiError) Error() string { return "graphql: " + e.Message }
 
 // importFile streams an NDJSON file to the import endpoint and returns the
 // summary line.
