@@ -49,15 +49,8 @@ func (s *Store) Events(ctx context.Context, project, after string, first int) ([
 		return nil, identity.Errorf("first", identity.CodeInvalidArgument, "first is between 1 and %d", MaxEventsPage)
 	}
 	return readTx(ctx, s, func(tx neo4j.ManagedTransaction) ([]identity.Event, error) {
-		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) RETURN coalesce(p.seq, 0) AS seq`, map[string]any{"id": project})
-		if err != nil || rec == nil {
-			return nil, orNotFound(err, "project", project)
-		}
-		// A cursor past the log's end is another project's, or made up:
-		// taken as it is, the events up to it would be skipped unseen.
-		if last := i64(rec, "seq"); from > last {
-			return nil, identity.Errorf("after", identity.CodeInvalidArgument,
-				"the cursor %q is past this project's last event (%d): it is not one this project gave", after, last)
+		if err := projectExists(ctx, tx, project); err != nil {
+			return nil, err
 		}
 		return readEvents(ctx, tx, project, from, first)
 	})
