@@ -64,7 +64,6 @@ var fieldWeights = map[string]int{
 var listBounds = map[string]int{
 	"Project.blockedValues":   1000, // up to 10,000 short values; a tenth, so the console's settings page fits
 	"Project.quarantinedKeys": 1000,
-	"MultiContact.channels":   1000,
 }
 
 // costedSchema is the generated schema with the complexity of pages and of

@@ -38,8 +38,13 @@ func TestAnOperationOfTooManyRootFieldsIsRefused(t *testing.T) {
 		t.Errorf("17 root fields: %s %q, want BAD_USER_INPUT on root fields", code, msg)
 	}
 	if code, msg := firstCode(t, h, `fragment F on Query { a: project(id: "p") { id } b: project(id: "p") { id } }
-		{ ...F ...F ...F ...F ...F ...F ...F ...F ...F }`, nil); code != "BAD_USER_INPUT" {
-		t.Errorf("18 root fields through fragments: %s %q, want BAD_USER_INPUT", code, msg)
+		{ ...F ...F ...F ...F ...F ...F ...F ...F ...F }`, nil); code != "BAD_USER_INPUT" || !strings.Contains(msg, "root fields") {
+		t.Errorf("18 root fields through fragments: %s %q, want BAD_USER_INPUT on root fields", code, msg)
+	}
+	// Fragments nested deeper than a client would nest them are no way around it.
+	nested := strings.Repeat("... { ", 9) + query(20)[1:len(query(20))-1] + strings.Repeat("} ", 9)
+	if code, msg := firstCode(t, h, "{ "+nested+"}", nil); code != "BAD_USER_INPUT" || !strings.Contains(msg, "root fields") {
+		t.Errorf("20 root fields in fragments nested 9 deep: %s %q, want BAD_USER_INPUT on root fields", code, msg)
 	}
 }
 
@@ -109,6 +114,9 @@ func TestLongListsWithoutPagesWeighWhatTheyMayReturn(t *testing.T) {
 		{settings, 4, "COMPLEXITY_LIMIT_EXCEEDED"},
 		{search, 2, "INTERNAL"},
 		{search, 6, "COMPLEXITY_LIMIT_EXCEEDED"},
+		// The core lookup: find a phone, then where the person can be answered.
+		{`s%d: findClients(projectId: "p", field: "phone", value: "1") { nodes { id multiContact { channels { channel { kind account } channelUserId } } } } `,
+			1, "INTERNAL"},
 	} {
 		var b strings.Builder
 		for i := range tt.n {

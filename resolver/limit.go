@@ -62,11 +62,18 @@ func (l *Limiter) InFlight() int {
 const widgetShare = 4
 
 // acquire admits a call that touches projects and counts as weight calls
-// (a GraphQL operation's root fields run at once), or refuses it and returns
+// (a GraphQL query's root fields run at once), or refuses it and returns
 // the scope that refused it. release must be called once the call is done.
 func (l *Limiter) acquire(surface string, projects []string, weight int) (release func(), refused string) {
 	if l == nil {
 		return func() {}, ""
+	}
+	// A call never weighs more than a bound: it would never be admitted.
+	if l.Max > 0 {
+		weight = min(weight, l.Max)
+	}
+	if l.PerProject > 0 {
+		weight = min(weight, l.PerProject)
 	}
 	slices.Sort(projects)
 	projects = slices.Compact(projects)
@@ -207,8 +214,11 @@ func (x limitOperations) InterceptResponse(ctx context.Context, next graphql.Res
 		return next(ctx)
 	}
 	oc := graphql.GetOperationContext(ctx)
-	release, refused := x.l.acquire(SurfaceGraphQL, reachable(ctx, operationProjects(oc.Operation.SelectionSet, oc, 0)),
-		max(1, rootFields(oc.Operation.SelectionSet, oc.Doc, 0)))
+	weight := 1 // a mutation's root fields run one after the other
+	if oc.Operation.Operation == ast.Query {
+		weight = max(1, rootFields(oc.Operation.SelectionSet, oc.Doc, 0)) // a query's at once
+	}
+	release, refused := x.l.acquire(SurfaceGraphQL, reachable(ctx, operationProjects(oc.Operation.SelectionSet, oc, 0)), weight)
 	if release == nil {
 		return &graphql.Response{Errors: gqlerror.List{{Message: rateLimitedMessage(refused), Extensions: rateLimitedExtensions(refused)}}}
 	}
@@ -217,10 +227,11 @@ func (x limitOperations) InterceptResponse(ctx context.Context, next graphql.Res
 }
 
 // rootFields counts the fields of set, its fragments' included: the root
-// fields of an operation, which gqlgen resolves at once, each a call.
+// fields of an operation. Fragments nested deeper than any client nests
+// them count as too many, never as none.
 func rootFields(set ast.SelectionSet, doc *ast.QueryDocument, depth int) int {
 	if depth > 8 {
-		return 0
+		return maxRootFields + 1
 	}
 	n := 0
 	for _, sel := range set {

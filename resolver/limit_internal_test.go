@@ -63,3 +63,20 @@ func TestWidgetCallsHoldAShareOfTheirProjectAndRootFieldsEachCount(t *testing.T)
 		t.Errorf("InFlight after every release = %d, want 0", l.InFlight())
 	}
 }
+
+// A call never weighs more than a bound, or it could never be admitted: an
+// operation of 16 root fields runs alone under a bound of 4.
+func TestACallWeighsAtMostABound(t *testing.T) {
+	l := &Limiter{Max: 100, PerProject: 4}
+	release, refused := l.acquire(SurfaceGraphQL, []string{"a"}, 16)
+	if release == nil {
+		t.Fatalf("an operation of 16 root fields under a bound of 4 refused (%s) with nothing in flight", refused)
+	}
+	if again, _ := l.acquire(SurfaceGraphQL, []string{"a"}, 1); again != nil {
+		t.Errorf("a call admitted beside an operation holding the whole bound")
+	}
+	release()
+	if l.InFlight() != 0 {
+		t.Errorf("InFlight after release = %d, want 0", l.InFlight())
+	}
+}

@@ -344,7 +344,7 @@ func presenter(log *slog.Logger, onInternal, onUnavailable func()) graphql.Error
 				out.Extensions = map[string]any{"code": "NOT_FOUND", "detail": de.Error()}
 			} else {
 				field := de.Field
-				if field == "" && len(out.Path) > 0 { // a scalar's refusal: the argument or input field that held it
+				if de.Code == identity.CodeInvalidTime && len(out.Path) > 0 { // the scalar's refusal: the argument or input field that held it
 					if name, ok := out.Path[len(out.Path)-1].(ast.PathName); ok {
 						field = string(name)
 					}
@@ -401,8 +401,8 @@ func (d depthLimiter) MutateOperationContext(ctx context.Context, oc *graphql.Op
 }
 
 // maxRootFields bounds an operation's root fields (aliases and fragments
-// included): gqlgen resolves them at once, each a transaction of its own,
-// so that one request could otherwise take every connection to Neo4j.
+// included): gqlgen resolves a query's at once, each a transaction of its
+// own, so that one request could otherwise take every connection to Neo4j.
 const maxRootFields = 16
 
 // rootFieldLimit refuses operations with more than maxRootFields root fields.
