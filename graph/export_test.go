@@ -98,3 +98,10 @@ func LoseNextGroupCommit(then func()) (restore func()) {
 func WithAdoption(every, after time.Duration) Option {
 	return func(s *Store) { s.adopt = adoption{every: every, after: after} }
 }
+
+// RefuseOpsOf makes every transaction that carries a write to client fail
+// in its statements, as Neo4j refusing that write's data would.
+func RefuseOpsOf(client string) (restore func()) {
+	opRefused = func(op Op) bool { return op.Target() == client }
+	return func() { opRefused = nil }
+}

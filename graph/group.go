@@ -44,6 +44,12 @@ const groupTimeout = time.Minute
 // it commits, to show that a transaction run again applies its ops once.
 var groupFault func() error
 
+// opRefused, set only by tests, makes a transaction that carries an op it
+// names run a statement that Neo4j refuses for its data (no input the
+// service accepts makes one today), to show that such a group is split
+// write by write.
+var opRefused func(op Op) bool
+
 // commitLost, set only by tests, reports a group's transaction as failed
 // after it committed, as a COMMIT whose answer never came back would.
 var commitLost func(writes int) error
@@ -226,6 +232,11 @@ func (s *Store) applyGroup(ctx context.Context, project string, group []*groupWr
 		now := s.now().UTC()
 		if res, err = s.writeOps(ctx, tx, project, nil, ops, false, true, now); err != nil {
 			return nil, err
+		}
+		if opRefused != nil && slices.ContainsFunc(ops, opRefused) {
+			if err := exec(ctx, tx, `RETURN 1 / $zero AS refused`, map[string]any{"zero": 0}); err != nil {
+				return nil, err
+			}
 		}
 		ps := res.ps
 		t := res.touched

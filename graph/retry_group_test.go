@@ -298,3 +298,54 @@ func TestAGroupWhoseCommitIsLostIsNotRunAgainWriteByWrite(t *testing.T) {
 		t.Error("c1 holds x@example.com: the group removed it, and its setting ran again alone after the commit")
 	}
 }
+
+// A group one of whose writes Neo4j refuses for its data is run again
+// write by write: that write fails alone, every other one of the group
+// applies, once.
+func TestAGroupWithAWriteNeo4jRefusesIsSplit(t *testing.T) {
+	f := newFixture(t, []string{"email"})
+	for _, id := range []string{"c0", "c1", "c2", "c3", "bad"} {
+		f.client(id, "web")
+	}
+	ctx := context.Background()
+	set := func(client, value string) error {
+		_, err := f.s.SetAttribute(ctx, f.project, client, identity.AttributeInput{Field: "email", Value: value, Source: identity.SourceBot})
+		return err
+	}
+	defer graph.RefuseOpsOf("bad")()
+	// A first write holds the committer while the next group gathers.
+	held, release := graph.HoldNextGroup()
+	defer release()
+	first := make(chan error, 1)
+	go func() { first <- set("c0", "first@example.com") }()
+	<-held
+	clients := []string{"c1", "bad", "c2", "c3"}
+	errs := make([]chan error, len(clients))
+	for i, c := range clients {
+		errs[i] = make(chan error, 1)
+		go func() { errs[i] <- set(c, c+"@example.com") }()
+	}
+	time.Sleep(200 * time.Millisecond) // all four queue behind the held group
+	release()
+	if err := <-first; err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	for i, c := range clients {
+		err := <-errs[i]
+		if c == "bad" {
+			if err == nil {
+				t.Error("the refused write was answered as applied")
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s's write failed with the refused one of its group: %v", c, err)
+		}
+		if held, _ := f.attribute(c, "email", c+"@example.com"); !held {
+			t.Errorf("%s lacks its e-mail", c)
+		}
+	}
+	if held, _ := f.attribute("bad", "email", "bad@example.com"); held {
+		t.Error("the refused write's e-mail is in the graph")
+	}
+}
