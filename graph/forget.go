@@ -171,9 +171,9 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 	if err := deleteKeysMadeOf(ctx, tx, project, deleted); err != nil {
 		return identity.Forgotten{}, err
 	}
-	var values []string
+	var values [][]string // field, value: an event names a value of one field
 	for _, v := range deleted {
-		values = append(values, v.Value)
+		values = append(values, []string{v.Field, v.Value})
 	}
 	// Earlier events keep their ids but not the values they named: those of
 	// this multi-contact's ids, those a forgotten client's write caused (a
@@ -189,7 +189,7 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 			SET e.causeValue = null
 		}
 		CALL {
-			MATCH (e:Event {project: $project}) WHERE size($values) > 0 AND e.causeValue IN $values
+			MATCH (e:Event {project: $project}) WHERE size($values) > 0 AND [e.causeField, e.causeValue] IN $values
 			SET e.causeValue = null
 		}`, map[string]any{"project": project, "mcs": mcs, "values": nonNil(values), "ids": clients}); err != nil {
 		return identity.Forgotten{}, err
@@ -203,7 +203,7 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 	var blank []int64
 	for _, rec := range recs {
 		if slices.Contains(mcs, str(rec, "mc")) || slices.ContainsFunc(identity.KeyParts(str(rec, "key")),
-			func(p identity.KeyPart) bool { return slices.Contains(values, p.Value) }) {
+			func(p identity.KeyPart) bool { return slices.Contains(deleted, p) }) {
 			blank = append(blank, i64(rec, "seq"))
 		}
 	}
@@ -275,8 +275,10 @@ func keyParts(recs []*neo4j.Record) []identity.KeyPart {
 // them). It returns every such value that has no node left, for the keys
 // made of them to go too. A value someone holds stays theirs.
 func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients []string) ([]identity.KeyPart, error) {
-	recs, err := collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.causeClient IN $ids AND e.causeValue IS NOT NULL
-			AND e.causeField IS NOT NULL
+	// An event that names no value (an upsert, a link, a re-resolution)
+	// keeps '' there: not a value of the person's.
+	recs, err := collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.causeClient IN $ids AND e.causeValue <> ''
+			AND e.causeField <> ''
 		RETURN DISTINCT e.causeField AS field, e.causeValue AS value`, map[string]any{"project": project, "ids": clients})
 	if err != nil || len(recs) == 0 {
 		return nil, err

@@ -253,3 +253,42 @@ func TestARemovedClientLeavesAKeyWhoseValuesOthersHold(t *testing.T) {
 		t.Errorf("after p was removed: %v, want the value q holds and its key", left)
 	}
 }
+
+// A forget rewrites only the events that named the person's values: not
+// another person's event naming the same text in another field, nor the
+// events that name no value at all (most of a project's log).
+func TestAForgetRewritesOnlyTheEventsThatNamedThePersonsValues(t *testing.T) {
+	f := newFixture(t, []string{"phone"})
+	f.client("a", "web")
+	f.client("b", "telegram")
+	f.set("a", "externalId", "12345")
+	f.set("b", "contract", "12345")
+	unnamed := func() int64 {
+		res, err := neo4j.ExecuteQuery(f.ctx, graphtest.Driver(f.t), `MATCH (e:Event {project: $project})
+			WHERE e.causeClient = 'b' AND e.causeValue = '' RETURN count(e) AS n`,
+			map[string]any{"project": f.project}, neo4j.EagerResultTransformer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := res.Records[0].Get("n")
+		return n.(int64)
+	}
+	before := unnamed()
+	if before == 0 {
+		t.Fatal("b has no event that names no value: the test shows nothing")
+	}
+	if _, err := f.s.ForgetMultiContact(f.ctx, f.project, f.mc("a")); err != nil {
+		t.Fatal(err)
+	}
+	if after := unnamed(); after != before {
+		t.Errorf("forgetting a rewrote %d of b's events that name no value", before-after)
+	}
+	events, _ := f.eventsSince(0)
+	kept := false
+	for _, e := range events {
+		kept = kept || e.Cause.Field == "contract" && e.Cause.Value == "12345"
+	}
+	if !kept {
+		t.Errorf("forgetting a's externalId 12345 blanked b's contract 12345: %+v", events)
+	}
+}
