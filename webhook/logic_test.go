@@ -80,6 +80,11 @@ func TestPublic(t *testing.T) {
 		"169.254.169.254": false, "fd00:ec2::254": false, "169.254.1.1": false, "fe80::1": false,
 		"0.0.0.0": false, "::": false, "0.1.2.3": false, "100.64.0.1": false,
 		"::ffff:127.0.0.1": false, "::ffff:10.0.0.1": false, "224.0.0.1": false, "ff02::1": false,
+		// Inside networks that netip does not classify: a cloud's own
+		// services, reserved space, and IPv6 carrying an IPv4 address.
+		"168.63.129.16": false, "192.0.0.192": false, "198.18.0.1": false, "240.0.0.1": false,
+		"64:ff9b::a00:1": false, "64:ff9b:1::a00:1": false, "2002:a00:1::1": false, "::127.0.0.1": false,
+		"2001:4860:4860::8888": true,
 	} {
 		if got := webhook.Public(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("Public(%s) = %v, want %v", addr, got, want)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -438,7 +439,12 @@ func (m *Manager) post(target, secret string, e identity.Event, attempt int) (st
 		if errors.Is(err, context.DeadlineExceeded) {
 			return 0, fmt.Errorf("no answer within %s", m.cfg.Timeout)
 		}
-		return 0, err
+		var refused *RefusedAddressError
+		if errors.As(err, &refused) {
+			return 0, err
+		}
+		m.cfg.Log.Debug("webhook delivery failed", "err", err)
+		return 0, errors.New(networkCause(err))
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10)) // lets the connection be reused
 	res.Body.Close()
@@ -446,4 +452,41 @@ func (m *Manager) post(target, secret string, e identity.Event, attempt int) (st
 		return res.StatusCode, fmt.Errorf("answered %d", res.StatusCode)
 	}
 	return res.StatusCode, nil
+}
+
+// networkCause says why a delivery failed on the network, for the tenant
+// who reads the attempt: without the service's own addresses (the local
+// end of a connection, the DNS server asked), which the error's text
+// holds and which stay in the service's log.
+func networkCause(err error) string {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		if dns.IsNotFound {
+			return "the URL's host does not resolve (no such host)"
+		}
+		return "the URL's host could not be resolved"
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		cause := "the network failed"
+		var sys *os.SyscallError
+		if errors.As(op.Err, &sys) {
+			cause = sys.Err.Error()
+		} else if op.Timeout() {
+			cause = "timeout"
+		}
+		switch op.Op {
+		case "dial":
+			return "could not connect to the endpoint (" + cause + ")"
+		case "read":
+			return "the connection broke while waiting for the answer (" + cause + ")"
+		case "write":
+			return "the connection broke while sending the event (" + cause + ")"
+		}
+		return "the connection failed (" + cause + ")"
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "the endpoint closed the connection without an answer"
+	}
+	return err.Error() // TLS and HTTP errors name the endpoint, never the service
 }

@@ -30,13 +30,23 @@ type Guard struct {
 const MaxURLLength = 2048
 
 // metadata are cloud metadata services' addresses, refused even where the
-// ranges below would not catch them.
-var metadata = []netip.Addr{netip.MustParseAddr("169.254.169.254"), netip.MustParseAddr("fd00:ec2::254")}
+// ranges below would not catch them: AWS, GCP and Azure's, AWS's over
+// IPv6, Azure's WireServer, and Oracle Cloud's older one.
+var metadata = []netip.Addr{netip.MustParseAddr("169.254.169.254"), netip.MustParseAddr("fd00:ec2::254"),
+	netip.MustParseAddr("168.63.129.16"), netip.MustParseAddr("192.0.0.192")}
 
 // refusedRanges are refused besides what netip classifies: "this network",
-// and the shared address space that carriers and some clouds use inside.
-var refusedRanges = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("255.255.255.255/32")}
+// the shared address space that carriers and some clouds use inside, the
+// IETF's protocol assignments, benchmarking and reserved space, broadcast;
+// and the IPv6 ranges that carry an IPv4 address into whatever network the
+// translator stands in (NAT64, 6to4, IPv4-compatible), where 10.0.0.1
+// would be reached as 64:ff9b::a00:1.
+var refusedRanges = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"), netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("64:ff9b::/96"), netip.MustParsePrefix("64:ff9b:1::/48"), netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("::/96"),
+}
 
 // Public reports whether a webhook may connect to a: not loopback,
 // private, link-local, unspecified, multicast or a metadata service.
