@@ -134,6 +134,15 @@ func projectExists(ctx context.Context, tx neo4j.ManagedTransaction, project str
 	return nil
 }
 
+// AbsorbedAfter reports whether multi-contact id was absorbed by a merge
+// after the log position seq: whether it was still live there, for a
+// subscriber that resumes from seq following it.
+func (s *Store) AbsorbedAfter(ctx context.Context, project, id string, seq int64) (bool, error) {
+	recs, err := s.readOne(ctx, `MATCH (e:Event {project: $project}) WHERE e.seq > $seq AND $id IN e.previous
+		RETURN e.seq AS seq LIMIT 1`, map[string]any{"project": project, "id": id, "seq": seq})
+	return len(recs) > 0, err
+}
+
 // EventCounts counts the project's events after seq by type: what an
 // import reports, including the events of a re-resolution that another
 // replica finished for it.

@@ -630,14 +630,6 @@ func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectI
 		}
 		context.AfterFunc(ctx, func() { st.subs.Add(-1) })
 	}
-	watch := deref(multiContactID, "")
-	if watch != "" { // follow an absorbed id to its survivor
-		if m, _, err := r.Store.MultiContactHead(ctx, projectID, watch, 0); err == nil {
-			watch = m.ID
-		} else if identity.ErrorCode(err) != identity.CodeNotFound {
-			return nil, err
-		}
-	}
 	client := deref(clientID, "")
 	var seen int64    // the events up to seen were seen or sent: never sent again
 	if after != nil { // a bad cursor is refused before anything starts
@@ -646,11 +638,38 @@ func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectI
 		}
 		seen = cursorSeq(*after)
 	}
+	// Live: subscribe before reading the multi-contact's survivor, so that
+	// a merge committed in between is either read or in the stream.
 	var sub *broker.Subscription
 	if after == nil {
 		var err error
 		if sub, err = r.Broker.Subscribe(ctx, projectID, subscriberBuffer); err != nil {
 			return nil, err
+		}
+	}
+	watch := deref(multiContactID, "")
+	if watch != "" { // follow an absorbed id to its survivor
+		m, _, err := r.Store.MultiContactHead(ctx, projectID, watch, 0)
+		switch {
+		case identity.ErrorCode(err) == identity.CodeNotFound:
+		case err != nil:
+			if sub != nil {
+				sub.Close()
+			}
+			return nil, err
+		case m.ID != watch && after != nil:
+			// Resuming: an id still live at the cursor is followed from
+			// there, merge by merge as the live stream does; one absorbed
+			// already, through its survivor of today.
+			later, err := r.Store.AbsorbedAfter(ctx, projectID, watch, seen)
+			if err != nil {
+				return nil, err
+			}
+			if !later {
+				watch = m.ID
+			}
+		default:
+			watch = m.ID
 		}
 	}
 	out := make(chan *MultiContactEvent, 1)

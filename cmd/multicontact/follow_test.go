@@ -180,3 +180,42 @@ func deletedEvents(a *api, p testProject) map[string]int {
 		after = page.Events.PageInfo.EndCursor
 	}
 }
+
+// A subscriber that comes back with the multi-contact id it followed and
+// its last cursor hears what it would have heard connected: the merges
+// that took its multi-contact along and the survivor's changes after each,
+// none of the survivor's own from before its merge.
+func TestAResumedSubscriptionFollowsItsMultiContactFromItsCursor(t *testing.T) {
+	a := startAPI(t)
+	p := a.project()
+	a.client(p, "a", "web", "email", "a@example.com")
+	a.client(p, "b1", "web", "email", "b@example.com")
+	a.client(p, "b2", "vk", "email", "b@example.com")
+	for _, id := range []string{"c1", "c2", "c3", "c4"} {
+		a.client(p, id, "telegram", "email", "c@example.com")
+	}
+	mcA, mcB, mcC := mcID(a, p, "a"), mcID(a, p, "b1"), mcID(a, p, "c1")
+	var page struct {
+		Events struct{ PageInfo struct{ EndCursor string } }
+	}
+	a.ok(p.read, `query($p: ID!) { events(projectId: $p, first: 1000) { pageInfo { endCursor } } }`, map[string]any{"p": p.id}, &page)
+	cursor := page.Events.PageInfo.EndCursor // where the subscriber of A left
+
+	set := func(client, field, value string) {
+		t.Helper()
+		a.ok(p.write, setAttribute, map[string]any{"p": p.id, "c": client, "f": field, "v": value}, nil)
+	}
+	set("c1", "skype", "cee")           // C's own change, nothing of A's yet
+	set("a", "email", "b@example.com")  // A into B
+	set("b2", "skype", "bee")           // B, with A, changes
+	set("b1", "email", "c@example.com") // B into C
+
+	ws, err := a.dialWS(p.read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.subscribe("1", changed, map[string]any{"p": p.id, "mc": mcA, "after": cursor})
+	wantEvent(t, ws, "the subscriber of A, resumed", "MERGED", mcB, "a", "b1", "b2")
+	wantEvent(t, ws, "the subscriber of A, resumed", "UPDATED", mcB, "a", "b1", "b2")
+	wantEvent(t, ws, "the subscriber of A, resumed", "MERGED", mcC, "a", "b1", "b2", "c1", "c2", "c3", "c4")
+}
