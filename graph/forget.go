@@ -152,23 +152,40 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 			MATCH (:Client {project: $project, id: id})-[l:LINKED]-()
 			RETURN count(DISTINCT l) AS links
 		}
-		RETURN clients, values, conversations, links`, p)
+		CALL {
+			UNWIND $ids AS id
+			MATCH (:Client {project: $project, id: id})-[:HAS]->(v:Value)
+			RETURN collect(DISTINCT {field: v.field, value: v.value}) AS held
+		}
+		RETURN clients, values, conversations, links, held`, p)
 	if err != nil {
 		return identity.Forgotten{}, err
 	}
 	counts := identity.Forgotten{Clients: int(i64(rec, "clients")), Values: int(i64(rec, "values")),
 		Conversations: int(i64(rec, "conversations")), Links: int(i64(rec, "links"))}
 
+	// The person's values, held now or given and taken back before: a key
+	// that nobody holds and that is made of them alone says which of them
+	// went together, even where each value stays (someone else holds it,
+	// or it is blocked).
+	var personal []identity.KeyPart
+	if held, ok := rec.Get("held"); ok {
+		for _, m := range held.([]any) {
+			fv := m.(map[string]any)
+			personal = append(personal, identity.KeyPart{Field: fv["field"].(string), Value: fv["value"].(string)})
+		}
+	}
 	deleted, err := deleteClients(ctx, tx, project, clients, true)
 	if err != nil {
 		return identity.Forgotten{}, err
 	}
-	former, err := forgetFormerValues(ctx, tx, project, clients)
+	former, gave, err := forgetFormerValues(ctx, tx, project, clients)
 	if err != nil {
 		return identity.Forgotten{}, err
 	}
 	deleted = append(deleted, former...)
-	if err := deleteKeysMadeOf(ctx, tx, project, deleted); err != nil {
+	personal = append(personal, gave...)
+	if err := deleteKeysMadeOf(ctx, tx, project, deleted, personal); err != nil {
 		return identity.Forgotten{}, err
 	}
 	var values [][]string // field, value: an event names a value of one field
@@ -273,19 +290,21 @@ func keyParts(recs []*neo4j.Record) []identity.KeyPart {
 // Value nodes nobody holds, locked before they are checked (a value taken
 // from its last holder is deleted at once now; earlier versions left
 // them). It returns every such value that has no node left, for the keys
-// made of them to go too. A value someone holds stays theirs.
-func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients []string) ([]identity.KeyPart, error) {
+// made of them to go too, and every value the clients gave and took back
+// (gave). A value someone holds stays theirs.
+func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, project string, clients []string) (gone, gave []identity.KeyPart, err error) {
 	// An event that names no value (an upsert, a link, a re-resolution)
 	// keeps '' there: not a value of the person's.
 	recs, err := collect(ctx, tx, `MATCH (e:Event {project: $project}) WHERE e.causeClient IN $ids AND e.causeValue <> ''
 			AND e.causeField <> ''
 		RETURN DISTINCT e.causeField AS field, e.causeValue AS value`, map[string]any{"project": project, "ids": clients})
 	if err != nil || len(recs) == 0 {
-		return nil, err
+		return nil, nil, err
 	}
+	gave = keyParts(recs)
 	var former []map[string]any
-	for _, rec := range recs {
-		former = append(former, map[string]any{"field": str(rec, "field"), "value": str(rec, "value")})
+	for _, p := range gave {
+		former = append(former, map[string]any{"field": p.Field, "value": p.Value})
 	}
 	recs, err = collect(ctx, tx, `UNWIND $former AS f
 		MATCH (v:Value {project: $project, field: f.field, value: f.value})
@@ -294,7 +313,7 @@ func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, projec
 		WITH v WHERE NOT coalesce(v.blocked, false) AND NOT EXISTS { (v)<-[:HAS]-() }
 		DETACH DELETE v`, map[string]any{"project": project, "former": former})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Deleted now or before (a removal deletes a value nobody holds): the
 	// keys made of it may be left, and events may name it.
@@ -302,39 +321,55 @@ func forgetFormerValues(ctx context.Context, tx neo4j.ManagedTransaction, projec
 		WITH f WHERE NOT EXISTS { (:Value {project: $project, field: f.field, value: f.value}) }
 		RETURN f.field AS field, f.value AS value`, map[string]any{"project": project, "former": former})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return keyParts(recs), nil
+	return keyParts(recs), gave, nil
 }
 
 // deleteKeysMadeOf deletes the match keys that nobody holds and that are
-// made of a deleted value: keys of an excluded client, of a disabled rule,
-// or of a combination whose other values others hold, which the clients'
-// own keys (deleteClients) do not reach. It reads the project's unheld
-// keys to find them.
-func deleteKeysMadeOf(ctx context.Context, tx neo4j.ManagedTransaction, project string, deleted []identity.KeyPart) error {
-	if len(deleted) == 0 {
+// made of a deleted value, or of the person's values alone: keys of an
+// excluded client, of a disabled rule, of a combination whose other
+// values others hold, or whose values stay (held by others, or blocked),
+// which the clients' own keys (deleteClients) do not reach. It reads the
+// project's unheld keys to find them.
+func deleteKeysMadeOf(ctx context.Context, tx neo4j.ManagedTransaction, project string, deleted, personal []identity.KeyPart) error {
+	if len(deleted) == 0 && len(personal) == 0 {
 		return nil
 	}
-	parts := map[identity.KeyPart]bool{}
+	parts, theirs := map[identity.KeyPart]bool{}, map[identity.KeyPart]bool{}
 	for _, p := range deleted {
-		parts[p] = true
+		parts[p], theirs[p] = true, true
+	}
+	for _, p := range personal {
+		theirs[p] = true
 	}
 	recs, err := collect(ctx, tx, `MATCH (k:MatchKey {project: $project}) WHERE NOT EXISTS { (k)<-[:MATCHES]-() }
 		RETURN k.rule AS rule, k.key AS key`, map[string]any{"project": project})
 	if err != nil {
 		return err
 	}
+	// A key of the person's values alone stays when one client holds them
+	// all (with a rule off, say): it is that client's too, with its
+	// quarantine or an admin's allowing.
 	var keys []map[string]any
 	for _, rec := range recs {
-		if slices.ContainsFunc(identity.KeyParts(str(rec, "key")), func(p identity.KeyPart) bool { return parts[p] }) {
-			keys = append(keys, map[string]any{"rule": str(rec, "rule"), "key": str(rec, "key")})
+		kp := identity.KeyParts(str(rec, "key"))
+		gone := slices.ContainsFunc(kp, func(p identity.KeyPart) bool { return parts[p] })
+		if gone || !slices.ContainsFunc(kp, func(p identity.KeyPart) bool { return !theirs[p] }) {
+			var pairs []map[string]any
+			for _, p := range kp {
+				pairs = append(pairs, map[string]any{"field": p.Field, "value": p.Value})
+			}
+			keys = append(keys, map[string]any{"rule": str(rec, "rule"), "key": str(rec, "key"), "gone": gone, "parts": pairs})
 		}
 	}
 	return exec(ctx, tx, `UNWIND $keys AS r
 		MATCH (k:MatchKey {project: $project, rule: r.rule, key: r.key})
-		WITH k ORDER BY k.rule, k.key
+		WITH k, r ORDER BY k.rule, k.key
 		SET k.locked = true REMOVE k.locked
-		WITH k WHERE NOT EXISTS { (k)<-[:MATCHES]-() }
+		WITH k, r WHERE NOT EXISTS { (k)<-[:MATCHES]-() } AND (r.gone OR NOT EXISTS {
+			MATCH (o:Client)-[:HAS]->(:Value {project: $project, field: r.parts[0].field, value: r.parts[0].value})
+			WHERE all(p IN r.parts WHERE EXISTS { (o)-[:HAS]->(:Value {project: $project, field: p.field, value: p.value}) })
+		})
 		DELETE k`, map[string]any{"project": project, "keys": nonNil(keys)})
 }

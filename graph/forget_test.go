@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -290,5 +291,37 @@ func TestAForgetRewritesOnlyTheEventsThatNamedThePersonsValues(t *testing.T) {
 	}
 	if !kept {
 		t.Errorf("forgetting a's externalId 12345 blanked b's contract 12345: %+v", events)
+	}
+}
+
+// A key that nobody holds, made of the person's values alone, goes with
+// them even where each value stays: here the e-mail another client holds
+// and the blocked phone (the block list keeps it). The key would say
+// which phone went with that e-mail.
+func TestAForgetLeavesNoKeyOfThePersonsValuesThatNobodyHolds(t *testing.T) {
+	f := newFixture(t, []string{"email", "phone"})
+	const email, phone = "ivan@example.com", "+79161234567"
+	f.client("p", "web", "email", email, "phone", phone)
+	f.client("o", "telegram", "email", email)
+	if _, err := f.s.BlockValue(f.ctx, f.project, "phone", phone); err != nil {
+		t.Fatal(err)
+	}
+	keys := func() []string {
+		var out []string
+		for _, n := range f.nodesNaming(phone) {
+			if strings.HasPrefix(n, "MatchKey") {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	if len(keys()) == 0 {
+		t.Fatal("no key of the e-mail and the phone before the forget: the test shows nothing")
+	}
+	if _, err := f.s.ForgetMultiContact(f.ctx, f.project, f.mc("p")); err != nil {
+		t.Fatal(err)
+	}
+	if left := keys(); len(left) > 0 {
+		t.Errorf("after the forget, the graph still holds %v", left)
 	}
 }
