@@ -143,6 +143,23 @@ func (s *Store) AbsorbedAfter(ctx context.Context, project, id string, seq int64
 	return len(recs) > 0, err
 }
 
+// LiveAt returns the multi-contact that id had become at log position
+// seq: id itself, or, if a merge absorbed it by then, what absorbed it, and
+// so on. A subscriber that followed id was following that one there. It
+// reads the log up to seq for each merge it follows (an id is absorbed
+// once): a resume with an id absorbed before its cursor, rare.
+func (s *Store) LiveAt(ctx context.Context, project, id string, seq int64) (string, error) {
+	for range 64 { // each step moves to a later merge; chains are short
+		recs, err := s.readOne(ctx, `MATCH (e:Event {project: $project}) WHERE e.seq <= $seq AND $id IN e.previous
+			RETURN e.mc AS into LIMIT 1`, map[string]any{"project": project, "id": id, "seq": seq})
+		if err != nil || len(recs) == 0 {
+			return id, err
+		}
+		id = str(recs[0], "into")
+	}
+	return id, nil
+}
+
 // EventCounts counts the project's events after seq by type: what an
 // import reports, including the events of a re-resolution that another
 // replica finished for it.

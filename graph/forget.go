@@ -217,15 +217,22 @@ func forget(ctx context.Context, tx neo4j.ManagedTransaction, project string, cl
 	if err != nil {
 		return identity.Forgotten{}, err
 	}
-	var blank []int64
+	// And a key made of the person's values alone, even where each value
+	// stays, as deleteKeysMadeOf deletes such keys: unless one remaining
+	// client holds them all, it says which of the person's went together.
+	theirs := append(slices.Clone(personal), deleted...)
+	var blank []map[string]any
 	for _, rec := range recs {
-		if slices.Contains(mcs, str(rec, "mc")) || slices.ContainsFunc(identity.KeyParts(str(rec, "key")),
-			func(p identity.KeyPart) bool { return slices.Contains(deleted, p) }) {
-			blank = append(blank, i64(rec, "seq"))
+		kp := identity.KeyParts(str(rec, "key"))
+		sure := slices.Contains(mcs, str(rec, "mc")) || slices.ContainsFunc(kp, func(p identity.KeyPart) bool { return slices.Contains(deleted, p) })
+		if sure || !slices.ContainsFunc(kp, func(p identity.KeyPart) bool { return !slices.Contains(theirs, p) }) {
+			blank = append(blank, map[string]any{"seq": i64(rec, "seq"), "sure": sure, "parts": partRows(kp)})
 		}
 	}
-	if err := exec(ctx, tx, `UNWIND $seqs AS seq MATCH (e:Event {project: $project, seq: seq}) SET e.quarantinedKey = ''`,
-		map[string]any{"project": project, "seqs": nonNil(blank)}); err != nil {
+	if err := exec(ctx, tx, `UNWIND $blank AS r
+		MATCH (e:Event {project: $project, seq: r.seq})
+		WITH e, r WHERE r.sure OR NOT `+heldWhole+`
+		SET e.quarantinedKey = ''`, map[string]any{"project": project, "blank": nonNil(blank)}); err != nil {
 		return identity.Forgotten{}, err
 	}
 	return counts, nil
@@ -356,20 +363,30 @@ func deleteKeysMadeOf(ctx context.Context, tx neo4j.ManagedTransaction, project 
 		kp := identity.KeyParts(str(rec, "key"))
 		gone := slices.ContainsFunc(kp, func(p identity.KeyPart) bool { return parts[p] })
 		if gone || !slices.ContainsFunc(kp, func(p identity.KeyPart) bool { return !theirs[p] }) {
-			var pairs []map[string]any
-			for _, p := range kp {
-				pairs = append(pairs, map[string]any{"field": p.Field, "value": p.Value})
-			}
-			keys = append(keys, map[string]any{"rule": str(rec, "rule"), "key": str(rec, "key"), "gone": gone, "parts": pairs})
+			keys = append(keys, map[string]any{"rule": str(rec, "rule"), "key": str(rec, "key"), "sure": gone, "parts": partRows(kp)})
 		}
 	}
 	return exec(ctx, tx, `UNWIND $keys AS r
 		MATCH (k:MatchKey {project: $project, rule: r.rule, key: r.key})
 		WITH k, r ORDER BY k.rule, k.key
 		SET k.locked = true REMOVE k.locked
-		WITH k, r WHERE NOT EXISTS { (k)<-[:MATCHES]-() } AND (r.gone OR NOT EXISTS {
-			MATCH (o:Client)-[:HAS]->(:Value {project: $project, field: r.parts[0].field, value: r.parts[0].value})
-			WHERE all(p IN r.parts WHERE EXISTS { (o)-[:HAS]->(:Value {project: $project, field: p.field, value: p.value}) })
-		})
+		WITH k, r WHERE NOT EXISTS { (k)<-[:MATCHES]-() } AND (r.sure OR NOT `+heldWhole+`)
 		DELETE k`, map[string]any{"project": project, "keys": nonNil(keys)})
+}
+
+// heldWhole is the Cypher condition "one client holds every value of
+// r.parts" (a key's parts as partRows gives them): such a key is that
+// client's too.
+const heldWhole = `EXISTS {
+	MATCH (o:Client)-[:HAS]->(:Value {project: $project, field: r.parts[0].field, value: r.parts[0].value})
+	WHERE all(p IN r.parts WHERE EXISTS { (o)-[:HAS]->(:Value {project: $project, field: p.field, value: p.value}) })
+}`
+
+// partRows passes a key's parts to a statement.
+func partRows(parts []identity.KeyPart) []map[string]any {
+	rows := make([]map[string]any, len(parts))
+	for i, p := range parts {
+		rows[i] = map[string]any{"field": p.Field, "value": p.Value}
+	}
+	return rows
 }

@@ -658,15 +658,16 @@ func (r *subscriptionResolver) MultiContactChanged(ctx context.Context, projectI
 			}
 			return nil, err
 		case m.ID != watch && after != nil:
-			// Resuming: an id still live at the cursor is followed from
-			// there, merge by merge as the live stream does; one absorbed
-			// already, through its survivor of today.
+			// Resuming: followed from what the id had become at the
+			// cursor, merge by merge as the live stream does, not from
+			// today's survivor (whose own earlier events were another
+			// person's, and the merges in between would be missed).
 			later, err := r.Store.AbsorbedAfter(ctx, projectID, watch, seen)
+			if err == nil && !later {
+				watch, err = r.Store.LiveAt(ctx, projectID, watch, seen)
+			}
 			if err != nil {
 				return nil, err
-			}
-			if !later {
-				watch = m.ID
 			}
 		default:
 			watch = m.ID

@@ -84,7 +84,9 @@ func TestPublic(t *testing.T) {
 		// services, reserved space, and IPv6 carrying an IPv4 address.
 		"168.63.129.16": false, "192.0.0.192": false, "198.18.0.1": false, "240.0.0.1": false,
 		"64:ff9b::a00:1": false, "64:ff9b:1::a00:1": false, "2002:a00:1::1": false, "::127.0.0.1": false,
-		"2001:4860:4860::8888": true,
+		"64:ff9b::a9fe:a9fe": false, "2001:4860:4860::8888": true,
+		// A public IPv4 endpoint as an IPv6-only network with DNS64, or 6to4, reaches it.
+		"64:ff9b::808:808": true, "2002:808:808::1": true,
 	} {
 		if got := webhook.Public(netip.MustParseAddr(addr)); got != want {
 			t.Errorf("Public(%s) = %v, want %v", addr, got, want)

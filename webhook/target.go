@@ -38,20 +38,44 @@ var metadata = []netip.Addr{netip.MustParseAddr("169.254.169.254"), netip.MustPa
 // refusedRanges are refused besides what netip classifies: "this network",
 // the shared address space that carriers and some clouds use inside, the
 // IETF's protocol assignments, benchmarking and reserved space, broadcast;
-// and the IPv6 ranges that carry an IPv4 address into whatever network the
-// translator stands in (NAT64, 6to4, IPv4-compatible), where 10.0.0.1
-// would be reached as 64:ff9b::a00:1.
+// NAT64's local-use prefix and IPv4-compatible IPv6, which lead to
+// whatever the translator stands in.
 var refusedRanges = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("192.0.0.0/24"),
 	netip.MustParsePrefix("198.18.0.0/15"), netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("64:ff9b::/96"), netip.MustParsePrefix("64:ff9b:1::/48"), netip.MustParsePrefix("2002::/16"),
-	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"), netip.MustParsePrefix("::/96"),
+}
+
+// The IPv6 prefixes that carry an IPv4 address at a fixed place: NAT64's
+// well-known one (the address in its last 32 bits: on an IPv6-only network
+// with DNS64 every IPv4 endpoint looks so) and 6to4 (in bits 16 to 48).
+// Such an address is as public as the IPv4 address it carries: 10.0.0.1
+// must not be reached as 64:ff9b::a00:1.
+var (
+	nat64  = netip.MustParsePrefix("64:ff9b::/96")
+	sixTo4 = netip.MustParsePrefix("2002::/16")
+)
+
+// carriedIPv4 returns the IPv4 address that a NAT64 or 6to4 address
+// carries.
+func carriedIPv4(a netip.Addr) (netip.Addr, bool) {
+	b := a.As16()
+	switch {
+	case nat64.Contains(a):
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]}), true
+	case sixTo4.Contains(a):
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]}), true
+	}
+	return netip.Addr{}, false
 }
 
 // Public reports whether a webhook may connect to a: not loopback,
 // private, link-local, unspecified, multicast or a metadata service.
 func Public(a netip.Addr) bool {
 	a = a.Unmap()
+	if v4, ok := carriedIPv4(a); ok {
+		return Public(v4)
+	}
 	if !a.IsValid() || a.IsUnspecified() || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() ||
 		a.IsMulticast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() {
 		return false

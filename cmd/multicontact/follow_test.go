@@ -184,7 +184,8 @@ func deletedEvents(a *api, p testProject) map[string]int {
 // A subscriber that comes back with the multi-contact id it followed and
 // its last cursor hears what it would have heard connected: the merges
 // that took its multi-contact along and the survivor's changes after each,
-// none of the survivor's own from before its merge.
+// none of the survivor's own from before its merge; whether the id was
+// still live at its cursor or absorbed already (it heard that merge).
 func TestAResumedSubscriptionFollowsItsMultiContactFromItsCursor(t *testing.T) {
 	a := startAPI(t)
 	p := a.project()
@@ -195,27 +196,38 @@ func TestAResumedSubscriptionFollowsItsMultiContactFromItsCursor(t *testing.T) {
 		a.client(p, id, "telegram", "email", "c@example.com")
 	}
 	mcA, mcB, mcC := mcID(a, p, "a"), mcID(a, p, "b1"), mcID(a, p, "c1")
-	var page struct {
-		Events struct{ PageInfo struct{ EndCursor string } }
+	lastCursor := func() string {
+		var page struct {
+			Events struct{ PageInfo struct{ EndCursor string } }
+		}
+		a.ok(p.read, `query($p: ID!) { events(projectId: $p, first: 1000) { pageInfo { endCursor } } }`, map[string]any{"p": p.id}, &page)
+		return page.Events.PageInfo.EndCursor
 	}
-	a.ok(p.read, `query($p: ID!) { events(projectId: $p, first: 1000) { pageInfo { endCursor } } }`, map[string]any{"p": p.id}, &page)
-	cursor := page.Events.PageInfo.EndCursor // where the subscriber of A left
-
 	set := func(client, field, value string) {
 		t.Helper()
 		a.ok(p.write, setAttribute, map[string]any{"p": p.id, "c": client, "f": field, "v": value}, nil)
 	}
-	set("c1", "skype", "cee")           // C's own change, nothing of A's yet
+	live := lastCursor()                // A still live here
 	set("a", "email", "b@example.com")  // A into B
+	absorbed := lastCursor()            // and absorbed here
+	set("c1", "skype", "cee")           // C's own change, nothing of A's yet
 	set("b2", "skype", "bee")           // B, with A, changes
 	set("b1", "email", "c@example.com") // B into C
 
-	ws, err := a.dialWS(p.read)
-	if err != nil {
-		t.Fatal(err)
+	resume := func(after string) *wsClient {
+		ws, err := a.dialWS(p.read)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws.subscribe("1", changed, map[string]any{"p": p.id, "mc": mcA, "after": after})
+		return ws
 	}
-	ws.subscribe("1", changed, map[string]any{"p": p.id, "mc": mcA, "after": cursor})
-	wantEvent(t, ws, "the subscriber of A, resumed", "MERGED", mcB, "a", "b1", "b2")
-	wantEvent(t, ws, "the subscriber of A, resumed", "UPDATED", mcB, "a", "b1", "b2")
-	wantEvent(t, ws, "the subscriber of A, resumed", "MERGED", mcC, "a", "b1", "b2", "c1", "c2", "c3", "c4")
+	all := []string{"a", "b1", "b2", "c1", "c2", "c3", "c4"}
+	ws := resume(live)
+	wantEvent(t, ws, "the subscriber of A, resumed where A was live", "MERGED", mcB, "a", "b1", "b2")
+	wantEvent(t, ws, "the subscriber of A, resumed where A was live", "UPDATED", mcB, "a", "b1", "b2")
+	wantEvent(t, ws, "the subscriber of A, resumed where A was live", "MERGED", mcC, all...)
+	ws = resume(absorbed)
+	wantEvent(t, ws, "the subscriber of A, resumed after A's merge", "UPDATED", mcB, "a", "b1", "b2")
+	wantEvent(t, ws, "the subscriber of A, resumed after A's merge", "MERGED", mcC, all...)
 }
