@@ -308,8 +308,15 @@ func TestAGroupWithAWriteNeo4jRefusesIsSplit(t *testing.T) {
 		f.client(id, "web")
 	}
 	ctx := context.Background()
+	var mu sync.Mutex
+	largest := 0 // writes in the largest group run
+	s := graphtest.Store(t, graph.WithGroupObserver(func(writes int, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		largest = max(largest, writes)
+	}))
 	set := func(client, value string) error {
-		_, err := f.s.SetAttribute(ctx, f.project, client, identity.AttributeInput{Field: "email", Value: value, Source: identity.SourceBot})
+		_, err := s.SetAttribute(ctx, f.project, client, identity.AttributeInput{Field: "email", Value: value, Source: identity.SourceBot})
 		return err
 	}
 	defer graph.RefuseOpsOf("bad")()
@@ -347,5 +354,10 @@ func TestAGroupWithAWriteNeo4jRefusesIsSplit(t *testing.T) {
 	}
 	if held, _ := f.attribute("bad", "email", "bad@example.com"); held {
 		t.Error("the refused write's e-mail is in the graph")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if largest < len(clients) {
+		t.Errorf("the largest group ran %d writes, want the %d queued ones together: the split was not tested", largest, len(clients))
 	}
 }
