@@ -325,3 +325,43 @@ func TestAForgetLeavesNoKeyOfThePersonsValuesThatNobodyHolds(t *testing.T) {
 		t.Errorf("after the forget, the graph still holds %v", left)
 	}
 }
+
+// A quarantine event that names a key of the person's values alone loses
+// the key with them, even when the event is another multi-contact's (the
+// client whose write passed the cap) and each value stays.
+func TestAForgetBlanksAQuarantineNamingThePersonsValuesAlone(t *testing.T) {
+	f := newFixture(t, []string{"email", "phone"})
+	two := 2
+	f.configure(identity.Settings{KeyCap: &two})
+	const email, phone = "ivan@example.com", "+79161234567"
+	for _, id := range []string{"x", "p", "y"} { // y's write passes the cap
+		f.client(id, "web", "email", email, "phone", phone)
+	}
+	for _, id := range []string{"x", "y"} {
+		if err := f.s.RemoveAttribute(f.ctx, f.project, id, "phone", phone); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.s.BlockValue(f.ctx, f.project, "phone", phone); err != nil {
+		t.Fatal(err)
+	}
+	named := func() []int64 {
+		events, _ := f.eventsSince(0)
+		var out []int64
+		for _, e := range events {
+			if e.Quarantined != nil && strings.Contains(e.Quarantined.Key, phone) {
+				out = append(out, e.Seq)
+			}
+		}
+		return out
+	}
+	if len(named()) == 0 {
+		t.Fatal("no quarantine event names the key before the forget: the test shows nothing")
+	}
+	if _, err := f.s.ForgetMultiContact(f.ctx, f.project, f.mc("p")); err != nil {
+		t.Fatal(err)
+	}
+	if left := named(); len(left) > 0 {
+		t.Errorf("after the forget, events %v still name the key of p's e-mail and phone", left)
+	}
+}
