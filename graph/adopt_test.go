@@ -2,6 +2,8 @@ package graph_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -50,4 +52,19 @@ func TestAnAbandonedReresolutionIsTakenUpByARunningService(t *testing.T) {
 	}
 	service.WaitBackground(f.project)
 	f.wantGroups([][]string{{"a", "b", "c"}}, "a", "b", "c")
+}
+
+// A re-resolution asked for a project that does not exist (a call that
+// named a wrong one) ends, instead of trying again every minute until the
+// store closes.
+func TestABackgroundReresolutionOfNoProjectEnds(t *testing.T) {
+	s := graphtest.Store(t, graph.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	s.ResolveInBackground("no-such-project")
+	done := make(chan struct{})
+	go func() { s.WaitBackground("no-such-project"); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the background re-resolution of a missing project still runs after 20 s")
+	}
 }

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"maps"
 
 	"github.com/multicontact/multicontact/identity"
@@ -105,7 +106,11 @@ func (r *resolution) commit(events []identity.Event, clients []string, repair bo
 		}
 	}
 	in["rows"], in["ids"] = rows, nonNil(clients)
-	params := map[string]any{"project": r.ps.ID, "now": r.now, "repair": repair, "version": r.ps.version, "in": in}
+	var lease any
+	if r.lease != "" {
+		lease = r.lease
+	}
+	params := map[string]any{"project": r.ps.ID, "now": r.now, "repair": repair, "version": r.ps.version, "lease": lease, "in": in}
 	// One round trip: the multi-contacts' changes, then number and store
 	// the events, then mark or unmark.
 	rec, err := single(r.ctx, r.tx, writeMultiContacts+`
@@ -131,10 +136,14 @@ func (r *resolution) commit(events []identity.Event, clients []string, repair bo
 			MATCH (c:Client {project: $project, id: id})
 			SET c.dirty = CASE WHEN $repair THEN null ELSE true END
 		}
-		RETURN base, coalesce(p.configVersion, 0) = $version AS current`,
+		RETURN base, coalesce(p.configVersion, 0) = $version AS current,
+			$lease IS NULL OR p.resolverLease = $lease AS leased`,
 		params)
 	if err != nil {
 		return nil, err
+	}
+	if !boolean(rec, "leased") {
+		return nil, errLeaseLost
 	}
 	if !boolean(rec, "current") {
 		return nil, errRace
@@ -145,6 +154,12 @@ func (r *resolution) commit(events []identity.Event, clients []string, repair bo
 	}
 	return events, nil
 }
+
+// errLeaseLost stops a round of the batch path whose store no longer holds
+// the project's re-resolution lease (its renewals failed while another
+// store took it): its snapshot is not the new holder's, and writing from it
+// could undo what the new holder resolved.
+var errLeaseLost = errors.New("the re-resolution's lease was taken by another store")
 
 // nudge tells the notifier, after a commit that recorded events, that the
 // project's log has grown. It does not hand the events over: subscribers

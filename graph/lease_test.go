@@ -391,3 +391,57 @@ func TestAStoreThatLostItsLeaseDoesNotFinish(t *testing.T) {
 		t.Errorf("state = %s, want RUNNING still", p.Resolution.State)
 	}
 }
+
+// A store whose lease was taken while its round ran writes nothing of that
+// round: it resolved from a snapshot that is not the new holder's, and its
+// writes could undo what the new holder resolved.
+func TestAStoreThatLostItsLeaseWritesNothingOfItsRound(t *testing.T) {
+	ctx := context.Background()
+	a, b := replica(t, WithoutResuming()), replica(t, WithoutResuming())
+	project := fmt.Sprintf("lostround%d", time.Now().UnixNano())
+	if _, err := a.CreateProject(ctx, project, "", "RU"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AddRule(ctx, project, identity.Rule{Name: "email", Fields: []string{"email"}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WaitResolved(ctx, project); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.BeginBulk(ctx, project); err != nil {
+		t.Fatal(err)
+	}
+	var ops []Op
+	for i, id := range []string{"x", "y"} {
+		ops = append(ops, Op{Line: i + 1, Kind: OpUpsertClient, Client: identity.ClientInput{ID: id, Channel: identity.Channel{Kind: "web", Account: "acme"},
+			Attributes: []identity.AttributeInput{{Field: "email", Value: "ann@example.com", Source: identity.SourceImport}}}})
+	}
+	if _, err := a.Write(ctx, project, ops, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	release, err := a.lease(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	// a could not renew for a minute; b took the expired lease.
+	if _, err := writeTx(ctx, a, func(tx neo4j.ManagedTransaction) (noResult, error) {
+		return noResult{}, exec(ctx, tx, `MATCH (p:Project {id: $id}) SET p.resolverLease = $other`,
+			map[string]any{"id": project, "other": b.owner})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.resolveAll(ctx, project, identity.Cause{Kind: identity.CauseClient, Action: "reresolve"}, &ResolveStats{}); !errors.Is(err, errLeaseLost) {
+		t.Errorf("a round without the lease: %v, want it stopped for the lease", err)
+	}
+	resolved, err := readTx(ctx, a, func(tx neo4j.ManagedTransaction) (int64, error) {
+		rec, err := single(ctx, tx, `MATCH (c:Client {project: $id}) WHERE c.mc IS NOT NULL RETURN count(c) AS n`, map[string]any{"id": project})
+		if err != nil {
+			return 0, err
+		}
+		return i64(rec, "n"), nil
+	})
+	if err != nil || resolved != 0 {
+		t.Errorf("%d clients given a multi-contact by the round that lost its lease (%v), want none", resolved, err)
+	}
+}

@@ -110,6 +110,10 @@ type resolution struct {
 	mcOf  map[string]string // after resolve: each resolved client's multi-contact
 	// changes are the multi-contact writes that prepare made and commit stores.
 	changes map[string]any
+	// lease, when set, is the re-resolution lease this write needs: a round
+	// of the batch path writes from a snapshot, which only the lease's
+	// holder may (commit checks it under the project's lock).
+	lease string
 }
 
 // member is a client as resolution loads it.

@@ -179,8 +179,8 @@ func (s *Store) kick(project string) {
 		defer s.batches.background(project, -1)
 		for pause := time.Second; ; pause = min(2*pause, time.Minute) {
 			_, err := s.Reresolve(s.bg, project)
-			if err == nil || s.bg.Err() != nil {
-				return
+			if err == nil || s.bg.Err() != nil || identity.ErrorCode(err) == identity.CodeNotFound {
+				return // done, closing, or no such project (a call that named a wrong one)
 			}
 			if errors.Is(err, ErrResolving) {
 				// Another store works on it; look again soon, in case it

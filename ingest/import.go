@@ -181,6 +181,7 @@ func (im *Importer) Import(ctx context.Context, project string, r io.Reader) (Su
 		for _, it := range pending {
 			w.add(it, batch)
 		}
+		clear(pending) // the read-ahead's slots must not keep old lines alive
 		pending, pendingBytes = pending[:0], 0
 		if eof || stopReading || t.stopped() || w.failed() {
 			break
