@@ -263,7 +263,7 @@ func (s *Store) writeBatch(ctx context.Context, project string, groups [][][]str
 		if err != nil {
 			return nil, err
 		}
-		r := resolution{ctx: ctx, tx: tx, ps: ps, now: s.now().UTC(), newID: func() string { return newID("mc") }, lease: s.owner}
+		r := resolution{ctx: ctx, tx: tx, ps: ps, now: s.now().UTC(), newID: func() string { return newID("mc") }, lease: s.leaseOf(project)}
 		// What the snapshot says: each client's old id, and the holders of each old id.
 		var ids, oldIDs []string
 		held := map[string]int{}

@@ -1,7 +1,7 @@
 package graph
 
 import (
-	"errors"
+	"fmt"
 	"maps"
 
 	"github.com/multicontact/multicontact/identity"
@@ -159,7 +159,7 @@ func (r *resolution) commit(events []identity.Event, clients []string, repair bo
 // the project's re-resolution lease (its renewals failed while another
 // store took it): its snapshot is not the new holder's, and writing from it
 // could undo what the new holder resolved.
-var errLeaseLost = errors.New("the re-resolution's lease was taken by another store")
+var errLeaseLost = fmt.Errorf("the re-resolution's lease was taken by another store: %w", ErrResolving)
 
 // nudge tells the notifier, after a commit that recorded events, that the
 // project's log has grown. It does not hand the events over: subscribers

@@ -132,6 +132,15 @@ const roundPause = 500 * time.Millisecond
 // project now.
 var ErrResolving = errors.New("another replica is re-resolving this project")
 
+// leaseOf is the token of the project's lease this store holds, or one
+// that matches no lease.
+func (s *Store) leaseOf(project string) string {
+	if t, ok := s.leases.Load(project); ok {
+		return t.(string)
+	}
+	return "none"
+}
+
 // leaseTTL is how long a re-resolution's lease lasts without renewal: a
 // replica that dies holding it delays the others by at most this.
 const leaseTTL = 60 * time.Second
@@ -141,24 +150,30 @@ const leaseTTL = 60 * time.Second
 const lookAgain = 5 * time.Second
 
 // lease takes the project's re-resolution lease for this store and renews
-// it until the returned release is called.
+// it until the returned release is called. Each lease is a token of its
+// own (the store's name and a fresh id): a renewal only extends the lease
+// it took, never takes one that lapsed or was released meanwhile, so a
+// round whose lease another store held in between cannot pass for the
+// holder again (commit and finish check the token).
 func (s *Store) lease(ctx context.Context, project string) (release func(), err error) {
-	take := func(ctx context.Context) (bool, error) {
+	token := s.owner + "/" + newID("lease")
+	take := func(ctx context.Context, first bool) (bool, error) {
 		return writeTx(ctx, s, func(tx neo4j.ManagedTransaction) (bool, error) {
 			rec, err := single(ctx, tx, `MATCH (p:Project {id: $id})
-				WHERE p.resolverLease IS NULL OR p.resolverLease = $me OR p.resolverLeaseUntil < datetime()
-				SET p.resolverLease = $me, p.resolverLeaseUntil = datetime() + duration({seconds: $ttl})
-				RETURN true AS ok`, map[string]any{"id": project, "me": s.owner, "ttl": int(leaseTTL.Seconds())})
+				WHERE p.resolverLease = $token OR $first AND (p.resolverLease IS NULL OR p.resolverLeaseUntil < datetime())
+				SET p.resolverLease = $token, p.resolverLeaseUntil = datetime() + duration({seconds: $ttl})
+				RETURN true AS ok`, map[string]any{"id": project, "token": token, "first": first, "ttl": int(leaseTTL.Seconds())})
 			return rec != nil, err
 		})
 	}
-	ok, err := take(ctx)
+	ok, err := take(ctx, true)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, ErrResolving
 	}
+	s.leases.Store(project, token)
 	renewCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -168,7 +183,7 @@ func (s *Store) lease(ctx context.Context, project string) (release func(), err 
 			case <-renewCtx.Done():
 				return
 			case <-time.After(leaseTTL / 3):
-				if ok, err := take(renewCtx); err != nil || !ok {
+				if ok, err := take(renewCtx, false); err != nil || !ok {
 					s.log.Warn("could not renew the re-resolution lease", "project", project, "err", err)
 				}
 			}
@@ -177,9 +192,10 @@ func (s *Store) lease(ctx context.Context, project string) (release func(), err 
 	return func() {
 		stop()
 		<-done
+		s.leases.CompareAndDelete(project, token)
 		_, err := writeTx(context.Background(), s, func(tx neo4j.ManagedTransaction) (noResult, error) {
-			return noResult{}, exec(context.Background(), tx, `MATCH (p:Project {id: $id}) WHERE p.resolverLease = $me
-				REMOVE p.resolverLease, p.resolverLeaseUntil`, map[string]any{"id": project, "me": s.owner})
+			return noResult{}, exec(context.Background(), tx, `MATCH (p:Project {id: $id}) WHERE p.resolverLease = $token
+				REMOVE p.resolverLease, p.resolverLeaseUntil`, map[string]any{"id": project, "token": token})
 		})
 		if err != nil {
 			s.log.Warn("could not release the re-resolution lease; it expires by itself", "project", project, "err", err)
@@ -229,7 +245,7 @@ func (s *Store) finish(ctx context.Context, project string, gen int64) (bool, er
 		// A store whose lease lapsed (it could not renew it, Neo4j away)
 		// and was taken by another may not finish: the other works on it.
 		rec, err := single(ctx, tx, `MATCH (p:Project {id: $id}) SET p.progress = p.progress
-			RETURN p.resolverLease = $me AS mine`, map[string]any{"id": project, "me": s.owner})
+			RETURN p.resolverLease = $token AS mine`, map[string]any{"id": project, "token": s.leaseOf(project)})
 		if err != nil {
 			return false, err
 		}

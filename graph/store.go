@@ -53,6 +53,7 @@ type Store struct {
 	bookmarks neo4j.BookmarkManager
 	owner     string   // this store's name in re-resolution leases
 	configs   sync.Map // project id -> *projectState last read (projectAt)
+	leases    sync.Map // project id -> the token of the re-resolution lease this store holds
 	noResume  bool     // WithoutResuming: leave RUNNING projects to the services
 	adopt     adoption // how often, and after how long, this store takes up abandoned re-resolutions
 
