@@ -32,20 +32,23 @@ func costServer(p *resolver.Principal) http.Handler {
 	})
 }
 
+// postGraphQL posts one operation to h and returns its answer.
+func postGraphQL(h http.Handler, query string, vars map[string]any) *httptest.ResponseRecorder {
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
 // firstCode posts query and returns the code of its first error. It gives
 // up after a minute, so an operation the server works on for minutes fails
 // the test instead of hanging it.
 func firstCode(t *testing.T, h http.Handler, query string, vars map[string]any) (code, message string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	answered := make(chan *httptest.ResponseRecorder, 1)
-	go func() {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		h.ServeHTTP(rec, req)
-		answered <- rec
-	}()
+	go func() { answered <- postGraphQL(h, query, vars) }()
 	var rec *httptest.ResponseRecorder
 	select {
 	case rec = <-answered:

@@ -4,13 +4,10 @@ package resolver_test
 // answers a value that is not of its type.
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -60,11 +57,7 @@ func TestGraphiQLsSchemaQueryPassesTheDepthLimit(t *testing.T) {
 		typeRef = "kind name ofType { " + typeRef + " }"
 	}
 	query := `{ __schema { types { name fields(includeDeprecated: true) { name args { name type { ` + typeRef + ` } } } } } }`
-	body, _ := json.Marshal(map[string]any{"query": query})
-	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	srv.ServeHTTP(rec, req)
+	rec := postGraphQL(srv, query, nil)
 	if strings.Contains(rec.Body.String(), `"errors"`) || !strings.Contains(rec.Body.String(), `"__schema"`) {
 		t.Errorf("the schema query answered %.300s, want the schema", rec.Body.String())
 	}
@@ -82,11 +75,7 @@ func TestABadTimeIsRefusedOnItsField(t *testing.T) {
 		{`mutation($t: Time!) { recordConversation(projectId: "p", clientId: "c", input: {id: "x", startedAt: $t}) { id } }`,
 			map[string]any{"t": "yesterday"}},
 	} {
-		body, _ := json.Marshal(map[string]any{"query": tt.query, "variables": tt.vars})
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		h.ServeHTTP(rec, req)
+		rec := postGraphQL(h, tt.query, tt.vars)
 		var out struct {
 			Errors []struct{ Extensions map[string]any }
 		}

@@ -43,6 +43,20 @@ func wantEvent(t *testing.T, ws *wsClient, who, typ, mc string, clients ...strin
 	return e
 }
 
+// growingMultiContacts makes three multi-contacts of one, two and four
+// clients, each by an e-mail of its own (a, b1 and b2, c1 to c4), so that
+// an e-mail given to a merges A into B, and one given to b1 B into C.
+func growingMultiContacts(a *api, p testProject) (mcA, mcB, mcC string) {
+	a.t.Helper()
+	a.client(p, "a", "web", "email", "a@example.com")
+	a.client(p, "b1", "web", "email", "b@example.com")
+	a.client(p, "b2", "vk", "email", "b@example.com")
+	for _, id := range []string{"c1", "c2", "c3", "c4"} {
+		a.client(p, id, "telegram", "email", "c@example.com")
+	}
+	return mcID(a, p, "a"), mcID(a, p, "b1"), mcID(a, p, "c1")
+}
+
 // TestASubscriptionFollowsItsMultiContactAcrossMerges subscribes to A's
 // multi-contact, then A is absorbed into B, and B into C: the subscriber
 // hears each MERGED and then the survivor's changes, not its neighbours'.
@@ -52,14 +66,8 @@ func wantEvent(t *testing.T, ws *wsClient, who, typ, mc string, clients ...strin
 func TestASubscriptionFollowsItsMultiContactAcrossMerges(t *testing.T) {
 	a := startAPI(t)
 	p := a.project()
-	a.client(p, "a", "web", "email", "a@example.com")
-	a.client(p, "b1", "web", "email", "b@example.com")
-	a.client(p, "b2", "vk", "email", "b@example.com")
-	for _, id := range []string{"c1", "c2", "c3", "c4"} {
-		a.client(p, id, "telegram", "email", "c@example.com")
-	}
+	mcA, mcB, mcC := growingMultiContacts(a, p)
 	a.client(p, "z", "web", "email", "z@example.com")
-	mcA, mcB, mcC := mcID(a, p, "a"), mcID(a, p, "b1"), mcID(a, p, "c1")
 
 	byA := subscribeTo(t, a, p, mcA)
 	time.Sleep(200 * time.Millisecond) // the subscription reaches the broker
@@ -189,13 +197,7 @@ func deletedEvents(a *api, p testProject) map[string]int {
 func TestAResumedSubscriptionFollowsItsMultiContactFromItsCursor(t *testing.T) {
 	a := startAPI(t)
 	p := a.project()
-	a.client(p, "a", "web", "email", "a@example.com")
-	a.client(p, "b1", "web", "email", "b@example.com")
-	a.client(p, "b2", "vk", "email", "b@example.com")
-	for _, id := range []string{"c1", "c2", "c3", "c4"} {
-		a.client(p, id, "telegram", "email", "c@example.com")
-	}
-	mcA, mcB, mcC := mcID(a, p, "a"), mcID(a, p, "b1"), mcID(a, p, "c1")
+	mcA, mcB, mcC := growingMultiContacts(a, p)
 	lastCursor := func() string {
 		var page struct {
 			Events struct{ PageInfo struct{ EndCursor string } }
