@@ -216,9 +216,9 @@ func (x limitOperations) InterceptResponse(ctx context.Context, next graphql.Res
 	oc := graphql.GetOperationContext(ctx)
 	weight := 1 // a mutation's root fields run one after the other
 	if oc.Operation.Operation == ast.Query {
-		weight = max(1, rootFields(oc.Operation.SelectionSet, oc.Doc, 0)) // a query's at once
+		weight = max(1, rootFields(oc.Operation.SelectionSet, oc.Doc)) // a query's at once
 	}
-	release, refused := x.l.acquire(SurfaceGraphQL, reachable(ctx, operationProjects(oc.Operation.SelectionSet, oc, 0)), weight)
+	release, refused := x.l.acquire(SurfaceGraphQL, reachable(ctx, operationProjects(oc.Operation.SelectionSet, oc)), weight)
 	if release == nil {
 		return &graphql.Response{Errors: gqlerror.List{{Message: rateLimitedMessage(refused), Extensions: rateLimitedExtensions(refused)}}}
 	}
@@ -226,52 +226,53 @@ func (x limitOperations) InterceptResponse(ctx context.Context, next graphql.Res
 	return next(ctx)
 }
 
-// rootFields counts the fields of set, its fragments' included: the root
+// rootFieldsOf lists the fields of set, its fragments' included: the root
 // fields of an operation. Fragments nested deeper than any client nests
-// them count as too many, never as none.
-func rootFields(set ast.SelectionSet, doc *ast.QueryDocument, depth int) int {
+// them are cut, and reported (tooDeep).
+func rootFieldsOf(set ast.SelectionSet, doc *ast.QueryDocument, depth int) (fields []*ast.Field, tooDeep bool) {
 	if depth > 8 {
-		return maxRootFields + 1
+		return nil, true
 	}
-	n := 0
 	for _, sel := range set {
+		var more []*ast.Field
+		var deep bool
 		switch s := sel.(type) {
 		case *ast.Field:
-			n++
+			more = []*ast.Field{s}
 		case *ast.InlineFragment:
-			n += rootFields(s.SelectionSet, doc, depth+1)
+			more, deep = rootFieldsOf(s.SelectionSet, doc, depth+1)
 		case *ast.FragmentSpread:
 			if f := doc.Fragments.ForName(s.Name); f != nil {
-				n += rootFields(f.SelectionSet, doc, depth+1)
+				more, deep = rootFieldsOf(f.SelectionSet, doc, depth+1)
 			}
 		}
+		fields, tooDeep = append(fields, more...), tooDeep || deep
 	}
-	return n
+	return fields, tooDeep
+}
+
+// rootFields counts an operation's root fields; fragments nested too deep
+// count as too many, never as none.
+func rootFields(set ast.SelectionSet, doc *ast.QueryDocument) int {
+	fields, tooDeep := rootFieldsOf(set, doc, 0)
+	if tooDeep {
+		return maxRootFields + 1
+	}
+	return len(fields)
 }
 
 // operationProjects lists the projects that the root fields of set name.
-func operationProjects(set ast.SelectionSet, oc *graphql.OperationContext, depth int) []string {
-	if depth > 8 {
-		return nil
-	}
+func operationProjects(set ast.SelectionSet, oc *graphql.OperationContext) []string {
+	fields, _ := rootFieldsOf(set, oc.Doc, 0)
 	var out []string
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			args := s.ArgumentMap(oc.Variables)
-			id, _ := args["projectId"].(string)
-			if id == "" && s.Name == "project" {
-				id, _ = args["id"].(string)
-			}
-			if id != "" {
-				out = append(out, id)
-			}
-		case *ast.InlineFragment:
-			out = append(out, operationProjects(s.SelectionSet, oc, depth+1)...)
-		case *ast.FragmentSpread:
-			if f := oc.Doc.Fragments.ForName(s.Name); f != nil {
-				out = append(out, operationProjects(f.SelectionSet, oc, depth+1)...)
-			}
+	for _, f := range fields {
+		args := f.ArgumentMap(oc.Variables)
+		id, _ := args["projectId"].(string)
+		if id == "" && f.Name == "project" {
+			id, _ = args["id"].(string)
+		}
+		if id != "" {
+			out = append(out, id)
 		}
 	}
 	return out

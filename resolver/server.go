@@ -419,7 +419,7 @@ func (rootFieldLimit) MutateOperationContext(ctx context.Context, oc *graphql.Op
 	if oc.Operation == nil {
 		return nil
 	}
-	if n := rootFields(oc.Operation.SelectionSet, oc.Doc, 0); n > maxRootFields {
+	if n := rootFields(oc.Operation.SelectionSet, oc.Doc); n > maxRootFields {
 		return &gqlerror.Error{Message: fmt.Sprintf("the operation has %d root fields; the limit is %d", n, maxRootFields),
 			Extensions: map[string]any{"code": "BAD_USER_INPUT", "reason": "ROOT_FIELD_LIMIT_EXCEEDED"}}
 	}
